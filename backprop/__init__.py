@@ -1,0 +1,24 @@
+"""backprop: neural networks from first principles, in the notation of the course notes.
+
+    >>> import backprop as bp
+    >>> x = bp.Tensor([3.0], requires_grad=True)
+"""
+
+from backprop.backend import get_default_dtype, set_default_dtype
+from backprop.engine import GradcheckError, Tensor, enable_grad, gradcheck, is_grad_enabled, no_grad
+from backprop.engine.ops import (
+    abs, arctan, clip, exp, identity, leaky_relu, linear, log, log_softmax, matmul, max, mean, relu,
+    reshape, sigmoid, softmax, sqrt, step, sum, tanh, transpose,
+)
+from backprop.random import manual_seed
+from backprop import losses
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "GradcheckError",
+    "set_default_dtype", "get_default_dtype", "manual_seed",
+    "abs", "arctan", "clip", "exp", "identity", "leaky_relu", "linear", "log", "log_softmax", "matmul",
+    "max", "mean", "relu", "reshape", "sigmoid", "softmax", "sqrt", "step", "sum", "tanh", "transpose",
+    "losses",
+]

@@ -1,0 +1,21 @@
+"""The differentiable ops. Importing this package binds them to :class:`Tensor`."""
+
+from backprop.engine.ops.activation import (
+    ACTIVATIONS, Activation, arctan, get_activation, identity, leaky_relu, log_softmax, relu,
+    sigmoid, softmax, step, tanh,
+)
+from backprop.engine.ops.arithmetic import add, div, matmul, mul, neg, pow, sub
+from backprop.engine.ops.elementwise import abs, clip, exp, log, sqrt
+from backprop.engine.ops.linear import linear
+from backprop.engine.ops.reduction import max, mean, sum
+from backprop.engine.ops.shape import getitem, reshape, transpose
+
+__all__ = [
+    "ACTIVATIONS", "Activation", "get_activation",
+    "add", "sub", "mul", "div", "pow", "neg", "matmul",
+    "exp", "log", "sqrt", "abs", "clip",
+    "sum", "mean", "max",
+    "reshape", "transpose", "getitem",
+    "identity", "relu", "leaky_relu", "sigmoid", "tanh", "arctan", "step", "softmax", "log_softmax",
+    "linear",
+]

@@ -1,0 +1,243 @@
+"""Activation functions f, each defined once with its derivative f′ beside it.
+
+An elementwise activation computes a = f(z) and, in backward, δ = g ∘ f′(z),
+the Hadamard product of the notes' δ equations. The same objects serve the
+layers (``Dense(activation="relu")``) and the trace of issue 8, which shows f′(z).
+Softmax is not elementwise: its Jacobian is diag(a) − a aᵀ, applied in backward as
+a ∘ (g − ⟨g, a⟩).
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from backprop.backend import xp
+from backprop.engine.tensor import Tensor, as_tensor, make_result, tensor_method
+
+__all__ = [
+    "Activation", "ACTIVATIONS", "get_activation",
+    "identity", "relu", "leaky_relu", "sigmoid", "tanh", "arctan", "step", "softmax", "log_softmax",
+]
+
+
+class Activation:
+    """An elementwise activation: ``f(z)`` and its derivative ``df(z, a)`` where a = f(z)."""
+
+    name = ""
+
+    def f(self, z):
+        raise NotImplementedError
+
+    def df(self, z, a):
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+    def __call__(self, x) -> Tensor:
+        x = as_tensor(x)
+        a = self.f(x.data)
+        return make_result(a, (x,), lambda g: (g * self.df(x.data, a),), self.name)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Identity(Activation):
+    """f(z) = z;  f′(z) = 1. The notes' linear activation."""
+
+    name = "identity"
+
+    def f(self, z):
+        return z.copy()
+
+    def df(self, z, a):
+        return xp.ones_like(z)
+
+
+class ReLU(Activation):
+    """f(z) = max(0, z);  f′(z) = 1 for z > 0, else 0."""
+
+    name = "relu"
+
+    def f(self, z):
+        return xp.maximum(z, 0)
+
+    def df(self, z, a):
+        return (z > 0).astype(z.dtype)
+
+
+class LeakyReLU(Activation):
+    """f(z) = z for z > 0, else s·z;  f′(z) = 1 for z > 0, else s (s = negative_slope)."""
+
+    name = "leaky_relu"
+
+    def __init__(self, negative_slope: float = 0.01):
+        if not isinstance(negative_slope, (int, float)) or isinstance(negative_slope, bool):
+            raise TypeError(f"negative_slope must be a number, got {negative_slope!r}")
+        self.negative_slope = float(negative_slope)
+
+    def f(self, z):
+        return xp.where(z > 0, z, z * z.dtype.type(self.negative_slope))
+
+    def df(self, z, a):
+        return xp.where(z > 0, 1, self.negative_slope).astype(z.dtype)
+
+    def get_config(self) -> dict:
+        return {"negative_slope": self.negative_slope}
+
+
+class Sigmoid(Activation):
+    """The logistic function f(z) = 1/(1 + e^(−z));  f′(z) = a(1 − a).
+
+    Computed without overflow: for z < 0 as e^z/(1 + e^z).
+    """
+
+    name = "sigmoid"
+
+    def f(self, z):
+        e = xp.exp(-xp.abs(z))
+        return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+    def df(self, z, a):
+        return a * (1 - a)
+
+
+class Tanh(Activation):
+    """f(z) = tanh z;  f′(z) = 1 − a²."""
+
+    name = "tanh"
+
+    def f(self, z):
+        return xp.tanh(z)
+
+    def df(self, z, a):
+        return 1 - a * a
+
+
+class Arctan(Activation):
+    """f(z) = arctan z;  f′(z) = 1/(1 + z²)."""
+
+    name = "arctan"
+
+    def f(self, z):
+        return xp.arctan(z)
+
+    def df(self, z, a):
+        return 1 / (1 + z * z)
+
+
+class Step(Activation):
+    """The threshold function f(z) = 1 for z ≥ 0, else 0;  f′(z) = 0 everywhere.
+
+    With a zero derivative no gradient reaches the weights, which is why the notes
+    reject it for training by gradient descent.
+    """
+
+    name = "step"
+
+    def f(self, z):
+        return (z >= 0).astype(z.dtype)
+
+    def df(self, z, a):
+        return xp.zeros_like(z)
+
+
+ACTIVATIONS = {cls.name: cls for cls in (Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Arctan, Step)}
+_ALIASES = {"linear": "identity", "logistic": "sigmoid", "none": "identity"}
+
+
+def get_activation(name_or_activation, **kwargs) -> Activation:
+    """Resolve ``"relu"``, ``"logistic"`` etc. (or an :class:`Activation`) to an Activation object.
+
+    Raises:
+        ValueError: for an unknown name, suggesting the closest valid one.
+    """
+    if isinstance(name_or_activation, Activation):
+        return name_or_activation
+    if name_or_activation is None:
+        return Identity()
+    if not isinstance(name_or_activation, str):
+        raise TypeError(f"activation must be a name or an Activation, got {type(name_or_activation).__name__}")
+    key = name_or_activation.lower()
+    key = _ALIASES.get(key, key)
+    if key not in ACTIVATIONS:
+        valid = sorted(ACTIVATIONS) + ["softmax"]
+        close = difflib.get_close_matches(key, valid, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown activation {name_or_activation!r}; valid names are {valid}{hint}")
+    return ACTIVATIONS[key](**kwargs)
+
+
+_RELU, _SIGMOID, _TANH, _ARCTAN, _STEP = ReLU(), Sigmoid(), Tanh(), Arctan(), Step()
+
+
+def identity(x) -> Tensor:
+    """a = z."""
+    return Identity()(x)
+
+
+@tensor_method
+def relu(x) -> Tensor:
+    """a = max(0, z)."""
+    return _RELU(x)
+
+
+@tensor_method
+def leaky_relu(x, negative_slope: float = 0.01) -> Tensor:
+    """a = z for z > 0, else negative_slope·z."""
+    return LeakyReLU(negative_slope)(x)
+
+
+@tensor_method
+def sigmoid(x) -> Tensor:
+    """a = 1/(1 + e^(−z))."""
+    return _SIGMOID(x)
+
+
+@tensor_method
+def tanh(x) -> Tensor:
+    """a = tanh z."""
+    return _TANH(x)
+
+
+@tensor_method
+def arctan(x) -> Tensor:
+    """a = arctan z."""
+    return _ARCTAN(x)
+
+
+@tensor_method
+def step(x) -> Tensor:
+    """a = 1 for z ≥ 0, else 0; its derivative is 0 everywhere."""
+    return _STEP(x)
+
+
+def _softmax_array(z, axis):
+    shifted = z - xp.max(z, axis=axis, keepdims=True)  # e^(z−max) cannot overflow
+    e = xp.exp(shifted)
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+@tensor_method
+def softmax(x, axis: int = -1) -> Tensor:
+    """a_k = e^(z_k) / Σ_j e^(z_j) along ``axis``;  backward: δ = a ∘ (g − Σ_k g_k a_k)."""
+    x = as_tensor(x)
+    a = _softmax_array(x.data, axis)
+    return make_result(
+        a, (x,), lambda g: (a * (g - xp.sum(g * a, axis=axis, keepdims=True)),), "softmax"
+    )
+
+
+@tensor_method
+def log_softmax(x, axis: int = -1) -> Tensor:
+    """out_k = z_k − log Σ_j e^(z_j) (log-sum-exp, stable);  backward: g − softmax(z) Σ_k g_k."""
+    x = as_tensor(x)
+    z_max = xp.max(x.data, axis=axis, keepdims=True)
+    shifted = x.data - z_max
+    log_sum = xp.log(xp.sum(xp.exp(shifted), axis=axis, keepdims=True))
+    out = shifted - log_sum
+    return make_result(
+        out, (x,), lambda g: (g - xp.exp(out) * xp.sum(g, axis=axis, keepdims=True),), "log_softmax"
+    )

@@ -1,0 +1,69 @@
+"""Shape ops: reshape, transpose and indexing. They move numbers without changing them,
+so backward moves the gradient back to where each number came from."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backprop.backend import xp
+from backprop.engine.tensor import Tensor, as_tensor, make_result, tensor_method
+
+__all__ = ["reshape", "transpose", "getitem"]
+
+
+@tensor_method
+def reshape(x, *shape) -> Tensor:
+    """out = x viewed with a new shape (``-1`` infers one dimension)."""
+    x = as_tensor(x)
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    try:
+        out = xp.reshape(x.data, shape)
+    except ValueError:
+        raise ValueError(f"reshape: cannot reshape a tensor of shape {x.shape} ({x.size} elements) into {shape}") from None
+    return make_result(out, (x,), lambda g: (xp.reshape(g, x.shape),), "reshape")
+
+
+@tensor_method
+def transpose(x, *axes) -> Tensor:
+    """out = x with its axes permuted (reversed when no axes are given); backward applies the inverse."""
+    x = as_tensor(x)
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    axes = axes or tuple(reversed(range(x.ndim)))
+    if sorted(int(a) % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+        raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+    inverse = tuple(np.argsort([int(a) % x.ndim for a in axes]))
+    return make_result(xp.transpose(x.data, axes), (x,), lambda g: (xp.transpose(g, inverse),), "transpose")
+
+
+Tensor.T = property(lambda self: transpose(self))
+
+
+def _is_basic_index(index) -> bool:
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice, type(None), type(Ellipsis))) for p in parts)
+
+
+def getitem(x, index) -> Tensor:
+    """out = x[index] (NumPy indexing);  backward scatters g back, adding where an index repeats."""
+    x = as_tensor(x)
+    if isinstance(index, Tensor):
+        index = index.data.astype(np.intp) if index.dtype.kind == "f" else index.data
+    elif isinstance(index, tuple):
+        index = tuple(i.data.astype(np.intp) if isinstance(i, Tensor) else i for i in index)
+    out = x.data[index]
+    basic = _is_basic_index(index)
+
+    def backward(g):
+        grad = xp.zeros_like(x.data)
+        if basic:
+            grad[index] = g  # a basic index never repeats an element
+        else:
+            xp.add.at(grad, index, g)
+        return (grad,)
+
+    return make_result(xp.array(out, copy=not basic) if basic else out, (x,), backward, "getitem")
+
+
+Tensor.__getitem__ = getitem
