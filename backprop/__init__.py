@@ -1,7 +1,15 @@
 """backprop: neural networks from first principles, in the notation of the course notes.
 
     >>> import backprop as bp
-    >>> x = bp.Tensor([3.0], requires_grad=True)
+    >>> x = bp.Tensor(3.0, requires_grad=True)
+    >>> y = 2 * (3 * x)
+    >>> y.backward()
+    >>> float(x.grad)
+    6.0
+
+Subpackages: ``bp.nn`` (layers, losses, initialisers), ``bp.optim``, ``bp.losses``,
+``bp.callbacks``, ``bp.metrics``, ``bp.datasets``, ``bp.io``; model files with
+``bp.save`` / ``bp.load``.
 """
 
 from backprop.backend import get_default_dtype, set_default_dtype
@@ -11,7 +19,11 @@ from backprop.engine.ops import (
     reshape, sigmoid, softmax, sqrt, step, sum, tanh, transpose,
 )
 from backprop.random import manual_seed
-from backprop import losses
+from backprop import losses, nn, init, regularizers, optim, datasets, io
+from backprop import callbacks, metrics
+from backprop.training import History, fit, evaluate, predict
+from backprop.io.model_file import load, load_with_metadata, save
+from backprop.io.safefile import ModelFileError
 
 __version__ = "0.1.0"
 
@@ -20,5 +32,6 @@ __all__ = [
     "set_default_dtype", "get_default_dtype", "manual_seed",
     "abs", "arctan", "clip", "exp", "identity", "leaky_relu", "linear", "log", "log_softmax", "matmul",
     "max", "mean", "relu", "reshape", "sigmoid", "softmax", "sqrt", "step", "sum", "tanh", "transpose",
-    "losses",
+    "losses", "nn", "init", "regularizers", "optim", "datasets", "io", "callbacks", "metrics",
+    "History", "fit", "evaluate", "predict", "save", "load", "load_with_metadata", "ModelFileError",
 ]

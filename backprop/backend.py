@@ -47,8 +47,8 @@ def get_default_dtype() -> np.dtype:
 def as_float_array(data, dtype=None) -> np.ndarray:
     """Convert ``data`` to a float array, refusing what a neural network cannot compute on.
 
-    A float array keeps its dtype unless ``dtype`` is given; Python numbers, lists,
-    booleans and integer arrays become the default dtype.
+    A float ndarray (or NumPy float scalar) keeps its dtype unless ``dtype`` is given;
+    Python numbers, lists, booleans and integer arrays become the default dtype.
 
     Raises:
         TypeError: for complex, string, object or otherwise non-numeric data.
@@ -71,8 +71,8 @@ def as_float_array(data, dtype=None) -> np.ndarray:
         )
     if dtype is not None:
         target = resolve_dtype(dtype)
-    elif kind == "f":
-        target = array.dtype
+    elif kind == "f" and isinstance(data, (np.ndarray, np.floating)):
+        target = array.dtype  # NumPy data chose its precision; Python floats and lists did not
     else:
         target = _default_dtype
     return np.asarray(array, dtype=target)

@@ -30,34 +30,40 @@ def is_grad_enabled() -> bool:
     return _GradMode.enabled
 
 
-class no_grad(contextlib.ContextDecorator):
+class _SetGradMode(contextlib.ContextDecorator):
+    """Sets the grad mode on entry and restores it on exit; usable as ``@cm()`` or ``@cm``."""
+
+    _mode = True
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        self._previous = []  # a stack: one instance decorating a recursive function re-enters
+        return self(func) if callable(func) else self
+
+    def __enter__(self):
+        self._previous.append(_GradMode.enabled)
+        _GradMode.enabled = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        _GradMode.enabled = self._previous.pop()
+        return False
+
+
+class no_grad(_SetGradMode):
     """Context manager (and decorator) inside which no graph is recorded.
 
     Use it for prediction and for updating weights: ops then return plain tensors
     with ``requires_grad=False`` and keep no reference to their inputs.
     """
 
-    def __enter__(self):
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = False
-        return self
-
-    def __exit__(self, *exc):
-        _GradMode.enabled = self._previous
-        return False
+    _mode = False
 
 
-class enable_grad(contextlib.ContextDecorator):
+class enable_grad(_SetGradMode):
     """Context manager that turns graph recording back on inside :func:`no_grad`."""
 
-    def __enter__(self):
-        self._previous = _GradMode.enabled
-        _GradMode.enabled = True
-        return self
-
-    def __exit__(self, *exc):
-        _GradMode.enabled = self._previous
-        return False
+    _mode = True
 
 
 BackwardFn = Callable[[np.ndarray], Sequence[Optional[np.ndarray]]]
@@ -186,12 +192,19 @@ class Tensor:
             if g is None:
                 continue
             if node._backward is None or node._retains_grad:
-                node.grad = g.copy() if node.grad is None else node.grad + g
+                # A gradient has its tensor's dtype, even where a float64 array met a float32 one.
+                total = g if node.grad is None else node.grad + g
+                node.grad = xp.array(total, dtype=node.dtype)
             if node._backward is None:
                 continue
             for parent, parent_grad in zip(node._parents, node._backward(g)):
                 if parent_grad is None or not parent.requires_grad:
                     continue
+                if xp.shape(parent_grad) != parent.shape:
+                    raise RuntimeError(
+                        f"op {node._op!r} returned a gradient of shape {xp.shape(parent_grad)} "
+                        f"for an input of shape {parent.shape}"
+                    )
                 key = id(parent)
                 if key in grads:
                     grads[key] = grads[key] + parent_grad  # sum rule: paths meet here
@@ -223,7 +236,7 @@ def make_result(data: np.ndarray, parents: tuple, backward: BackwardFn, op: str)
     already summed back to that parent's shape.
     """
     out = Tensor.__new__(Tensor)
-    out.data = data
+    out.data = xp.asarray(data)  # NumPy turns 0-d results into scalars; a Tensor holds an array
     out.grad = None
     out._retains_grad = False
     out._op = op
@@ -242,7 +255,7 @@ def as_tensor(value, like: Optional[Tensor] = None) -> Tensor:
     """Return ``value`` as a Tensor; a Python number takes the dtype of ``like``."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, (int, float, bool, np.number)):
+    if like is not None and isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
         return Tensor(xp.asarray(value, dtype=like.dtype))
     return Tensor(value)
 

@@ -34,6 +34,17 @@ class Activation:
     def get_config(self) -> dict:
         return {}
 
+    # In-place kernels for the fused training fast path (backprop.training.fastpath).
+    # They compute the same numbers as f and df without allocating; subclasses
+    # override them where a cheaper form exists.
+    def f_into(self, z, out) -> None:
+        """out[...] = f(z)."""
+        out[...] = self.f(z)
+
+    def backprop_into(self, delta, z, a, scratch) -> None:
+        """delta ∘= f′(z), in place (``scratch`` is a float buffer shaped like z)."""
+        xp.multiply(delta, self.df(z, a), out=delta)
+
     def __call__(self, x) -> Tensor:
         x = as_tensor(x)
         a = self.f(x.data)
@@ -56,6 +67,13 @@ class Identity(Activation):
         return xp.ones_like(z)
 
 
+    def f_into(self, z, out):
+        if out is not z:
+            out[...] = z
+
+    def backprop_into(self, delta, z, a, scratch):
+        pass
+
 class ReLU(Activation):
     """f(z) = max(0, z);  f′(z) = 1 for z > 0, else 0."""
 
@@ -67,6 +85,13 @@ class ReLU(Activation):
     def df(self, z, a):
         return (z > 0).astype(z.dtype)
 
+
+    def f_into(self, z, out):
+        xp.maximum(z, 0, out=out)
+
+    def backprop_into(self, delta, z, a, scratch):
+        xp.greater(z, 0, out=scratch)  # 1.0 where z > 0, else 0.0
+        xp.multiply(delta, scratch, out=delta)
 
 class LeakyReLU(Activation):
     """f(z) = z for z > 0, else s·z;  f′(z) = 1 for z > 0, else s (s = negative_slope)."""
@@ -104,6 +129,11 @@ class Sigmoid(Activation):
         return a * (1 - a)
 
 
+    def backprop_into(self, delta, z, a, scratch):
+        xp.subtract(1, a, out=scratch)
+        xp.multiply(scratch, a, out=scratch)
+        xp.multiply(delta, scratch, out=delta)
+
 class Tanh(Activation):
     """f(z) = tanh z;  f′(z) = 1 − a²."""
 
@@ -115,6 +145,14 @@ class Tanh(Activation):
     def df(self, z, a):
         return 1 - a * a
 
+
+    def f_into(self, z, out):
+        xp.tanh(z, out=out)
+
+    def backprop_into(self, delta, z, a, scratch):
+        xp.multiply(a, a, out=scratch)
+        xp.subtract(1, scratch, out=scratch)
+        xp.multiply(delta, scratch, out=delta)
 
 class Arctan(Activation):
     """f(z) = arctan z;  f′(z) = 1/(1 + z²)."""

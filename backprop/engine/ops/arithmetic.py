@@ -125,10 +125,10 @@ def matmul(a, b) -> Tensor:
         A = a.data[None, :] if a.ndim == 1 else a.data
         B = b.data[:, None] if b.ndim == 1 else b.data
         G = g
+        if b.ndim == 1:  # b first: for 1-D @ 1-D, g is 0-d and becomes (1, 1)
+            G = xp.expand_dims(G, -1)
         if a.ndim == 1:
             G = xp.expand_dims(G, -2)
-        if b.ndim == 1:
-            G = xp.expand_dims(G, -1)
         grad_a = grad_b = None
         if a.requires_grad:
             grad_a = G @ xp.swapaxes(B, -1, -2)

@@ -74,7 +74,7 @@ def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
 
     def backward(g):
         is_max = x.data == out_keep
-        share = is_max / xp.sum(is_max, axis=axes, keepdims=True)
+        share = (is_max / xp.sum(is_max, axis=axes, keepdims=True)).astype(x.dtype)
         return (share * _expand(g, x.shape, axes, keepdims),)
 
     return make_result(xp.asarray(out), (x,), backward, "max")

@@ -63,7 +63,9 @@ def getitem(x, index) -> Tensor:
             xp.add.at(grad, index, g)
         return (grad,)
 
-    return make_result(xp.array(out, copy=not basic) if basic else out, (x,), backward, "getitem")
+    # A basic index gives a view (or a NumPy scalar): copy it, so that a later in-place
+    # update of x.data (an optimiser step) does not change this result.
+    return make_result(xp.array(out) if basic else out, (x,), backward, "getitem")
 
 
 Tensor.__getitem__ = getitem

@@ -1,0 +1,47 @@
+"""``backprop evaluate``: a trained model's metrics on a labelled table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from backprop.cli import pipeline
+from backprop.cli.errors import CLIError
+from backprop.cli.output import echo_json, format_number
+
+__all__ = ["evaluate_command"]
+
+
+@click.command("evaluate")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--target", metavar="COL",
+              help="The column holding the true values (default: the model's target column).")
+@click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
+def evaluate_command(model: Path, data: Path, target: str | None, as_json: bool) -> None:
+    """Score MODEL on the labelled rows of DATA.
+
+    Classification: accuracy and macro F1. Regression: R², RMSE and MAE in the
+    target's units.
+    """
+    from backprop.preprocessing import read_table
+
+    loaded = pipeline.load_model_file(model)
+    frame = read_table(data)
+    if target is None:
+        target = loaded.target
+    if target not in frame.columns:
+        raise CLIError(f"target column {target!r} is not in {data}; its columns are: "
+                       + ", ".join(str(c) for c in frame.columns))
+    pipeline.check_feature_columns(loaded.preprocessor, frame, data)
+    if target != loaded.target:  # the preprocessor reads the target by the name it was fitted with
+        frame = frame.drop(columns=[loaded.target], errors="ignore").rename(columns={target: loaded.target})
+    outputs = loaded.model.predict(loaded.preprocessor.transform(frame))
+    metrics = pipeline.score(loaded.preprocessor, frame, outputs)
+    if as_json:
+        echo_json({**metrics, "task": loaded.task, "target": str(target), "n_rows": len(frame)})
+        return
+    click.echo(f"{loaded.task} on {len(frame)} rows of {data}, target {target!r}")
+    for name, value in metrics.items():
+        click.echo(f"{name}: {format_number(value)}")

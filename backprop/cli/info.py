@@ -1,0 +1,67 @@
+"""``backprop info``: what a model file holds — layers, shapes, parameter counts, preprocessing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from backprop.cli import pipeline
+from backprop.cli.output import echo_json, echo_table
+
+__all__ = ["info_command", "layer_rows"]
+
+
+def layer_rows(model) -> list[dict]:
+    """One row per leaf layer: name, type, input -> output features, parameter shapes and count.
+
+    Features are chained through ``expected_in_features`` / ``output_features``,
+    the sizes Sequential checks, so a Dropout between two Dense layers shows the
+    width it passes through.
+    """
+    rows, width = [], None
+    for name, module in model.named_modules():
+        if module.children():
+            continue  # containers: their layers are listed instead
+        width_in = module.expected_in_features() or width
+        width = module.output_features(width_in) or width_in
+        activation = getattr(getattr(module, "activation", None), "name", None)
+        parameters = module.named_parameters()
+        rows.append({
+            "layer": name or "0",
+            "type": type(module).__name__ + (f"({activation})" if activation else ""),
+            "features": f"{width_in} -> {width}" if width_in is not None else "-",
+            "parameters": ", ".join(f"{p_name} {tuple(p.shape)}" for p_name, p in parameters) or "-",
+            "count": sum(int(p.size) for _, p in parameters),
+        })
+    return rows
+
+
+@click.command("info")
+@click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the description as one JSON object.")
+def info_command(model: Path, as_json: bool) -> None:
+    """Describe MODEL: its layers, their shapes and parameter counts, and its preprocessing."""
+    loaded = pipeline.load_model_file(model)
+    rows = layer_rows(loaded.model)
+    total = loaded.model.num_parameters()
+    preprocessing = loaded.preprocessor.describe()
+    training = loaded.metadata.get("training")
+    if as_json:
+        echo_json({"layers": rows, "total_parameters": total, "task": loaded.task,
+                   "target": loaded.target, "preprocessing": preprocessing, "training": training})
+        return
+    click.echo(f"model: {model}")
+    click.echo(f"task: {loaded.task}, target {loaded.target!r}")
+    click.echo("")
+    echo_table(rows, ["layer", "type", "features", "parameters", "count"], right_aligned=("count",))
+    click.echo(f"total parameters: {total}")
+    click.echo("")
+    click.echo("preprocessing:")
+    for line in preprocessing:
+        click.echo(f"  {line}")
+    if isinstance(training, dict) and training.get("test_metrics"):
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in training["test_metrics"].items())
+        click.echo("")
+        click.echo(f"trained on: {training.get('data')} ({training.get('n_train')} rows); "
+                   f"test {metrics}")

@@ -1,0 +1,330 @@
+"""``backprop train``: fit a network on a table (or a bundled dataset) and report test metrics."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import click
+import numpy as np
+
+from backprop.cli import pipeline
+from backprop.cli.errors import CLIError
+from backprop.cli.output import echo_json, format_number
+from backprop.datasets.registry import LOADERS
+from backprop.diagnostics.cli import attach_monitor, diagnostics_option, echo_diagnostics
+from backprop.engine.ops.activation import ACTIVATIONS
+from backprop.optim import OPTIMIZERS, get_optimizer
+
+__all__ = ["train_command", "TrainSettings", "run_training", "DEFAULT_DATASET"]
+
+DEFAULT_DATASET = "digits"
+TEST_FRACTION = 0.2
+AUTO_VAL_SPLIT = 0.1  # used by --early-stopping when --val-split is not given
+
+
+class HiddenLayers(click.ParamType):
+    """``128,64`` -> ``(128, 64)``; ``""`` or ``none`` -> no hidden layer (a linear/logistic model)."""
+
+    name = "SIZES"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip()
+        if text.lower() in ("", "none"):
+            return ()
+        sizes = []
+        for part in text.split(","):
+            part = part.strip()
+            if not part.isdecimal() or int(part) < 1:
+                self.fail(f"{value!r} must be comma-separated positive layer sizes, e.g. 128,64 "
+                          f"({part!r} is not a positive integer)", param, ctx)
+            sizes.append(int(part))
+        return tuple(sizes)
+
+
+@dataclass
+class TrainSettings:
+    """Everything ``backprop train`` was asked to do, after validation."""
+
+    data: Path | None = None
+    dataset: str | None = None
+    target: str | None = None
+    task: str = "auto"
+    hidden: tuple[int, ...] = (128, 64)
+    activation: str = "relu"
+    epochs: int = 20
+    batch_size: int = 32
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    l2: float = 0.0
+    dropout: float = 0.0
+    val_split: float = 0.0
+    test_split: float = TEST_FRACTION
+    early_stopping: int | None = None
+    seed: int = 0
+    out: Path | None = None
+    plot: Path | None = None
+    verbose: bool = False
+    extra_callbacks: list = field(default_factory=list)  # hook for --diagnostics and friends
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced: the model, its preprocessing, history and test metrics."""
+
+    model: object
+    preprocessor: object
+    history: object
+    metrics: dict
+    summary: dict
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _load_frame(settings: TrainSettings):
+    """The table to train on and a short description of where it came from."""
+    if settings.data is not None:
+        from backprop.preprocessing import read_table
+
+        return read_table(settings.data), str(settings.data)
+    from backprop.datasets import load
+
+    dataset = load(settings.dataset or DEFAULT_DATASET)
+    frame = dataset.as_frame()
+    if dataset.target_names is not None:  # class names instead of their integer codes
+        frame[dataset.target_column] = np.asarray(dataset.target_names, dtype=object)[dataset.y]
+    return frame, f"{dataset.name} (bundled)"
+
+
+def _target_column(settings: TrainSettings, frame, source: str) -> str:
+    if settings.target is None:
+        return frame.columns[-1]  # bundled datasets and most CSV files put the target last
+    if settings.target not in frame.columns:
+        columns = ", ".join(str(c) for c in frame.columns)
+        raise CLIError(f"target column {settings.target!r} is not in {source}; its columns are: {columns}")
+    return settings.target
+
+
+# -------------------------------------------------------------------------- model
+
+
+def build_model(n_in: int, n_out: int, settings: TrainSettings):
+    """Dense layers of ``settings.hidden`` sizes with the activation (+ Dropout), then a linear output.
+
+    The output layer has no activation: logits for classification (the softmax
+    lives in the loss), the standardised value for regression.
+    """
+    from backprop.nn import Dense, Dropout, L2, Sequential
+
+    regularizer = L2(settings.l2) if settings.l2 > 0 else None
+    layers, width = [], n_in
+    for size in settings.hidden:
+        layers.append(Dense(width, size, activation=settings.activation, weight_regularizer=regularizer))
+        if settings.dropout > 0:
+            layers.append(Dropout(settings.dropout))
+        width = size
+    layers.append(Dense(width, n_out, weight_regularizer=regularizer))
+    return Sequential(*layers)
+
+
+def _callbacks(settings: TrainSettings) -> list:
+    from backprop.training.callbacks import EarlyStopping
+
+    callbacks = list(settings.extra_callbacks)
+    if settings.early_stopping is not None:
+        callbacks.append(EarlyStopping(monitor="val_loss", patience=settings.early_stopping,
+                                       restore_best_weights=True))
+    if settings.verbose:
+        from backprop.training.progress import ProgressLogger
+
+        callbacks.append(ProgressLogger(verbose=2, stream=sys.stderr))  # stdout stays for results
+    return callbacks
+
+
+def run_training(settings: TrainSettings) -> TrainResult:
+    """Read, split, preprocess, build, fit, score and (optionally) save and plot."""
+    import backprop
+    from backprop.preprocessing import TabularPreprocessor
+
+    frame, source = _load_frame(settings)
+    target = _target_column(settings, frame, source)
+    # The task ("auto" resolved) is read from the whole table so the split can be
+    # stratified; the preprocessor used for training is fitted on the training rows only.
+    task = TabularPreprocessor().fit(frame, target=target, task=settings.task).task
+    train_rows, test_rows = pipeline.split_rows(frame[target].tolist(), settings.test_split, settings.seed,
+                                                stratify=task == "classification")
+    train_frame, test_frame = frame.iloc[train_rows], frame.iloc[test_rows]
+    preprocessor = TabularPreprocessor().fit(train_frame, target=target, task=task)
+    X_train = preprocessor.transform(train_frame)
+    y_train = preprocessor.transform_target(train_frame[target])
+    X_test = preprocessor.transform(test_frame)
+    n_out = len(preprocessor.classes) if task == "classification" else 1
+    if task == "regression":
+        y_train = y_train[:, None]  # (n, 1), the shape of the network's output
+
+    val_split = settings.val_split
+    if settings.early_stopping is not None and val_split == 0:
+        val_split = AUTO_VAL_SPLIT  # early stopping watches val_loss, so it needs validation rows
+
+    backprop.manual_seed(settings.seed)
+    model = build_model(X_train.shape[1], n_out, settings)
+    started = time.perf_counter()
+    history = model.fit(
+        X_train, y_train,
+        loss="cross_entropy" if task == "classification" else "mse",
+        optimizer=get_optimizer(settings.optimizer, model.parameters(), lr=settings.lr),
+        epochs=settings.epochs, batch_size=settings.batch_size,
+        validation_split=val_split, callbacks=_callbacks(settings),
+        metrics=["accuracy"] if task == "classification" else ["r2"],
+        seed=settings.seed, verbose=0,
+    )
+    seconds = time.perf_counter() - started
+
+    metrics = pipeline.score(preprocessor, test_frame, model.predict(X_test))
+
+    summary = {
+        "source": source, "target": str(target), "task": task,
+        "n_rows": len(frame), "n_train": len(train_rows), "n_test": len(test_rows),
+        "n_features": int(X_train.shape[1]), "n_outputs": n_out,
+        "epochs_run": len(history.history.get("loss", [])), "train_seconds": seconds,
+        "final_loss": history.history["loss"][-1] if history.history.get("loss") else None,
+    }
+    if settings.out is not None:
+        _save(model, preprocessor, settings, summary, metrics)
+    if settings.plot is not None:
+        from backprop.plot import learning_curves
+
+        learning_curves(history, settings.plot)
+    return TrainResult(model=model, preprocessor=preprocessor, history=history, metrics=metrics,
+                       summary=summary)
+
+
+def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: dict) -> None:
+    from backprop.io.model_file import save
+
+    options = {key: value for key, value in asdict(settings).items()
+               if key not in ("out", "plot", "verbose", "extra_callbacks", "data")}
+    options["hidden"] = list(settings.hidden)
+    metadata = {
+        "preprocessing": preprocessor.get_config(),
+        "task": summary["task"],
+        "target": summary["target"],
+        "training": {"data": summary["source"], "options": options, "test_metrics": metrics,
+                     "n_train": summary["n_train"], "n_test": summary["n_test"]},
+    }
+    save(model, settings.out, metadata=metadata)
+
+
+# ------------------------------------------------------------------------ command
+
+
+# Other features plug in like --diagnostics: an option here, callbacks appended to
+# TrainSettings.extra_callbacks (handed to fit) before run_training, and a report
+# printed after report() — on stderr with --json, so that the last stdout line
+# stays the JSON object.
+@click.command("train")
+@click.argument("data", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dataset", type=click.Choice(list(LOADERS)),
+              help=f"Train on a bundled dataset instead of DATA (default without DATA: {DEFAULT_DATASET}).")
+@click.option("--target", metavar="COL", help="The column to predict (default: the last column).")
+@click.option("--task", type=click.Choice(["auto", "classification", "regression"]), default="auto",
+              show_default=True,
+              help="auto: classification for text/bool targets and integers with <= 20 values, else regression.")
+@click.option("--hidden", type=HiddenLayers(), default="128,64", show_default=True,
+              help="Hidden layer sizes, comma-separated ('none' for no hidden layer).")
+@click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default="relu", show_default=True,
+              help="Activation of the hidden layers.")
+@click.option("--epochs", type=click.IntRange(min=1), default=TrainSettings.epochs, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=TrainSettings.batch_size, show_default=True)
+@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="adam", show_default=True)
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainSettings.lr, show_default=True,
+              help="Learning rate (> 0).")
+@click.option("--l2", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="L2 penalty λ·ΣW² on the weights of every Dense layer (not the biases).")
+@click.option("--dropout", type=click.FloatRange(min=0, max=1, max_open=True), default=0.0, show_default=True,
+              help="Dropout rate after each hidden layer, in [0, 1).")
+@click.option("--val-split", type=click.FloatRange(min=0, max=1, max_open=True), default=0.0, show_default=True,
+              help="Fraction of the training rows held out for validation, in [0, 1) "
+                   f"(--early-stopping raises 0 to {AUTO_VAL_SPLIT}).")
+@click.option("--test-split", type=click.FloatRange(min=0, max=1, min_open=True, max_open=True),
+              default=TEST_FRACTION, show_default=True, help="Fraction of the rows held out as the test set.")
+@click.option("--early-stopping", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Stop after N epochs without a lower val_loss and restore the best weights.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed for the split, the initial weights, dropout and shuffling.")
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Save the trained model (with its preprocessing) to this .safetensors file.")
+@click.option("--plot", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Save the learning curves to this image (.png, .svg, .pdf); needs matplotlib.")
+@click.option("--verbose", "-v", is_flag=True, help="Print one line per epoch on stderr.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object on stdout.")
+@diagnostics_option
+def train_command(data, dataset, as_json, diagnostics, **options) -> None:
+    """Train a network on DATA (a CSV or Parquet file with a header row) and report test metrics.
+
+    Without DATA it trains on the bundled handwritten digits. 20% of the rows
+    (--test-split) are held out, stratified by class, as a test set. Numeric
+    columns are standardised and text columns one-hot encoded, with statistics
+    from the training rows only; a missing numeric cell becomes the training
+    mean, a missing text cell its own category. Classification trains one
+    logit per class with softmax cross-entropy (also for two classes) and
+    reports accuracy and macro F1; regression trains on the standardised
+    target with MSE and reports R², RMSE and MAE in the target's units.
+    """
+    if data is not None and dataset is not None:
+        raise click.UsageError("give either DATA or --dataset, not both")
+    if options["plot"] is not None:
+        _require_matplotlib()
+    settings = TrainSettings(data=data, dataset=dataset, **options)
+    monitor = attach_monitor(settings) if diagnostics else None
+    result = run_training(settings)
+    report(result, settings, as_json)
+    if monitor is not None:
+        echo_diagnostics(monitor, as_json)
+
+
+def _require_matplotlib() -> None:
+    """Fail before training, not after, when --plot cannot be drawn."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise CLIError("--plot needs matplotlib: pip install backprop[plot]") from None
+
+
+def report(result: TrainResult, settings: TrainSettings, as_json: bool) -> None:
+    """Print the run's summary and test metrics (or one JSON object with ``--json``)."""
+    summary, metrics = result.summary, result.metrics
+    if as_json:
+        echo_json({**{f"test_{k}": v for k, v in metrics.items()}, **summary,
+                   "model_file": None if settings.out is None else os.fspath(settings.out),
+                   "plot_file": None if settings.plot is None else os.fspath(settings.plot)})
+        return
+    classes = f" with {summary['n_outputs']} classes" if summary["task"] == "classification" else ""
+    click.echo(f"data: {summary['source']}: {summary['n_rows']} rows, target {summary['target']!r}, "
+               f"{summary['task']}{classes}")
+    click.echo(f"split: {summary['n_train']} train, {summary['n_test']} test (seed {settings.seed})")
+    click.echo(f"model: {_architecture(summary, settings)}")
+    click.echo(f"trained: {summary['epochs_run']} epochs in {summary['train_seconds']:.1f} s, "
+               f"final loss {format_number(summary['final_loss'])}")
+    for name, value in metrics.items():
+        click.echo(f"test {name}: {format_number(value)}")
+    if settings.out is not None:
+        click.echo(f"saved: {settings.out}")
+    if settings.plot is not None:
+        click.echo(f"plot: {settings.plot}")
+
+
+def _architecture(summary: dict, settings: TrainSettings) -> str:
+    sizes = [summary["n_features"], *settings.hidden, summary["n_outputs"]]
+    extras = [settings.activation] if settings.hidden else []
+    if settings.dropout:
+        extras.append(f"dropout {settings.dropout}")
+    if settings.l2:
+        extras.append(f"l2 {settings.l2}")
+    return " -> ".join(str(s) for s in sizes) + (f" ({', '.join(extras)})" if extras else "")

@@ -1,0 +1,488 @@
+"""``trace``: see every quantity of the four equations, layer by layer.
+
+For one example (or a batch) the trace records, for each layer m = 1..L of a
+Sequential network of Dense layers,
+
+* from the forward pass: a^(m−1) (the layer's input), z^m = W^m a^(m−1) + b^m,
+  a^m = f(z^m) and f′(z^m);
+* from the engine's backward pass (``retain_grad`` on z^m): δ^m = ∂J/∂z^m,
+  ∂J/∂W^m and ∂J/∂b^m, and for the output layer ∂J/∂a^L.
+
+It then evaluates the notes' four equations from its own records and compares
+them with the engine's gradients, an independent check of backpropagation::
+
+    (1) δ^L = f′(z^L) ∘ ∂J/∂a^L
+    (2) δ^m = f′(z^m) ∘ (W^(m+1))ᵀ δ^(m+1)
+    (3) ∂J/∂W^m = δ^m (a^(m−1))ᵀ
+    (4) ∂J/∂b^m = δ^m
+
+Column form (the notes, one example): z = W a + b with W of shape (n_out, n_in).
+A batch has its examples in rows, Z = A Wᵀ + b; equations (1) and (2) then hold
+row by row, (3) becomes ∂J/∂W = Σ_i δ_i a_iᵀ = Δᵀ A and (4) ∂J/∂b = Σ_i δ_i:
+the gradients of a batch are summed over its examples (a mean loss has already
+put its 1/N into δ).
+
+A softmax is not elementwise: its f′(z) is the Jacobian diag(a) − a aᵀ, and (1)
+becomes δ^L = (diag(a) − a aᵀ) ∂J/∂a^L, which for cross-entropy simplifies to the
+famous δ^L = a^L − y. With ``loss="cross_entropy"`` the network's last Dense
+layer outputs logits z^L and the loss applies the softmax; the trace shows that
+softmax as the output activation. ``binary_cross_entropy_with_logits`` likewise
+applies σ, where δ^L = σ(z^L) − y.
+
+Example:
+    >>> import numpy as np, backprop as bp                           # doctest: +SKIP
+    >>> t = bp.trace(model, np.array([0.05, 0.10]), np.array([0.01, 0.99]), loss="rss")
+    >>> t.layers[0].delta, t.layers[-1].dW, t.residuals["weight_gradient"]
+    >>> print(t)              # the table, 80 columns wide
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from backprop.engine.ops.activation import Activation, Identity, Sigmoid
+from backprop.engine.ops.linear import linear
+from backprop.engine.tensor import Tensor, enable_grad, no_grad
+
+__all__ = ["trace", "Trace", "LayerTrace", "EQUATIONS"]
+
+#: The residual keys of :attr:`Trace.residuals` and the equation each one checks.
+EQUATIONS = {
+    "output_delta": "(1) δ^L = f′(z^L) ∘ ∂J/∂a^L",
+    "hidden_delta": "(2) δ^m = f′(z^m) ∘ (W^(m+1))ᵀ δ^(m+1)",
+    "weight_gradient": "(3) ∂J/∂W^m = δ^m (a^(m-1))ᵀ",
+    "bias_gradient": "(4) ∂J/∂b^m = δ^m",
+}
+
+# Losses whose first argument is a logit; the trace shows the activation they apply.
+_LOGIT_LOSSES = {"cross_entropy": "softmax", "binary_cross_entropy_with_logits": "sigmoid"}
+_MEAN_LOSSES = {"mse", "half_mse", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits"}
+
+
+@dataclass
+class LayerTrace:
+    """The records of one layer m (examples in rows for a batch; 1-D for one example).
+
+    Attributes:
+        index: m, counting Dense layers from 1 (the input is a^0 = x).
+        description: e.g. ``"Dense 2 → 3, f = sigmoid"``.
+        activation: the name of f (``"identity"`` when there is none).
+        W: weights, shape (n_out, n_in).  b: bias, shape (n_out,) (zeros without bias).
+        a_prev: a^(m−1), the layer's input.
+        z: z^m = W^m a^(m−1) + b^m.  a: a^m = f(z^m).
+        df: f′(z^m), shaped like z; for a softmax the Jacobian ∂a/∂z, shape (n, n)
+            for one example or (N, n, n) for a batch, entry [k, j] = ∂a_k/∂z_j.
+        jacobian: True when ``df`` is a Jacobian (softmax).
+        delta: δ^m = ∂J/∂z^m (the engine's, read with ``retain_grad``).
+        dW: ∂J/∂W^m (the engine's).  db: ∂J/∂b^m (the engine's; zeros without bias).
+        dJ_da: ∂J/∂a^m (the engine's; for a softmax or sigmoid applied by the loss,
+            the derivative of the loss written on the probabilities).
+    """
+
+    index: int
+    description: str
+    activation: str
+    W: np.ndarray
+    b: np.ndarray
+    a_prev: np.ndarray
+    z: np.ndarray
+    a: np.ndarray
+    df: np.ndarray
+    jacobian: bool
+    delta: np.ndarray
+    dW: np.ndarray
+    db: np.ndarray
+    dJ_da: Optional[np.ndarray]
+    has_bias: bool = True
+
+    @property
+    def n_in(self) -> int:
+        return self.W.shape[1]
+
+    @property
+    def n_out(self) -> int:
+        return self.W.shape[0]
+
+
+@dataclass
+class Trace:
+    """What :func:`trace` recorded; ``print(trace)`` shows it as a table.
+
+    Attributes:
+        layers: one :class:`LayerTrace` per Dense layer, input to output.
+        x: the input a^0 (one example: 1-D; a batch: rows).
+        y: the target as the loss uses it (class labels become one-hot rows).
+        loss: J, the data loss (without any weight penalty).
+        loss_name: the loss's name.
+        single: True when one example was traced (records are 1-D, column form).
+        residuals: ``{equation: {m: max |residual|}}`` for the keys of :data:`EQUATIONS`.
+        notes: remarks shown under the table (e.g. softmax applied twice).
+    """
+
+    layers: list
+    x: np.ndarray
+    y: np.ndarray
+    loss: float
+    loss_name: str
+    single: bool
+    residuals: dict
+    notes: list = field(default_factory=list)
+    output_in_loss: Optional[str] = None
+    dtype: np.dtype = np.dtype(np.float64)
+
+    @property
+    def dJ_da(self) -> np.ndarray:
+        """∂J/∂a^L, the loss's derivative with respect to the network's output activation."""
+        return self.layers[-1].dJ_da
+
+    @property
+    def output(self) -> np.ndarray:
+        """a^L."""
+        return self.layers[-1].a
+
+    @property
+    def max_residual(self) -> float:
+        """The largest residual of all four equations over all layers."""
+        values = [r for per_layer in self.residuals.values() for r in per_layer.values()]
+        return max(values) if values else 0.0
+
+    def table(self, max_items: int = 6, max_rows: int = 4) -> str:
+        """The trace as text, every line at most 80 characters.
+
+        Args:
+            max_items: vectors longer than this show their first ``max_items − 1``
+                entries and their length.
+            max_rows: matrices (and batches) taller than this show their first
+                ``max_rows − 1`` rows and their number of rows.
+        """
+        from backprop.diagnostics.report import trace_table
+
+        return trace_table(self, max_items=max_items, max_rows=max_rows)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def __repr__(self) -> str:
+        sizes = "-".join(str(n) for n in [self.layers[0].n_in] + [layer.n_out for layer in self.layers])
+        what = "1 example" if self.single else f"{self.x.shape[0]} examples"
+        return f"<Trace {sizes} network, {what}, {self.loss_name} J={self.loss:.6g}, max residual {self.max_residual:.1e}>"
+
+
+# ======================================================================= trace
+def trace(model, x, y, *, loss, dtype=None) -> Trace:
+    """Trace one example (x of shape (n_in,)) or a batch (rows) through ``model``.
+
+    Args:
+        model: a Sequential of Dense layers, each optionally followed by activation
+            layers (ReLU, Sigmoid, Softmax...), which the trace groups with it;
+            Dropout (the identity in evaluation mode) and Flatten are passed over. A
+            single Dense layer works too.
+        x: one example (1-D) or a batch (2-D, examples in rows).
+        y: its target(s): values for regression losses, class labels or one-hot rows
+            for ``cross_entropy``, 0/1 for the binary cross-entropies. Labels are
+            encoded as ``fit`` encodes them (``model.classes_`` when set).
+        loss: a loss name (``"mse"``, ``"half_mse"``, ``"rss"``, ``"cross_entropy"``,
+            ``"binary_cross_entropy"``, ``"binary_cross_entropy_with_logits"``...) or
+            one of :mod:`backprop.losses`.
+        dtype: compute in this float dtype (e.g. ``"float64"`` for a float32 model);
+            default: the dtype of the model's weights.
+
+    Returns:
+        A :class:`Trace`. The model is not changed (its gradients included): the
+        trace runs on copies of W and b, in evaluation mode.
+
+    Raises:
+        TypeError: for a layer the trace does not know (e.g. BatchNorm).
+        ValueError: for inputs that do not fit the model.
+    """
+    from backprop.backend import resolve_dtype
+    from backprop.nn.losses import LOSSES, get_loss
+
+    loss_fn = get_loss(loss)
+    loss_name = next((name for name, fn in LOSSES.items() if fn is loss_fn), getattr(loss_fn, "__name__", "loss"))
+    groups = _group_layers(model)
+    if dtype is None:
+        dtype = groups[0][0].W.data.dtype
+    dtype = resolve_dtype(dtype)
+
+    single = np.ndim(x) == 1 if not isinstance(x, Tensor) else x.ndim == 1
+    X, target = _prepare(model, x, y, loss, single, dtype)
+
+    notes = []
+    last_acts = groups[-1][1]
+    in_loss = None
+    if loss_name in _LOGIT_LOSSES:
+        if all(act.name == "identity" for act in last_acts):
+            in_loss = _LOGIT_LOSSES[loss_name]
+        elif last_acts and last_acts[-1].name == _LOGIT_LOSSES[loss_name]:
+            applied = _LOGIT_LOSSES[loss_name]
+            notes.append(
+                f"Warning: {loss_name} expects logits and applies {applied} itself, but the last layer "
+                f"already applies {applied}, so it is applied twice. Remove the last activation."
+            )
+
+    with enable_grad():
+        records = _forward_backward(groups, X, target, loss_fn, dtype, in_loss)
+    J, output, layer_tensors = records
+
+    with no_grad():
+        _check_output(model, X, output, dtype)
+
+    layers = []
+    for m, ((dense, acts), rec) in enumerate(zip(groups, layer_tensors), start=1):
+        layers.append(_layer_record(m, dense, acts, rec, single, in_loss if m == len(groups) else None))
+
+    if in_loss is not None:
+        _fill_output_in_loss(layers[-1], loss_name, target, single)
+
+    residuals = _residuals(layers, single)
+    if any(dense.weight_regularizer is not None for dense, _ in groups if hasattr(dense, "weight_regularizer")):
+        notes.append("J is the data loss: the weight penalty of the model is not included.")
+    y_rows = np.asarray(target)
+    if loss_name == "cross_entropy":
+        y_rows = _one_hot(target, layers[-1].n_out, dtype)
+    elif y_rows.ndim == 1:
+        y_rows = y_rows.reshape(-1, 1) if layers[-1].n_out == 1 else y_rows[None]
+    y_shown = y_rows[0] if single else y_rows
+    x_shown = X[0] if single else X
+    return Trace(layers=layers, x=x_shown, y=y_shown, loss=float(J.data), loss_name=loss_name,
+                 single=single, residuals=residuals, notes=notes, output_in_loss=in_loss, dtype=dtype)
+
+
+# --------------------------------------------------------------- the layers
+def _group_layers(model) -> list:
+    """``[(dense, [Activation, ...])]``: each Dense with the activations applied to its z."""
+    from backprop.nn import Dense, Dropout, Flatten, Sequential
+    from backprop.nn.activations import _ActivationLayer
+
+    def flatten(module):
+        if isinstance(module, Sequential):
+            for child in module:
+                yield from flatten(child)
+        else:
+            yield module
+
+    groups = []
+    for layer in flatten(model):
+        if isinstance(layer, Dense):
+            acts = [] if layer.activation is None else [layer.activation]
+            groups.append((layer, acts))
+        elif isinstance(layer, _ActivationLayer):
+            if not groups:
+                raise TypeError(f"trace: the activation layer {layer!r} comes before any Dense layer")
+            groups[-1][1].append(layer.activation)
+        elif isinstance(layer, (Dropout, Flatten)):
+            continue  # the identity in evaluation mode (Flatten: on rows of features)
+        else:
+            raise TypeError(
+                f"trace supports Sequential models of Dense layers and activation layers; "
+                f"found {type(layer).__name__}"
+            )
+    if not groups:
+        raise TypeError("trace: the model has no Dense layer")
+    for index, (_, acts) in enumerate(groups):
+        for position, act in enumerate(acts):
+            if act.name == "softmax" and position != len(acts) - 1:
+                raise TypeError(f"trace: layer {index + 1} applies an activation after softmax")
+    return groups
+
+
+def _prepare(model, x, y, loss, single: bool, dtype):
+    """(X as rows, target as the loss takes it), encoded exactly as ``fit`` encodes them."""
+    from backprop.training.trainer import Trainer
+
+    X = np.asarray(x.data if isinstance(x, Tensor) else x)
+    if single:
+        X = X.reshape(1, -1)
+        y = np.asarray(y.data if isinstance(y, Tensor) else y)
+        y = y.reshape(1, -1) if y.ndim >= 1 and y.size > 1 else y.reshape(1)
+    elif X.ndim != 2:
+        raise ValueError(f"trace: x must be one example (1-D) or a batch (2-D), got shape {X.shape}")
+    prepared = Trainer(model, loss=loss, optimizer=None, verbose=0).prepare(X, y)
+    return prepared.X.astype(dtype, copy=False), prepared.target
+
+
+def _forward_backward(groups, X, target, loss_fn, dtype, in_loss):
+    """Forward with engine ops on copies of W and b, then J.backward(); keeps z, a, W, b tensors."""
+    a_prev = Tensor(X)
+    kept = []
+    for dense, acts in groups:
+        W = Tensor(np.array(dense.W.data, dtype=dtype), requires_grad=True)
+        b = None if dense.b is None else Tensor(np.array(dense.b.data, dtype=dtype), requires_grad=True)
+        z = linear(a_prev, W, b).retain_grad()
+        a = z
+        for act in acts:
+            a = act(a)
+        if a is not z:
+            a.retain_grad()
+        kept.append({"a_prev": a_prev, "W": W, "b": b, "z": z, "a": a})
+        a_prev = a
+    output = a_prev
+    J = loss_fn(output, target)
+    J.backward()
+    return J, output, kept
+
+
+def _check_output(model, X, output, dtype) -> None:
+    """The layer-by-layer recomputation must reproduce the model's own forward pass."""
+    from backprop.training.trainer import _EvalMode
+
+    with _EvalMode(model):
+        expected = np.asarray(model(Tensor(X.astype(_model_dtype(model), copy=False))).data, dtype=np.float64)
+    got = np.asarray(output.data, dtype=np.float64).reshape(expected.shape)
+    tolerance = 1e-4 * (1 + np.abs(expected)) if np.finfo(dtype).eps > 1e-10 or _model_dtype(model) != dtype \
+        else 1e-9 * (1 + np.abs(expected))
+    if not np.all((np.abs(got - expected) <= tolerance) | ~np.isfinite(expected)):
+        raise ValueError(
+            "trace: recomputing the model layer by layer (z = W a + b, a = f(z)) does not give the "
+            "model's output; the trace supports plain Dense and activation layers only"
+        )
+
+
+def _model_dtype(model):
+    for p in model.parameters():
+        return p.data.dtype
+    return np.dtype(np.float32)
+
+
+def _derivative(acts, z: np.ndarray):
+    """(a, f′(z), is_jacobian) for the composition of ``acts`` applied to z (rows = examples)."""
+    u, d = z, np.ones_like(z)
+    for act in acts:
+        if act.name == "softmax":
+            a = act.f(u)
+            jac = _softmax_jacobian(a) * d[:, None, :]  # ∂a_k/∂z_j = (diag(a) − a aᵀ)_kj · d_j
+            return a, jac, True
+        a = act.f(u)
+        d = d * act.df(u, a)
+        u = a
+    return u, d, False
+
+
+def _softmax_jacobian(a: np.ndarray) -> np.ndarray:
+    """diag(a) − a aᵀ for each row of a: shape (N, K, K)."""
+    return a[:, :, None] * np.eye(a.shape[1], dtype=a.dtype)[None] - a[:, :, None] * a[:, None, :]
+
+
+def _activation_name(acts) -> str:
+    names = [act.name for act in acts if act.name != "identity"]
+    return " then ".join(names) if names else "identity"
+
+
+def _layer_record(m, dense, acts, rec, single, in_loss) -> LayerTrace:
+    z = rec["z"].data
+    W, b = rec["W"], rec["b"]
+    a, df, jac = _derivative(acts, z)
+    a = rec["a"].data  # the engine's a^m, identical to the recomputation above
+    name = _activation_name(acts)
+    description = f"Dense {W.shape[1]} → {W.shape[0]}, f = {name}"
+    delta = _grad_or_zeros(rec["z"])
+    dJ_da = None if rec["a"] is rec["z"] else _grad_or_zeros(rec["a"])
+    if rec["a"] is rec["z"]:
+        dJ_da = delta.copy()
+    db = np.zeros(W.shape[0], dtype=W.data.dtype) if b is None else _grad_or_zeros(b)
+    bias = np.zeros(W.shape[0], dtype=W.data.dtype) if b is None else b.data
+    record = LayerTrace(
+        index=m, description=description, activation=name, W=W.data, b=bias,
+        a_prev=rec["a_prev"].data, z=z, a=a, df=df, jacobian=jac, delta=delta,
+        dW=_grad_or_zeros(W), db=db, dJ_da=dJ_da, has_bias=b is not None,
+    )
+    if single:
+        for key in ("a_prev", "z", "a", "df", "delta", "dJ_da"):
+            value = getattr(record, key)
+            if value is not None:
+                setattr(record, key, value[0])
+    return record
+
+
+def _grad_or_zeros(t: Tensor) -> np.ndarray:
+    return np.zeros_like(t.data) if t.grad is None else t.grad
+
+
+def _fill_output_in_loss(layer: LayerTrace, loss_name: str, target, single: bool) -> None:
+    """Show the softmax (or σ) that a logit loss applies as the output activation.
+
+    The network's output is z^L; the loss computes a^L = softmax(z^L) and
+    J = −(1/N) Σ_i Σ_k y_ik ln a_ik, so ∂J/∂a^L = −y/(N a^L) and, through the
+    Jacobian, δ^L = (a^L − y)/N. For σ with binary cross-entropy (a mean over the n
+    outputs): ∂J/∂a = (a − y)/(n a(1 − a)) and δ = (a − y)/n.
+    """
+    z = layer.z[None] if single else layer.z
+    if loss_name == "cross_entropy":
+        from backprop.nn.activations import SoftmaxActivation
+
+        a = SoftmaxActivation().f(z)
+        y = _one_hot(target, a.shape[1], a.dtype)
+        df = _softmax_jacobian(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dJ_da = np.where(y == 0, 0.0, -y / (a.shape[0] * a)).astype(a.dtype)
+        layer.description = f"Dense {layer.n_in} → {layer.n_out}, logits; the loss applies f = softmax"
+        layer.activation, layer.jacobian = "softmax", True
+    else:
+        sigmoid = Sigmoid()
+        a = sigmoid.f(z)
+        y = np.asarray(target, dtype=a.dtype).reshape(a.shape)
+        df = sigmoid.df(z, a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dJ_da = ((a - y) / (a.size * a * (1 - a))).astype(a.dtype)
+        layer.description = f"Dense {layer.n_in} → {layer.n_out}, logits; the loss applies f = sigmoid"
+        layer.activation, layer.jacobian = "sigmoid", False
+    if single:
+        a, df, dJ_da = a[0], df[0], dJ_da[0]
+    layer.a, layer.df, layer.dJ_da = a, df, dJ_da
+
+
+def _one_hot(target, k: int, dtype) -> np.ndarray:
+    target = np.asarray(target)
+    if target.ndim == 2:
+        return target.astype(dtype)
+    one_hot = np.zeros((target.shape[0], k), dtype=dtype)
+    one_hot[np.arange(target.shape[0]), target.astype(np.intp)] = 1
+    return one_hot
+
+
+# ------------------------------------------------------------ the equations
+def _rows(value, single):
+    return value[None] if single else value
+
+
+def _apply_df(df, g, jacobian: bool, single: bool) -> np.ndarray:
+    """f′(z) ∘ g, or the Jacobian's transpose times g for a softmax (rows = examples)."""
+    g = _rows(g, single)
+    if jacobian:
+        jac = df[None] if single else df
+        return np.einsum("nk,nkj->nj", g, jac)
+    return _rows(df, single) * g
+
+
+def _residuals(layers, single: bool) -> dict:
+    """Evaluate the four equations from the records; max |equation − engine| per layer."""
+    residuals = {key: {} for key in EQUATIONS}
+    L = len(layers)
+    for position, layer in enumerate(layers):
+        m = layer.index
+        delta = _rows(layer.delta, single)
+        if position == L - 1:
+            rhs = _apply_df(layer.df, layer.dJ_da, layer.jacobian, single)
+            residuals["output_delta"][m] = _max_abs(delta - rhs)
+        else:
+            above = layers[position + 1]
+            back = _rows(above.delta, single) @ above.W  # row i: (W^(m+1))ᵀ δ_i^(m+1)
+            rhs = _apply_df(layer.df, back[0] if single else back, layer.jacobian, single)
+            residuals["hidden_delta"][m] = _max_abs(delta - rhs)
+        a_prev = _rows(layer.a_prev, single)
+        residuals["weight_gradient"][m] = _max_abs(layer.dW - delta.T @ a_prev)
+        if layer.has_bias:
+            residuals["bias_gradient"][m] = _max_abs(layer.db - delta.sum(axis=0))
+    return residuals
+
+
+def _max_abs(difference: np.ndarray) -> float:
+    if difference.size == 0:
+        return 0.0
+    value = float(np.max(np.abs(difference)))
+    return value if not math.isnan(value) else math.inf

@@ -1,0 +1,193 @@
+"""Activation layers: Modules around the engine's activation objects, a = f(z).
+
+f and f′ are defined once, in :mod:`backprop.engine.ops.activation`; each layer
+holds that object as ``layer.activation``, so that other code (the trace of the
+four equations) finds f and f′ in one place for layers and for ``Dense(activation=...)``.
+
+:func:`resolve_activation` turns what a user writes (``"relu"``, ``"logistic"``,
+``"softmax"``, an Activation, None) into the object a Dense layer applies.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Optional, Union
+
+from backprop.engine.ops.activation import Activation, _softmax_array, get_activation
+from backprop.engine.ops.activation import softmax as softmax_op
+from backprop.engine.tensor import Tensor, as_tensor
+from backprop.nn.module import Module, check_real
+from backprop.nn.registry import register_module
+
+__all__ = [
+    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax", "Identity",
+    "SoftmaxActivation", "resolve_activation", "activation_config",
+]
+
+
+class SoftmaxActivation(Activation):
+    """Softmax along ``axis`` in the Activation interface: a_k = e^(z_k) / Σ_j e^(z_j).
+
+    Not elementwise: its Jacobian ∂a/∂z = diag(a) − a aᵀ is a matrix, so there is no
+    f′(z) vector and :meth:`df` raises. Backward (the engine's softmax op) applies
+    the Jacobian as δ = a ∘ (g − Σ_k g_k a_k).
+    """
+
+    name = "softmax"
+
+    def __init__(self, axis: int = -1):
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+            raise ValueError(f"Softmax: axis must be an int, got {axis!r}")
+        self.axis = int(axis)
+
+    def f(self, z):
+        return _softmax_array(z, self.axis)
+
+    def df(self, z, a):
+        raise NotImplementedError(
+            "softmax is not elementwise: its Jacobian is diag(a) - a a^T, applied in backward as "
+            "a * (g - sum(g * a, axis)); there is no f'(z) vector"
+        )
+
+    def __call__(self, x) -> Tensor:
+        return softmax_op(x, axis=self.axis)
+
+    def get_config(self) -> dict:
+        return {} if self.axis == -1 else {"axis": self.axis}
+
+
+def resolve_activation(spec: Union[None, str, dict, Activation]) -> Optional[Activation]:
+    """The Activation object for a name, a ``{"name": ..., **params}`` dict or an Activation.
+
+    None, "identity", "linear" and an Identity object all give None: no activation,
+    a = z (f′ = 1), which saves a copy and a graph node. "softmax" gives a
+    :class:`SoftmaxActivation` over the last axis.
+
+    Raises:
+        ValueError: for an unknown name, suggesting the closest valid one.
+        TypeError: for a spec of the wrong type or unknown parameters.
+    """
+    if spec is None:
+        return None
+    if isinstance(spec, dict):
+        if not isinstance(spec.get("name"), str):
+            raise TypeError(f"an activation dict needs a 'name' string, got {spec!r}")
+        name, params = spec["name"], {k: v for k, v in spec.items() if k != "name"}
+    elif isinstance(spec, (str, Activation)):
+        name, params = spec, {}
+    else:
+        raise TypeError(f"activation must be None, a name, a dict or an Activation, got {type(spec).__name__}")
+    if isinstance(name, str) and name.lower() == "softmax":
+        activation = SoftmaxActivation(**params)
+    else:
+        try:
+            activation = get_activation(name, **params)
+        except TypeError as error:
+            if "unexpected keyword" not in str(error):
+                raise
+            raise TypeError(f"activation {name!r} does not take the parameters {sorted(params)}") from None
+    return None if activation.name == "identity" else activation
+
+
+def activation_config(activation: Optional[Activation]):
+    """The inverse of :func:`resolve_activation` for config files: None, a name, or a dict with parameters."""
+    if activation is None:
+        return None
+    params = activation.get_config()
+    return {"name": activation.name, **params} if params else activation.name
+
+
+class _ActivationLayer(Module):
+    """A layer a = f(z) applying ``self.activation`` elementwise; shapes pass through unchanged."""
+
+    def __init__(self, activation: Activation):
+        super().__init__()
+        self.activation = activation
+
+    def forward(self, x) -> Tensor:
+        return self.activation(x)
+
+    def output_features(self, in_features):
+        return in_features
+
+    def get_config(self) -> dict:
+        return self.activation.get_config()
+
+
+@register_module
+class ReLU(_ActivationLayer):
+    """a = max(0, z);  f′(z) = 1 for z > 0, else 0."""
+
+    def __init__(self):
+        super().__init__(get_activation("relu"))
+
+
+@register_module
+class LeakyReLU(_ActivationLayer):
+    """a = z for z > 0, else s·z;  f′(z) = 1 for z > 0, else s.
+
+    Args:
+        negative_slope: s, the slope for z ≤ 0 (default 0.01).
+    """
+
+    def __init__(self, negative_slope: float = 0.01):
+        check_real(negative_slope, "negative_slope", "LeakyReLU")
+        super().__init__(get_activation("leaky_relu", negative_slope=float(negative_slope)))
+
+
+@register_module
+class Sigmoid(_ActivationLayer):
+    """a = σ(z) = 1/(1 + e^(−z));  f′(z) = a(1 − a)."""
+
+    def __init__(self):
+        super().__init__(get_activation("sigmoid"))
+
+
+@register_module
+class Tanh(_ActivationLayer):
+    """a = tanh z;  f′(z) = 1 − a²."""
+
+    def __init__(self):
+        super().__init__(get_activation("tanh"))
+
+
+@register_module
+class Arctan(_ActivationLayer):
+    """a = arctan z;  f′(z) = 1/(1 + z²)."""
+
+    def __init__(self):
+        super().__init__(get_activation("arctan"))
+
+
+@register_module
+class Step(_ActivationLayer):
+    """a = 1 for z ≥ 0, else 0;  f′(z) = 0, so no gradient passes (why the notes avoid it)."""
+
+    def __init__(self):
+        super().__init__(get_activation("step"))
+
+
+@register_module
+class Identity(_ActivationLayer):
+    """a = z;  f′(z) = 1. Returns its input itself, as ``torch.nn.Identity`` does."""
+
+    def __init__(self):
+        super().__init__(get_activation("identity"))
+
+    def forward(self, x) -> Tensor:
+        return as_tensor(x)
+
+
+@register_module
+class Softmax(_ActivationLayer):
+    """a_k = e^(z_k) / Σ_j e^(z_j) along ``axis``, computed as e^(z_k − max z) (no overflow).
+
+    Args:
+        axis: the axis that sums to 1 (default −1, the features of a batch in rows).
+    """
+
+    def __init__(self, axis: int = -1):
+        super().__init__(SoftmaxActivation(axis))
+
+    def get_config(self) -> dict:
+        return {"axis": self.activation.axis}

@@ -1,0 +1,173 @@
+"""Batch normalisation (Ioffe & Szegedy, 2015), as ``torch.nn.BatchNorm1d``.
+
+For each feature (column) over the m examples of a mini-batch, as the notes put it:
+subtract the mean over the batch and divide by the standard deviation over the batch,
+
+    μ = (1/m) Σ_i x_i,   σ² = (1/m) Σ_i (x_i − μ)²   (biased),
+    x̂_i = (x_i − μ) / √(σ² + ε),
+    y_i = γ x̂_i + β,
+
+then let the learnable scale γ and shift β restore whatever scale suits the next layer.
+The backward pass is one fused op with the closed-form gradient (g = ∂J/∂y):
+
+    ∂J/∂β = Σ_i g_i,   ∂J/∂γ = Σ_i g_i x̂_i,
+    ∂J/∂x_i = γ / (m √(σ² + ε)) · (m g_i − Σ_j g_j − x̂_i Σ_j g_j x̂_j).
+
+The last line accounts for μ and σ² depending on every x_j of the batch.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from backprop.backend import get_default_dtype, resolve_dtype
+from backprop.engine.tensor import Tensor, as_tensor, make_result
+from backprop.nn import init
+from backprop.nn.module import Module, check_positive_int, check_real
+from backprop.nn.parameter import Parameter
+from backprop.nn.registry import register_module
+
+__all__ = ["BatchNorm", "batch_norm"]
+
+
+def _reduced_axes(x: Tensor, gamma: Tensor) -> tuple:
+    """The axes averaged over: (0,) for (N, C), (0, 2) for (N, C, L), as BatchNorm1d."""
+    if x.ndim not in (2, 3):
+        raise ValueError(f"BatchNorm: expected input of shape (N, C) or (N, C, L), got {x.shape}")
+    if x.shape[1] != gamma.shape[0]:
+        raise ValueError(f"BatchNorm: input has {x.shape[1]} features (axis 1) but the layer has {gamma.shape[0]}")
+    return (0,) if x.ndim == 2 else (0, 2)
+
+
+def _per_feature(array: np.ndarray, ndim: int) -> np.ndarray:
+    """Shape a (C,) array to broadcast against (N, C) or (N, C, L)."""
+    return array.reshape((1, -1) if ndim == 2 else (1, -1, 1))
+
+
+def _batch_norm_train(x: Tensor, gamma: Tensor, beta: Tensor, eps: float):
+    """Normalise with the batch statistics; return (y, μ, σ², m) with μ and σ² of shape (C,)."""
+    axes = _reduced_axes(x, gamma)
+    m = x.size // x.shape[1]
+    if m < 2:
+        raise ValueError(f"BatchNorm: training needs more than 1 value per feature, got input of shape {x.shape}")
+    mu = x.data.mean(axis=axes, keepdims=True)
+    centred = x.data - mu
+    var = (centred * centred).mean(axis=axes, keepdims=True)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = centred * inv_std
+    g_shape = _per_feature(gamma.data, x.ndim)
+    y = g_shape * x_hat + _per_feature(beta.data, x.ndim)
+
+    def backward(g):
+        grad_beta = g.sum(axis=axes)
+        grad_gamma = (g * x_hat).sum(axis=axes)
+        grad_x = None
+        if x.requires_grad:
+            dx_hat = g * g_shape
+            grad_x = (inv_std / m) * (
+                m * dx_hat
+                - dx_hat.sum(axis=axes, keepdims=True)
+                - x_hat * (dx_hat * x_hat).sum(axis=axes, keepdims=True)
+            )
+        return grad_x, grad_gamma, grad_beta
+
+    out = make_result(y, (x, gamma, beta), backward, "batch_norm")
+    return out, mu.reshape(-1), var.reshape(-1), m
+
+
+def _batch_norm_eval(x: Tensor, gamma: Tensor, beta: Tensor, mean, var, eps: float) -> Tensor:
+    """Normalise with fixed statistics: y = γ (x − mean)/√(var + ε) + β, an affine map of x."""
+    axes = _reduced_axes(x, gamma)
+    inv_std = _per_feature(1.0 / np.sqrt(np.asarray(var, dtype=x.dtype) + eps), x.ndim)
+    x_hat = (x.data - _per_feature(np.asarray(mean, dtype=x.dtype), x.ndim)) * inv_std
+    g_shape = _per_feature(gamma.data, x.ndim)
+    y = g_shape * x_hat + _per_feature(beta.data, x.ndim)
+
+    def backward(g):
+        return g * (g_shape * inv_std), (g * x_hat).sum(axis=axes), g.sum(axis=axes)
+
+    return make_result(y, (x, gamma, beta), backward, "batch_norm")
+
+
+def batch_norm(x, gamma, beta, mean=None, var=None, eps: float = 1e-5) -> Tensor:
+    """y = γ x̂ + β with x̂ = (x − μ)/√(σ² + ε), per feature (axis 1).
+
+    Args:
+        x: (N, C) or (N, C, L).
+        gamma, beta: (C,).
+        mean, var: fixed statistics (C,) (evaluation); None to use the batch's (training),
+            with the closed-form gradient through μ and σ².
+        eps: ε added to the variance.
+    """
+    x, gamma, beta = as_tensor(x), as_tensor(gamma), as_tensor(beta)
+    if (mean is None) != (var is None):
+        raise ValueError("batch_norm: give both mean and var, or neither")
+    if mean is None:
+        return _batch_norm_train(x, gamma, beta, eps)[0]
+    return _batch_norm_eval(x, gamma, beta, mean, var, eps)
+
+
+@register_module
+class BatchNorm(Module):
+    """Batch normalisation over the features of (N, C) or (N, C, L) inputs; matches ``torch.nn.BatchNorm1d``.
+
+    Training mode: normalise with the batch's μ and biased σ², and update
+        running_mean ← (1 − momentum) running_mean + momentum μ,
+        running_var  ← (1 − momentum) running_var  + momentum σ² · m/(m − 1)   (unbiased),
+    and count ``num_batches_tracked``. With ``momentum=None`` the running statistics are
+    the plain average over all batches so far (factor 1/num_batches_tracked).
+    Evaluation mode: normalise with running_mean and running_var instead.
+
+    Args:
+        num_features: C, the number of features, a positive int.
+        momentum: weight of the newest batch in the running statistics, in [0, 1], or None.
+        eps: ε > 0 added to the variance.
+        dtype: float dtype of the parameters and running statistics.
+
+    Attributes:
+        gamma: Parameter (C,), the scale γ, initially 1 (``torch``'s ``weight``).
+        beta: Parameter (C,), the shift β, initially 0 (``torch``'s ``bias``).
+        running_mean, running_var: buffers (C,), initially 0 and 1.
+        num_batches_tracked: buffer, an int64 scalar array.
+    """
+
+    def __init__(self, num_features: int, momentum: Optional[float] = 0.1, eps: float = 1e-5, dtype=None):
+        super().__init__()
+        self.num_features = check_positive_int(num_features, "num_features", "BatchNorm")
+        if momentum is not None:
+            momentum = check_real(momentum, "momentum", "BatchNorm", low=0, high=1, allowed="[0, 1] (or None)")
+        self.momentum = momentum
+        self.eps = check_real(eps, "eps", "BatchNorm", low=0, low_open=True, allowed="(0, inf)")
+        try:
+            dtype = get_default_dtype() if dtype is None else resolve_dtype(dtype)
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"BatchNorm: dtype: {error}") from None
+        self.gamma = Parameter(init.ones((self.num_features,), dtype=dtype))
+        self.beta = Parameter(init.zeros((self.num_features,), dtype=dtype))
+        self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
+        self.register_buffer("running_var", np.ones(self.num_features, dtype=dtype))
+        self.register_buffer("num_batches_tracked", np.array(0, dtype=np.int64))
+
+    def forward(self, x) -> Tensor:
+        x = as_tensor(x)
+        if not self.training:
+            return _batch_norm_eval(x, self.gamma, self.beta, self.running_mean, self.running_var, self.eps)
+        y, mu, var, m = _batch_norm_train(x, self.gamma, self.beta, self.eps)
+        self.num_batches_tracked = np.array(int(self.num_batches_tracked) + 1, dtype=np.int64)
+        factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
+        dtype = self.running_mean.dtype
+        self.running_mean = ((1 - factor) * self.running_mean + factor * mu).astype(dtype)
+        self.running_var = ((1 - factor) * self.running_var + factor * var * (m / (m - 1))).astype(dtype)
+        return y
+
+    def expected_in_features(self) -> int:
+        return self.num_features
+
+    def output_features(self, in_features) -> int:
+        return self.num_features
+
+    def get_config(self) -> dict:
+        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
+                "dtype": self.gamma.dtype.name}

@@ -1,0 +1,48 @@
+"""Dropout: in training, each unit is dropped (set to 0) with probability ``rate``."""
+
+from __future__ import annotations
+
+from backprop.engine.tensor import Tensor, as_tensor
+from backprop.nn.module import Module, check_real
+from backprop.nn.registry import register_module
+from backprop.random import get_rng
+
+__all__ = ["Dropout"]
+
+
+@register_module
+class Dropout(Module):
+    """Inverted dropout: a_out = a ∘ m / (1 − rate) in training, a_out = a in evaluation.
+
+    Each mask entry m is 0 with probability ``rate`` and 1 otherwise, drawn afresh
+    at every forward from :func:`backprop.random.get_rng`. Dividing by the keep
+    probability 1 − rate keeps the expected value: E[a_out] = a, so nothing needs
+    rescaling at evaluation time. Backward multiplies δ by the same m / (1 − rate).
+
+    The notes' "keep a neuron active with probability p" is ``rate = 1 − p``
+    (``rate`` is the drop probability, as in PyTorch and Keras).
+
+    Args:
+        rate: probability of dropping a unit, in [0, 1) (default 0.5).
+
+    Example:
+        >>> layer = Dropout(0.2)   # keeps each unit with probability p = 0.8
+    """
+
+    def __init__(self, rate: float = 0.5):
+        super().__init__()
+        self.rate = check_real(rate, "rate", "Dropout", low=0, high=1, high_open=True, allowed="[0, 1)")
+
+    def forward(self, a) -> Tensor:
+        a = as_tensor(a)
+        if not self.training or self.rate == 0:
+            return a
+        keep = get_rng().random(a.shape) >= self.rate
+        mask = keep.astype(a.dtype) * a.dtype.type(1.0 / (1.0 - self.rate))
+        return a * Tensor(mask)
+
+    def output_features(self, in_features):
+        return in_features
+
+    def get_config(self) -> dict:
+        return {"rate": self.rate}

@@ -1,0 +1,26 @@
+"""Flatten: turn each example into a vector, keeping the batch axis."""
+
+from __future__ import annotations
+
+from backprop.engine.tensor import Tensor, as_tensor
+from backprop.nn.module import Module
+from backprop.nn.registry import register_module
+
+__all__ = ["Flatten"]
+
+
+@register_module
+class Flatten(Module):
+    """(N, d1, d2, ...) → (N, d1·d2·...), as the notes flatten a 64×64×3 image into 12,288 inputs.
+
+    Like ``torch.nn.Flatten()``: the first axis (the batch) is kept.
+    """
+
+    def forward(self, x) -> Tensor:
+        x = as_tensor(x)
+        if x.ndim < 1:
+            raise ValueError("Flatten: the input needs a batch axis, got a scalar")
+        return x.reshape(x.shape[0], -1)
+
+    def get_config(self) -> dict:
+        return {}

@@ -1,0 +1,477 @@
+"""Module: the base class of every layer and network.
+
+A Module holds its learnable :class:`Parameter` s (W, b, γ, β), its buffers (arrays
+such as BatchNorm's running statistics, saved but not learned) and its submodules.
+They are registered by attribute assignment, as in PyTorch::
+
+    class TwoLayer(Module):
+        def __init__(self):
+            super().__init__()
+            self.hidden = Dense(4, 3, activation="relu")   # a submodule
+            self.out = Dense(3, 1)
+
+        def forward(self, x):
+            return self.out(self.hidden(x))
+
+and are visited in the order they were assigned, so ``parameters()``,
+``state_dict()`` and saved files are deterministic.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+from collections import namedtuple
+from typing import Optional
+
+import numpy as np
+
+from backprop.backend import resolve_dtype
+from backprop.engine.tensor import Tensor
+from backprop.nn.parameter import Parameter
+
+__all__ = ["Module", "LoadResult", "check_positive_int", "check_real"]
+
+LoadResult = namedtuple("LoadResult", ["missing_keys", "unexpected_keys"])
+LoadResult.__doc__ = "What :meth:`Module.load_state_dict` did not match: missing and unexpected keys."
+
+
+class Module:
+    """Base class of layers and networks: ``forward``, parameters, buffers, train/eval, state and config.
+
+    Subclasses call ``super().__init__()`` first, then assign Parameters, buffers
+    (:meth:`register_buffer`) and submodules as attributes, and implement
+    :meth:`forward`. Layers with constructor arguments implement :meth:`get_config`
+    so that :func:`backprop.nn.module_from_config` can rebuild them from a file.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_modules", {})
+        self.training = True
+
+    # ------------------------------------------------------------ forward
+    def forward(self, *args, **kwargs):
+        """Compute the module's output; subclasses implement it."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------- registration
+    def __setattr__(self, name: str, value) -> None:
+        d = self.__dict__
+        if "_parameters" not in d:
+            if isinstance(value, (Parameter, Module)):
+                raise AttributeError(
+                    f"{type(self).__name__}: call super().__init__() before assigning parameters or submodules"
+                )
+            object.__setattr__(self, name, value)
+            return
+        params, buffers, modules = d["_parameters"], d["_buffers"], d["_modules"]
+        if isinstance(value, Parameter):
+            self._forget(name)
+            params[name] = value
+        elif isinstance(value, Module):
+            self._forget(name)
+            modules[name] = value
+        elif name in params:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to parameter {name!r}; "
+                    "assign a Parameter or None"
+                )
+            params[name] = None
+        elif name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"{type(self).__name__}: cannot assign a {type(value).__name__} to submodule {name!r}; "
+                    "assign a Module or None"
+                )
+            modules[name] = None
+        elif name in buffers:
+            if value is not None and not isinstance(value, np.ndarray):
+                raise TypeError(
+                    f"{type(self).__name__}: buffer {name!r} must be an ndarray, got {type(value).__name__}"
+                )
+            buffers[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str):
+        # Called only when ordinary lookup fails: parameters, buffers and submodules live here.
+        d = self.__dict__
+        for store in ("_parameters", "_buffers", "_modules"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        if not self._forget(name):
+            object.__delattr__(self, name)
+
+    def __dir__(self):
+        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules))
+
+    def _forget(self, name: str) -> bool:
+        found = False
+        for store in (self._parameters, self._buffers, self._modules):
+            found = store.pop(name, _MISSING) is not _MISSING or found
+        if name in self.__dict__:
+            object.__delattr__(self, name)
+            found = True
+        return found
+
+    def register_buffer(self, name: str, array: Optional[np.ndarray]) -> None:
+        """Register an array that is saved in the state dict but not learned (e.g. a running mean)."""
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"buffer name must be an identifier, got {name!r}")
+        if array is not None and not isinstance(array, np.ndarray):
+            raise TypeError(f"buffer {name!r} must be an ndarray, got {type(array).__name__}")
+        self._forget(name)
+        self._buffers[name] = array
+
+    # ---------------------------------------------------------- traversal
+    def named_modules(self, prefix: str = "") -> list:
+        """``[(dotted_name, module)]``: this module (name ``prefix``) and every submodule, depth first."""
+        found, seen = [], set()
+
+        def visit(module: Module, name: str) -> None:
+            if id(module) in seen:
+                return
+            seen.add(id(module))
+            found.append((name, module))
+            for child_name, child in module._modules.items():
+                if child is not None:
+                    visit(child, f"{name}.{child_name}" if name else child_name)
+
+        visit(self, prefix)
+        return found
+
+    def modules(self) -> list:
+        """This module and all its submodules, depth first."""
+        return [module for _, module in self.named_modules()]
+
+    def children(self) -> list:
+        """The direct submodules, in assignment order."""
+        return [module for module in self._modules.values() if module is not None]
+
+    def named_parameters(self) -> list:
+        """``[(dotted_name, Parameter)]`` in assignment order, e.g. ``[("0.W", ...), ("0.b", ...)]``.
+
+        A Parameter shared by two modules is listed once.
+        """
+        return self._named_members("_parameters")
+
+    def parameters(self) -> list:
+        """The learnable Parameters, in the deterministic order of :meth:`named_parameters`."""
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self) -> list:
+        """``[(dotted_name, ndarray)]``: saved, non-learned arrays such as BatchNorm's running statistics."""
+        return self._named_members("_buffers")
+
+    def _named_members(self, store: str) -> list:
+        found, seen = [], set()
+        for module_name, module in self.named_modules():
+            for name, value in getattr(module, store).items():
+                if value is None or id(value) in seen:
+                    continue
+                seen.add(id(value))
+                found.append((f"{module_name}.{name}" if module_name else name, value))
+        return found
+
+    def num_parameters(self) -> int:
+        """The number of learnable numbers: Σ over Parameters of their sizes (e.g. 3n + 14 in the notes)."""
+        return sum(p.size for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        """Set every Parameter's ``.grad`` to None (gradients accumulate otherwise)."""
+        for p in self.parameters():
+            p.grad = None
+
+    # --------------------------------------------------------- train/eval
+    def train(self, mode: bool = True) -> "Module":
+        """Switch this module and its submodules to training (``mode=True``) or evaluation mode.
+
+        It matters to Dropout (drops units only in training) and BatchNorm (batch
+        statistics in training, running statistics in evaluation).
+        """
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode): mode must be a bool, got {mode!r}")
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Switch to evaluation mode; same as ``train(False)``."""
+        return self.train(False)
+
+    # -------------------------------------------------------------- dtype
+    def to(self, dtype) -> "Module":
+        """Cast every Parameter and every float buffer to ``dtype`` (e.g. ``"float64"``), in place.
+
+        The Parameter objects stay the same (their ``.data`` is replaced), so an
+        optimiser built before the cast still holds them; their gradients are cleared.
+        """
+        dtype = resolve_dtype(dtype)
+        for module in self.modules():
+            for p in module._parameters.values():
+                if p is not None:
+                    p.data = p.data.astype(dtype)
+                    p.grad = None
+            for name, buffer in module._buffers.items():
+                if buffer is not None and buffer.dtype.kind == "f":
+                    module._buffers[name] = buffer.astype(dtype)
+        return self
+
+    # -------------------------------------------------------------- state
+    def _state_entries(self) -> dict:
+        """``{dotted_name: (module, store, local_name)}`` for every Parameter and buffer, in state-dict order:
+        module by module (depth first), each module's parameters and then its buffers, as in PyTorch."""
+        entries, seen = {}, set()
+        for module_name, module in self.named_modules():
+            for store in ("_parameters", "_buffers"):
+                for name, value in getattr(module, store).items():
+                    if value is None or id(value) in seen:
+                        continue
+                    seen.add(id(value))
+                    entries[f"{module_name}.{name}" if module_name else name] = (module, store, name)
+        return entries
+
+    def state_dict(self) -> dict:
+        """``{dotted_name: ndarray}``: copies of every Parameter's and buffer's values.
+
+        Ordered module by module, each module's parameters and then its buffers
+        (e.g. ``"0.W", "0.b", "1.gamma", "1.beta", "1.running_mean", ...``).
+        """
+        state = {}
+        for key, (module, store, name) in self._state_entries().items():
+            value = getattr(module, store)[name]
+            state[key] = (value.data if isinstance(value, Tensor) else value).copy()
+        return state
+
+    def load_state_dict(self, state, strict: bool = True) -> LoadResult:
+        """Copy the values of ``state`` (as returned by :meth:`state_dict`) into this module.
+
+        Values are cast to each Parameter's / buffer's dtype; Parameter objects keep
+        their identity. Shapes must match exactly.
+
+        Args:
+            state: mapping from dotted names to arrays (or Tensors).
+            strict: refuse missing or unexpected keys.
+
+        Returns:
+            ``LoadResult(missing_keys, unexpected_keys)``.
+
+        Raises:
+            ValueError: on a shape mismatch, or with ``strict=True`` when keys differ.
+            TypeError: when ``state`` is not a mapping or a value is not numeric.
+        """
+        if not hasattr(state, "keys") or not hasattr(state, "__getitem__"):
+            raise TypeError(f"load_state_dict: state must be a mapping of names to arrays, got {type(state).__name__}")
+        targets = self._state_entries()
+        missing = [key for key in targets if key not in state]
+        unexpected = [key for key in state if key not in targets]
+        if strict and (missing or unexpected):
+            raise ValueError(
+                f"load_state_dict: keys do not match {type(self).__name__}'s: "
+                f"missing {missing}, unexpected {unexpected}"
+            )
+        for key, (module, store, name) in targets.items():
+            if key not in state:
+                continue
+            value = state[key]
+            value = value.data if isinstance(value, Tensor) else value
+            try:
+                value = np.asarray(value)
+            except (TypeError, ValueError) as error:
+                raise TypeError(f"load_state_dict: value for {key!r} is not an array: {error}") from None
+            if value.dtype.kind not in "fiub":
+                raise TypeError(f"load_state_dict: value for {key!r} must be numeric, got dtype {value.dtype}")
+            current = getattr(module, store)[name]
+            current_data = current.data if isinstance(current, Tensor) else current
+            if value.shape != current_data.shape:
+                raise ValueError(
+                    f"load_state_dict: {key!r} has shape {value.shape} in the state but {current_data.shape} in the module"
+                )
+            new = np.array(value, dtype=current_data.dtype, copy=True)
+            if isinstance(current, Parameter):
+                current.data = new
+                current.grad = None
+            else:
+                getattr(module, store)[name] = new
+        return LoadResult(missing, unexpected)
+
+    # ------------------------------------------------------------- config
+    def get_config(self) -> dict:
+        """The JSON-serialisable constructor arguments that rebuild this module: ``type(m)(**m.get_config())``.
+
+        The default suits modules whose constructor takes no arguments; others override it.
+        """
+        if _constructor_parameters(type(self)):
+            raise NotImplementedError(
+                f"{type(self).__name__} takes constructor arguments, so it must implement get_config()"
+            )
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Module":
+        """Rebuild a module from :meth:`get_config`'s dict, refusing unknown or missing keys.
+
+        Only the constructor runs, with the config's values as keyword arguments; the
+        constructor validates them.
+
+        Raises:
+            TypeError: naming the layer, for a non-dict config or unknown/missing keys.
+        """
+        if not isinstance(config, dict):
+            raise TypeError(f"{cls.__name__}: config must be a dict, got {type(config).__name__}")
+        accepted = _constructor_parameters(cls)
+        unknown = sorted(str(key) for key in config if key not in accepted)
+        if unknown:
+            raise TypeError(f"{cls.__name__}: unknown config keys {unknown}; accepted keys are {sorted(accepted)}")
+        required = sorted(name for name, needed in accepted.items() if needed and name not in config)
+        if required:
+            raise TypeError(f"{cls.__name__}: config is missing required keys {required}")
+        return cls(**config)
+
+    # ------------------------------------------------------- regularisation
+    def own_regularization_loss(self) -> Optional[Tensor]:
+        """This module's own weight penalty, without its submodules' (None when it has none)."""
+        return None
+
+    def regularization_loss(self) -> Optional[Tensor]:
+        """Σ of the weight penalties of this module and all submodules, or None if there are none.
+
+        Training reports cost = loss + regularization_loss(), e.g. J + λ Σ W² for L2.
+        """
+        total = None
+        for module in self.modules():
+            penalty = module.own_regularization_loss()
+            if penalty is not None:
+                total = penalty if total is None else total + penalty
+        return total
+
+    # ------------------------------------------- sizes (Sequential checks them)
+    def expected_in_features(self) -> Optional[int]:
+        """The number of input features this module requires, or None if it fixes none."""
+        return None
+
+    def output_features(self, in_features: Optional[int]) -> Optional[int]:
+        """The number of features it outputs for inputs with ``in_features`` features (None: unknown)."""
+        return None
+
+    # ------------------------------------------------------------ delegates
+    def fit(self, *args, **kwargs):
+        """Train this model; delegates to :func:`backprop.training.fit`."""
+        from backprop.training import fit
+
+        return fit(self, *args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        """Loss and metrics on data; delegates to :func:`backprop.training.evaluate`."""
+        from backprop.training import evaluate
+
+        return evaluate(self, *args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        """Outputs in evaluation mode, without a graph; delegates to :func:`backprop.training.predict`."""
+        from backprop.training import predict
+
+        return predict(self, *args, **kwargs)
+
+    def save(self, *args, **kwargs):
+        """Write config and weights to a file; delegates to :func:`backprop.io.model_file.save`."""
+        from backprop.io.model_file import save
+
+        return save(self, *args, **kwargs)
+
+    def trace(self, *args, **kwargs):
+        """Record z, a, δ and the gradients layer by layer; delegates to :func:`backprop.diagnostics.trace`."""
+        from backprop.diagnostics import trace
+
+        return trace(self, *args, **kwargs)
+
+    # --------------------------------------------------------------- repr
+    def extra_repr(self) -> str:
+        """The text inside the parentheses of this module's repr."""
+        try:
+            config = self.get_config()
+        except NotImplementedError:
+            return ""
+        return ", ".join(f"{key}={value!r}" for key, value in config.items())
+
+    def __repr__(self) -> str:
+        children = [(name, module) for name, module in self._modules.items() if module is not None]
+        if not children:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        lines = [f"{type(self).__name__}("]
+        for name, module in children:
+            lines.append("  (" + name + "): " + repr(module).replace("\n", "\n  "))
+        lines.append(")")
+        return "\n".join(lines)
+
+
+_MISSING = object()
+
+
+def _constructor_parameters(cls) -> dict:
+    """``{name: required}`` for the keyword-passable parameters of ``cls.__init__``."""
+    signature = inspect.signature(cls.__init__)
+    return {
+        name: p.default is inspect.Parameter.empty
+        for name, p in list(signature.parameters.items())[1:]
+        if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+
+
+# ----------------------------------------------- argument checks for the layers
+def check_positive_int(value, name: str, owner: str) -> int:
+    """Return ``value`` as an int, or raise ValueError unless it is a positive integer (bools refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def check_real(value, name: str, owner: str, *, low=None, high=None, low_open=False, high_open=False,
+               allowed: str = "") -> float:
+    """Return ``value`` as a float, or raise ValueError unless it is a finite real number in the range.
+
+    ``allowed`` describes the range in the message, e.g. ``"[0, 1)"``.
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        where = f" in {allowed}" if allowed else ""
+        raise ValueError(f"{owner}: {name} must be a finite number{where}, got {value!r}")
+    return float(value)
+
+
+# ------------------------------------------------------------------------------------------
+# Training delegates (owned by backprop/training): predict_proba and predict_classes sit beside
+# fit/evaluate/predict above. Imported lazily, because backprop.training imports backprop.nn.
+def _predict_proba(self, X, batch_size=None):
+    """Class probabilities (softmax or σ of the outputs, by the loss fit used); see
+    :func:`backprop.training.predict_proba`."""
+    from backprop.training import predict_proba
+
+    return predict_proba(self, X, batch_size)
+
+
+def _predict_classes(self, X, batch_size=None):
+    """Predicted labels from ``classes_``; see :func:`backprop.training.predict_classes`."""
+    from backprop.training import predict_classes
+
+    return predict_classes(self, X, batch_size)
+
+
+_predict_proba.__name__, _predict_proba.__qualname__ = "predict_proba", "Module.predict_proba"
+_predict_classes.__name__, _predict_classes.__qualname__ = "predict_classes", "Module.predict_classes"
+Module.predict_proba = _predict_proba
+Module.predict_classes = _predict_classes

@@ -1,0 +1,108 @@
+"""The module registry: one explicit dict from class names to Module classes.
+
+Saved models store their architecture as ``{"class_name": "Dense", "config": {...}}``
+(nested for Sequential). Loading looks the class name up in this dict and calls the
+class's ``from_config``, which checks the keys and passes them to the constructor,
+which checks the values. Nothing in a config is ever imported, evaluated or executed.
+"""
+
+from __future__ import annotations
+
+from backprop.nn.module import Module
+
+__all__ = ["register_module", "get_module_class", "registered_modules", "module_to_config", "module_from_config"]
+
+_REGISTRY: dict = {}
+
+
+def register_module(cls=None, *, name: str = None):
+    """Class decorator: make a Module subclass loadable by its class name (or ``name``).
+
+    Example:
+        >>> @register_module
+        ... class Doubler(Module):
+        ...     def forward(self, x):
+        ...         return 2 * x
+        >>> module_from_config({"class_name": "Doubler", "config": {}})
+        Doubler()
+    """
+
+    def register(klass):
+        if not (isinstance(klass, type) and issubclass(klass, Module)):
+            raise TypeError(f"register_module: {klass!r} is not a Module subclass")
+        key = name or klass.__name__
+        if not isinstance(key, str) or not key.isidentifier():
+            raise ValueError(f"register_module: name must be an identifier, got {key!r}")
+        existing = _REGISTRY.get(key)
+        if existing is not None and existing is not klass and _qualified(existing) != _qualified(klass):
+            raise ValueError(
+                f"register_module: the name {key!r} is already taken by {_qualified(existing)}; pass name=..."
+            )
+        _REGISTRY[key] = klass
+        return klass
+
+    return register(cls) if cls is not None else register
+
+
+def _qualified(klass) -> str:
+    return f"{klass.__module__}.{klass.__qualname__}"
+
+
+def registered_modules() -> list:
+    """The registered class names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def get_module_class(class_name: str) -> type:
+    """The registered class called ``class_name``.
+
+    Raises:
+        ValueError: ``unknown layer type 'X'; known types: [...]``.
+    """
+    if not isinstance(class_name, str) or class_name not in _REGISTRY:
+        raise ValueError(f"unknown layer type {class_name!r}; known types: {registered_modules()}")
+    return _REGISTRY[class_name]
+
+
+def module_to_config(module: Module) -> dict:
+    """``{"class_name": ..., "config": module.get_config()}``, JSON-serialisable.
+
+    Raises:
+        ValueError: when the module's class is not registered (so it could not be loaded).
+    """
+    if not isinstance(module, Module):
+        raise TypeError(f"module_to_config: expected a Module, got {type(module).__name__}")
+    for key, klass in _REGISTRY.items():
+        if klass is type(module):
+            return {"class_name": key, "config": module.get_config()}
+    raise ValueError(
+        f"module_to_config: {type(module).__name__} is not registered; decorate it with @register_module "
+        "so that it can be saved and loaded"
+    )
+
+
+def module_from_config(description: dict) -> Module:
+    """Rebuild a module from :func:`module_to_config`'s dict.
+
+    Raises:
+        ValueError: for an unknown class name (``unknown layer type 'X'; known types: [...]``), or an
+            invalid value, naming the layer.
+        TypeError: for a malformed description or config keys the layer does not accept, naming the layer.
+    """
+    if not isinstance(description, dict):
+        raise TypeError(f"module_from_config: expected a dict with 'class_name' and 'config', got {type(description).__name__}")
+    extra = sorted(str(key) for key in description if key not in ("class_name", "config"))
+    if extra or "class_name" not in description:
+        raise TypeError(
+            f"module_from_config: expected the keys 'class_name' and 'config', got {sorted(map(str, description))}"
+        )
+    class_name = description["class_name"]
+    klass = get_module_class(class_name)
+    config = description.get("config", {})
+    try:
+        return klass.from_config(config)
+    except (TypeError, ValueError) as error:
+        message = str(error)
+        if not message.startswith(f"{class_name}:"):
+            message = f"{class_name}: {message}"
+        raise (TypeError if isinstance(error, TypeError) else ValueError)(message) from error

@@ -1,0 +1,111 @@
+"""Adam: momentum on the gradient plus RMSprop's per-weight scaling, with bias correction."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from backprop.optim.optimizer import (
+    Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_,
+)
+
+__all__ = ["Adam"]
+
+
+class Adam(Optimizer):
+    r"""Adam, PyTorch's ``torch.optim.Adam`` for the same arguments.
+
+    Adam keeps two running means per weight, the notes' momentum m (of g) and
+    RMSprop's v (of g²), and divides one by the root of the other. At step t
+    (t = 1, 2, ...), with g = ∂J/∂W and m, v starting at 0::
+
+        g ← g + λ W                        (if weight_decay λ ≠ 0: L2 added to the gradient)
+        m ← β₁ m + (1 − β₁) g
+        v ← β₂ v + (1 − β₂) g²             (element-wise)
+        m̂ = m / (1 − β₁ᵗ),  v̂ = v / (1 − β₂ᵗ)   (bias correction: m and v start at 0)
+        W ← W − η m̂ / (√v̂ + ε)
+
+    With ``amsgrad=True``, v̂ uses v_max ← max(v_max, v), the largest v seen so far,
+    so that the step size never grows again.
+
+    Here λ enters the gradient and is then rescaled by √v̂ like the rest of it; for
+    the notes' decay W ← (1 − ηλ) W applied as such, use :class:`AdamW`.
+
+    Args:
+        params: Tensors that require grad, or parameter groups (dicts with "params").
+        lr: the learning rate η > 0.
+        betas: (β₁, β₂), each in [0, 1).
+        eps: ε >= 0.
+        weight_decay: λ >= 0.
+        amsgrad: use the running maximum of v.
+    """
+
+    state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+    state_scalars = ("step",)
+    decoupled_weight_decay = False
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False):
+        defaults = {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay, "amsgrad": amsgrad}
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict) -> None:
+        check_positive("lr", group["lr"])
+        betas = group["betas"]
+        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+                or not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in betas)):
+            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
+        check_in_unit_interval("betas[0]", betas[0])
+        check_in_unit_interval("betas[1]", betas[1])
+        group["betas"] = tuple(betas)
+        check_non_negative("eps", group["eps"])
+        check_non_negative("weight_decay", group["weight_decay"])
+        check_bool("amsgrad", group["amsgrad"])
+
+    def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+        lr = float(group["lr"])
+        beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])
+        eps = float(group["eps"])
+        weight_decay = float(group["weight_decay"])
+        if not state:
+            state["step"] = 0
+            state["exp_avg"] = np.zeros_like(W)
+            state["exp_avg_sq"] = np.zeros_like(W)
+        state["step"] += 1
+        t = state["step"]
+        scratch = self._scratch(W, 1)
+
+        if weight_decay != 0:
+            if self.decoupled_weight_decay:
+                np.multiply(W, 1.0 - lr * weight_decay, out=W)
+            else:
+                decayed = self._scratch(W, 0)
+                np.multiply(W, weight_decay, out=decayed)
+                np.add(g, decayed, out=decayed)
+                g = decayed
+
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        lerp_(m, g, 1.0 - beta1, scratch)
+        np.multiply(v, beta2, out=v)
+        np.multiply(g, 1.0 - beta2, out=scratch)
+        np.multiply(scratch, g, out=scratch)
+        np.add(v, scratch, out=v)
+
+        if group["amsgrad"]:
+            v_max = state.get("max_exp_avg_sq")
+            if v_max is None:
+                v_max = state["max_exp_avg_sq"] = np.zeros_like(W)
+            np.maximum(v_max, v, out=v_max)
+            v = v_max
+
+        if lr == 0:  # e.g. a cosine schedule's last epoch; the folded form below would divide by 0
+            return
+        # η m̂ / (√v̂ + ε) = m / d with d = (√v / √(1 − β₂ᵗ) + ε) / step_size: one pass fewer
+        step_size = lr / (1.0 - beta1 ** t)
+        bias_correction2_sqrt = (1.0 - beta2 ** t) ** 0.5
+        d = self._scratch(W, 0)  # g is no longer needed
+        np.sqrt(v, out=d)
+        np.divide(d, bias_correction2_sqrt * step_size, out=d)
+        np.add(d, eps / step_size, out=d)
+        np.divide(m, d, out=d)
+        np.subtract(W, d, out=W)

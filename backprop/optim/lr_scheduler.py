@@ -1,0 +1,283 @@
+"""Learning-rate schedules: change each parameter group's ``"lr"`` once per epoch.
+
+They are PyTorch's ``torch.optim.lr_scheduler`` classes of the same names, with the
+same values: call ``optimizer.step()`` for each batch and ``scheduler.step()`` once
+at the end of each epoch (``ReduceLROnPlateau.step(metric)`` with the epoch's
+validation loss or score). The schedule starts at epoch 0 with each group's current
+lr, which it remembers as ``group["initial_lr"]`` (η₀ below).
+
+Like PyTorch, the schedules compute the next lr from the current ``group["lr"]``
+(the recursive form), so a change made to ``group["lr"]`` by hand carries on.
+
+``state_dict()`` is a JSON-serialisable dict of the schedule's counters and
+settings; restore the optimiser's state_dict too, since the current lr lives there.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from backprop.optim.optimizer import Optimizer
+
+__all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau"]
+
+
+def _check_optimizer(optimizer) -> None:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"a schedule needs a backprop.optim optimiser, got {type(optimizer).__name__}")
+
+
+def _check_number(name: str, value, low: float, low_inclusive: bool, high: float = math.inf,
+                  high_inclusive: bool = False, integer: bool = False) -> None:
+    kind = numbers.Integral if integer else numbers.Real
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok:
+        ok = (value >= low if low_inclusive else value > low) and (value <= high if high_inclusive else value < high)
+    if not ok:
+        bound = f"{'>=' if low_inclusive else '>'} {low}"
+        if high != math.inf:
+            bound += f" and {'<=' if high_inclusive else '<'} {high}"
+        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} {bound}, got {value!r}")
+
+
+class LRScheduler:
+    """Base class: subclasses define ``_next_lrs()``, the lrs for ``self.last_epoch``.
+
+    Attributes:
+        optimizer: the optimiser whose ``param_groups[i]["lr"]`` the schedule sets.
+        base_lrs: η₀ of each group.
+        last_epoch: the epoch whose lr is in force (0 after construction).
+    """
+
+    _hyperparameters: tuple = ()
+
+    def __init__(self, optimizer: Optimizer):
+        _check_optimizer(optimizer)
+        self.optimizer = optimizer
+        for group in optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])
+        self.base_lrs = [group["initial_lr"] for group in optimizer.param_groups]
+        self.last_epoch = -1
+        self._step_count = 0
+        self._initial = True
+        self.step()
+        self._initial = False
+
+    def step(self) -> None:
+        """Advance one epoch and set the optimiser's learning rates."""
+        self._step_count += 1
+        self.last_epoch += 1
+        for group, lr in zip(self.optimizer.param_groups, self._next_lrs()):
+            group["lr"] = lr
+        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+
+    def _next_lrs(self) -> list:
+        raise NotImplementedError
+
+    def _current_lrs(self) -> list:
+        return [group["lr"] for group in self.optimizer.param_groups]
+
+    def get_last_lr(self) -> list:
+        """The learning rate of each parameter group, as set by the last ``step()``."""
+        return list(self._last_lr)
+
+    def state_dict(self) -> dict:
+        """Counters and settings (JSON-serialisable); the optimiser is not included."""
+        state = {"base_lrs": list(self.base_lrs), "last_epoch": self.last_epoch,
+                 "_step_count": self._step_count, "_last_lr": list(self._last_lr)}
+        state.update({name: getattr(self, name) for name in self._hyperparameters})
+        return state
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore what :meth:`state_dict` returned (keys it does not know are ignored).
+
+        Raises:
+            ValueError: when a key is missing.
+        """
+        missing = [key for key in self.state_dict() if key not in state_dict]
+        if missing:
+            raise ValueError(f"{type(self).__name__}.load_state_dict: state_dict lacks {missing}")
+        for key in self.state_dict():
+            value = state_dict[key]
+            setattr(self, key, list(value) if isinstance(value, (list, tuple)) else value)
+
+    def __repr__(self) -> str:
+        settings = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyperparameters)
+        return f"{type(self).__name__}({settings}, last_epoch={self.last_epoch})"
+
+
+class StepLR(LRScheduler):
+    """Multiply the lr by γ every ``step_size`` epochs: η_e = η₀ · γ^⌊e / step_size⌋.
+
+    Args:
+        optimizer: the optimiser to drive.
+        step_size: the number of epochs between decays (an integer >= 1).
+        gamma: γ > 0, the factor.
+    """
+
+    _hyperparameters = ("step_size", "gamma")
+
+    def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
+        _check_number("step_size", step_size, 1, True, integer=True)
+        _check_number("gamma", gamma, 0, False)
+        self.step_size = step_size
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def _next_lrs(self) -> list:
+        if self.last_epoch == 0 or self.last_epoch % self.step_size != 0:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class ExponentialLR(LRScheduler):
+    """Multiply the lr by γ every epoch: η_e = η₀ · γ^e.
+
+    Args:
+        optimizer: the optimiser to drive.
+        gamma: γ > 0, the factor per epoch.
+    """
+
+    _hyperparameters = ("gamma",)
+
+    def __init__(self, optimizer: Optimizer, gamma: float):
+        _check_number("gamma", gamma, 0, False)
+        self.gamma = gamma
+        super().__init__(optimizer)
+
+    def _next_lrs(self) -> list:
+        if self._initial:
+            return self._current_lrs()
+        return [lr * self.gamma for lr in self._current_lrs()]
+
+
+class CosineAnnealingLR(LRScheduler):
+    r"""Follow half a cosine from η₀ down to η_min over T_max epochs.
+
+    η_e = η_min + (η₀ − η_min) · (1 + cos(π e / T_max)) / 2, computed recursively as
+    PyTorch does (η_e from η_{e−1}); past T_max the cosine goes back up (period 2·T_max).
+
+    Args:
+        optimizer: the optimiser to drive.
+        T_max: the number of epochs of the half period (> 0).
+        eta_min: η_min >= 0, the lowest lr.
+    """
+
+    _hyperparameters = ("T_max", "eta_min")
+
+    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0):
+        _check_number("T_max", T_max, 0, False)
+        _check_number("eta_min", eta_min, 0, True)
+        self.T_max = T_max
+        self.eta_min = eta_min
+        super().__init__(optimizer)
+
+    def _next_lrs(self) -> list:
+        if self._initial:
+            return self._current_lrs()
+        e, T, eta_min = self.last_epoch, self.T_max, self.eta_min
+        if (e - 1 - T) % (2 * T) == 0:  # the bottom of the cosine: the ratio below would be 0/0
+            return [lr + (base_lr - eta_min) * (1 - math.cos(math.pi / T)) / 2
+                    for base_lr, lr in zip(self.base_lrs, self._current_lrs())]
+        return [(1 + math.cos(math.pi * e / T)) / (1 + math.cos(math.pi * (e - 1) / T)) * (lr - eta_min) + eta_min
+                for lr in self._current_lrs()]
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the lr by ``factor`` when a metric has stopped improving for ``patience`` epochs.
+
+    Call ``step(metric)`` once per epoch with the monitored value (e.g. the
+    validation loss). A value is an improvement over the best so far, ``best``, if
+    (mode "min") it is below best·(1 − threshold) ("rel") or best − threshold
+    ("abs"); (mode "max") above best·(1 + threshold) or best + threshold. After more
+    than ``patience`` epochs without improvement each group's lr becomes
+    max(lr · factor, min_lr), if that changes it by more than ``eps``; then
+    ``cooldown`` epochs pass before bad epochs are counted again.
+
+    Args:
+        optimizer: the optimiser to drive.
+        mode: "min" (a loss) or "max" (an accuracy).
+        factor: in [0, 1), the lr's multiplier.
+        patience: epochs without improvement tolerated (an integer >= 0).
+        threshold: >= 0, the least change that counts as an improvement.
+        threshold_mode: "rel" or "abs".
+        cooldown: epochs to wait after a reduction (an integer >= 0).
+        min_lr: >= 0, a floor on the lr; or a list with one floor per parameter group.
+        eps: >= 0; a reduction smaller than this is skipped.
+    """
+
+    _hyperparameters = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
+                        "min_lrs", "eps")
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1, patience: int = 10,
+                 threshold: float = 1e-4, threshold_mode: str = "rel", cooldown: int = 0,
+                 min_lr=0, eps: float = 1e-8):
+        _check_optimizer(optimizer)
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
+        _check_number("factor", factor, 0, True, 1, False)
+        _check_number("patience", patience, 0, True, integer=True)
+        _check_number("threshold", threshold, 0, True)
+        _check_number("cooldown", cooldown, 0, True, integer=True)
+        _check_number("eps", eps, 0, True)
+        n_groups = len(optimizer.param_groups)
+        if isinstance(min_lr, (list, tuple)):
+            if len(min_lr) != n_groups:
+                raise ValueError(f"min_lr must be a number or a list of {n_groups} numbers "
+                                 f"(one per parameter group), got {len(min_lr)}")
+            min_lrs = list(min_lr)
+        else:
+            min_lrs = [min_lr] * n_groups
+        for value in min_lrs:
+            _check_number("min_lr", value, 0, True)
+        self.optimizer = optimizer
+        self.mode, self.factor, self.patience = mode, factor, patience
+        self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, cooldown
+        self.min_lrs, self.eps = min_lrs, eps
+        self.last_epoch = 0
+        self._last_lr = self._current_lrs()
+        self.best = math.inf if mode == "min" else -math.inf
+        self.num_bad_epochs = 0
+        self.cooldown_counter = 0
+
+    def step(self, metric) -> None:  # noqa: D102 - documented in the class
+        current = float(metric.item() if hasattr(metric, "item") else metric)
+        self.last_epoch += 1
+        if self.is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs in the cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            for group, min_lr in zip(self.optimizer.param_groups, self.min_lrs):
+                old_lr = float(group["lr"])
+                new_lr = max(old_lr * self.factor, min_lr)
+                if old_lr - new_lr > self.eps:
+                    group["lr"] = new_lr
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = self._current_lrs()
+
+    def is_better(self, value: float, best: float) -> bool:
+        """Whether ``value`` improves on ``best`` by more than the threshold."""
+        if self.mode == "min":
+            return value < (best * (1.0 - self.threshold) if self.threshold_mode == "rel" else best - self.threshold)
+        return value > (best * (1.0 + self.threshold) if self.threshold_mode == "rel" else best + self.threshold)
+
+    @property
+    def in_cooldown(self) -> bool:
+        return self.cooldown_counter > 0
+
+    def state_dict(self) -> dict:
+        """Counters and settings; ``best`` may be ±inf (Python's json writes it as Infinity)."""
+        state = {"last_epoch": self.last_epoch, "_last_lr": list(self._last_lr), "best": self.best,
+                 "num_bad_epochs": self.num_bad_epochs, "cooldown_counter": self.cooldown_counter}
+        state.update({name: getattr(self, name) for name in self._hyperparameters})
+        state["min_lrs"] = list(self.min_lrs)
+        return state

@@ -1,0 +1,105 @@
+"""RMSprop: divide the step by a running root-mean-square of the gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backprop.optim.optimizer import (
+    Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_,
+)
+
+__all__ = ["RMSprop"]
+
+
+class RMSprop(Optimizer):
+    r"""RMSprop, PyTorch's ``torch.optim.RMSprop`` for the same arguments.
+
+    Each weight gets its own step size: the gradient is divided by the root of a
+    running mean of its square, so weights with large, noisy gradients move less.
+    With g = ∂J/∂W, smoothing α, weight decay λ, momentum μ (s, m, b start at 0)::
+
+        g ← g + λ W                    (if weight_decay λ ≠ 0)
+        s ← α s + (1 − α) g²           (running mean of g², element-wise)
+        m ← α m + (1 − α) g            (centered only: running mean of g)
+        r ← √(s − m²) + ε   if centered   else   √s + ε
+        b ← μ b + g / r ;  W ← W − η b     (if momentum μ > 0)
+        W ← W − η g / r                    (otherwise)
+
+    "centered" divides by an estimate of the gradient's standard deviation rather
+    than of its root mean square.
+
+    Args:
+        params: Tensors that require grad, or parameter groups (dicts with "params").
+        lr: the learning rate η > 0.
+        alpha: α in [0, 1], the smoothing constant of the running means.
+        eps: ε >= 0, added to the denominator for numerical stability.
+        momentum: μ >= 0.
+        centered: divide by √(s − m²) instead of √s.
+        weight_decay: λ >= 0, the L2 penalty (λ/2)‖W‖² added to J.
+    """
+
+    state_arrays = ("square_avg", "grad_avg", "momentum_buffer")
+    state_scalars = ("step",)
+
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0, centered=False, weight_decay=0):
+        defaults = {"lr": lr, "alpha": alpha, "eps": eps, "momentum": momentum,
+                    "centered": centered, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict) -> None:
+        check_positive("lr", group["lr"])
+        check_in_unit_interval("alpha", group["alpha"], closed_right=True)
+        check_non_negative("eps", group["eps"])
+        check_non_negative("momentum", group["momentum"])
+        check_bool("centered", group["centered"])
+        check_non_negative("weight_decay", group["weight_decay"])
+
+    def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+        lr = float(group["lr"])
+        alpha = float(group["alpha"])
+        eps = float(group["eps"])
+        momentum = float(group["momentum"])
+        weight_decay = float(group["weight_decay"])
+        if not state:
+            state["step"] = 0
+            state["square_avg"] = np.zeros_like(W)
+        state["step"] += 1
+        scratch = self._scratch(W, 1)
+
+        if weight_decay != 0:
+            decayed = self._scratch(W, 0)
+            np.multiply(W, weight_decay, out=decayed)
+            np.add(g, decayed, out=decayed)
+            g = decayed
+
+        s = state["square_avg"]
+        np.multiply(s, alpha, out=s)
+        np.multiply(g, 1.0 - alpha, out=scratch)
+        np.multiply(scratch, g, out=scratch)
+        np.add(s, scratch, out=s)
+
+        r = self._scratch(W, 2)
+        if group["centered"]:
+            m = state.get("grad_avg")
+            if m is None:
+                m = state["grad_avg"] = np.zeros_like(W)
+            lerp_(m, g, 1.0 - alpha, scratch)
+            np.multiply(m, m, out=r)
+            np.subtract(s, r, out=r)
+            np.sqrt(r, out=r)
+        else:
+            np.sqrt(s, out=r)
+        np.add(r, eps, out=r)
+
+        if momentum > 0:
+            b = state.get("momentum_buffer")
+            if b is None:
+                b = state["momentum_buffer"] = np.zeros_like(W)
+            np.multiply(b, momentum, out=b)
+            np.divide(g, r, out=scratch)
+            np.add(b, scratch, out=b)
+            np.multiply(b, lr, out=scratch)
+        else:
+            np.multiply(g, lr, out=scratch)
+            np.divide(scratch, r, out=scratch)
+        np.subtract(W, scratch, out=W)

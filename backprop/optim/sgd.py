@@ -1,0 +1,105 @@
+"""Stochastic gradient descent, with momentum, Nesterov momentum and L2 weight decay."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backprop.optim.optimizer import (
+    Optimizer, check_bool, check_non_negative, check_positive, check_real,
+)
+
+__all__ = ["SGD"]
+
+
+class SGD(Optimizer):
+    r"""Gradient descent on minibatch gradients: W ← W − η g, with g = ∂J/∂W.
+
+    The update is PyTorch's ``torch.optim.SGD`` for the same arguments. With
+    weight decay λ, momentum μ, dampening τ and the velocity v (one per parameter)::
+
+        g ← g + λ W                            (if weight_decay λ ≠ 0)
+        v ← g                                  (first step)
+        v ← μ v + (1 − τ) g                    (later steps, if momentum μ ≠ 0)
+        d ← g + μ v   if nesterov   else   v   (d ← g without momentum)
+        W ← W − η d
+
+    Without momentum and with λ, this is the notes' L2 update W ← (1 − ηλ) W − η g.
+
+    The notes' momentum, v ← β v + (1 − β) g and W ← W − η v, is
+    ``momentum=β, dampening=β``. One difference, PyTorch's: v starts as the first
+    gradient, v₁ = g₁, instead of v₀ = 0 (which would make the first steps
+    (1 − β) times too short). With ``dampening=0`` (the default) v is a plain sum
+    v ← μ v + g, whose steps are 1/(1 − μ) times longer for a steady gradient; divide
+    η by that factor to compare with the notes' form.
+
+    Args:
+        params: Tensors that require grad, or parameter groups (dicts with "params").
+        lr: the learning rate η > 0. Required here, as in the notes; when SGD is
+            picked by name (``get_optimizer("sgd", ...)``) it defaults to 0.01.
+        momentum: μ >= 0.
+        dampening: τ, the share of the gradient left out of the velocity.
+        nesterov: use d = g + μ v (look-ahead) instead of d = v; needs μ > 0 and τ = 0.
+        weight_decay: λ >= 0, the L2 penalty (λ/2)‖W‖² added to J.
+
+    Example:
+        >>> import backprop as bp
+        >>> from backprop.optim import SGD
+        >>> W = bp.Tensor([1.0, -2.0], requires_grad=True)
+        >>> opt = SGD([W], lr=0.1, momentum=0.9)
+        >>> (W * W).sum().backward()
+        >>> opt.step(); opt.zero_grad()
+        >>> print(W.data)  # W − 0.1·2W (the first v is g itself)
+        [ 0.8 -1.6]
+    """
+
+    state_arrays = ("momentum_buffer",)
+
+    def __init__(self, params, lr, momentum=0, dampening=0, nesterov=False, weight_decay=0):
+        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
+                    "nesterov": nesterov, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    def _check_group(self, group: dict) -> None:
+        check_positive("lr", group["lr"])
+        check_non_negative("momentum", group["momentum"])
+        check_non_negative("weight_decay", group["weight_decay"])
+        check_bool("nesterov", group["nesterov"])
+        check_real("dampening", group["dampening"])
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError(
+                "nesterov=True requires momentum > 0 and dampening = 0, got "
+                f"momentum={group['momentum']!r}, dampening={group['dampening']!r}"
+            )
+
+    def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
+        lr = float(group["lr"])
+        momentum = float(group["momentum"])
+        weight_decay = float(group["weight_decay"])
+        if weight_decay != 0:
+            decayed = self._scratch(W, 0)
+            np.multiply(W, weight_decay, out=decayed)
+            np.add(g, decayed, out=decayed)
+            g = decayed
+        if momentum != 0:
+            v = state.get("momentum_buffer")
+            if v is None:
+                v = state["momentum_buffer"] = np.array(g, dtype=W.dtype, copy=True)
+            else:
+                np.multiply(v, momentum, out=v)
+                dampening = float(group["dampening"])
+                if dampening == 0:
+                    np.add(v, g, out=v)
+                else:
+                    scaled = self._scratch(W, 1)
+                    np.multiply(g, 1.0 - dampening, out=scaled)
+                    np.add(v, scaled, out=v)
+            if group["nesterov"]:
+                look_ahead = self._scratch(W, 1)
+                np.multiply(v, momentum, out=look_ahead)
+                np.add(g, look_ahead, out=look_ahead)
+                g = look_ahead
+            else:
+                g = v
+        step = self._scratch(W, 0)
+        np.multiply(g, lr, out=step)
+        np.subtract(W, step, out=W)

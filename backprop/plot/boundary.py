@@ -1,0 +1,122 @@
+"""The decision boundary of a classifier with two inputs, drawn over its training points."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from backprop.plot._canvas import new_figure, save_figure
+
+__all__ = ["decision_boundary"]
+
+
+def _predicted_classes(model, points: np.ndarray) -> np.ndarray:
+    """Class index per row of ``points``, from whatever ``model.predict`` returns.
+
+    * ``(n, K)`` scores with K > 1 (logits or probabilities): the argmax.
+    * ``(n,)`` or ``(n, 1)`` whole numbers: taken as class indices / labels.
+    * ``(n,)`` or ``(n, 1)`` other floats: one score for the positive class,
+      thresholded at 0.5 if every score lies in [0, 1] (a probability) and at 0
+      otherwise (a logit).
+    """
+    predict = getattr(model, "predict", None) or model
+    if not callable(predict):
+        raise TypeError(f"model must have a predict method or be callable, got {type(model).__name__}")
+    scores = predict(points)
+    scores = np.asarray(getattr(scores, "data", scores))  # a backprop Tensor -> its array
+    if scores.ndim == 2 and scores.shape[1] > 1:
+        return scores.argmax(axis=1)
+    scores = scores.reshape(len(points))
+    if scores.dtype.kind in "iub" or scores.dtype.kind in "OU":
+        return scores
+    if np.all(scores == np.round(scores)):
+        return scores
+    threshold = 0.5 if scores.min() >= 0 and scores.max() <= 1 else 0.0
+    return (scores >= threshold).astype(np.int64)
+
+
+def _shared_classes(labels: list, predicted: list) -> tuple[list, list]:
+    """Put true and predicted labels on one list of classes.
+
+    A model that returns class indices while ``y`` holds other labels (strings,
+    say) has its indices mapped to the sorted labels of ``y``; a predicted label
+    ``y`` never shows gets a class of its own.
+    """
+    known = set(labels)
+    if all(p in known for p in predicted):
+        return labels, predicted
+    if all(isinstance(p, (int, float)) and float(p).is_integer() and 0 <= p < len(labels) for p in predicted):
+        return labels, [labels[int(p)] for p in predicted]
+    return labels + sorted({p for p in predicted if p not in known}, key=str), predicted
+
+
+def decision_boundary(model, X, y, path: str | os.PathLike | None = None, *,
+                      resolution: int = 200, margin: float = 0.1):
+    """Colour the plane by the class ``model`` predicts, and scatter the points on top.
+
+    Example::
+
+        >>> import numpy as np
+        >>> class Halfplane:  # anything with predict(points) -> scores works
+        ...     def predict(self, points):
+        ...         return points[:, 0] - points[:, 1]
+        >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 3.0], [3.0, 2.0]])
+        >>> figure = decision_boundary(Halfplane(), X, [0, 1, 0, 1])
+
+    Args:
+        model: A fitted model whose ``predict(points)`` maps an ``(n, 2)`` array to
+            class scores: ``(n, K)`` logits or probabilities (argmax), a single
+            logit or probability per row, or class labels.
+        X: The inputs, shape ``(n, 2)``.
+        y: Their true labels, shape ``(n,)`` (any type: ints, strings...).
+        path: If given, the figure is also written there (format from the
+            extension), atomically.
+        resolution: Grid points per axis.
+        margin: Extra room around the data, as a fraction of each axis' range.
+
+    Returns:
+        The :class:`matplotlib.figure.Figure`.
+
+    Raises:
+        ImportError: matplotlib is not installed (``pip install backprop[plot]``).
+        ValueError: ``X`` is not ``(n, 2)``, ``y`` does not match it, or
+            ``resolution`` is below 2.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != 2 or len(X) == 0:
+        raise ValueError(f"decision_boundary needs X of shape (n, 2) with n >= 1, got {X.shape}")
+    if y.shape != (len(X),):
+        raise ValueError(f"y must have shape ({len(X)},) to match X, got {y.shape}")
+    if int(resolution) < 2:
+        raise ValueError(f"resolution must be at least 2, got {resolution}")
+
+    low, high = X.min(axis=0), X.max(axis=0)
+    pad = margin * np.where(high > low, high - low, 1.0)
+    grid_x, grid_y = np.meshgrid(np.linspace(low[0] - pad[0], high[0] + pad[0], int(resolution)),
+                                 np.linspace(low[1] - pad[1], high[1] + pad[1], int(resolution)))
+    points = np.column_stack([grid_x.ravel(), grid_y.ravel()]).astype(np.float32)
+    predicted = _predicted_classes(model, points)
+
+    classes, predicted = _shared_classes(np.unique(y).tolist(), predicted.tolist())
+    code = {label: k for k, label in enumerate(classes)}  # one colour per class, regions and points alike
+    region = np.array([code[v] for v in predicted]).reshape(grid_x.shape)
+
+    figure, (axes,) = new_figure(1, width_per_axes=5.5, height=4.5)
+    from matplotlib.colors import ListedColormap  # importable: new_figure checked matplotlib
+
+    colours = [f"C{k % 10}" for k in range(len(classes))]
+    axes.contourf(grid_x, grid_y, region, levels=np.arange(len(classes) + 1) - 0.5,
+                  cmap=ListedColormap(colours), alpha=0.3)
+    for label in np.unique(y).tolist():
+        mask = y == label
+        axes.scatter(X[mask, 0], X[mask, 1], s=18, color=colours[code[label]],
+                     edgecolors="black", linewidths=0.4, label=str(label))
+    axes.set_xlabel("x1")
+    axes.set_ylabel("x2")
+    axes.set_title("decision boundary")
+    axes.legend(title="class", loc="best")
+    if path is not None:
+        save_figure(figure, path)
+    return figure

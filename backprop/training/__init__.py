@@ -1,0 +1,31 @@
+"""Training: ``fit`` / ``evaluate`` / ``predict``, ``History``, callbacks, metrics, progress, checkpoints.
+
+Typical use::
+
+    history = model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=20,
+                        validation_split=0.2, metrics=["accuracy"],
+                        callbacks=[bp.callbacks.EarlyStopping(patience=3, restore_best_weights=True)])
+    history.history["val_accuracy"][-1]
+    model.predict_classes(X_test)        # labels; model.predict_proba(X_test) for probabilities
+
+``model.fit`` etc. are thin delegates to the functions here; :class:`Trainer` is the
+reusable loop behind them.
+"""
+
+from backprop.training import callbacks, metrics
+from backprop.training.callbacks import (
+    Callback, CallbackList, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
+    ReduceLROnPlateau, TerminateOnNaN,
+)
+from backprop.training.history import History
+from backprop.training.metrics import get_metric
+from backprop.training.progress import ProgressLogger
+from backprop.training.recipe import overfit_batch
+from backprop.training.trainer import Trainer, evaluate, fit, predict, predict_classes, predict_proba
+
+__all__ = [
+    "Trainer", "fit", "evaluate", "predict", "predict_proba", "predict_classes", "History",
+    "Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
+    "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger", "ProgressLogger", "get_metric",
+    "overfit_batch", "callbacks", "metrics",
+]

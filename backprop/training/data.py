@@ -1,0 +1,325 @@
+"""Input handling for training: validation, conversion, label encoding and batching.
+
+Everything here runs before the first training step, so that bad input fails
+with a ValueError that names the problem while the weights are untouched. The
+caller's arrays are never written to: conversions make new arrays, and batches
+are gathered into the trainer's own buffers.
+
+Accepted inputs: NumPy arrays, (nested) lists, Tensors, and pandas DataFrames /
+Series when pandas is installed (anything with ``to_numpy()``).
+
+Label encoding (for the cross-entropy losses) follows scikit-learn's
+``LabelEncoder``: the classes are the sorted unique labels, and label
+``classes[k]`` is trained as output k. One refinement keeps the mapping stable
+when a batch of data lacks some classes: integer labels that all lie in
+0..K−1 for a network with K outputs (K = 2 for a single sigmoid output) give
+``classes = [0, 1, ..., K−1]``, i.e. label k is output k.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from backprop.engine.tensor import Tensor
+
+__all__ = [
+    "LOSS_KINDS", "loss_kind", "as_array", "check_features", "check_length", "check_regression_targets",
+    "check_sample_weight", "infer_classes", "encode_labels", "normalise_labels", "split_validation",
+    "EpochBatches",
+]
+
+# What the output of a network trained with each loss means.
+LOSS_KINDS = {
+    "cross_entropy": "multiclass",                       # logits of K classes
+    "binary_cross_entropy_with_logits": "binary_logits",  # logit(s) of independent yes/no
+    "binary_cross_entropy": "binary_probabilities",        # probabilities in [0, 1]
+    "mse": "regression", "half_mse": "regression", "rss": "regression", "mae": "regression",
+}
+
+
+def loss_kind(loss_name: str | None) -> str | None:
+    """``"multiclass"``, ``"binary_logits"``, ``"binary_probabilities"``, ``"regression"`` or None (unknown loss)."""
+    return LOSS_KINDS.get(loss_name) if loss_name else None
+
+
+# ------------------------------------------------------------ conversion
+def as_array(data, name: str) -> np.ndarray:
+    """``data`` as an ndarray (no copy when it already is one); pandas objects via ``to_numpy()``.
+
+    Raises:
+        ValueError: for None, scalars, ragged lists, or a DataFrame with non-numeric columns
+            (naming them).
+    """
+    if data is None:
+        raise ValueError(f"{name} is None")
+    if isinstance(data, Tensor):
+        return data.data
+    if hasattr(data, "to_numpy") and hasattr(data, "dtypes") and hasattr(data, "columns"):
+        _check_frame_columns(data, name)
+    if hasattr(data, "to_numpy"):
+        data = data.to_numpy()
+    try:
+        array = np.asarray(data)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"{name} could not be converted to an array ({error}); is it ragged?") from None
+    if array.ndim == 0:
+        raise ValueError(f"{name} must be an array of examples, got the scalar {array!r}")
+    return array
+
+
+def _check_frame_columns(frame, name: str) -> None:
+    bad = [str(column) for column, dtype in frame.dtypes.items()
+           if not (getattr(dtype, "kind", "O") in "fiub")]
+    if bad:
+        raise ValueError(
+            f"{name} must be numeric; the DataFrame columns {bad} are not (encode categories "
+            "first, e.g. with backprop.preprocessing)"
+        )
+
+
+def check_features(X, *, dtype, n_features: int | None = None, name: str = "X") -> np.ndarray:
+    """Validate and convert a feature matrix: rows are examples.
+
+    Args:
+        X: (N, n_features) data; more dimensions are allowed (features are ``X.shape[1:]``).
+        dtype: the float dtype of the model's parameters; X is converted to it.
+        n_features: the number of features the model expects, or None if unknown.
+        name: used in messages (``"X"``, ``"validation X"``).
+
+    Returns:
+        A C-contiguous float array of ``dtype`` (the input itself if it already is one:
+        it is only ever read).
+
+    Raises:
+        ValueError: empty, 1-D, non-numeric, NaN/inf values, wrong number of features.
+    """
+    array = as_array(X, name)
+    if array.ndim == 1:
+        raise ValueError(
+            f"{name} must be 2-D (n_examples, n_features), got a 1-D array of shape {array.shape}; "
+            "use X.reshape(-1, 1) for a single feature or X.reshape(1, -1) for a single example"
+        )
+    if array.shape[0] == 0:
+        raise ValueError(f"{name} is empty: it has 0 examples")
+    if array.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be numeric, got dtype {array.dtype}")
+    if n_features is not None and array.shape[1] != n_features:
+        raise ValueError(f"{name} has {array.shape[1]} features, but the model expects {n_features}")
+    converted = np.ascontiguousarray(array, dtype=dtype)
+    _check_finite(converted, name)
+    return converted
+
+
+def _check_finite(array: np.ndarray, name: str) -> None:
+    if array.dtype.kind == "f" and not np.isfinite(array).all():
+        nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+        rows = np.unique(np.nonzero(~np.isfinite(array.reshape(array.shape[0], -1)))[0])[:5].tolist()
+        raise ValueError(
+            f"{name} contains {nan} NaN and {inf} infinite values (first rows: {rows}); "
+            "remove or impute them before training"
+        )
+
+
+def check_length(n_examples: int, y: np.ndarray, name: str, x_name: str = "X") -> None:
+    if y.shape[0] != n_examples:
+        raise ValueError(f"{x_name} and {name} have different lengths: {n_examples} and {y.shape[0]} examples")
+
+
+def check_regression_targets(y, n_examples: int, *, dtype, n_outputs: int | None, name: str = "y") -> np.ndarray:
+    """Targets for a regression (or unknown) loss: numeric, finite, one row per example.
+
+    An (N,) target for an (N, 1) output is kept as (N,); the losses accept both.
+    """
+    array = as_array(y, name)
+    check_length(n_examples, array, name)
+    if array.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be numeric for a regression loss, got dtype {array.dtype}")
+    if n_outputs is not None:
+        per_example = int(np.prod(array.shape[1:])) if array.ndim > 1 else 1
+        if per_example != n_outputs:
+            raise ValueError(
+                f"{name} has {per_example} value(s) per example but the model has {n_outputs} output(s)"
+            )
+    converted = np.ascontiguousarray(array, dtype=dtype)
+    _check_finite(converted, name)
+    return converted
+
+
+def check_sample_weight(sample_weight, n_examples: int, *, dtype, name: str = "sample_weight") -> np.ndarray | None:
+    """One finite, non-negative weight per example (not all zero), or None."""
+    if sample_weight is None:
+        return None
+    w = as_array(sample_weight, name)
+    if w.shape != (n_examples,):
+        raise ValueError(f"{name} must have shape ({n_examples},), one weight per example, got {w.shape}")
+    if w.dtype.kind not in "fiub":
+        raise ValueError(f"{name} must be numeric, got dtype {w.dtype}")
+    w = np.ascontiguousarray(w, dtype=dtype)
+    _check_finite(w, name)
+    if (w < 0).any():
+        raise ValueError(f"{name} must be non-negative")
+    if not (w > 0).any():
+        raise ValueError(f"{name} is zero for every example")
+    return w
+
+
+# --------------------------------------------------------------- labels
+def normalise_labels(y, name: str = "y") -> np.ndarray:
+    """1-D labels as a sortable array: strings as ``str``, whole floats and Python ints as int64.
+
+    Raises:
+        ValueError: missing labels (None/NaN), mixed types, or not one label per example.
+    """
+    array = as_array(y, name)
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ValueError(f"{name} must hold one class label per example, got shape {array.shape}")
+    if array.dtype.kind == "O":
+        values = array.tolist()
+        if any(v is None or (isinstance(v, float) and v != v) for v in values):
+            raise ValueError(f"{name} contains missing labels (None or NaN)")
+        if all(isinstance(v, str) for v in values):
+            array = np.array(values, dtype=str)
+        elif all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in values):
+            array = np.array(values, dtype=np.int64)
+        elif all(isinstance(v, (bool, np.bool_)) for v in values):
+            array = np.array(values, dtype=bool)
+        elif all(isinstance(v, numbers.Real) for v in values):
+            array = np.array(values, dtype=np.float64)
+        else:
+            kinds = sorted({type(v).__name__ for v in values})
+            raise ValueError(f"{name} mixes label types {kinds}; use one type for all labels")
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} contains NaN or infinite labels")
+        if (array == np.round(array)).all():
+            array = array.astype(np.int64)
+    elif array.dtype.kind == "u":
+        array = array.astype(np.int64)
+    elif array.dtype.kind == "S":
+        array = array.astype(str)
+    if array.dtype.kind not in "biufU":
+        raise ValueError(f"{name} has unsupported label dtype {array.dtype}")
+    return array
+
+
+def infer_classes(labels: np.ndarray, kind: str, n_outputs: int | None, name: str = "y") -> np.ndarray:
+    """The classes for normalised ``labels`` under a classification loss (see the module docstring).
+
+    Raises:
+        ValueError: when the labels cannot be matched to the network's outputs.
+    """
+    n_codes = 2 if kind != "multiclass" else n_outputs
+    if labels.dtype.kind in "iub" and n_codes is not None and labels.size:
+        low, high = labels.min(), labels.max()
+        if low >= 0 and high < n_codes:
+            return np.arange(n_codes, dtype=bool if labels.dtype.kind == "b" else np.int64)
+    classes = np.unique(labels)
+    if kind == "multiclass":
+        if n_outputs is not None and classes.shape[0] != n_outputs:
+            raise ValueError(
+                f"{name} has {classes.shape[0]} classes {_preview(classes)} but the network has "
+                f"{n_outputs} outputs; cross_entropy needs one output per class"
+            )
+    elif classes.shape[0] != 2:
+        raise ValueError(
+            f"{name} has {classes.shape[0]} classes {_preview(classes)}; a binary loss needs two "
+            "(or labels 0/1)"
+        )
+    return classes
+
+
+def encode_labels(labels: np.ndarray, classes: np.ndarray, name: str = "y") -> np.ndarray:
+    """Indices k with ``classes[k] == label`` (int64).
+
+    Raises:
+        ValueError: for labels not in ``classes`` (naming them), e.g. at evaluate time.
+    """
+    if labels.dtype.kind != classes.dtype.kind and {labels.dtype.kind, classes.dtype.kind} & {"U"}:
+        raise ValueError(
+            f"{name} contains labels the model never saw: {labels.dtype} labels, but the model was "
+            f"trained on {classes.dtype} labels {_preview(classes)}"
+        )
+    index = np.searchsorted(classes, labels)
+    index = np.minimum(index, classes.shape[0] - 1)
+    unseen = classes[index] != labels
+    if unseen.any():
+        raise ValueError(
+            f"{name} contains labels the model never saw: {_preview(np.unique(labels[unseen]))}; "
+            f"known classes are {_preview(classes)}"
+        )
+    return index.astype(np.int64)
+
+
+def _preview(values: np.ndarray, limit: int = 10) -> str:
+    items = values.tolist()
+    text = ", ".join(repr(v) for v in items[:limit])
+    return f"[{text}{', ...' if len(items) > limit else ''}]"
+
+
+# ------------------------------------------------------------ validation split
+def split_validation(n_examples: int, validation_split: float) -> int:
+    """Index where the validation part starts: the *last* fraction, before any shuffling (as Keras).
+
+    Raises:
+        ValueError: for a fraction outside [0, 1) or one that leaves a part empty.
+    """
+    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) \
+            or not 0.0 <= validation_split < 1.0:
+        raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
+    split_at = int(np.floor(n_examples * (1.0 - validation_split)))
+    if validation_split > 0 and (split_at == n_examples or split_at == 0):
+        raise ValueError(
+            f"validation_split={validation_split} of {n_examples} examples leaves an empty "
+            f"{'validation' if split_at == n_examples else 'training'} set"
+        )
+    return split_at
+
+
+# ---------------------------------------------------------------- batching
+class EpochBatches:
+    """Mini-batches of one epoch as contiguous slices of arrays gathered in the epoch's order.
+
+    With shuffling, each epoch gathers X, y and the weights once, in the order of a
+    permutation, into buffers allocated at construction (``np.take(..., out=buffer)``);
+    each batch is then a view ``buffer[start:stop]``, so a step allocates nothing for
+    its data. Without shuffling, or for a full batch, the arrays are sliced directly.
+
+    Args:
+        arrays: the arrays to batch together (None entries are passed through).
+        batch_size: examples per batch; None or ≥ N means one full batch. The last
+            batch keeps the remainder (it may be smaller).
+        shuffle: draw a new order each epoch.
+    """
+
+    def __init__(self, arrays, batch_size: int | None, shuffle: bool):
+        self.arrays = list(arrays)
+        self.n = next(a.shape[0] for a in self.arrays if a is not None)
+        self.batch_size = self.n if batch_size is None else min(int(batch_size), self.n)
+        # A full batch is the same sum in any order, so it is never permuted (no draw, no copy).
+        self.shuffle = bool(shuffle) and self.batch_size < self.n
+        self.steps = -(-self.n // self.batch_size)
+        self.epoch_arrays = list(self.arrays)
+        if self.shuffle:
+            # One buffer per distinct array: the loss target and the metric target are often the same.
+            self._buffers = {}
+            for a in self.arrays:
+                if a is not None and id(a) not in self._buffers:
+                    self._buffers[id(a)] = (a, np.empty_like(a, order="C"))
+            self.epoch_arrays = [None if a is None else self._buffers[id(a)][1] for a in self.arrays]
+
+    def start_epoch(self, rng) -> list:
+        """Draw this epoch's order from ``rng`` (if shuffling) and return the arrays in that order."""
+        if self.shuffle:
+            order = rng.permutation(self.n)
+            for source, buffer in self._buffers.values():
+                np.take(source, order, axis=0, out=buffer)
+        return self.epoch_arrays
+
+    def bounds(self):
+        """``(start, stop)`` of each batch."""
+        size = self.batch_size
+        return [(start, min(start + size, self.n)) for start in range(0, self.n, size)]

@@ -1,0 +1,619 @@
+"""The training loop: mini-batch gradient descent on any :class:`~backprop.nn.Module`.
+
+One epoch, in the notes' terms: shuffle the examples; for each mini-batch,
+forward propagation gives the outputs, the cost J = data loss + regularisation
+penalty is computed, backpropagation gives ∂J/∂W for every parameter, and the
+optimiser updates W (plain SGD: W ← W − η ∂J/∂W). ``batch_size=None`` is batch
+gradient descent (one step per epoch on the average gradient of all N
+examples), ``batch_size=1`` is stochastic gradient descent, anything else
+mini-batch gradient descent.
+
+:class:`Trainer` holds the model, the loss, the optimiser (and so its state),
+the metrics and the callbacks, and can be driven one ``fit`` call at a time
+(the scikit-learn front does so for ``partial_fit``). :func:`fit`,
+:func:`evaluate`, :func:`predict`, :func:`predict_proba` and
+:func:`predict_classes` are the functions behind ``model.fit(...)`` etc.
+
+Getting labels and probabilities from a classifier::
+
+    model.fit(X, y, loss="cross_entropy")     # y: any labels, e.g. ["cat", "dog", ...]
+    model.predict(X)          # raw outputs z (logits), shape (N, K)
+    model.predict_proba(X)    # softmax(z): P(class k), columns in the order of model.classes_
+    model.predict_classes(X)  # model.classes_[argmax z], the original labels
+
+With ``binary_cross_entropy_with_logits`` and one output, ``predict_proba``
+returns the two columns [1 − σ(z), σ(z)] (scikit-learn's layout) and
+``predict_classes`` picks ``classes_[1]`` where σ(z) > 0.5, i.e. z > 0.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from typing import Iterable
+
+import numpy as np
+
+from backprop import random as bp_random
+from backprop.engine.tensor import Tensor, no_grad
+from backprop.nn.losses import LOSSES, get_loss
+from backprop.training import data as data_module
+from backprop.training.callbacks import Callback, CallbackList
+from backprop.training.data import EpochBatches, loss_kind
+from backprop.training.history import History
+from backprop.training.metrics import get_metric, metric_name
+from backprop.training.progress import ProgressLogger
+
+__all__ = ["Trainer", "fit", "evaluate", "predict", "predict_proba", "predict_classes"]
+
+
+class _Prepared:
+    """Validated arrays of one dataset: X, the loss target, the metric target, the weights, the classes."""
+
+    __slots__ = ("X", "target", "truth", "weight", "classes")
+
+    def __init__(self, X, target, truth, weight, classes):
+        self.X, self.target, self.truth, self.weight, self.classes = X, target, truth, weight, classes
+
+    def take(self, start: int, stop: int | None = None) -> "_Prepared":
+        cut = slice(start, stop)
+        return _Prepared(self.X[cut], self.target[cut], self.truth[cut],
+                         None if self.weight is None else self.weight[cut], self.classes)
+
+
+def _resolve_loss(loss):
+    """``(callable, canonical name or None)``; a loss passed as one of ours keeps its name."""
+    if loss is None:
+        raise ValueError("loss is required, e.g. loss='cross_entropy' or loss='mse'")
+    function = get_loss(loss)
+    name = next((key for key, value in LOSSES.items() if value is function), None)
+    return function, name
+
+
+def _check_batch_size(batch_size) -> int | None:
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or None (full batch), got {batch_size!r}")
+    return int(batch_size)
+
+
+def _parameter_dtype(model) -> np.dtype:
+    from backprop.backend import get_default_dtype
+
+    for p in model.parameters():
+        if p.data.dtype.kind == "f":
+            return p.data.dtype
+    return get_default_dtype()
+
+
+class _EvalMode:
+    """Context: every submodule in evaluation mode, restored to its own mode afterwards."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __enter__(self):
+        self.modes = [(module, module.training) for module in self.model.modules()]
+        self.model.eval()
+        return self
+
+    def __exit__(self, *exc):
+        for module, mode in self.modes:
+            module.training = mode
+        return False
+
+
+def _forward(model, X: np.ndarray, batch_size: int | None) -> np.ndarray:
+    """Outputs of the model on X in evaluation mode, without recording a graph."""
+    with _EvalMode(model), no_grad():
+        if batch_size is None or batch_size >= X.shape[0]:
+            return np.asarray(model(Tensor(X)).data)
+        chunks = [np.asarray(model(Tensor(X[start:start + batch_size])).data)
+                  for start in range(0, X.shape[0], batch_size)]
+        return np.concatenate(chunks, axis=0)
+
+
+def _expected_features(model) -> int | None:
+    n = getattr(model, "n_features_in_", None)
+    if n is None and hasattr(model, "expected_in_features"):
+        n = model.expected_in_features()
+    return None if n is None else int(n)
+
+
+def _n_outputs(model, X: np.ndarray) -> int | None:
+    """The number of outputs per example: from the architecture, or a one-row forward pass."""
+    n = None
+    if hasattr(model, "output_features") and X.ndim == 2:
+        n = model.output_features(X.shape[1])
+    if n is not None:
+        return int(n)
+    try:
+        out = _forward(model, X[:1], None)
+    except (ValueError, TypeError) as error:
+        raise ValueError(f"the model cannot process X of shape {X.shape} (wrong number of features?): {error}") from None
+    return int(np.prod(out.shape[1:])) if out.ndim > 1 else 1
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class Trainer:
+    """Runs the training loop for one model; keeps the optimiser (and its state) across calls.
+
+    Args:
+        model: any Module; its ``forward`` maps a batch (rows = examples) to outputs.
+        loss: a loss name (``"cross_entropy"``, ``"mse"``, ``"half_mse"``,
+            ``"binary_cross_entropy"``, ``"binary_cross_entropy_with_logits"``, ...) or a
+            callable ``loss(outputs, target[, sample_weight=]) -> Tensor``.
+        optimizer: a name (``"sgd"``, ``"adam"``, ``"rmsprop"``, ``"adamw"``; the
+            optimiser's default hyper-parameters) or an optimiser over ``model.parameters()``.
+            None builds a trainer that can only evaluate.
+        metrics: names or functions, see :mod:`backprop.training.metrics`.
+        callbacks: :class:`~backprop.training.callbacks.Callback` instances.
+        batch_size: None (full batch), 1 (SGD) or k (mini-batches of k; the last one
+            keeps the remainder).
+        shuffle: draw a new example order each epoch from :mod:`backprop.random`.
+        verbose: 0 silent, 1 progress bar in a terminal (else a line per epoch), 2 a
+            line per epoch.
+
+    Attributes:
+        optimizer, history (a :class:`History`, cumulative over calls), epoch (epochs
+        completed), stop_training (set it to stop after the current batch),
+        params (epochs, steps, batch_size, samples), last_outputs (the outputs of the
+        last training step, as an ndarray).
+    """
+
+    def __init__(self, model, *, loss, optimizer="adam", metrics: Iterable = (), callbacks: Iterable = (),
+                 batch_size: int | None = 32, shuffle: bool = True, verbose: int = 1):
+        from backprop.optim import get_optimizer  # optim is a sibling package; keep import order free
+
+        self.model = model
+        self.loss_fn, self.loss_name = _resolve_loss(loss)
+        self.kind = loss_kind(self.loss_name)
+        self.optimizer = None if optimizer is None else get_optimizer(optimizer, model.parameters())
+        self.metric_specs = list(metrics or ())
+        self.metrics = [(metric_name(m), get_metric(m)) for m in self.metric_specs]
+        names = [name for name, _ in self.metrics]
+        if len(set(names)) != len(names) or "loss" in names:
+            raise ValueError(f"metric names must be distinct and not 'loss', got {names}")
+        self.batch_size = _check_batch_size(batch_size)
+        self.shuffle = bool(shuffle)
+        if verbose not in (0, 1, 2):
+            raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
+        self.verbose = verbose
+        self.callbacks = list(callbacks or ())
+        for callback in self.callbacks:
+            if not isinstance(callback, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {type(callback).__name__}")
+        self.history = History()
+        self.epoch = 0
+        self.stop_training = False
+        self.params: dict = {}
+        self.last_outputs: np.ndarray | None = None
+        self._running = None
+
+    # ================================================================= data
+    def prepare(self, X, y, sample_weight=None, *, classes=None, name: str = "") -> _Prepared:
+        """Validate and convert one dataset (see :mod:`backprop.training.data`); nothing is modified.
+
+        Args:
+            classes: the classes to encode labels with (default: ``model.classes_``); labels
+                outside them are refused. Without any, they are inferred from the labels.
+            name: prefix for messages, e.g. ``"validation "``.
+
+        Raises:
+            ValueError: naming the problem (NaN/inf, shapes, lengths, unknown labels...).
+        """
+        model = self.model
+        dtype = _parameter_dtype(model)
+        X = data_module.check_features(X, dtype=dtype, n_features=_expected_features(model), name=f"{name}X")
+        n = X.shape[0]
+        n_outputs = _n_outputs(model, X)
+        y_name = f"{name}y"
+        if y is None:
+            raise ValueError(f"{y_name} is None; targets are required")
+        if classes is None:
+            classes = getattr(model, "classes_", None)
+        kind = self.kind
+        if kind == "multiclass" or (kind in ("binary_logits", "binary_probabilities") and n_outputs == 1):
+            target, truth, classes = self._class_targets(y, n, n_outputs, classes, dtype, y_name)
+        elif kind in ("binary_logits", "binary_probabilities"):  # several independent yes/no outputs
+            target = data_module.check_regression_targets(y, n, dtype=dtype, n_outputs=n_outputs, name=y_name)
+            if ((target != 0) & (target != 1)).any():
+                raise ValueError(f"{y_name} must hold 0/1 targets for {n_outputs} binary outputs")
+            truth, classes = target, None
+        else:
+            target = data_module.check_regression_targets(y, n, dtype=dtype, n_outputs=n_outputs, name=y_name)
+            truth, classes = target, None
+        weight = data_module.check_sample_weight(sample_weight, n, dtype=dtype, name=f"{name}sample_weight")
+        return _Prepared(X, target, truth, weight, classes)
+
+    def _class_targets(self, y, n, n_outputs, classes, dtype, name):
+        raw = data_module.as_array(y, name)
+        if self.kind == "multiclass" and raw.ndim == 2 and raw.shape[1] > 1:
+            # one-hot or probability rows: already one column per output
+            rows = data_module.check_regression_targets(raw, n, dtype=dtype, n_outputs=n_outputs, name=name)
+            if (rows < 0).any():
+                raise ValueError(f"{name} rows must be one-hot or probabilities (non-negative)")
+            if classes is None:
+                classes = np.arange(n_outputs, dtype=np.int64)
+            return rows, np.argmax(rows, axis=1), classes
+        labels = data_module.normalise_labels(raw, name)
+        data_module.check_length(n, labels, name)
+        if classes is None:
+            # Also when evaluating a model never fit: integer labels then map to outputs as they are.
+            classes = data_module.infer_classes(labels, self.kind, n_outputs, name)
+        codes = data_module.encode_labels(labels, np.asarray(classes), name)
+        if self.kind == "multiclass":
+            if n_outputs is not None and len(classes) != n_outputs:
+                raise ValueError(
+                    f"the model has {n_outputs} outputs but {len(classes)} classes {list(classes)[:10]}"
+                )
+            return codes, codes, classes
+        return codes.astype(dtype), codes, classes
+
+    # ================================================================= loop
+    def fit(self, X, y, *, epochs: int = 1, validation_data=None, validation_split: float = 0.0,
+            sample_weight=None, checkpoint=None, seed: int | None = None) -> History:
+        """Train for ``epochs`` more epochs (or up to ``epochs`` in total when resuming a checkpoint).
+
+        Args:
+            X, y: training data; see :func:`fit`.
+            epochs: epochs to run in this call. With ``checkpoint``, the total: a run
+                resumed at epoch k runs epochs k..epochs−1.
+            validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``.
+            validation_split: fraction of the *last* examples (before shuffling) held out
+                for validation, as in Keras; ignored when ``validation_data`` is given.
+            sample_weight: one weight per training example.
+            checkpoint: path of a training-state file written at each epoch end and
+                resumed from when it exists (see :mod:`backprop.training.checkpoint`).
+            seed: when not None, ``backprop.random.manual_seed(seed)`` before anything is
+                drawn (the data order and dropout masks; the weights were drawn when the
+                model was built).
+
+        Returns:
+            ``self.history``.
+
+        Raises:
+            ValueError: for bad input, before any training step.
+        """
+        if self.optimizer is None:
+            raise ValueError("this Trainer was built without an optimizer; it can only evaluate")
+        if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+        from backprop.training import checkpoint as checkpoint_module
+
+        stored = None
+        if checkpoint is not None and os.path.exists(os.fspath(checkpoint)):
+            stored = checkpoint_module.read_checkpoint(checkpoint)
+            checkpoint_module.check_compatible(stored, self)
+        classes = getattr(self.model, "classes_", None)
+        if stored is not None and stored.classes is not None:
+            classes = stored.classes
+
+        train, val = self._prepare_fit_data(X, y, sample_weight, validation_data, validation_split, classes)
+        classes = train.classes
+
+        # Everything is valid: from here on the model and the random state change.
+        if seed is not None:
+            bp_random.manual_seed(seed)
+        model = self.model
+        model.loss_name_ = self.loss_name
+        model._fit_loss = self.loss_fn
+        model.fit_metrics_ = list(self.metric_specs)
+        if self.kind is not None and classes is not None:
+            model.classes_ = np.asarray(classes)
+        model.n_features_in_ = int(train.X.shape[1]) if train.X.ndim == 2 else None
+
+        target_epoch = self.epoch + int(epochs)
+        if stored is not None:
+            checkpoint_module.restore(stored, self)
+            target_epoch = int(epochs)
+            if stored.finished and (stored.stop_training or self.epoch >= target_epoch):
+                return self.history
+
+        batches = EpochBatches([train.X, train.target, train.truth, train.weight], self.batch_size, self.shuffle)
+        self.params = {"epochs": target_epoch, "steps": batches.steps, "batch_size": batches.batch_size,
+                       "samples": batches.n, "do_validation": val is not None, "metrics": self._log_keys(val)}
+        self.history.params = dict(self.params)
+        user_callbacks = list(self.callbacks)
+        all_callbacks = [self.history] + user_callbacks
+        if self.verbose:
+            all_callbacks.append(ProgressLogger(self.verbose))
+        callbacks = CallbackList(all_callbacks)
+        callbacks.set_trainer(self)
+        self.stop_training = False
+
+        resumed = stored is not None
+        callbacks.on_train_begin({"resumed": resumed, "initial_epoch": self.epoch})
+        if resumed:
+            checkpoint_module.restore_callbacks(stored, self, user_callbacks)
+            self.stop_training = bool(stored.stop_training)
+
+        epoch_outputs = None
+        while self.epoch < target_epoch and not self.stop_training:
+            epoch = self.epoch
+            callbacks.on_epoch_begin(epoch, {})
+            logs, epoch_outputs = self._train_epoch(batches, callbacks, epoch_outputs)
+            if val is not None:
+                logs.update(self._evaluate_prepared(val, prefix="val_"))
+            self.epoch += 1
+            callbacks.on_epoch_end(epoch, logs)
+            if checkpoint is not None:
+                checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=False)
+        callbacks.on_train_end({"epoch": self.epoch})
+        if checkpoint is not None:
+            checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=True)
+        return self.history
+
+    def _prepare_fit_data(self, X, y, sample_weight, validation_data, validation_split, classes):
+        train = self.prepare(X, y, sample_weight, classes=classes)
+        classes = train.classes
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise ValueError("validation_data must be (X_val, y_val) or (X_val, y_val, sample_weight_val)")
+            val_weight = validation_data[2] if len(validation_data) == 3 else None
+            val = self.prepare(validation_data[0], validation_data[1], val_weight, classes=classes,
+                               name="validation ")
+        else:
+            split_at = data_module.split_validation(train.X.shape[0], validation_split)
+            if validation_split > 0:
+                val = train.take(split_at)
+                train = train.take(0, split_at)
+        return train, val
+
+    def _log_keys(self, val) -> list:
+        keys = ["loss"] + [name for name, _ in self.metrics]
+        if val is not None:
+            keys += ["val_" + key for key in keys]
+        return keys
+
+    def _train_epoch(self, batches: EpochBatches, callbacks: CallbackList, outputs):
+        """One pass over the data; returns the epoch logs (cost and metrics on the training batches)."""
+        model = self.model
+        X, target, truth, weight = batches.start_epoch(bp_random.get_rng())
+        model.train()
+        keep_outputs = bool(self.metrics)
+        batch_hooks = callbacks.has_batch_hooks
+        total, seen = 0.0, 0
+        self._running = [0.0, 0, outputs, truth]
+        for batch, (start, stop) in enumerate(batches.bounds()):
+            if batch_hooks:
+                callbacks.on_batch_begin(batch, {"batch": batch, "size": stop - start})
+            loss = self._train_step(X[start:stop], target[start:stop],
+                                    None if weight is None else weight[start:stop])
+            if keep_outputs:
+                if outputs is None:
+                    outputs = np.empty((batches.n,) + self.last_outputs.shape[1:], dtype=self.last_outputs.dtype)
+                    self._running[2] = outputs
+                outputs[start:stop] = self.last_outputs
+            total += loss * (stop - start)
+            seen = stop
+            self._running[0], self._running[1] = total, seen
+            if batch_hooks:
+                callbacks.on_batch_end(batch, {"batch": batch, "size": stop - start, "loss": loss})
+            if self.stop_training:
+                break
+        logs = {"loss": total / seen}
+        if keep_outputs:
+            logs.update(self._metric_values(truth[:seen], outputs[:seen]))
+        return logs, outputs
+
+    def _train_step(self, x_batch: np.ndarray, y_batch: np.ndarray, w_batch: np.ndarray | None) -> float:
+        """One optimiser step on one batch; returns the batch's cost J = loss + penalty.
+
+        The forward pass, cost, backpropagation and update live here and nowhere
+        else, so that a fused fast path can replace this method. It must set
+        ``self.last_outputs`` to the batch's outputs (an ndarray).
+        """
+        self.optimizer.zero_grad()
+        if w_batch is not None and not w_batch.any():
+            return self._skip_step(x_batch)
+        outputs = self.model(Tensor(x_batch))
+        if w_batch is None:
+            cost = self.loss_fn(outputs, y_batch)
+        else:
+            cost = self.loss_fn(outputs, y_batch, sample_weight=w_batch)
+        penalty = self.model.regularization_loss()
+        if penalty is not None:
+            cost = cost + penalty
+        cost.backward()
+        self.optimizer.step()
+        self.last_outputs = outputs.data
+        return float(cost.data)
+
+    def _skip_step(self, x_batch: np.ndarray) -> float:
+        """A batch whose examples all weigh 0 has no weighted mean: no update; its cost is the penalty."""
+        with no_grad():
+            self.last_outputs = self.model(Tensor(x_batch)).data
+            penalty = self.model.regularization_loss()
+        return 0.0 if penalty is None else float(penalty.data)
+
+    def running_logs(self) -> dict:
+        """The current epoch's running cost and metrics, over the batches run so far."""
+        if self._running is None:
+            return {}
+        total, seen, outputs, truth = self._running
+        if not seen:
+            return {}
+        logs = {"loss": total / seen}
+        if self.metrics and outputs is not None:
+            logs.update(self._metric_values(truth[:seen], outputs[:seen]))
+        return logs
+
+    # =========================================================== evaluation
+    def _metric_values(self, truth: np.ndarray, outputs: np.ndarray, prefix: str = "") -> dict:
+        if self.kind == "binary_logits":
+            outputs = _sigmoid(outputs)  # metrics threshold probabilities at 0.5
+        return {prefix + name: float(metric(truth, outputs)) for name, metric in self.metrics}
+
+    def _evaluate_prepared(self, prepared: _Prepared, prefix: str = "", batch_size: int | None = None) -> dict:
+        outputs = _forward(self.model, prepared.X, batch_size)
+        with no_grad():
+            if prepared.weight is None:
+                cost = self.loss_fn(Tensor(outputs), prepared.target)
+            else:
+                cost = self.loss_fn(Tensor(outputs), prepared.target, sample_weight=prepared.weight)
+            penalty = self.model.regularization_loss()
+            value = float(cost.data) + (0.0 if penalty is None else float(penalty.data))
+        logs = {prefix + "loss": value}
+        logs.update(self._metric_values(prepared.truth, outputs, prefix))
+        return logs
+
+    def evaluate(self, X, y, *, sample_weight=None, batch_size: int | None = None) -> dict:
+        """``{"loss": J, metric: value, ...}`` on (X, y) in evaluation mode (J includes the penalty)."""
+        prepared = self.prepare(X, y, sample_weight)
+        return self._evaluate_prepared(prepared, batch_size=_check_batch_size(batch_size))
+
+
+# ===================================================================== front
+def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int | None = 32,
+        shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
+        metrics=(), seed: int | None = None, checkpoint=None, verbose: int = 1, sample_weight=None) -> History:
+    """Train ``model`` on (X, y) with mini-batch gradient descent; ``model.fit`` calls this.
+
+    Args:
+        model: any Module.
+        X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples.
+        y: targets: class labels (ints or strings) for the cross-entropy losses, values
+            for regression. Classification labels are encoded (sorted unique, like
+            scikit-learn's LabelEncoder) and the labels kept as ``model.classes_``.
+        loss: a loss name or callable (see :class:`Trainer`). The reported ``loss`` is the
+            cost: data loss + ``model.regularization_loss()``.
+        optimizer: a name (with the optimiser's defaults) or an optimiser instance.
+        epochs: number of passes over the data (the total when resuming a checkpoint).
+        batch_size: None = full batch (batch gradient descent), 1 = SGD, k = mini-batches.
+        shuffle: new example order each epoch (drawn from ``backprop.random``).
+        validation_data: ``(X_val, y_val[, w_val])``, evaluated after each epoch.
+        validation_split: use the last fraction of (X, y), before shuffling, as validation
+            data (Keras's rule).
+        callbacks: Callback instances (``backprop.callbacks``).
+        metrics: names (``"accuracy"``, ``"f1"``, ``"mae"``...) or functions.
+        seed: ``backprop.random.manual_seed(seed)`` first: same seed, same initial
+            weights → bit-identical weights, history and predictions.
+        checkpoint: path of a training-state file: written each epoch, resumed from if it
+            exists.
+        verbose: 0, 1 (bar in a terminal, a line per epoch otherwise) or 2 (lines).
+        sample_weight: one non-negative weight per example.
+
+    Returns:
+        A :class:`History`: ``history.history["loss"]``, ``["val_loss"]``, ``[metric]``...
+
+    Example (XOR, batch gradient descent):
+        >>> import numpy as np
+        >>> from backprop import manual_seed, nn, optim
+        >>> _ = manual_seed(0)
+        >>> model = nn.Sequential(nn.Dense(2, 8, activation="tanh"), nn.Dense(8, 1))
+        >>> X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]]); y = np.array([0, 1, 1, 0])
+        >>> history = fit(model, X, y, loss="binary_cross_entropy_with_logits",
+        ...               optimizer=optim.Adam(model.parameters(), lr=0.05), epochs=300,
+        ...               batch_size=None, verbose=0)
+        >>> model.predict_classes(X)
+        array([0, 1, 1, 0])
+    """
+    trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics, callbacks=callbacks,
+                      batch_size=batch_size, shuffle=shuffle, verbose=verbose)
+    return trainer.fit(X, y, epochs=epochs, validation_data=validation_data, validation_split=validation_split,
+                       sample_weight=sample_weight, checkpoint=checkpoint, seed=seed)
+
+
+def evaluate(model, X, y, *, loss=None, metrics=None, batch_size: int | None = None, sample_weight=None) -> dict:
+    """Loss and metrics of ``model`` on (X, y), in evaluation mode, without a graph.
+
+    Args:
+        loss: default: the loss the model was fit with.
+        metrics: default: the metrics given at fit time.
+        batch_size: rows per forward pass (None: all at once).
+
+    Returns:
+        ``{"loss": J, metric_name: value, ...}``, J including the regularisation penalty.
+
+    Raises:
+        ValueError: bad input, or labels the model never saw.
+    """
+    if loss is None:
+        loss = getattr(model, "_fit_loss", None) or getattr(model, "loss_name_", None)
+        if loss is None:
+            raise ValueError("evaluate: the model has not been fit; pass loss=")
+    if metrics is None:
+        metrics = getattr(model, "fit_metrics_", ())
+    trainer = Trainer(model, loss=loss, optimizer=None, metrics=metrics, verbose=0)
+    return trainer.evaluate(X, y, sample_weight=sample_weight, batch_size=batch_size)
+
+
+def _checked_inputs(model, X) -> np.ndarray:
+    return data_module.check_features(X, dtype=_parameter_dtype(model), n_features=_expected_features(model))
+
+
+def predict(model, X, batch_size: int | None = None) -> np.ndarray:
+    """The network's outputs on X as an ndarray, in evaluation mode under ``no_grad``.
+
+    For a classifier these are the raw scores (logits); see :func:`predict_proba` and
+    :func:`predict_classes`. The model's train/eval mode is restored afterwards.
+    """
+    return _forward(model, _checked_inputs(model, X), _check_batch_size(batch_size))
+
+
+def _probabilities(kind: str | None, outputs: np.ndarray) -> np.ndarray:
+    if kind in (None, "regression"):
+        raise ValueError(
+            "predict_proba/predict_classes need a model fit with cross_entropy or a binary "
+            f"cross-entropy loss; this one was fit with {kind or 'another'} loss"
+        )
+    outputs = outputs.astype(np.float64, copy=False)
+    if kind == "multiclass":
+        return _softmax(outputs.reshape(outputs.shape[0], -1))
+    return _sigmoid(outputs) if kind == "binary_logits" else np.clip(outputs, 0.0, 1.0)
+
+
+def _single_output(p: np.ndarray) -> bool:
+    return p.ndim == 1 or (p.ndim == 2 and p.shape[1] == 1)
+
+
+def predict_proba(model, X, batch_size: int | None = None) -> np.ndarray:
+    """Class probabilities, depending on the loss the model was fit with.
+
+    * ``cross_entropy``: softmax of the outputs, shape (N, K), columns ordered as
+      ``model.classes_``;
+    * ``binary_cross_entropy_with_logits`` (σ of the outputs) and
+      ``binary_cross_entropy`` (the outputs are probabilities): with one output, the
+      two columns [1 − p, p] for ``classes_[0]``, ``classes_[1]``; with several
+      outputs, p for each (multi-label).
+
+    Raises:
+        ValueError: for a model fit with a regression or custom loss.
+    """
+    kind = loss_kind(getattr(model, "loss_name_", None))
+    p = _probabilities(kind, predict(model, X, batch_size))
+    if kind != "multiclass" and _single_output(p):
+        p = p.reshape(-1)
+        return np.stack([1.0 - p, p], axis=1)
+    return p
+
+
+def predict_classes(model, X, batch_size: int | None = None) -> np.ndarray:
+    """Predicted labels: ``classes_[argmax z]`` (cross_entropy) or ``classes_[1 if p > 0.5 else 0]`` (binary).
+
+    Labels are the ones fit saw (``model.classes_``, e.g. strings; output indices if
+    the model has none). A model with several binary outputs (multi-label) gives a
+    0/1 matrix.
+    """
+    kind = loss_kind(getattr(model, "loss_name_", None))
+    p = _probabilities(kind, predict(model, X, batch_size))
+    if kind == "multiclass":
+        index = np.argmax(p, axis=1)
+    elif _single_output(p):
+        index = (p.reshape(-1) > 0.5).astype(np.int64)
+    else:
+        return (p > 0.5).astype(np.int64)
+    classes = getattr(model, "classes_", None)
+    return index if classes is None else np.asarray(classes)[index]

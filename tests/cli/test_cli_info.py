@@ -1,0 +1,38 @@
+"""``backprop info`` and ``backprop datasets``."""
+
+from __future__ import annotations
+
+import re
+
+
+def test_info_lists_layers_whose_parameter_counts_sum_to_the_total(backprop_cli, pets_model):
+    result = backprop_cli("info", pets_model, "--json")
+    assert result.returncode == 0, result.stderr
+    report = result.json()
+    counts = [layer["count"] for layer in report["layers"]]
+    # pets: weight, age (numeric) + colour one-hot (black, ginger, white, maybe <missing>); --hidden 16, 3 classes.
+    n_in = int(report["layers"][0]["features"].split(" -> ")[0])
+    assert n_in in (5, 6)
+    assert counts == [n_in * 16 + 16, 16 * 3 + 3]
+    assert report["total_parameters"] == sum(counts)
+    assert report["task"] == "classification" and report["target"] == "species"
+
+
+def test_info_text_shows_shapes_counts_and_preprocessing(backprop_cli, pets_model):
+    result = backprop_cli("info", pets_model)
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert re.search(r"W \(16, [56]\)", text) and "b (16,)" in text and "W (3, 16)" in text
+    counts = [int(m) for m in re.findall(r"^\S+\s+Dense\S*\s+.*?\s(\d+)$", text, flags=re.M)]
+    total = int(re.search(r"^total parameters: (\d+)$", text, flags=re.M).group(1))
+    assert len(counts) == 2 and sum(counts) == total
+    assert "colour: categorical" in text and "weight: numeric" in text
+    assert "target species: classification, 3 classes" in text
+
+
+def test_datasets_lists_the_five_datasets(backprop_cli):
+    result = backprop_cli("datasets")
+    assert result.returncode == 0, result.stderr
+    names = [line.split()[0] for line in result.stdout.splitlines()[1:]]
+    assert names == ["iris", "digits", "breast_cancer", "diabetes", "housing"]
+    assert backprop_cli("datasets", "--json").json()["datasets"][1]["n_samples"] == 1797

@@ -1,0 +1,154 @@
+"""GradientMonitor: the problems of the notes are found, and healthy training is left alone."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop import nn, optim
+from backprop.datasets import load_digits
+from backprop.diagnostics import DiagnosticsWarning, GradientMonitor
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits()
+    return X[:600] / 16.0, y[:600]
+
+
+def deep_network(activation, weight_init, depth=10, width=16, n_in=64, n_out=10):
+    layers = [nn.Dense(n_in, width, activation=activation, weight_init=weight_init)]
+    layers += [nn.Dense(width, width, activation=activation, weight_init=weight_init) for _ in range(depth - 2)]
+    layers.append(nn.Dense(width, n_out, weight_init=weight_init))
+    return nn.Sequential(*layers)
+
+
+def train(model, X, y, monitor, *, lr=0.1, epochs=2, batch_size=64):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticsWarning)
+        model.fit(X, y, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=lr), epochs=epochs,
+                  batch_size=batch_size, verbose=0, callbacks=[monitor])
+    return monitor
+
+
+def kinds(monitor):
+    found = set()
+    for message in monitor.warnings:
+        for kind in ("vanishing", "exploding", "symmetric", "learning rate", "dead ReLUs"):
+            if kind in message:
+                found.add(kind)
+    return found
+
+
+def test_a_deep_sigmoid_network_with_standard_normal_weights_has_vanishing_gradients(digits):
+    X, y = digits
+    bp.manual_seed(0)
+    model = deep_network("sigmoid", {"name": "normal", "std": 1.0})
+    monitor = GradientMonitor(probe=(X[:128], y[:128]))
+    with pytest.warns(DiagnosticsWarning, match="vanishing gradients") as record:
+        model.fit(X, y, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=0.1), epochs=2,
+                  batch_size=64, verbose=0, callbacks=[monitor])
+    assert "vanishing" in kinds(monitor)
+    vanishing = [m for m in monitor.warnings if "vanishing" in m]
+    assert len(vanishing) == 1  # once, although every epoch shows it
+    assert "Use ReLU and He initialisation, or batch normalisation." in vanishing[0]
+    assert sum("vanishing" in str(w.message) for w in record) == 1
+    # the recorded norms show it too: per weight, layer 1 gets a tiny share of layer 10's gradient
+    first, last = monitor.history["grad_norm"]["layer 1"][0], monitor.history["grad_norm"]["layer 10"][0]
+    sizes = monitor.weight_sizes
+    assert (first / math.sqrt(sizes[0])) / (last / math.sqrt(sizes[-1])) < 1e-2
+    assert set(monitor.history["saturated"]) == {f"layer {m}" for m in range(1, 10)}
+
+
+def test_the_same_depth_with_relu_and_he_initialisation_does_not(digits):
+    X, y = digits
+    bp.manual_seed(0)
+    monitor = train(deep_network("relu", "he_normal"), X, y, GradientMonitor(probe=(X[:128], y[:128])))
+    assert "vanishing" not in kinds(monitor) and "exploding" not in kinds(monitor)
+    assert "symmetric" not in kinds(monitor) and "learning rate" not in kinds(monitor)
+    assert len(monitor.history["grad_norm"]["layer 1"]) == 2
+    assert set(monitor.history["dead_relu"]) == {f"layer {m}" for m in range(1, 10)}
+
+
+@pytest.mark.parametrize("weight_init", ["zeros", {"name": "constant", "value": 0.05}])
+def test_zero_or_equal_initialisation_is_symmetric(digits, weight_init):
+    X, y = digits
+    model = nn.Sequential(nn.Dense(64, 16, activation="tanh", weight_init=weight_init),
+                          nn.Dense(16, 10, weight_init=weight_init))
+    monitor = train(model, X, y, GradientMonitor(), epochs=1)
+    assert "symmetric" in kinds(monitor)
+    message = next(m for m in monitor.warnings if "symmetric" in m)
+    assert "neurons of a layer stay identical" in message
+    assert "he_normal/xavier_normal" in message
+    # and the neurons did stay identical: every row of W^1 is still the same (up to float32 rounding)
+    W = model[0].W.data
+    np.testing.assert_allclose(W, np.broadcast_to(W[0], W.shape), rtol=1e-4, atol=1e-6)
+
+
+def test_random_initialisation_is_not_symmetric(digits):
+    X, y = digits
+    bp.manual_seed(1)
+    model = nn.Sequential(nn.Dense(64, 16, activation="tanh"), nn.Dense(16, 10))
+    monitor = train(model, X, y, GradientMonitor(), epochs=1)
+    assert "symmetric" not in kinds(monitor)
+
+
+def test_learning_rate_10_on_the_digits_diverges(digits):
+    X, y = load_digits()
+    bp.manual_seed(0)
+    model = nn.Sequential(nn.Dense(64, 32, activation="relu"), nn.Dense(32, 10))
+    monitor = GradientMonitor(probe=(X[:256], y[:256]))
+    with pytest.warns(DiagnosticsWarning) as record:
+        model.fit(X, y, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=10.0), epochs=3,
+                  batch_size=32, verbose=0, callbacks=[monitor])
+    assert [str(w.message) for w in record] == monitor.warnings
+    message = next(m for m in monitor.warnings if "learning rate too high" in m)
+    assert "Lower the learning rate, e.g. by 10×." in message
+    assert "learning rate" in monitor.report()
+
+
+def test_a_healthy_run_gets_no_warning_and_a_readable_report(digits):
+    X, y = digits
+    bp.manual_seed(0)
+    model = nn.Sequential(nn.Dense(64, 32, activation="relu"), nn.Dense(32, 10))
+    monitor = GradientMonitor(probe=(X[:128], y[:128]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DiagnosticsWarning)
+        model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=3, batch_size=32, verbose=0,
+                  callbacks=[monitor])
+    assert monitor.warnings == []
+    assert set(monitor.history) == {"grad_norm", "update_ratio", "dead_relu", "saturated"}
+    for quantity in ("grad_norm", "update_ratio"):
+        assert set(monitor.history[quantity]) == {"layer 1", "layer 2"}
+        assert all(len(v) == 3 and all(x > 0 for x in v) for v in monitor.history[quantity].values())
+    assert len(monitor.losses) == 3
+    report = monitor.report()
+    assert "No problems found" in report
+    assert max(len(line) for line in report.splitlines()) <= 80
+
+
+def test_without_a_probe_or_gradients_the_norms_come_from_the_probe():
+    """A training step that leaves no .grad (a fused fast path) still gets norms from the probe."""
+    from backprop.training.trainer import Trainer
+
+    class NoGradTrainer(Trainer):
+        def _train_step(self, x_batch, y_batch, w_batch):
+            loss = super()._train_step(x_batch, y_batch, w_batch)
+            self.optimizer.zero_grad()
+            return loss
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(64, 3)), rng.integers(0, 2, size=64)
+    bp.manual_seed(0)
+    model = nn.Sequential(nn.Dense(3, 4, activation="tanh"), nn.Dense(4, 2))
+    with_probe = GradientMonitor(probe=(X, y))
+    NoGradTrainer(model, loss="cross_entropy", optimizer="sgd", callbacks=[with_probe], verbose=0).fit(X, y, epochs=2)
+    assert all(v > 0 for v in with_probe.history["grad_norm"]["layer 1"])
+    without = GradientMonitor()
+    NoGradTrainer(model, loss="cross_entropy", optimizer="sgd", callbacks=[without], verbose=0).fit(X, y, epochs=1)
+    assert math.isnan(without.history["grad_norm"]["layer 1"][0])
+    assert "—" in without.report()

@@ -1,0 +1,68 @@
+"""Activation layers against torch, in float64; they reuse the engine's f and f′."""
+
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop import nn
+from backprop.engine.ops.activation import Activation
+
+torch = pytest.importorskip("torch")
+
+CASES = [
+    (nn.ReLU(), torch.nn.ReLU()),
+    (nn.LeakyReLU(), torch.nn.LeakyReLU()),
+    (nn.LeakyReLU(0.2), torch.nn.LeakyReLU(0.2)),
+    (nn.Sigmoid(), torch.nn.Sigmoid()),
+    (nn.Tanh(), torch.nn.Tanh()),
+    (nn.Arctan(), torch.atan),
+    (nn.Softmax(), torch.nn.Softmax(dim=-1)),
+    (nn.Softmax(axis=0), torch.nn.Softmax(dim=0)),
+    (nn.Identity(), torch.nn.Identity()),
+]
+
+
+@pytest.mark.parametrize("layer, reference", CASES, ids=lambda c: type(c).__name__)
+def test_forward_and_gradient_match_torch(layer, reference):
+    rng = np.random.default_rng(0)
+    x_np, upstream = rng.standard_normal((6, 5)), rng.standard_normal((6, 5))
+    x = bp.Tensor(x_np, requires_grad=True)
+    out = layer(x)
+    out.backward(upstream)
+    x_t = torch.tensor(x_np, requires_grad=True)
+    out_t = reference(x_t)
+    out_t.backward(torch.from_numpy(upstream))
+    np.testing.assert_allclose(out.data, out_t.detach().numpy(), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(x.grad, x_t.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+def test_step_forward_matches_heaviside_and_blocks_gradient():
+    x_np = np.array([[-1.0, 0.0, 2.0]])
+    x = bp.Tensor(x_np, requires_grad=True)
+    out = nn.Step()(x)
+    expected = torch.heaviside(torch.from_numpy(x_np), torch.tensor(1.0, dtype=torch.float64))
+    np.testing.assert_array_equal(out.data, expected.numpy())
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, 0)
+
+
+def test_layers_hold_the_engine_activation_objects():
+    for layer in (nn.ReLU(), nn.LeakyReLU(), nn.Sigmoid(), nn.Tanh(), nn.Arctan(), nn.Step(), nn.Identity()):
+        assert isinstance(layer.activation, Activation)
+        assert layer.parameters() == []
+    assert nn.LeakyReLU(0.3).activation.negative_slope == 0.3
+    with pytest.raises(NotImplementedError, match="not elementwise"):
+        nn.Softmax().activation.df(np.zeros(2), np.zeros(2))
+
+
+def test_configs():
+    assert nn.LeakyReLU(0.3).get_config() == {"negative_slope": 0.3}
+    assert nn.Softmax(axis=0).get_config() == {"axis": 0}
+    assert nn.ReLU().get_config() == {}
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="negative_slope"):
+        nn.LeakyReLU("a")
+    with pytest.raises(ValueError, match="axis"):
+        nn.Softmax(axis=1.5)

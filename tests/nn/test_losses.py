@@ -1,0 +1,173 @@
+"""Losses: the registry, the δ formulas of the notes, extreme logits, sample weights, and bad input.
+
+Every loss is also gradchecked and compared with PyTorch through the op table
+(tests/engine/op_table.py), like every other op.
+"""
+
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop import Tensor, losses
+
+LOGITS = np.array([[2.0, -1.0, 0.5], [0.0, 0.3, -0.2], [1.5, 1.5, -3.0], [-0.5, 2.5, 1.0]])
+LABELS = np.array([0, 2, 1, 1])
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# ------------------------------------------------------------------ registry
+def test_registry_names_every_loss():
+    assert set(losses.LOSSES) == {
+        "mse", "half_mse", "rss", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
+    }
+    assert bp.losses.LOSSES is losses.LOSSES
+
+
+@pytest.mark.parametrize("alias, name", [
+    ("mean_squared_error", "mse"), ("squared_error", "half_mse"), ("bce", "binary_cross_entropy"),
+    ("categorical_crossentropy", "cross_entropy"), ("MSE", "mse"),
+])
+def test_get_loss_resolves_names_and_aliases(alias, name):
+    assert losses.get_loss(alias) is losses.LOSSES[name]
+
+
+def test_get_loss_suggests_the_closest_name():
+    with pytest.raises(ValueError, match="did you mean 'cross_entropy'"):
+        losses.get_loss("cross_entropi")
+    with pytest.raises(TypeError):
+        losses.get_loss(3)
+    assert losses.get_loss(losses.mae) is losses.mae
+
+
+# ------------------------------------------------------------------ the notes' formulas
+def test_cross_entropy_delta_is_softmax_minus_one_hot_over_n():
+    z = Tensor(LOGITS, requires_grad=True)
+    losses.cross_entropy(z, LABELS).backward()
+    np.testing.assert_allclose(z.grad, (softmax(LOGITS) - np.eye(3)[LABELS]) / 4, rtol=1e-14, atol=1e-16)
+
+
+def test_cross_entropy_of_equal_logits_is_log_k():
+    assert losses.cross_entropy(Tensor(np.zeros((3, 5))), [0, 1, 4]).item() == pytest.approx(np.log(5), rel=1e-15)
+
+
+def test_cross_entropy_labels_one_hot_and_bool_one_hot_agree():
+    by_label = losses.cross_entropy(Tensor(LOGITS), LABELS).item()
+    assert losses.cross_entropy(Tensor(LOGITS), np.eye(3)[LABELS]).item() == pytest.approx(by_label, rel=1e-15)
+    assert losses.cross_entropy(Tensor(LOGITS), np.eye(3, dtype=bool)[LABELS]).item() == pytest.approx(by_label, rel=1e-15)
+    assert losses.cross_entropy(Tensor(LOGITS), LABELS.astype(float)).item() == pytest.approx(by_label, rel=1e-15)
+
+
+def test_binary_cross_entropy_with_logits_delta_is_sigmoid_minus_y_over_n():
+    z_values = np.array([[-2.0, 0.5], [3.0, -0.1]])
+    y = np.array([[0.0, 1.0], [1.0, 0.3]])
+    z = Tensor(z_values, requires_grad=True)
+    losses.binary_cross_entropy_with_logits(z, y).backward()
+    np.testing.assert_allclose(z.grad, (1 / (1 + np.exp(-z_values)) - y) / 4, rtol=1e-14)
+
+
+def test_half_mse_delta_at_a_linear_output_is_residual_over_n():
+    y_hat = Tensor(np.array([[1.0], [2.0], [-1.0]]), requires_grad=True)
+    y = np.array([0.5, 2.5, 0.0])
+    loss = losses.half_mse(y_hat, y)
+    loss.backward()
+    assert loss.item() == pytest.approx(0.5 * np.mean((y_hat.data[:, 0] - y) ** 2))
+    np.testing.assert_allclose(y_hat.grad[:, 0], (y_hat.data[:, 0] - y) / 3)
+
+
+def test_rss_is_a_sum_and_mse_a_mean():
+    p, y = Tensor(np.array([1.0, 2.0, 4.0])), np.array([0.0, 0.0, 0.0])
+    assert losses.rss(p, y).item() == 21.0
+    assert losses.mse(p, y).item() == 7.0
+    assert losses.mae(p, y).item() == pytest.approx(7.0 / 3)
+
+
+def test_binary_cross_entropy_is_finite_at_zero_and_one():
+    p = Tensor(np.array([0.0, 1.0, 0.0, 1.0]), requires_grad=True)
+    loss = losses.binary_cross_entropy(p, [0.0, 1.0, 1.0, 0.0])
+    loss.backward()
+    assert loss.item() == pytest.approx(50.0)  # each log is clamped at −100, as in PyTorch
+    assert np.all(np.isfinite(p.grad))
+
+
+# ------------------------------------------------------------------ extreme logits
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_at_extreme_logits(dtype):
+    z = Tensor(np.array([[1000.0, -1000.0, 0.0], [-1000.0, 1000.0, 1000.0]], dtype=dtype), requires_grad=True)
+    loss = losses.cross_entropy(z, [1, 0])
+    loss.backward()
+    assert loss.dtype == dtype and z.grad.dtype == dtype
+    assert np.isfinite(loss.item())
+    assert loss.item() == pytest.approx(2000.0 + np.log(2.0) / 2, rel=float(np.finfo(dtype).eps))  # (2000 + (2000 + ln 2))/2
+    expected = np.array([[1.0, -1.0, 0.0], [-1.0, 0.5, 0.5]], dtype=dtype) / 2
+    assert np.array_equal(z.grad, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_binary_cross_entropy_with_logits_at_extreme_logits(dtype):
+    z = Tensor(np.array([1000.0, -1000.0, 1000.0, -1000.0], dtype=dtype), requires_grad=True)
+    loss = losses.binary_cross_entropy_with_logits(z, [1.0, 0.0, 0.0, 1.0])
+    loss.backward()
+    assert loss.dtype == dtype and loss.item() == 500.0
+    assert np.array_equal(z.grad, np.array([0.0, 0.0, 0.25, -0.25], dtype=dtype))
+
+
+# ------------------------------------------------------------------ sample_weight
+@pytest.mark.parametrize("name", ["mse", "half_mse", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+                                  "cross_entropy"])
+def test_integer_sample_weights_repeat_examples(name):
+    loss = losses.LOSSES[name]
+    rng = np.random.default_rng(0)
+    prediction = rng.uniform(0.1, 0.9, (3, 2))
+    target = np.array([1, 0, 1]) if name == "cross_entropy" else rng.uniform(0, 1, (3, 2))
+    weights = np.array([2, 0, 1])
+    repeated = [0, 0, 2]
+    weighted = loss(Tensor(prediction), target, sample_weight=weights).item()
+    assert weighted == pytest.approx(loss(Tensor(prediction[repeated]), target[repeated]).item(), rel=1e-12)
+    assert loss(Tensor(prediction), target, sample_weight=np.ones(3)).item() == pytest.approx(
+        loss(Tensor(prediction), target).item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("weights, problem", [
+    (np.ones(3), r"shape \(4,\)"), (np.array([1.0, -1.0, 1.0, 1.0]), "non-negative"), (np.zeros(4), "not all zero"),
+])
+def test_bad_sample_weight_is_refused(weights, problem):
+    with pytest.raises(ValueError, match=problem):
+        losses.cross_entropy(Tensor(LOGITS), LABELS, sample_weight=weights)
+    with pytest.raises(ValueError, match=problem):
+        losses.mse(Tensor(LOGITS), LOGITS, sample_weight=weights)
+
+
+# ------------------------------------------------------------------ bad input
+@pytest.mark.parametrize("labels", [[0, 3, 1, 1], [0, -1, 1, 1]])
+def test_cross_entropy_labels_out_of_range(labels):
+    with pytest.raises(ValueError, match=r"\[0, 2\]"):
+        losses.cross_entropy(Tensor(LOGITS), labels)
+
+
+def test_cross_entropy_bad_targets():
+    with pytest.raises(ValueError, match="integer"):
+        losses.cross_entropy(Tensor(LOGITS), [0.5, 1.0, 0.0, 2.0])
+    with pytest.raises(ValueError, match="4 rows.*3 labels"):
+        losses.cross_entropy(Tensor(LOGITS), [0, 1, 2])
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 2\)"):
+        losses.cross_entropy(Tensor(LOGITS), np.ones((4, 2)))
+    with pytest.raises(TypeError, match="dtype"):
+        losses.cross_entropy(Tensor(LOGITS), ["a", "b", "c", "d"])
+    with pytest.raises(ValueError, match=r"\(N, K\)"):
+        losses.cross_entropy(Tensor(np.zeros((2, 3, 4))), [0, 1])
+
+
+@pytest.mark.parametrize("p", [[0.5, 1.5], [-0.1, 0.5], [np.nan, 0.5]])
+def test_binary_cross_entropy_refuses_values_outside_0_1(p):
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        losses.binary_cross_entropy(Tensor(np.array(p)), [0.0, 1.0])
+
+
+@pytest.mark.parametrize("name", ["mse", "half_mse", "rss", "mae", "binary_cross_entropy_with_logits"])
+def test_shape_mismatch_names_both_shapes(name):
+    with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 2\)"):
+        losses.LOSSES[name](Tensor(np.full((4, 3), 0.5)), np.ones((4, 2)))
