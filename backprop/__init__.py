@@ -24,6 +24,7 @@ from backprop import callbacks, metrics
 from backprop.training import History, fit, evaluate, predict
 from backprop.io.model_file import load, load_with_metadata, save
 from backprop.io.safefile import ModelFileError
+from backprop.diagnostics import DiagnosticsWarning, GradientMonitor, recipe, trace
 
 __version__ = "0.1.0"
 
@@ -34,4 +35,5 @@ __all__ = [
     "max", "mean", "relu", "reshape", "sigmoid", "softmax", "sqrt", "step", "sum", "tanh", "transpose",
     "losses", "nn", "init", "regularizers", "optim", "datasets", "io", "callbacks", "metrics",
     "History", "fit", "evaluate", "predict", "save", "load", "load_with_metadata", "ModelFileError",
+    "trace", "recipe", "GradientMonitor", "DiagnosticsWarning",
 ]

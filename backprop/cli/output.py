@@ -37,7 +37,7 @@ def echo_table(rows: list[dict], columns: list[str], *, right_aligned=()) -> Non
 
 def echo_json(payload: dict) -> None:
     """Print ``payload`` as one line of JSON (non-finite floats become null)."""
-    click.echo(json.dumps(_finite(payload), separators=(", ", ": ")))
+    click.echo(json.dumps(_finite(payload)))
 
 
 def _finite(value):

@@ -36,7 +36,6 @@ class LoadedModel:
     model: object
     preprocessor: object
     metadata: dict
-    path: str
 
     @property
     def task(self) -> str:
@@ -75,7 +74,7 @@ def load_model_file(path) -> LoadedModel:
         raise CLIError(f"{path}: the model's preprocessing config is invalid ({error})") from None
     if preprocessor.task is None:
         raise CLIError(f"{path}: the model's preprocessing config has no target")
-    return LoadedModel(model=model, preprocessor=preprocessor, metadata=metadata, path=str(path))
+    return LoadedModel(model=model, preprocessor=preprocessor, metadata=metadata)
 
 
 def check_feature_columns(preprocessor, frame, path) -> None:

@@ -23,7 +23,7 @@ __all__ = ["train_command", "TrainSettings", "run_training", "DEFAULT_DATASET"]
 
 DEFAULT_DATASET = "digits"
 TEST_FRACTION = 0.2
-AUTO_VAL_SPLIT = 0.1  # used by --early-stopping when --val-split is not given
+AUTO_VAL_SPLIT = 0.1  # what --early-stopping uses when --val-split is 0
 
 
 class HiddenLayers(click.ParamType):
@@ -47,6 +47,17 @@ class HiddenLayers(click.ParamType):
         return tuple(sizes)
 
 
+class ColumnNames(click.ParamType):
+    """``zip_code,store`` -> ``("zip_code", "store")``."""
+
+    name = "COLS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        return tuple(name.strip() for name in str(value).split(",") if name.strip())
+
+
 @dataclass
 class TrainSettings:
     """Everything ``backprop train`` was asked to do, after validation."""
@@ -54,6 +65,7 @@ class TrainSettings:
     data: Path | None = None
     dataset: str | None = None
     target: str | None = None
+    categorical: tuple[str, ...] = ()
     task: str = "auto"
     hidden: tuple[int, ...] = (128, 64)
     activation: str = "relu"
@@ -156,11 +168,12 @@ def run_training(settings: TrainSettings) -> TrainResult:
     target = _target_column(settings, frame, source)
     # The task ("auto" resolved) is read from the whole table so the split can be
     # stratified; the preprocessor used for training is fitted on the training rows only.
-    task = TabularPreprocessor().fit(frame, target=target, task=settings.task).task
+    categorical = list(settings.categorical)
+    task = TabularPreprocessor(categorical=categorical).fit(frame, target=target, task=settings.task).task
     train_rows, test_rows = pipeline.split_rows(frame[target].tolist(), settings.test_split, settings.seed,
                                                 stratify=task == "classification")
     train_frame, test_frame = frame.iloc[train_rows], frame.iloc[test_rows]
-    preprocessor = TabularPreprocessor().fit(train_frame, target=target, task=task)
+    preprocessor = TabularPreprocessor(categorical=categorical).fit(train_frame, target=target, task=task)
     X_train = preprocessor.transform(train_frame)
     y_train = preprocessor.transform_target(train_frame[target])
     X_test = preprocessor.transform(test_frame)
@@ -210,7 +223,7 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
 
     options = {key: value for key, value in asdict(settings).items()
                if key not in ("out", "plot", "verbose", "extra_callbacks", "data")}
-    options["hidden"] = list(settings.hidden)
+    options["hidden"], options["categorical"] = list(settings.hidden), list(settings.categorical)
     metadata = {
         "preprocessing": preprocessor.get_config(),
         "task": summary["task"],
@@ -233,16 +246,20 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
 @click.option("--dataset", type=click.Choice(list(LOADERS)),
               help=f"Train on a bundled dataset instead of DATA (default without DATA: {DEFAULT_DATASET}).")
 @click.option("--target", metavar="COL", help="The column to predict (default: the last column).")
+@click.option("--categorical", type=ColumnNames(), default="", metavar="COLS",
+              help="Comma-separated numeric columns to one-hot encode like text (zip codes, ids).")
 @click.option("--task", type=click.Choice(["auto", "classification", "regression"]), default="auto",
               show_default=True,
               help="auto: classification for text/bool targets and integers with <= 20 values, else regression.")
-@click.option("--hidden", type=HiddenLayers(), default="128,64", show_default=True,
+@click.option("--hidden", type=HiddenLayers(), default=",".join(map(str, TrainSettings.hidden)), show_default=True,
               help="Hidden layer sizes, comma-separated ('none' for no hidden layer).")
-@click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default="relu", show_default=True,
+@click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default=TrainSettings.activation,
+              show_default=True,
               help="Activation of the hidden layers.")
 @click.option("--epochs", type=click.IntRange(min=1), default=TrainSettings.epochs, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=TrainSettings.batch_size, show_default=True)
-@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default="adam", show_default=True)
+@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default=TrainSettings.optimizer,
+              show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainSettings.lr, show_default=True,
               help="Learning rate (> 0).")
 @click.option("--l2", type=click.FloatRange(min=0), default=0.0, show_default=True,
@@ -256,7 +273,7 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
               default=TEST_FRACTION, show_default=True, help="Fraction of the rows held out as the test set.")
 @click.option("--early-stopping", type=click.IntRange(min=1), default=None, metavar="N",
               help="Stop after N epochs without a lower val_loss and restore the best weights.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--seed", type=click.IntRange(min=0), default=TrainSettings.seed, show_default=True,
               help="Seed for the split, the initial weights, dropout and shuffling.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Save the trained model (with its preprocessing) to this .safetensors file.")

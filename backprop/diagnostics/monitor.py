@@ -76,6 +76,8 @@ class GradientMonitor(Callback):
         warnings: the warning messages issued, in order.
         layers: ``[(name, description)]`` of the Dense layers watched.
         weight_sizes: the number of weights of each of those layers.
+        probe_used: whether the probe batch is measured (it needs a Sequential of Dense
+            and activation layers, like :func:`~backprop.diagnostics.trace`).
     """
 
     def __init__(self, probe=None, *, probe_size: int = 256, vanishing_ratio: float = 1e-2,
@@ -94,20 +96,20 @@ class GradientMonitor(Callback):
         self.warnings: list = []
         self.layers: list = []
         self.weight_sizes: list = []
+        self.probe_used = False
         self._kinds_warned: set = set()
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs=None):
-        from backprop.diagnostics.trace import _group_layers
-
-        self._groups = _group_layers(self.model)
+        self._groups, self._traceable = _watched_layers(self.model)
         self.layers = [(f"layer {m}", _describe(dense, acts)) for m, (dense, acts) in enumerate(self._groups, 1)]
         names = [name for name, _ in self.layers]
         self.weight_sizes = [dense.W.data.size for dense, _ in self._groups]
         if not self.history:
             self.history = {"grad_norm": {n: [] for n in names}, "update_ratio": {n: [] for n in names},
                             "dead_relu": {}, "saturated": {}}
-        self._probe = self._prepare_probe()
+        self._probe = self._prepare_probe() if self._traceable else None
+        self.probe_used = self._probe is not None
         self._best_loss = min(self.losses) if self.losses else math.inf
         self._first_loss = None
         self._checked_first_step = bool(self.losses)
@@ -199,7 +201,7 @@ class GradientMonitor(Callback):
         from backprop.engine.tensor import enable_grad
 
         with enable_grad():
-            _, _, kept = _forward_backward(self._groups, X, target, self.trainer.loss_fn, X.dtype, None)
+            _, _, kept = _forward_backward(self._groups, X, target, self.trainer.loss_fn, X.dtype)
         return [_norm(k["W"].grad) if k["W"].grad is not None else 0.0 for k in kept]
 
     def _record_activations(self):
@@ -320,6 +322,24 @@ class GradientMonitor(Callback):
         self.losses = list(state.get("losses", []))
         self.warnings = list(state.get("warnings", []))
         self._kinds_warned = set(state.get("kinds_warned", []))
+
+
+def _watched_layers(model):
+    """``([(dense, [Activation...])], traceable)``.
+
+    For a Sequential of Dense and activation layers (what :func:`trace` takes), the
+    activations are grouped with their Dense layer and the probe batch can be run
+    through them. For any other model, every Dense layer is watched on its own
+    (gradients, updates, symmetry) and the probe is not used.
+    """
+    from backprop.diagnostics.trace import _group_layers
+    from backprop.nn import Dense
+
+    try:
+        return _group_layers(model), True
+    except TypeError:
+        dense = [module for module in model.modules() if isinstance(module, Dense)]
+        return [(d, [] if d.activation is None else [d.activation]) for d in dense], False
 
 
 def _describe(dense, acts) -> str:

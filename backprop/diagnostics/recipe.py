@@ -31,7 +31,7 @@ import numpy as np
 
 from backprop.training.recipe import overfit_batch
 
-__all__ = ["recipe", "RecipeResult", "overfit_batch"]
+__all__ = ["recipe", "run", "RecipeResult", "overfit_batch"]
 
 
 @dataclass
@@ -277,3 +277,7 @@ def _diagnose(result: RecipeResult, overfit_ratio: float, accuracy_gap: float, u
             "layers), train longer, or tune the learning rate." + longer,
         ]
     return "good fit", ["Training and validation agree: the model neither over- nor underfits by these measures."]
+
+
+#: ``bp.recipe.run(make_model, X, y, loss=...)`` reads better than ``bp.recipe.recipe(...)``.
+run = recipe

@@ -218,7 +218,7 @@ def gradient_report(monitor) -> str:
         lines.append("Nothing recorded yet: pass the monitor to fit(callbacks=[...]).")
         return "\n".join(lines) + "\n"
     lines.append("‖∂J/∂W‖: mean over the epoch's steps; ‖ΔW‖/‖W‖: change over the epoch;")
-    if getattr(monitor, "probe", None) is not None:
+    if getattr(monitor, "probe_used", False):
         lines.append("dead: ReLUs at 0 on every probe example; sat.: saturated activations.")
     else:
         lines.append("dead ReLUs and saturated units need GradientMonitor(probe=(X, y)).")

@@ -44,7 +44,7 @@ from typing import Optional
 
 import numpy as np
 
-from backprop.engine.ops.activation import Activation, Identity, Sigmoid
+from backprop.engine.ops.activation import Sigmoid
 from backprop.engine.ops.linear import linear
 from backprop.engine.tensor import Tensor, enable_grad, no_grad
 
@@ -226,7 +226,7 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
             )
 
     with enable_grad():
-        records = _forward_backward(groups, X, target, loss_fn, dtype, in_loss)
+        records = _forward_backward(groups, X, target, loss_fn, dtype)
     J, output, layer_tensors = records
 
     with no_grad():
@@ -234,7 +234,7 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
 
     layers = []
     for m, ((dense, acts), rec) in enumerate(zip(groups, layer_tensors), start=1):
-        layers.append(_layer_record(m, dense, acts, rec, single, in_loss if m == len(groups) else None))
+        layers.append(_layer_record(m, dense, acts, rec, single))
 
     if in_loss is not None:
         _fill_output_in_loss(layers[-1], loss_name, target, single)
@@ -257,7 +257,7 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
 def _group_layers(model) -> list:
     """``[(dense, [Activation, ...])]``: each Dense with the activations applied to its z."""
     from backprop.nn import Dense, Dropout, Flatten, Sequential
-    from backprop.nn.activations import _ActivationLayer
+    from backprop.nn.activations import ActivationLayer
 
     def flatten(module):
         if isinstance(module, Sequential):
@@ -271,7 +271,7 @@ def _group_layers(model) -> list:
         if isinstance(layer, Dense):
             acts = [] if layer.activation is None else [layer.activation]
             groups.append((layer, acts))
-        elif isinstance(layer, _ActivationLayer):
+        elif isinstance(layer, ActivationLayer):
             if not groups:
                 raise TypeError(f"trace: the activation layer {layer!r} comes before any Dense layer")
             groups[-1][1].append(layer.activation)
@@ -306,7 +306,7 @@ def _prepare(model, x, y, loss, single: bool, dtype):
     return prepared.X.astype(dtype, copy=False), prepared.target
 
 
-def _forward_backward(groups, X, target, loss_fn, dtype, in_loss):
+def _forward_backward(groups, X, target, loss_fn, dtype):
     """Forward with engine ops on copies of W and b, then J.backward(); keeps z, a, W, b tensors."""
     a_prev = Tensor(X)
     kept = []
@@ -331,11 +331,12 @@ def _check_output(model, X, output, dtype) -> None:
     """The layer-by-layer recomputation must reproduce the model's own forward pass."""
     from backprop.training.trainer import _EvalMode
 
+    model_dtype = _model_dtype(model)
     with _EvalMode(model):
-        expected = np.asarray(model(Tensor(X.astype(_model_dtype(model), copy=False))).data, dtype=np.float64)
+        expected = np.asarray(model(Tensor(X.astype(model_dtype, copy=False))).data, dtype=np.float64)
     got = np.asarray(output.data, dtype=np.float64).reshape(expected.shape)
-    tolerance = 1e-4 * (1 + np.abs(expected)) if np.finfo(dtype).eps > 1e-10 or _model_dtype(model) != dtype \
-        else 1e-9 * (1 + np.abs(expected))
+    exact = model_dtype == dtype == np.float64
+    tolerance = (1e-9 if exact else 1e-4) * (1 + np.abs(expected))
     if not np.all((np.abs(got - expected) <= tolerance) | ~np.isfinite(expected)):
         raise ValueError(
             "trace: recomputing the model layer by layer (z = W a + b, a = f(z)) does not give the "
@@ -373,29 +374,23 @@ def _activation_name(acts) -> str:
     return " then ".join(names) if names else "identity"
 
 
-def _layer_record(m, dense, acts, rec, single, in_loss) -> LayerTrace:
+def _layer_record(m, dense, acts, rec, single) -> LayerTrace:
     z = rec["z"].data
     W, b = rec["W"], rec["b"]
-    a, df, jac = _derivative(acts, z)
-    a = rec["a"].data  # the engine's a^m, identical to the recomputation above
+    _, df, jacobian = _derivative(acts, z)
     name = _activation_name(acts)
-    description = f"Dense {W.shape[1]} → {W.shape[0]}, f = {name}"
     delta = _grad_or_zeros(rec["z"])
-    dJ_da = None if rec["a"] is rec["z"] else _grad_or_zeros(rec["a"])
-    if rec["a"] is rec["z"]:
-        dJ_da = delta.copy()
-    db = np.zeros(W.shape[0], dtype=W.data.dtype) if b is None else _grad_or_zeros(b)
-    bias = np.zeros(W.shape[0], dtype=W.data.dtype) if b is None else b.data
+    no_activation = rec["a"] is rec["z"]
     record = LayerTrace(
-        index=m, description=description, activation=name, W=W.data, b=bias,
-        a_prev=rec["a_prev"].data, z=z, a=a, df=df, jacobian=jac, delta=delta,
-        dW=_grad_or_zeros(W), db=db, dJ_da=dJ_da, has_bias=b is not None,
+        index=m, description=f"Dense {W.shape[1]} → {W.shape[0]}, f = {name}", activation=name,
+        W=W.data, b=np.zeros(W.shape[0], dtype=W.data.dtype) if b is None else b.data,
+        a_prev=rec["a_prev"].data, z=z, a=rec["a"].data, df=df, jacobian=jacobian, delta=delta,
+        dW=_grad_or_zeros(W), db=np.zeros(W.shape[0], dtype=W.data.dtype) if b is None else _grad_or_zeros(b),
+        dJ_da=delta.copy() if no_activation else _grad_or_zeros(rec["a"]), has_bias=b is not None,
     )
     if single:
         for key in ("a_prev", "z", "a", "df", "delta", "dJ_da"):
-            value = getattr(record, key)
-            if value is not None:
-                setattr(record, key, value[0])
+            setattr(record, key, getattr(record, key)[0])
     return record
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from backprop.io.safefile import ModelFileError, read_json_metadata, read_safetensors, write_safetensors
 
-__all__ = ["MODEL_KIND", "save", "load", "load_with_metadata", "save_model", "load_model",
+__all__ = ["MODEL_KIND", "save", "load", "load_with_metadata", 
            "encode_classes", "decode_classes"]
 
 MODEL_KIND = "model"
@@ -165,5 +165,3 @@ def load(path):
 
 
 # The names ``Module.save`` and the package ``backprop.io`` use.
-save_model = save
-load_model = load

@@ -20,7 +20,7 @@ from backprop.nn.module import Module, check_real
 from backprop.nn.registry import register_module
 
 __all__ = [
-    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax", "Identity",
+    "ActivationLayer", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax", "Identity",
     "SoftmaxActivation", "resolve_activation", "activation_config",
 ]
 
@@ -97,7 +97,7 @@ def activation_config(activation: Optional[Activation]):
     return {"name": activation.name, **params} if params else activation.name
 
 
-class _ActivationLayer(Module):
+class ActivationLayer(Module):
     """A layer a = f(z) applying ``self.activation`` elementwise; shapes pass through unchanged."""
 
     def __init__(self, activation: Activation):
@@ -115,7 +115,7 @@ class _ActivationLayer(Module):
 
 
 @register_module
-class ReLU(_ActivationLayer):
+class ReLU(ActivationLayer):
     """a = max(0, z);  f′(z) = 1 for z > 0, else 0."""
 
     def __init__(self):
@@ -123,7 +123,7 @@ class ReLU(_ActivationLayer):
 
 
 @register_module
-class LeakyReLU(_ActivationLayer):
+class LeakyReLU(ActivationLayer):
     """a = z for z > 0, else s·z;  f′(z) = 1 for z > 0, else s.
 
     Args:
@@ -136,7 +136,7 @@ class LeakyReLU(_ActivationLayer):
 
 
 @register_module
-class Sigmoid(_ActivationLayer):
+class Sigmoid(ActivationLayer):
     """a = σ(z) = 1/(1 + e^(−z));  f′(z) = a(1 − a)."""
 
     def __init__(self):
@@ -144,7 +144,7 @@ class Sigmoid(_ActivationLayer):
 
 
 @register_module
-class Tanh(_ActivationLayer):
+class Tanh(ActivationLayer):
     """a = tanh z;  f′(z) = 1 − a²."""
 
     def __init__(self):
@@ -152,7 +152,7 @@ class Tanh(_ActivationLayer):
 
 
 @register_module
-class Arctan(_ActivationLayer):
+class Arctan(ActivationLayer):
     """a = arctan z;  f′(z) = 1/(1 + z²)."""
 
     def __init__(self):
@@ -160,7 +160,7 @@ class Arctan(_ActivationLayer):
 
 
 @register_module
-class Step(_ActivationLayer):
+class Step(ActivationLayer):
     """a = 1 for z ≥ 0, else 0;  f′(z) = 0, so no gradient passes (why the notes avoid it)."""
 
     def __init__(self):
@@ -168,7 +168,7 @@ class Step(_ActivationLayer):
 
 
 @register_module
-class Identity(_ActivationLayer):
+class Identity(ActivationLayer):
     """a = z;  f′(z) = 1. Returns its input itself, as ``torch.nn.Identity`` does."""
 
     def __init__(self):
@@ -179,7 +179,7 @@ class Identity(_ActivationLayer):
 
 
 @register_module
-class Softmax(_ActivationLayer):
+class Softmax(ActivationLayer):
     """a_k = e^(z_k) / Σ_j e^(z_j) along ``axis``, computed as e^(z_k − max z) (no overflow).
 
     Args:

@@ -383,6 +383,19 @@ class Module:
 
         return predict(self, *args, **kwargs)
 
+    def predict_proba(self, X, batch_size=None):
+        """Class probabilities (softmax or σ of the outputs, by the loss fit used);
+        delegates to :func:`backprop.training.predict_proba`."""
+        from backprop.training import predict_proba
+
+        return predict_proba(self, X, batch_size)
+
+    def predict_classes(self, X, batch_size=None):
+        """Predicted labels from ``classes_``; delegates to :func:`backprop.training.predict_classes`."""
+        from backprop.training import predict_classes
+
+        return predict_classes(self, X, batch_size)
+
     def save(self, *args, **kwargs):
         """Write config and weights to a file; delegates to :func:`backprop.io.model_file.save`."""
         from backprop.io.model_file import save
@@ -451,27 +464,3 @@ def check_real(value, name: str, owner: str, *, low=None, high=None, low_open=Fa
         where = f" in {allowed}" if allowed else ""
         raise ValueError(f"{owner}: {name} must be a finite number{where}, got {value!r}")
     return float(value)
-
-
-# ------------------------------------------------------------------------------------------
-# Training delegates (owned by backprop/training): predict_proba and predict_classes sit beside
-# fit/evaluate/predict above. Imported lazily, because backprop.training imports backprop.nn.
-def _predict_proba(self, X, batch_size=None):
-    """Class probabilities (softmax or σ of the outputs, by the loss fit used); see
-    :func:`backprop.training.predict_proba`."""
-    from backprop.training import predict_proba
-
-    return predict_proba(self, X, batch_size)
-
-
-def _predict_classes(self, X, batch_size=None):
-    """Predicted labels from ``classes_``; see :func:`backprop.training.predict_classes`."""
-    from backprop.training import predict_classes
-
-    return predict_classes(self, X, batch_size)
-
-
-_predict_proba.__name__, _predict_proba.__qualname__ = "predict_proba", "Module.predict_proba"
-_predict_classes.__name__, _predict_classes.__qualname__ = "predict_classes", "Module.predict_classes"
-Module.predict_proba = _predict_proba
-Module.predict_classes = _predict_classes

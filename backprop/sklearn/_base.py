@@ -31,6 +31,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from backprop import nn
 from backprop import random as bp_random
@@ -149,7 +150,9 @@ class BaseMLP(BaseEstimator):
         for layer, intercept in zip(layers, intercepts):
             intercept = np.asarray(intercept)
             if intercept.shape != layer.b.shape:
-                raise ValueError(f"an intercepts_ vector of shape {intercept.shape} for a layer expecting {layer.b.shape}")
+                raise ValueError(
+                    f"an intercepts_ vector of shape {intercept.shape} for a layer expecting {layer.b.shape}"
+                )
             layer.b.data = np.array(intercept, dtype=layer.b.dtype)
 
     def _dense_layers(self) -> list:
@@ -172,8 +175,6 @@ class BaseMLP(BaseEstimator):
 
         X, Y, y = self._validate_input(X, y, incremental, reset=first_pass)
         if sample_weight is not None:
-            from sklearn.utils.validation import _check_sample_weight
-
             sample_weight = _check_sample_weight(sample_weight, X)
         class_weight = self._class_sample_weight(y, incremental)
         if class_weight is not None:
@@ -414,16 +415,19 @@ class BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------ predict
     def _raw_outputs(self, X: np.ndarray) -> np.ndarray:
-        """The last layer's z for dense X of the model's dtype, in evaluation mode."""
+        """The last layer's z for dense X of the model's dtype, in evaluation mode (restored after)."""
+        modes = [(module, module.training) for module in self.model_.modules()]
         self.model_.eval()
-        with no_grad():
-            return self.model_(Tensor(X)).data
+        try:
+            with no_grad():
+                return self.model_(Tensor(X)).data
+        finally:
+            for module, training in modes:
+                module.training = training
 
     def _forward_pass_fast(self, X, check_input=True) -> np.ndarray:
         """scikit-learn's name: the output activations for X, in X's float dtype (as scikit-learn's)."""
         if check_input:
-            from sklearn.utils.validation import validate_data
-
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         if sp.issparse(X):

@@ -24,8 +24,6 @@ The counters and best values live on the estimator, as scikit-learn's do, so tha
 
 from __future__ import annotations
 
-import numpy as np
-
 from backprop.optim import SGD
 from backprop.training.callbacks import Callback, get_learning_rate, set_learning_rate
 

@@ -40,6 +40,7 @@ from backprop.nn.losses import LOSSES, get_loss
 from backprop.training import data as data_module
 from backprop.training.callbacks import Callback, CallbackList
 from backprop.training.data import EpochBatches, loss_kind
+from backprop.training import fastpath
 from backprop.training.history import History
 from backprop.training.metrics import get_metric, metric_name
 from backprop.training.progress import ProgressLogger
@@ -106,6 +107,12 @@ class _EvalMode:
 
 def _forward(model, X: np.ndarray, batch_size: int | None) -> np.ndarray:
     """Outputs of the model on X in evaluation mode, without recording a graph."""
+    fused = fastpath.compile_model(model)
+    if fused is not None:
+        if batch_size is None or batch_size >= X.shape[0]:
+            return fused.predict(X)
+        return np.concatenate([fused.predict(X[start:start + batch_size])
+                               for start in range(0, X.shape[0], batch_size)], axis=0)
     with _EvalMode(model), no_grad():
         if batch_size is None or batch_size >= X.shape[0]:
             return np.asarray(model(Tensor(X)).data)
@@ -163,6 +170,9 @@ class Trainer:
         shuffle: draw a new example order each epoch from :mod:`backprop.random`.
         verbose: 0 silent, 1 progress bar in a terminal (else a line per epoch), 2 a
             line per epoch.
+        fast_path: run the step of a plain Dense/activation/dropout stack with one of
+            our losses through :mod:`backprop.training.fastpath` (same gradients, no graph
+            bookkeeping, reused buffers). False always uses the general engine.
 
     Attributes:
         optimizer, history (a :class:`History`, cumulative over calls), epoch (epochs
@@ -172,7 +182,8 @@ class Trainer:
     """
 
     def __init__(self, model, *, loss, optimizer="adam", metrics: Iterable = (), callbacks: Iterable = (),
-                 batch_size: int | None = 32, shuffle: bool = True, verbose: int = 1):
+                 batch_size: int | None = 32, shuffle: bool = True, verbose: int = 1,
+                 fast_path: bool = True):
         from backprop.optim import get_optimizer  # optim is a sibling package; keep import order free
 
         self.model = model
@@ -199,6 +210,8 @@ class Trainer:
         self.params: dict = {}
         self.last_outputs: np.ndarray | None = None
         self._running = None
+        self.fast_path = bool(fast_path)
+        self._fused = None
 
     # ================================================================= data
     def prepare(self, X, y, sample_weight=None, *, classes=None, name: str = "") -> _Prepared:
@@ -320,6 +333,7 @@ class Trainer:
             if stored.finished and (stored.stop_training or self.epoch >= target_epoch):
                 return self.history
 
+        self._fused = fastpath.compile_model(model, self.loss_fn) if self.fast_path else None
         batches = EpochBatches([train.X, train.target, train.truth, train.weight], self.batch_size, self.shuffle)
         self.params = {"epochs": target_epoch, "steps": batches.steps, "batch_size": batches.batch_size,
                        "samples": batches.n, "do_validation": val is not None, "metrics": self._log_keys(val)}
@@ -418,6 +432,10 @@ class Trainer:
         self.optimizer.zero_grad()
         if w_batch is not None and not w_batch.any():
             return self._skip_step(x_batch)
+        if self._fused is not None:
+            cost, self.last_outputs = self._fused.train_step(x_batch, y_batch, w_batch)
+            self.optimizer.step()
+            return cost
         outputs = self.model(Tensor(x_batch))
         if w_batch is None:
             cost = self.loss_fn(outputs, y_batch)

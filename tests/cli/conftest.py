@@ -80,8 +80,8 @@ def houses_csv(tmp_path_factory):
 def pets_model(tmp_path_factory, pets_csv):
     """A classifier trained once by ``backprop train`` for the predict/evaluate/info tests."""
     path = tmp_path_factory.mktemp("models") / "pets.safetensors"
-    result = run_backprop("train", pets_csv, "--target", "species", "--hidden", "16", "--epochs", "40", "--lr", "0.01",
-                          "--out", path, "--json")
+    result = run_backprop("train", pets_csv, "--target", "species", "--hidden", "16", "--epochs", "40",
+                          "--lr", "0.01", "--out", path, "--json")
     assert result.returncode == 0, result.stderr
     return path
 
@@ -90,7 +90,7 @@ def pets_model(tmp_path_factory, pets_csv):
 def houses_model(tmp_path_factory, houses_csv):
     """A regressor trained once by ``backprop train``."""
     path = tmp_path_factory.mktemp("models") / "houses.safetensors"
-    result = run_backprop("train", houses_csv, "--target", "price", "--hidden", "32,16", "--epochs", "60",
-                          "--out", path, "--json")
+    result = run_backprop("train", houses_csv, "--target", "price", "--categorical", "zip_code",
+                          "--hidden", "32,16", "--epochs", "60", "--out", path, "--json")
     assert result.returncode == 0, result.stderr
     return path

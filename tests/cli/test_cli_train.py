@@ -20,8 +20,8 @@ def test_train_without_data_reaches_95_percent_on_bundled_digits(backprop_cli):
 
 def test_train_classification_with_a_string_column_and_string_target(backprop_cli, pets_csv, tmp_path):
     out = tmp_path / "pets.safetensors"
-    result = backprop_cli("train", pets_csv, "--target", "species", "--hidden", "16", "--epochs", "40", "--lr", "0.01",
-                          "--out", out)
+    result = backprop_cli("train", pets_csv, "--target", "species", "--hidden", "16", "--epochs", "40",
+                          "--lr", "0.01", "--out", out)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("data: ") and "classification with 3 classes" in line for line in lines)
@@ -32,8 +32,8 @@ def test_train_classification_with_a_string_column_and_string_target(backprop_cl
 
 
 def test_train_regression_reports_r2_and_rmse_in_target_units(backprop_cli, houses_csv):
-    result = backprop_cli("train", houses_csv, "--target", "price", "--hidden", "32,16", "--epochs", "60",
-                          "--json")
+    result = backprop_cli("train", houses_csv, "--target", "price", "--categorical", "zip_code",
+                          "--hidden", "32,16", "--epochs", "60", "--json")
     assert result.returncode == 0, result.stderr
     report = result.json()
     assert report["task"] == "regression"

@@ -65,8 +65,6 @@ def test_save_and_load_give_the_same_architecture_weights_and_predictions(tmp_pa
 
 
 def test_model_save_method_delegates(tmp_path, fitted, X):
-    if not hasattr(__import__("backprop.io", fromlist=["x"]), "save_model"):
-        pytest.skip("backprop.io does not export save_model yet (Module.save imports it from there)")
     path = tmp_path / "m.safetensors"
     fitted.save(path)
     np.testing.assert_array_equal(model_file.load(path).predict(X), fitted.predict(X))

@@ -73,13 +73,15 @@ def _check_count(estimator) -> int:
 
 
 def test_check_counts_match_scikit_learn():
+    import sklearn
     from sklearn.neural_network import MLPClassifier as SkClassifier
     from sklearn.neural_network import MLPRegressor as SkRegressor
 
-    assert _check_count(SkClassifier(max_iter=100)) == 67
-    assert _check_count(SkRegressor(max_iter=100)) == 60
-    assert _check_count(MLPClassifier(max_iter=100)) == 67 + 1  # + check_class_weight_classifiers
-    assert _check_count(MLPRegressor(max_iter=100)) == 60
+    theirs = _check_count(SkClassifier(max_iter=100)), _check_count(SkRegressor(max_iter=100))
+    if sklearn.__version__.startswith("1.9."):
+        assert theirs == (67, 60)
+    assert _check_count(MLPClassifier(max_iter=100)) == theirs[0] + 1  # + check_class_weight_classifiers
+    assert _check_count(MLPRegressor(max_iter=100)) == theirs[1]
 
 
 @pytest.mark.parametrize("Estimator, params", [

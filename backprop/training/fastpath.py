@@ -1,0 +1,338 @@
+"""The fused fast path: training steps and predictions without graph bookkeeping.
+
+For the networks people mostly train — a ``Sequential`` of ``Dense`` layers with
+elementwise activations and dropout, and a registered loss — the general engine
+spends a noticeable share of a small step building graph nodes and allocating
+temporaries. This module compiles such a model once into a list of array ops that
+run on buffers allocated per batch size and reused at every step:
+
+    forward   Z^m = A^{m−1} (W^m)ᵀ + b^m,   A^m = f(Z^m)         (matmul into a buffer)
+    output    δ^L = ∂J/∂Z^L, fused with the loss (softmax − y for cross-entropy)
+    backward  ∂J/∂W^m = (δ^m)ᵀ A^{m−1},  ∂J/∂b^m = Σ_rows δ^m,
+              δ^{m−1} = (δ^m W^m) ∘ f′(Z^{m−1})                  (the notes' four equations)
+
+The gradients are the general engine's (``tests/training/test_fastpath.py``
+compares them in float64); they are written into buffers that become each
+parameter's ``.grad``, and the optimiser then updates the weights in place.
+Anything this module does not recognise (BatchNorm, custom layers, custom losses or
+regularisers) makes :func:`compile_model` return None, and the engine runs instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from backprop.engine.ops.activation import Activation
+from backprop.nn.activations import ActivationLayer, SoftmaxActivation
+from backprop.nn.dense import Dense
+from backprop.nn.dropout import Dropout
+from backprop.nn.losses import (
+    LOSSES, binary_cross_entropy_with_logits, cross_entropy, half_mse, mse,
+)
+from backprop.nn.regularizers import L1, L1L2, L2
+from backprop.nn.sequential import Sequential
+from backprop.random import get_rng
+
+__all__ = ["FusedNetwork", "compile_model", "FUSED_LOSSES"]
+
+FUSED_LOSSES = {
+    cross_entropy: "cross_entropy",
+    mse: "mse",
+    half_mse: "half_mse",
+    binary_cross_entropy_with_logits: "binary_cross_entropy_with_logits",
+}
+
+
+class _DenseOp:
+    """Z = A Wᵀ + b; backward ∂J/∂W = δᵀA, ∂J/∂b = Σ_rows δ, δ_in = δ W."""
+
+    def __init__(self, layer: Dense):
+        self.layer = layer
+        self.W, self.b = layer.W, layer.b
+        self.n_out = layer.out_features
+        self.grad_W = self.grad_b = None  # allocated by the first backward (predict needs none)
+        reg = layer.weight_regularizer
+        self.l1 = float(getattr(reg, "l1", 0.0) or 0.0)
+        self.l2 = float(getattr(reg, "l2", 0.0) or 0.0)
+
+    def out_width(self, width):
+        return self.n_out
+
+    def forward(self, a, out):
+        np.matmul(a, self.W.data.T, out=out)
+        if self.b is not None:
+            out += self.b.data
+
+    def backward(self, delta, a_in, delta_in):
+        """Fill the parameter gradients; write δ W into ``delta_in`` unless it is None."""
+        if self.grad_W is None or self.grad_W.dtype != self.W.data.dtype:
+            self.grad_W = np.empty_like(self.W.data)
+            self.grad_b = None if self.b is None else np.empty_like(self.b.data)
+        np.matmul(delta.T, a_in, out=self.grad_W)
+        if self.l2:
+            self.grad_W += (2 * self.l2) * self.W.data  # ∂(λΣW²)/∂W = 2λW
+        if self.l1:
+            self.grad_W += self.l1 * np.sign(self.W.data)  # ∂(λΣ|W|)/∂W = λ sign(W)
+        self.W.grad = self.grad_W
+        if self.b is not None:
+            np.sum(delta, axis=0, out=self.grad_b)
+            self.b.grad = self.grad_b
+        if delta_in is not None:
+            np.matmul(delta, self.W.data, out=delta_in)
+        return delta_in
+
+    def penalty(self) -> float:
+        W = self.W.data
+        total = 0.0
+        if self.l1:
+            total += self.l1 * float(np.abs(W).sum())
+        if self.l2:
+            total += self.l2 * float(np.vdot(W, W))
+        return total
+
+    def predict(self, a):
+        z = a @ self.W.data.T
+        if self.b is not None:
+            z += self.b.data
+        return z
+
+
+class _ActivationOp:
+    """A = f(Z); backward δ_in = δ ∘ f′(Z), in place."""
+
+    def __init__(self, activation: Activation):
+        self.activation = activation
+
+    def out_width(self, width):
+        return width
+
+    def forward(self, z, out):
+        self.activation.f_into(z, out)
+
+    def backward(self, delta, z, a, scratch):
+        self.activation.backprop_into(delta, z, a, scratch)
+
+    def predict(self, z):
+        return self.activation.f(z)
+
+
+class _DropoutOp:
+    """A = Z ∘ m/(1 − rate) in training, with m ~ Bernoulli(1 − rate) drawn exactly as ``Dropout`` draws it."""
+
+    def __init__(self, layer: Dropout):
+        self.layer = layer
+
+    def out_width(self, width):
+        return width
+
+    def mask(self, shape, dtype):
+        layer = self.layer
+        if not layer.training or layer.rate == 0:
+            return None
+        keep = get_rng().random(shape) >= layer.rate
+        return keep.astype(dtype) * dtype.type(1.0 / (1.0 - layer.rate))
+
+
+def _ops_of(model):
+    layers = list(model) if isinstance(model, Sequential) else [model]
+    ops = []
+    for layer in layers:
+        kind = type(layer)
+        if kind is Dense:
+            reg = layer.weight_regularizer
+            if reg is not None and type(reg) not in (L1, L2, L1L2):
+                return None
+            if isinstance(layer.activation, SoftmaxActivation):
+                return None
+            ops.append(_DenseOp(layer))
+            if layer.activation is not None:
+                ops.append(_ActivationOp(layer.activation))
+        elif isinstance(layer, ActivationLayer) and not isinstance(layer.activation, SoftmaxActivation):
+            ops.append(_ActivationOp(layer.activation))
+        elif kind is Dropout:
+            ops.append(_DropoutOp(layer))
+        elif isinstance(layer, Sequential):
+            inner = _ops_of(layer)
+            if inner is None:
+                return None
+            ops.extend(inner)
+        else:
+            return None
+    if not ops or not isinstance(ops[0], _DenseOp):
+        return None
+    return ops
+
+
+def compile_model(model, loss_fn=None):
+    """A :class:`FusedNetwork` for ``model`` (and ``loss_fn``), or None if it needs the engine."""
+    loss_name = None
+    if loss_fn is not None:
+        loss_name = FUSED_LOSSES.get(loss_fn)
+        if loss_name is None:
+            return None
+    ops = _ops_of(model)
+    if ops is None:
+        return None
+    return FusedNetwork(ops, loss_name)
+
+
+class FusedNetwork:
+    """A compiled model: :meth:`train_step` (forward, fused loss, backward) and :meth:`predict`."""
+
+    def __init__(self, ops, loss_name):
+        self.ops = ops
+        self.loss_name = loss_name
+        self.dense = [op for op in ops if isinstance(op, _DenseOp)]
+        self._buffers = {}
+
+    # ------------------------------------------------------------ prediction
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """The outputs in evaluation mode (dropout is the identity), allocating only the results."""
+        a = X
+        for op in self.ops:
+            if not isinstance(op, _DropoutOp):
+                a = op.predict(a)
+        return a
+
+    # -------------------------------------------------------------- training
+    def _buffers_for(self, n: int, n_in: int, dtype):
+        key = (n, n_in, dtype)
+        buffers = self._buffers.get(key)
+        if buffers is None:
+            widths, width = [], n_in
+            for op in self.ops:
+                width = op.out_width(width)
+                widths.append(width)
+            outs = [np.empty((n, w), dtype) for w in widths]
+            # δ buffers: one per distinct width among op inputs (δ_in of op k has op k's input width).
+            deltas = {w: np.empty((n, w), dtype) for w in set(widths)}
+            scratch = {w: np.empty((n, w), dtype) for w in set(widths)}
+            buffers = (outs, deltas, scratch)
+            if len(self._buffers) > 4:  # a few batch sizes (the last partial batch, validation) at most
+                self._buffers.clear()
+            self._buffers[key] = buffers
+        return buffers
+
+    def train_step(self, X: np.ndarray, target: np.ndarray, weight):
+        """Forward, loss and backward on one batch; sets every parameter's ``.grad``.
+
+        Returns:
+            (cost J = loss + penalty, the batch's outputs). The outputs array is a buffer
+            reused by the next step: copy it to keep it.
+        """
+        n = X.shape[0]
+        dtype = X.dtype
+        outs, deltas, scratch = self._buffers_for(n, X.shape[1], dtype)
+        masks = [None] * len(self.ops)
+
+        a = X
+        for k, op in enumerate(self.ops):
+            out = outs[k]
+            if isinstance(op, _DropoutOp):
+                mask = op.mask(a.shape, dtype)
+                masks[k] = mask
+                if mask is None:
+                    out[...] = a
+                else:
+                    np.multiply(a, mask, out=out)
+            else:
+                op.forward(a, out)
+            a = out
+
+        delta = deltas[a.shape[1]]
+        loss = _LOSS_KERNELS[self.loss_name](a, target, weight, delta)
+
+        for k in range(len(self.ops) - 1, -1, -1):
+            op = self.ops[k]
+            a_in = X if k == 0 else outs[k - 1]
+            if isinstance(op, _DenseOp):
+                delta_in = None if k == 0 else deltas[a_in.shape[1]]
+                if delta_in is delta:  # same width in and out: δ_in needs its own buffer
+                    delta_in = scratch[a_in.shape[1]]
+                    op.backward(delta, a_in, delta_in)
+                    deltas[a_in.shape[1]], scratch[a_in.shape[1]] = delta_in, delta
+                else:
+                    op.backward(delta, a_in, delta_in)
+                delta = delta_in
+            elif isinstance(op, _ActivationOp):
+                op.backward(delta, a_in, outs[k], scratch[a_in.shape[1]])
+            elif masks[k] is not None:
+                np.multiply(delta, masks[k], out=delta)
+            if delta is None:
+                break
+        penalty = sum(op.penalty() for op in self.dense if op.l1 or op.l2)
+        return loss + penalty, a
+
+
+# ---------------------------------------------------------------- fused losses
+def _weights(weight, n, dtype):
+    """Per-example weights summing to 1 (w_i / Σw, or 1/N), as a column."""
+    if weight is None:
+        return None
+    w = weight.astype(dtype, copy=False)
+    return (w / w.sum()).reshape(n, 1)
+
+
+def _cross_entropy(Z, target, weight, delta):
+    """J = mean_i (log Σ_k e^{z_ik} − Σ_k y_ik z_ik);  δ = (softmax(z)·Σy − y)/N."""
+    n = Z.shape[0]
+    np.subtract(Z, Z.max(axis=1, keepdims=True), out=delta)
+    np.exp(delta, out=delta)
+    sums = delta.sum(axis=1, keepdims=True)
+    delta /= sums  # softmax(z)
+    log_sum = np.log(sums).ravel() + Z.max(axis=1)
+    if target.ndim == 1:
+        rows = np.arange(n)
+        per_example = log_sum - Z[rows, target]
+        delta[rows, target] -= 1
+    else:
+        per_example = log_sum * target.sum(axis=1) - np.einsum("ij,ij->i", target, Z)
+        delta *= target.sum(axis=1, keepdims=True)
+        delta -= target
+    w = _weights(weight, n, Z.dtype)
+    if w is None:
+        delta *= Z.dtype.type(1.0 / n)
+        return float(per_example.mean())
+    delta *= w
+    return float(per_example @ w.ravel())
+
+
+def _squared(Z, target, weight, delta, scale):
+    """J = scale · mean (ŷ − y)²;  δ = 2·scale·(ŷ − y)/n (per-example weighted when given)."""
+    y = target.reshape(Z.shape) if target.shape != Z.shape else target
+    np.subtract(Z, y, out=delta)
+    n, k = Z.shape
+    w = _weights(weight, n, Z.dtype)
+    if w is None:
+        loss = scale * float(np.vdot(delta, delta)) / delta.size
+        delta *= Z.dtype.type(2 * scale / delta.size)
+        return loss
+    per_example = np.einsum("ij,ij->i", delta, delta) / k
+    delta *= w * Z.dtype.type(2 * scale / k)
+    return scale * float(per_example @ w.ravel())
+
+
+def _bce_with_logits(Z, target, weight, delta):
+    """J = mean [max(z,0) − z·y + log(1 + e^{−|z|})];  δ = (σ(z) − y)/n."""
+    y = target.reshape(Z.shape) if target.shape != Z.shape else target
+    e = np.exp(-np.abs(Z))
+    per_element = np.maximum(Z, 0) - Z * y + np.log1p(e)
+    np.divide(1, 1 + e, out=delta)
+    np.copyto(delta, e * delta, where=Z < 0)  # σ(z) = e^z/(1 + e^z) for z < 0
+    delta -= y
+    n, k = Z.shape
+    w = _weights(weight, n, Z.dtype)
+    if w is None:
+        delta *= Z.dtype.type(1.0 / Z.size)
+        return float(per_element.mean())
+    delta *= w / k
+    return float(per_element.sum(axis=1) @ w.ravel()) / k
+
+
+_LOSS_KERNELS = {
+    "cross_entropy": _cross_entropy,
+    "mse": lambda Z, t, w, d: _squared(Z, t, w, d, 1.0),
+    "half_mse": lambda Z, t, w, d: _squared(Z, t, w, d, 0.5),
+    "binary_cross_entropy_with_logits": _bce_with_logits,
+}
+assert set(_LOSS_KERNELS) == set(FUSED_LOSSES.values()) and set(FUSED_LOSSES.values()) <= set(LOSSES)

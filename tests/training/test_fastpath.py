@@ -1,0 +1,171 @@
+"""The fused fast path computes exactly the general engine's losses, gradients and outputs."""
+
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop import losses, nn
+from backprop.training import Trainer, fastpath
+
+ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "arctan", "step", "identity", None]
+
+
+def _data(n=12, n_in=5, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, n_in))
+    labels = rng.integers(0, k, n)
+    rows = rng.random((n, k))
+    rows /= rows.sum(axis=1, keepdims=True)
+    weights = rng.random(n) + 0.1
+    return X, labels, rows, weights
+
+
+def _engine(model, loss_fn, X, target, weight):
+    """Loss and gradients from the general engine (graph + backward)."""
+    for p in model.parameters():
+        p.grad = None
+    out = model(bp.Tensor(X))
+    cost = loss_fn(out, target) if weight is None else loss_fn(out, target, sample_weight=weight)
+    penalty = model.regularization_loss()
+    if penalty is not None:
+        cost = cost + penalty
+    cost.backward()
+    return float(cost.data), out.data.copy(), [p.grad.copy() for p in model.parameters()]
+
+
+def _fused(model, loss_fn, X, target, weight):
+    net = fastpath.compile_model(model, loss_fn)
+    assert net is not None
+    for p in model.parameters():
+        p.grad = None
+    cost, out = net.train_step(X, target, weight)
+    return cost, out.copy(), [p.grad.copy() for p in model.parameters()]
+
+
+def _build(hidden_activation, *, separate=False, dropout=0.0, reg=None, bias=True, k=3):
+    bp.manual_seed(1)
+    layers = []
+    if separate:
+        layers += [nn.Dense(5, 7, use_bias=bias, dtype="float64", weight_regularizer=reg)]
+        act = {"relu": nn.ReLU(), "sigmoid": nn.Sigmoid(), "tanh": nn.Tanh(), None: nn.Identity()}[hidden_activation]
+        layers.append(act)
+    else:
+        layers += [nn.Dense(5, 7, activation=hidden_activation, use_bias=bias, dtype="float64",
+                            weight_regularizer=reg)]
+    if dropout:
+        layers.append(nn.Dropout(dropout))
+    layers += [nn.Dense(7, 7, activation="tanh", dtype="float64"), nn.Dense(7, k, dtype="float64")]
+    return nn.Sequential(*layers)
+
+
+def _compare(model, loss_fn, X, target, weight, seed=3):
+    bp.manual_seed(seed)
+    expected = _engine(model, loss_fn, X, target, weight)
+    bp.manual_seed(seed)
+    got = _fused(model, loss_fn, X, target, weight)
+    assert got[0] == pytest.approx(expected[0], rel=1e-12, abs=1e-14)
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-12, atol=1e-14)
+    for g, e in zip(got[2], expected[2]):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_labels_match_engine(activation, weighted):
+    X, labels, _, weights = _data()
+    _compare(_build(activation), losses.cross_entropy, X, labels, weights if weighted else None)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_probability_rows_match_engine(weighted):
+    X, _, rows, weights = _data()
+    _compare(_build("relu"), losses.cross_entropy, X, rows, weights if weighted else None)
+
+
+@pytest.mark.parametrize("loss_fn", [losses.mse, losses.half_mse])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_squared_losses_match_engine(loss_fn, weighted):
+    X, _, rows, weights = _data()
+    _compare(_build("tanh", k=3), loss_fn, X, rows * 5 - 1, weights if weighted else None)
+    _compare(_build("relu", k=1), loss_fn, X, rows[:, 0] * 3, weights if weighted else None)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_bce_with_logits_matches_engine(weighted):
+    X, labels, rows, weights = _data()
+    w = weights if weighted else None
+    _compare(_build("relu", k=1), losses.binary_cross_entropy_with_logits, X, (labels > 0).astype(float), w)
+    _compare(_build("sigmoid", k=3), losses.binary_cross_entropy_with_logits, X, (rows > 0.3).astype(float), w)
+
+
+@pytest.mark.parametrize("activation", ["relu", "sigmoid", "tanh", None])
+def test_separate_activation_layers_and_no_bias(activation):
+    X, labels, _, _ = _data()
+    _compare(_build(activation, separate=True, bias=False), losses.cross_entropy, X, labels, None)
+
+
+@pytest.mark.parametrize("reg", [nn.L1(0.01), nn.L2(0.02), nn.L1L2(0.01, 0.03)])
+def test_regularisers_match_engine(reg):
+    X, labels, _, _ = _data()
+    _compare(_build("relu", reg=reg), losses.cross_entropy, X, labels, None)
+
+
+def test_dropout_draws_the_same_masks_as_the_layer():
+    X, labels, _, _ = _data(n=40)
+    model = _build("relu", dropout=0.4)
+    model.train()
+    _compare(model, losses.cross_entropy, X, labels, None)
+
+
+def test_same_width_layers_keep_separate_delta_buffers():
+    bp.manual_seed(0)
+    model = nn.Sequential(*[nn.Dense(4, 4, activation="tanh", dtype="float64") for _ in range(4)])
+    X, labels, _, _ = _data(n_in=4, k=4)
+    _compare(model, losses.cross_entropy, X, labels, None)
+
+
+def test_float32_gradients_close_to_engine():
+    X, labels, _, _ = _data()
+    bp.manual_seed(0)
+    model = nn.Sequential(nn.Dense(5, 8, activation="relu"), nn.Dense(8, 3))
+    X32 = X.astype(np.float32)
+    expected = _engine(model, losses.cross_entropy, X32, labels, None)
+    got = _fused(model, losses.cross_entropy, X32, labels, None)
+    for g, e in zip(got[2], expected[2]):
+        assert g.dtype == np.float32
+        np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
+
+
+def test_unsupported_models_and_losses_use_the_engine():
+    dense = nn.Sequential(nn.Dense(5, 3))
+    assert fastpath.compile_model(nn.Sequential(nn.Dense(5, 4), nn.BatchNorm(4), nn.Dense(4, 3))) is None
+    assert fastpath.compile_model(nn.Sequential(nn.Dense(5, 3), nn.Softmax())) is None
+    assert fastpath.compile_model(nn.Sequential(nn.Dense(5, 3, activation="softmax"))) is None
+    assert fastpath.compile_model(dense, losses.mae) is None
+    assert fastpath.compile_model(dense, lambda out, y: losses.mse(out, y)) is None
+    assert fastpath.compile_model(dense, losses.cross_entropy) is not None
+
+
+def test_predict_matches_engine_forward():
+    X, _, _, _ = _data()
+    model = _build("sigmoid", dropout=0.5)
+    model.eval()
+    with bp.no_grad():
+        expected = model(bp.Tensor(X)).data
+    np.testing.assert_allclose(fastpath.compile_model(model).predict(X), expected, rtol=1e-13)
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "half_mse"])
+def test_training_with_and_without_fast_path_follows_the_same_trajectory(loss):
+    X, labels, rows, _ = _data(n=50)
+    y = labels if loss == "cross_entropy" else rows
+    histories, weights = [], []
+    for fast in (True, False):
+        model = _build("relu", dropout=0.2)
+        trainer = Trainer(model, loss=loss, optimizer="adam", batch_size=8, verbose=0, fast_path=fast)
+        histories.append(trainer.fit(X, y, epochs=3, seed=5).history["loss"])
+        weights.append([p.data.copy() for p in model.parameters()])
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-10)
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
