@@ -1,5 +1,5 @@
-# `make train` and `make test` are the README's two commands: each sets up a
-# fresh virtual environment in .venv (once) and then runs its job.
+# `make train` and `make test` are the README's two commands. Each creates the
+# virtual environment .venv (once), installs what its job needs, and runs it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -10,19 +10,25 @@ $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip
 
+# The library with the command line and plots: what the main job needs.
+$(VENV)/.installed-all: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install -e ".[all]"
+	touch $@
+
+# Plus the test tools and the pinned CPU build of PyTorch the tests compare against.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install -e ".[dev]"
-	touch $@
+	touch $@ $(VENV)/.installed-all
 
 setup: $(VENV)/.installed-dev
 
-train: setup
+train: $(VENV)/.installed-all
 	$(BIN)/backprop train --out model.safetensors --plot curves.png
 
-test: setup
+test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 -q
 
-bench: setup
+bench: $(VENV)/.installed-dev
 	$(BIN)/python -m benchmarks
 
 clean:

@@ -181,8 +181,14 @@ class BaseMLP(BaseEstimator):
             sample_weight = class_weight if sample_weight is None else sample_weight * class_weight
         if sp.issparse(X):
             X = X.toarray()  # the engine computes on dense arrays
-        X = np.ascontiguousarray(X, dtype=self.dtype)
-        Y = np.ascontiguousarray(Y, dtype=self.dtype)
+        with np.errstate(over="ignore"):  # reported below, naming the dtype
+            X = np.ascontiguousarray(X, dtype=self.dtype)
+            Y = np.ascontiguousarray(Y, dtype=self.dtype)
+        if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+            raise ValueError(
+                f"X or y has values too large for dtype={self.dtype!r} (beyond ±{np.finfo(self.dtype).max:.3g}); "
+                "scale the data, or use dtype='float64'"
+            )
 
         self.n_outputs_ = Y.shape[1]
         layer_units = [X.shape[1]] + hidden_layer_sizes + [self.n_outputs_]

@@ -20,6 +20,8 @@ regularisers) makes :func:`compile_model` return None, and the engine runs inste
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from backprop.engine.ops.activation import Activation
@@ -163,6 +165,25 @@ def _ops_of(model):
     return ops
 
 
+def _structure_key(model) -> tuple:
+    """What a compiled network depends on: the layers, their parameters and settings, by identity."""
+    layers = list(model) if isinstance(model, Sequential) else [model]
+    key = []
+    for layer in layers:
+        if isinstance(layer, Sequential):
+            key.append(_structure_key(layer))
+            continue
+        d = layer.__dict__
+        key.append((id(layer), type(layer), id(d.get("W")), id(d.get("b")), id(d.get("activation")),
+                    id(d.get("weight_regularizer")), d.get("rate")))
+    return tuple(key)
+
+
+# Compiled networks, reused while the model's structure is unchanged (predicting one row
+# must not pay for recompiling). Weak keys: a cache entry dies with its model.
+_compiled = weakref.WeakKeyDictionary()
+
+
 def compile_model(model, loss_fn=None):
     """A :class:`FusedNetwork` for ``model`` (and ``loss_fn``), or None if it needs the engine."""
     loss_name = None
@@ -170,7 +191,13 @@ def compile_model(model, loss_fn=None):
         loss_name = FUSED_LOSSES.get(loss_fn)
         if loss_name is None:
             return None
-    ops = _ops_of(model)
+    key = _structure_key(model)
+    cached = _compiled.get(model)
+    if cached is not None and cached[0] == key:
+        ops = cached[1]
+    else:
+        ops = _ops_of(model)
+        _compiled[model] = (key, ops)
     if ops is None:
         return None
     return FusedNetwork(ops, loss_name)
@@ -183,6 +210,8 @@ class FusedNetwork:
         self.ops = ops
         self.loss_name = loss_name
         self.dense = [op for op in ops if isinstance(op, _DenseOp)]
+        self.dtype = self.dense[0].W.data.dtype
+        self.n_features = self.dense[0].W.data.shape[1]
         self._buffers = {}
 
     # ------------------------------------------------------------ prediction

@@ -578,6 +578,11 @@ def predict(model, X, batch_size: int | None = None) -> np.ndarray:
     For a classifier these are the raw scores (logits); see :func:`predict_proba` and
     :func:`predict_classes`. The model's train/eval mode is restored afterwards.
     """
+    fused = fastpath.compile_model(model)
+    if fused is not None and batch_size is None:
+        # The lean path: one row must not cost more than its three small matmuls.
+        n_features = getattr(model, "n_features_in_", None) or fused.n_features
+        return fused.predict(data_module.check_features(X, dtype=fused.dtype, n_features=n_features))
     return _forward(model, _checked_inputs(model, X), _check_batch_size(batch_size))
 
 

@@ -105,3 +105,15 @@ def test_other_errors_as_scikit_learn():
         assert not hasattr(estimator, "partial_fit")
         with pytest.raises(AttributeError, match="partial_fit"):
             estimator.partial_fit(X, y)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_values_beyond_float32_or_non_finite_weights():
+    rng = np.random.RandomState(0)
+    X = np.finfo(np.float64).max * rng.uniform(size=(10, 2))
+    y = rng.standard_normal(size=10)
+    with pytest.raises(ValueError, match="too large for dtype='float32'"):
+        MLPRegressor().fit(X, y)
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):  # scikit-learn's error
+        with np.errstate(all="ignore"):
+            MLPRegressor(dtype="float64", max_iter=5).fit(X, y)
