@@ -37,6 +37,7 @@ from backprop import nn
 from backprop import random as bp_random
 from backprop.engine.tensor import Tensor, enable_grad, no_grad
 from backprop.optim import SGD, Adam, AdamW, RMSprop
+from backprop.training import fastpath
 from backprop.sklearn._objective import MLPObjective
 from backprop.sklearn.callbacks import EpochRecord, InvScalingLR, NoImprovementStopping, ValidationScore
 from backprop.training.trainer import Trainer
@@ -421,7 +422,15 @@ class BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------ predict
     def _raw_outputs(self, X: np.ndarray) -> np.ndarray:
-        """The last layer's z for dense X of the model's dtype, in evaluation mode (restored after)."""
+        """The last layer's z for dense X of the model's dtype, in evaluation mode (restored after).
+
+        A float64 X is predicted in float64, from float64 copies of the weights: then every
+        row's result is independent of the other rows of the batch (a float32 BLAS product
+        may round a row differently with another batch size), as scikit-learn's is.
+        """
+        fused = fastpath.compile_model(self.model_)
+        if fused is not None:
+            return fused.predict(X)
         modes = [(module, module.training) for module in self.model_.modules()]
         self.model_.eval()
         try:
@@ -438,7 +447,8 @@ class BaseMLP(BaseEstimator):
         out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
         if sp.issparse(X):
             X = X.toarray()
-        X = np.ascontiguousarray(X, dtype=self.model_.parameters()[0].dtype)
+        compute_dtype = np.float64 if out_dtype == np.float64 else self.model_.parameters()[0].dtype
+        X = np.ascontiguousarray(X, dtype=compute_dtype)
         return self._objective.outputs(self._raw_outputs(X)).astype(out_dtype, copy=False)
 
     def _score_with_function(self, X, y, sample_weight, score_function):

@@ -147,6 +147,24 @@ class MLPObjective:
             return loss + self.penalty_value(n, sample_weight)
         return loss + l2_penalty(self.weights, self.penalty_coefficient(n, sample_weight))
 
+    def fused_loss(self):
+        """This cost as a :class:`~backprop.training.fastpath.FusedLoss`, so that the Trainer's
+        fused fast path runs it (None for the Poisson loss, which has no fused kernel).
+
+        ``self.weights`` must be every Dense layer's W, as the estimators build it.
+        """
+        from backprop.training.fastpath import FusedLoss
+
+        kernels = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy_with_logits",
+                   "identity": "half_mse"}
+        if self.out_activation not in kernels:
+            return None
+        scale = 1.0
+        if self.out_activation == "logistic" and self.weights:
+            scale = float(self.weights[-1].shape[0])  # K · the mean over K outputs = scikit-learn's sum
+        coefficient = self.penalty_coefficient if self.alpha != 0 and self.weights else None
+        return FusedLoss(kernels[self.out_activation], scale, coefficient, self.penalise)
+
     def outputs(self, z: np.ndarray) -> np.ndarray:
         """scikit-learn's ``activations[-1]``: the output activation applied to z."""
         return OUTPUT_ACTIVATIONS[self.out_activation](z)

@@ -21,6 +21,8 @@ regularisers) makes :func:`compile_model` return None, and the engine runs inste
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
+from typing import Callable, Optional
 
 import numpy as np
 
@@ -35,7 +37,28 @@ from backprop.nn.regularizers import L1, L1L2, L2
 from backprop.nn.sequential import Sequential
 from backprop.random import get_rng
 
-__all__ = ["FusedNetwork", "compile_model", "FUSED_LOSSES"]
+__all__ = ["FusedNetwork", "FusedLoss", "compile_model", "FUSED_LOSSES"]
+
+
+@dataclass(frozen=True)
+class FusedLoss:
+    """How a composite loss callable maps onto a fused kernel (see :func:`compile_model`).
+
+    A loss object with a ``fused_loss()`` method returning one of these is run as
+    J = scale · kernel(outputs, y) + c(n, w) · Σ_m ‖W^m‖², over every Dense layer's W.
+
+    Attributes:
+        name: a key of :data:`FUSED_LOSSES`' values, e.g. ``"cross_entropy"``.
+        scale: the factor on the kernel's loss (and δ).
+        l2_coefficient: ``c(n_examples, sample_weight) -> float``, or None for no penalty.
+        l2_in_gradient: False when the penalty is only reported (an optimiser applies
+            the decay itself, as AdamW does).
+    """
+
+    name: str
+    scale: float = 1.0
+    l2_coefficient: Optional[Callable] = None
+    l2_in_gradient: bool = True
 
 FUSED_LOSSES = {
     cross_entropy: "cross_entropy",
@@ -56,6 +79,7 @@ class _DenseOp:
         reg = layer.weight_regularizer
         self.l1 = float(getattr(reg, "l1", 0.0) or 0.0)
         self.l2 = float(getattr(reg, "l2", 0.0) or 0.0)
+        self.shared_l2 = 0.0  # a penalty the loss puts on every W (scikit-learn's α), set per step
 
     def out_width(self, width):
         return self.n_out
@@ -71,8 +95,9 @@ class _DenseOp:
             self.grad_W = np.empty_like(self.W.data)
             self.grad_b = None if self.b is None else np.empty_like(self.b.data)
         np.matmul(delta.T, a_in, out=self.grad_W)
-        if self.l2:
-            self.grad_W += (2 * self.l2) * self.W.data  # ∂(λΣW²)/∂W = 2λW
+        l2 = self.l2 + self.shared_l2
+        if l2:
+            self.grad_W += (2 * l2) * self.W.data  # ∂(λΣW²)/∂W = 2λW
         if self.l1:
             self.grad_W += self.l1 * np.sign(self.W.data)  # ∂(λΣ|W|)/∂W = λ sign(W)
         self.W.grad = self.grad_W
@@ -186,10 +211,13 @@ _compiled = weakref.WeakKeyDictionary()
 
 def compile_model(model, loss_fn=None):
     """A :class:`FusedNetwork` for ``model`` (and ``loss_fn``), or None if it needs the engine."""
-    loss_name = None
+    spec = None
     if loss_fn is not None:
-        loss_name = FUSED_LOSSES.get(loss_fn)
-        if loss_name is None:
+        if loss_fn in FUSED_LOSSES:
+            spec = FusedLoss(FUSED_LOSSES[loss_fn])
+        elif callable(getattr(loss_fn, "fused_loss", None)):
+            spec = loss_fn.fused_loss()
+        if spec is None or spec.name not in _LOSS_KERNELS:
             return None
     key = _structure_key(model)
     cached = _compiled.get(model)
@@ -200,15 +228,15 @@ def compile_model(model, loss_fn=None):
         _compiled[model] = (key, ops)
     if ops is None:
         return None
-    return FusedNetwork(ops, loss_name)
+    return FusedNetwork(ops, spec)
 
 
 class FusedNetwork:
     """A compiled model: :meth:`train_step` (forward, fused loss, backward) and :meth:`predict`."""
 
-    def __init__(self, ops, loss_name):
+    def __init__(self, ops, loss: Optional[FusedLoss]):
         self.ops = ops
-        self.loss_name = loss_name
+        self.loss = loss
         self.dense = [op for op in ops if isinstance(op, _DenseOp)]
         self.dtype = self.dense[0].W.data.dtype
         self.n_features = self.dense[0].W.data.shape[1]
@@ -216,7 +244,11 @@ class FusedNetwork:
 
     # ------------------------------------------------------------ prediction
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """The outputs in evaluation mode (dropout is the identity), allocating only the results."""
+        """The outputs in evaluation mode (dropout is the identity), allocating only the results.
+
+        The computation runs in X's dtype: a float64 X against float32 weights is computed
+        in float64 (NumPy's promotion), a float32 X in float32.
+        """
         a = X
         for op in self.ops:
             if not isinstance(op, _DropoutOp):
@@ -269,12 +301,18 @@ class FusedNetwork:
             a = out
 
         delta = deltas[a.shape[1]]
-        loss = _LOSS_KERNELS[self.loss_name](a, target, weight, delta)
+        spec = self.loss
+        loss = _LOSS_KERNELS[spec.name](a, target, weight, delta)
+        if spec.scale != 1.0:
+            loss *= spec.scale
+            delta *= dtype.type(spec.scale)
+        shared_l2 = 0.0 if spec.l2_coefficient is None else float(spec.l2_coefficient(n, weight))
 
         for k in range(len(self.ops) - 1, -1, -1):
             op = self.ops[k]
             a_in = X if k == 0 else outs[k - 1]
             if isinstance(op, _DenseOp):
+                op.shared_l2 = shared_l2 if spec.l2_in_gradient else 0.0
                 delta_in = None if k == 0 else deltas[a_in.shape[1]]
                 if delta_in is delta:  # same width in and out: δ_in needs its own buffer
                     delta_in = scratch[a_in.shape[1]]
@@ -290,6 +328,8 @@ class FusedNetwork:
             if delta is None:
                 break
         penalty = sum(op.penalty() for op in self.dense if op.l1 or op.l2)
+        if shared_l2:
+            penalty += shared_l2 * sum(float(np.vdot(op.W.data, op.W.data)) for op in self.dense)
         return loss + penalty, a
 
 
