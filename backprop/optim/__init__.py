@@ -18,12 +18,12 @@ from backprop.optim import lr_scheduler
 from backprop.optim.adam import Adam
 from backprop.optim.adamw import AdamW
 from backprop.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
-from backprop.optim.optimizer import Optimizer
+from backprop.optim.optimizer import Optimizer, pack_parameters
 from backprop.optim.rmsprop import RMSprop
 from backprop.optim.sgd import SGD
 
 __all__ = [
-    "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "OPTIMIZERS", "get_optimizer",
+    "Optimizer", "pack_parameters", "SGD", "RMSprop", "Adam", "AdamW", "OPTIMIZERS", "get_optimizer",
     "lr_scheduler", "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
 ]
 

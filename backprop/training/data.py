@@ -112,8 +112,19 @@ def check_features(X, *, dtype, n_features: int | None = None, name: str = "X") 
     return converted
 
 
+def _all_finite(array: np.ndarray) -> bool:
+    """True if no NaN or ±inf: a sum propagates both, in one pass without a boolean copy.
+
+    Only when the sum itself overflows (huge but finite values) is the exact check run.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(array, axis=None)):
+            return True
+    return bool(np.isfinite(array).all())
+
+
 def _check_finite(array: np.ndarray, name: str) -> None:
-    if array.dtype.kind == "f" and not np.isfinite(array).all():
+    if array.dtype.kind == "f" and not _all_finite(array):
         nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
         rows = np.unique(np.nonzero(~np.isfinite(array.reshape(array.shape[0], -1)))[0])[:5].tolist()
         raise ValueError(
@@ -281,15 +292,18 @@ def split_validation(n_examples: int, validation_split: float) -> int:
 
 # ---------------------------------------------------------------- batching
 class EpochBatches:
-    """Mini-batches of one epoch as contiguous slices of arrays gathered in the epoch's order.
+    """Mini-batches of one epoch, in the order of a permutation drawn each epoch.
 
-    With shuffling, each epoch gathers X, y and the weights once, in the order of a
-    permutation, into buffers allocated at construction (``np.take(..., out=buffer)``);
-    each batch is then a view ``buffer[start:stop]``, so a step allocates nothing for
-    its data. Without shuffling, or for a full batch, the arrays are sliced directly.
+    With shuffling, the features X (the first array, the large one) are gathered batch
+    by batch into one reused buffer (``np.take(X, order[start:stop], out=buffer)``): a
+    step allocates nothing for its data, the gathered rows are still in cache for the
+    first matrix multiply, and no shuffled copy of the whole X is ever made. The small
+    arrays (targets, weights) are gathered once per epoch into buffers allocated at
+    construction. Without shuffling, or for a full batch, the arrays are sliced directly.
 
     Args:
-        arrays: the arrays to batch together (None entries are passed through).
+        arrays: the arrays to batch together (None entries are passed through); the
+            first one is gathered per batch.
         batch_size: examples per batch; None or ≥ N means one full batch. The last
             batch keeps the remainder (it may be smaller).
         shuffle: draw a new order each epoch.
@@ -304,22 +318,58 @@ class EpochBatches:
         self.steps = -(-self.n // self.batch_size)
         self.epoch_arrays = list(self.arrays)
         if self.shuffle:
-            # One buffer per distinct array: the loss target and the metric target are often the same.
+            first = self.arrays[0]
+            self._rows = _GatheredRows(first, self.batch_size)
+            # One buffer per distinct small array: the loss target and the metric target are often the same.
             self._buffers = {}
-            for a in self.arrays:
-                if a is not None and id(a) not in self._buffers:
+            for a in self.arrays[1:]:
+                if a is not None and a is not first and id(a) not in self._buffers:
                     self._buffers[id(a)] = (a, np.empty_like(a, order="C"))
-            self.epoch_arrays = [None if a is None else self._buffers[id(a)][1] for a in self.arrays]
+            self.epoch_arrays = [self._rows] + [
+                None if a is None else (self._rows if a is first else self._buffers[id(a)][1])
+                for a in self.arrays[1:]
+            ]
 
     def start_epoch(self, rng) -> list:
-        """Draw this epoch's order from ``rng`` (if shuffling) and return the arrays in that order."""
+        """Draw this epoch's order from ``rng`` (if shuffling) and return the arrays in that order.
+
+        The first is then a :class:`_GatheredRows`: slice it as ``X[start:stop]``.
+        """
         if self.shuffle:
             order = rng.permutation(self.n)
+            self._rows.order = order
             for source, buffer in self._buffers.values():
-                np.take(source, order, axis=0, out=buffer)
+                np.take(source, order, axis=0, out=buffer, mode="clip")  # a permutation: always in range
         return self.epoch_arrays
 
     def bounds(self):
         """``(start, stop)`` of each batch."""
         size = self.batch_size
         return [(start, min(start + size, self.n)) for start in range(0, self.n, size)]
+
+
+class _GatheredRows:
+    """The rows of ``source`` in the epoch's order, gathered on demand one batch at a time.
+
+    ``rows[start:stop]`` returns a view of a reused buffer holding
+    ``source[order[start:stop]]``; it stays valid until the next slice is taken.
+    """
+
+    def __init__(self, source: np.ndarray, batch_size: int):
+        self.source = source
+        self.order = None
+        self._buffer = np.empty((batch_size,) + source.shape[1:], dtype=source.dtype)
+        self.shape = source.shape
+        self.dtype = source.dtype
+        self.ndim = source.ndim
+
+    def __len__(self) -> int:
+        return self.source.shape[0]
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError("gathered rows can only be sliced contiguously, as rows[start:stop]")
+        index = self.order[rows]
+        out = self._buffer[: len(index)]
+        np.take(self.source, index, axis=0, out=out, mode="clip")  # "raise" would buffer: 4× slower
+        return out

@@ -75,7 +75,7 @@ class _DenseOp:
         self.layer = layer
         self.W, self.b = layer.W, layer.b
         self.n_out = layer.out_features
-        self.grad_W = self.grad_b = None  # allocated by the first backward (predict needs none)
+        self.grad_W = self.grad_b = None  # views of FusedNetwork's flat gradient (predict needs none)
         reg = layer.weight_regularizer
         self.l1 = float(getattr(reg, "l1", 0.0) or 0.0)
         self.l2 = float(getattr(reg, "l2", 0.0) or 0.0)
@@ -91,9 +91,6 @@ class _DenseOp:
 
     def backward(self, delta, a_in, delta_in):
         """Fill the parameter gradients; write δ W into ``delta_in`` unless it is None."""
-        if self.grad_W is None or self.grad_W.dtype != self.W.data.dtype:
-            self.grad_W = np.empty_like(self.W.data)
-            self.grad_b = None if self.b is None else np.empty_like(self.b.data)
         np.matmul(delta.T, a_in, out=self.grad_W)
         l2 = self.l2 + self.shared_l2
         if l2:
@@ -241,6 +238,28 @@ class FusedNetwork:
         self.dtype = self.dense[0].W.data.dtype
         self.n_features = self.dense[0].W.data.shape[1]
         self._buffers = {}
+        self._grad_dtype = None
+
+    def _allocate_gradients(self) -> None:
+        """One flat gradient array, sliced per parameter in the order W¹, b¹, W², b², ...
+
+        That is the order of ``model.parameters()``; with the parameters packed the same
+        way (:func:`backprop.optim.pack_parameters`), the optimiser updates them all at once.
+        """
+        tensors = [t for op in self.dense for t in (op.W, op.b) if t is not None]
+        mixed = len({t.data.dtype for t in tensors}) > 1
+        flat = None if mixed else np.empty(sum(t.data.size for t in tensors), dtype=self.dtype)
+        offset = 0
+        for op in self.dense:
+            for name, t in (("grad_W", op.W), ("grad_b", op.b)):
+                if t is None:
+                    continue
+                if mixed:
+                    setattr(op, name, np.empty_like(t.data))
+                    continue
+                setattr(op, name, flat[offset:offset + t.data.size].reshape(t.data.shape))
+                offset += t.data.size
+        self._grad_dtype = self.dtype
 
     # ------------------------------------------------------------ prediction
     def predict(self, X: np.ndarray) -> np.ndarray:
@@ -283,6 +302,8 @@ class FusedNetwork:
         """
         n = X.shape[0]
         dtype = X.dtype
+        if self._grad_dtype is None or self._grad_dtype != self.dtype:  # (dtype("float64") == None holds)
+            self._allocate_gradients()
         outs, deltas, scratch = self._buffers_for(n, X.shape[1], dtype)
         masks = [None] * len(self.ops)
 

@@ -40,6 +40,7 @@ from backprop.nn.losses import LOSSES, get_loss
 from backprop.training import data as data_module
 from backprop.training.callbacks import Callback, CallbackList
 from backprop.training.data import EpochBatches, loss_kind
+from backprop.optim.optimizer import pack_parameters
 from backprop.training import fastpath
 from backprop.training.history import History
 from backprop.training.metrics import get_metric, metric_name
@@ -334,6 +335,8 @@ class Trainer:
                 return self.history
 
         self._fused = fastpath.compile_model(model, self.loss_fn) if self.fast_path else None
+        if self._fused is not None:
+            pack_parameters(model.parameters())  # one optimiser update over all weights
         batches = EpochBatches([train.X, train.target, train.truth, train.weight], self.batch_size, self.shuffle)
         self.params = {"epochs": target_epoch, "steps": batches.steps, "batch_size": batches.batch_size,
                        "samples": batches.n, "do_validation": val is not None, "metrics": self._log_keys(val)}

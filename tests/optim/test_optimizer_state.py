@@ -7,6 +7,7 @@ import pytest
 
 import backprop as bp
 from backprop import optim
+from backprop.optim import SGD, Adam, AdamW, RMSprop
 
 rng = np.random.default_rng(2)
 X = rng.normal(size=(16, 3))
@@ -255,3 +256,53 @@ def test_scheduler_changes_lr_through_param_groups():
     before = [p.data.copy() for p in params]
     grad_step(params, opt)
     assert all(np.array_equal(p.data, b) for p, b in zip(params, before))
+
+
+# ------------------------------------------------------------- packed parameters
+def _packed_vs_separate(make_optimizer, steps=6):
+    """The same updates with parameters packed into one flat array and kept apart."""
+    from backprop.optim import pack_parameters
+
+    rng = np.random.default_rng(3)
+    shapes = [(4, 3), (4,), (2, 4), (2,)]
+    init = [rng.standard_normal(s) for s in shapes]
+    grads = [[rng.standard_normal(s) for s in shapes] for _ in range(steps)]
+    results = []
+    for packed in (False, True):
+        params = [bp.Tensor(a.copy(), requires_grad=True) for a in init]
+        opt = make_optimizer(params)
+        if packed:
+            pack_parameters(params)
+            flat_grad = np.empty(sum(a.size for a in init))
+        for t in range(steps):
+            if packed:
+                offset = 0
+                for p, g in zip(params, grads[t]):
+                    p.grad = flat_grad[offset:offset + g.size].reshape(g.shape)
+                    p.grad[...] = g
+                    offset += g.size
+                if t == steps // 2:  # a state_dict taken mid-way restores into the packed layout
+                    opt.load_state_dict(opt.state_dict())
+            else:
+                for p, g in zip(params, grads[t]):
+                    p.grad = g.copy()
+            opt.step()
+        results.append(([p.data.copy() for p in params], opt.state_dict()))
+        if packed:
+            assert opt._packed(opt.param_groups[0]) is not None
+    return results
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: Adam(ps, lr=0.01, weight_decay=0.1, amsgrad=True),
+    lambda ps: AdamW(ps, lr=0.01),
+    lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
+    lambda ps: RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
+])
+def test_packed_parameters_update_bit_identically(make):
+    (separate, state_a), (packed, state_b) = _packed_vs_separate(make)
+    for a, b in zip(separate, packed):
+        np.testing.assert_array_equal(a, b)
+    for index, entry in state_a["state"].items():
+        for name, value in entry.items():
+            np.testing.assert_array_equal(state_b["state"][index][name], value)

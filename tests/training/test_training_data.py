@@ -175,9 +175,17 @@ def test_epoch_batches_gather_each_epoch_in_a_permuted_order():
     assert we is None and batches.steps == 3 and batches.bounds() == [(0, 4), (4, 8), (8, 10)]
     order = np.random.default_rng(0).permutation(10)
     np.testing.assert_array_equal(ye, order)
-    np.testing.assert_array_equal(Xe, X[order])
-    buffer = Xe
-    Xe2, _, _ = batches.start_epoch(rng)
-    assert Xe2 is buffer  # the same preallocated buffer every epoch
+    # X is gathered batch by batch into one reused buffer, never copied whole.
+    batch_views = []
+    for start, stop in batches.bounds():
+        rows = Xe[start:stop]
+        np.testing.assert_array_equal(rows, X[order[start:stop]])
+        batch_views.append(rows)
+    assert all(np.shares_memory(view, batch_views[0]) for view in batch_views)
+    Xe2, ye2, _ = batches.start_epoch(rng)
+    assert Xe2 is Xe and ye2 is ye  # the same preallocated buffers every epoch
+    order2 = np.random.default_rng(0)
+    order2.permutation(10)
+    np.testing.assert_array_equal(Xe2[0:4], X[order2.permutation(10)[:4]])
     full = EpochBatches([X, y], batch_size=None, shuffle=True)
     assert full.start_epoch(rng)[0] is X  # a full batch is never permuted or copied
