@@ -1,9 +1,25 @@
-"""Run the benchmarks: ``python -m benchmarks [--quick]`` (or ``make bench``)."""
+"""Run every benchmark: ``python -m benchmarks [--quick]`` (or ``make bench``).
+
+1. ``mlp_speed``: backprop's ``fit`` against PyTorch eager and scikit-learn on a
+   784-256-128-10 MLP (throughput, GEMM share, predict latency, peak memory);
+2. ``sklearn_mlp``: ``backprop.sklearn`` against scikit-learn's MLP (accuracy, fit time);
+3. ``digits_accuracy``: the same network and recipe in the three libraries on the digits.
+
+Each prints a markdown table and writes JSON under benchmarks/results/.
+"""
 
 import sys
 
-from benchmarks import mlp_speed
+from benchmarks import digits_accuracy, mlp_speed, sklearn_mlp
+
+
+def main(argv) -> int:
+    quick = ["--quick"] if "--quick" in argv else []
+    status = mlp_speed.main(quick)
+    status |= sklearn_mlp.main(quick)
+    status |= digits_accuracy.main(["--seeds", "2" if quick else "5"])
+    return status
 
 
 if __name__ == "__main__":
-    sys.exit(mlp_speed.main(sys.argv[1:]))
+    sys.exit(main(sys.argv[1:]))

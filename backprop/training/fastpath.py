@@ -115,7 +115,10 @@ class _DenseOp:
         return total
 
     def predict(self, a):
-        z = a @ self.W.data.T
+        if a.shape[0] == 1:
+            z = (self.W.data @ a[0])[None, :]  # one example: the notes' z = W a + b, a matrix–vector product
+        else:
+            z = a @ self.W.data.T
         if self.b is not None:
             z += self.b.data
         return z

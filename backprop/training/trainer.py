@@ -584,7 +584,7 @@ def predict(model, X, batch_size: int | None = None) -> np.ndarray:
     fused = fastpath.compile_model(model)
     if fused is not None and batch_size is None:
         # The lean path: one row must not cost more than its three small matmuls.
-        n_features = getattr(model, "n_features_in_", None) or fused.n_features
+        n_features = model.__dict__.get("n_features_in_") or fused.n_features  # no __getattr__ miss
         return fused.predict(data_module.check_features(X, dtype=fused.dtype, n_features=n_features))
     return _forward(model, _checked_inputs(model, X), _check_batch_size(batch_size))
 
