@@ -10,7 +10,6 @@ reach a tensor along different paths (the sum rule across paths).
 from __future__ import annotations
 
 import contextlib
-import functools
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -268,14 +267,3 @@ def tensor_method(func=None, *, name: Optional[str] = None):
         return f
 
     return register(func) if func is not None else register
-
-
-def tensor_operator(*dunder_names: str):
-    """Decorator: bind an op to Tensor operators, e.g. ``__add__``."""
-
-    def register(f):
-        for dunder in dunder_names:
-            setattr(Tensor, dunder, functools.wraps(f)(lambda self, other, _f=f: _f(self, other)))
-        return f
-
-    return register

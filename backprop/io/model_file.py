@@ -65,7 +65,39 @@ def decode_classes(encoded, path) -> np.ndarray | None:
     values = encoded["values"]
     if not all(isinstance(v, allowed) and (encoded["dtype"] == "bool" or not isinstance(v, bool)) for v in values):
         raise ModelFileError(path, f"classes values do not all have dtype {encoded['dtype']}")
-    return np.array(values, dtype=str if encoded["dtype"] == "str" else encoded["dtype"])
+    try:
+        return np.array(values, dtype=str if encoded["dtype"] == "str" else encoded["dtype"])
+    except OverflowError:
+        raise ModelFileError(path, f"classes values do not fit dtype {encoded['dtype']}") from None
+
+
+# Weights per layer type, from its config: checked against the file's tensors *before*
+# any layer is built, so that a tiny crafted file cannot make us allocate gigabytes.
+_DECLARED_SIZE = {
+    "Dense": lambda c: c["in_features"] * c["out_features"] + (c["out_features"] if c.get("use_bias", True) else 0),
+    "BatchNorm": lambda c: 4 * c["num_features"],
+}
+
+
+def _declared_size(config) -> int:
+    """The number of weights a (nested) architecture config declares; 0 for what it cannot tell."""
+    total, stack = 0, [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            size = _DECLARED_SIZE.get(node.get("class_name"))
+            inner = node.get("config")
+            if size is not None and isinstance(inner, dict):
+                try:
+                    value = size(inner)
+                except (KeyError, TypeError):
+                    value = 0  # the layer's own validation names the problem
+                if isinstance(value, int):
+                    total += value
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return total
 
 
 def save(model, path, metadata: dict | None = None) -> None:
@@ -113,9 +145,15 @@ def load_with_metadata(path):
     path = os.fspath(path)
     tensors, file_metadata = read_safetensors(path, kind=MODEL_KIND)
     config = read_json_metadata(file_metadata, "config", path=path)
+    declared, stored = _declared_size(config), sum(int(t.size) for t in tensors.values())
+    # Far more declared than stored: refuse now. A small gap gets the precise message below.
+    if declared > 2 * stored + 2**20:
+        raise ModelFileError(
+            path, f"the architecture declares {declared} weights but the file holds {stored} values"
+        )
     try:
         model = module_from_config(config)
-    except (ValueError, TypeError, KeyError, RecursionError) as error:
+    except (ValueError, TypeError, KeyError, RecursionError, OverflowError, MemoryError) as error:
         raise ModelFileError(path, f"invalid architecture config: {error}") from None
 
     expected = {key: value.shape for key, value in model.state_dict().items()}

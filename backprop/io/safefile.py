@@ -335,7 +335,7 @@ def read_json_metadata(
         raise ModelFileError(path, f"metadata key {key!r} is missing")
     try:
         return json.loads(metadata[key])
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:  # deep nesting too
         raise ModelFileError(path, f"metadata key {key!r} is not valid JSON ({error})") from None
 
 
@@ -383,7 +383,7 @@ def _parse_header(header_bytes: bytes, path: str) -> dict[str, Any]:
         raise ModelFileError(path, f"header is not valid UTF-8 ({error.reason} at byte {error.start})") from None
     try:
         header = json.loads(text, object_pairs_hook=_reject_duplicate_keys)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # RecursionError: absurdly deep nesting
         raise ModelFileError(path, f"header is not valid JSON ({error})") from None
     if not isinstance(header, dict):
         raise ModelFileError(path, f"header is JSON {type(header).__name__}, not an object")

@@ -73,7 +73,7 @@ class Optimizer:
         self.state: dict = {}  # Tensor -> {name: ndarray or number}; Tensor hashes by identity
         self.param_groups: list = []
         self._scratch_buffers: dict = {}
-        self._packed_cache: dict = {}  # id(group) -> (layout key, flat W, flat g, flat state)
+        self._packed_cache: dict = {}  # id(group) -> ((data, grad) per param, flat W, flat g, flat state)
         groups = list(params)
         if not groups:
             raise ValueError("params must not be empty: the optimiser got an empty parameter list")
@@ -164,10 +164,12 @@ class Optimizer:
         params = group["params"]
         if len(params) < 2:
             return None
-        key = tuple((id(p.data), id(p.grad)) for p in params)
         cache = self._packed_cache.get(id(group))
-        if cache is not None and cache[0] == key:
+        # Compare the arrays themselves (the cache holds them, so their ids cannot be reused).
+        if cache is not None and all(p.data is data and p.grad is grad
+                                     for p, (data, grad) in zip(params, cache[0])):
             return cache[1:]
+        key = tuple((p.data, p.grad) for p in params)
         W = _flat_base(params, lambda p: p.data)
         g = None if W is None else _flat_base(params, lambda p: p.grad)
         flat_state = None if g is None else self._flat_state(params, W)

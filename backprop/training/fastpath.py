@@ -187,6 +187,9 @@ def _ops_of(model):
             return None
     if not ops or not isinstance(ops[0], _DenseOp):
         return None
+    tensors = [t for op in ops if isinstance(op, _DenseOp) for t in (op.W, op.b) if t is not None]
+    if len({id(t) for t in tensors}) != len(tensors):
+        return None  # a tied weight: its gradients must add up, which the engine does
     return ops
 
 
@@ -198,8 +201,8 @@ def _structure_key(model) -> tuple:
         if isinstance(layer, Sequential):
             key.append(_structure_key(layer))
             continue
-        d = layer.__dict__
-        key.append((id(layer), type(layer), id(d.get("W")), id(d.get("b")), id(d.get("activation")),
+        d, params = layer.__dict__, layer.__dict__.get("_parameters", {})  # Parameters live in _parameters
+        key.append((id(layer), type(layer), id(params.get("W")), id(params.get("b")), id(d.get("activation")),
                     id(d.get("weight_regularizer")), d.get("rate")))
     return tuple(key)
 

@@ -244,3 +244,40 @@ def test_the_file_is_plain_safetensors_with_json_metadata(tmp_path, fitted):
     assert json.loads(metadata["config"]) == nn.module_to_config(fitted)
     assert json.loads(metadata["training"])["classes"] == {"dtype": "str", "values": ["down", "up"]}
     assert json.loads(metadata["user_metadata"]) == {"a": 1}
+
+
+def _crafted_model_file(tmp_path, config, tensors=None, training=None):
+    import json
+
+    from backprop.io.safefile import write_safetensors
+
+    path = tmp_path / "crafted.safetensors"
+    metadata = {"config": json.dumps(config)} if isinstance(config, (dict, list)) else {"config": config}
+    if training is not None:
+        metadata["training"] = training
+    write_safetensors(path, tensors or {"0.W": np.zeros((2, 2), np.float32)}, metadata, kind="model")
+    return path
+
+
+def test_a_huge_declared_layer_is_refused_before_anything_is_allocated(tmp_path):
+    config = {"class_name": "Sequential", "config": {"layers": [
+        {"class_name": "Dense", "config": {"in_features": 10**9, "out_features": 10**9}}]}}
+    with pytest.raises(ModelFileError, match="declares"):
+        model_file.load(_crafted_model_file(tmp_path, config))
+
+
+def test_deeply_nested_json_is_refused_cleanly(tmp_path):
+    with pytest.raises(ModelFileError):
+        model_file.load(_crafted_model_file(tmp_path, "[" * 100000 + "]" * 100000))
+
+
+def test_class_values_that_overflow_are_refused(tmp_path):
+    import json
+
+    fitted = _model()
+    path = tmp_path / "ok.safetensors"
+    model_file.save(fitted, path)
+    tensors, metadata = __import__("backprop.io.safefile", fromlist=["x"]).read_safetensors(path)
+    training = json.dumps({"classes": {"dtype": "int64", "values": [10**30]}})
+    with pytest.raises(ModelFileError, match="classes"):
+        model_file.load(_crafted_model_file(tmp_path, metadata["config"], tensors, training))

@@ -169,3 +169,24 @@ def test_training_with_and_without_fast_path_follows_the_same_trajectory(loss):
     np.testing.assert_allclose(histories[0], histories[1], rtol=1e-10)
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_replacing_a_parameter_recompiles_the_network():
+    from backprop.nn import Parameter
+
+    X, labels, _, _ = _data()
+    model = _build("relu")
+    Trainer(model, loss="cross_entropy", optimizer="sgd", verbose=0).fit(X, labels)
+    model[-1].W = Parameter(np.zeros_like(model[-1].W.data))
+    with bp.no_grad():
+        expected = model(bp.Tensor(X)).data
+    np.testing.assert_allclose(model.predict(X), expected, rtol=1e-12)
+    Trainer(model, loss="cross_entropy", optimizer="sgd", verbose=0).fit(X, labels, epochs=2)
+    assert np.abs(model[-1].W.data).sum() > 0  # the new parameter is trained
+
+
+def test_tied_weights_use_the_engine():
+    bp.manual_seed(0)
+    a, b = nn.Dense(4, 4, dtype="float64"), nn.Dense(4, 4, dtype="float64")
+    b.W = a.W
+    assert fastpath.compile_model(nn.Sequential(a, b, nn.Dense(4, 3, dtype="float64")), losses.cross_entropy) is None
