@@ -23,7 +23,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 setup: $(VENV)/.installed-dev
 
 train: $(VENV)/.installed-all
-	$(BIN)/backprop train --out model.safetensors --plot curves.png
+	$(BIN)/backprop train --val-split 0.1 --out model.safetensors --plot curves.png
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest -n 2 -q
