@@ -687,6 +687,10 @@ def read_table(path):
         except (pd.errors.ParserError, UnicodeDecodeError, OSError, EOFError) as error:
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ValueError(f"could not parse {path} as CSV: {message}") from None
+        if not frame.index.equals(pd.RangeIndex(len(frame))):
+            # pandas silently turns the first column into the index when rows have one
+            # field more than the header: every column would then hold its neighbour's values.
+            raise ValueError(f"could not parse {path} as CSV: its rows have more fields than its header")
         header = [str(c) for c in frame.columns]
         unnamed = [i for i, c in enumerate(header) if c.startswith("Unnamed: ")]
         if unnamed:

@@ -331,3 +331,12 @@ def test_read_table_parquet_needs_pyarrow(tmp_path):
     else:
         pd.DataFrame({"a": [1, 2]}).to_parquet(path)
         assert read_table(path)["a"].tolist() == [1, 2]
+
+
+def test_rows_with_more_fields_than_the_header_are_refused(tmp_path):
+    from backprop.preprocessing import read_table
+
+    path = tmp_path / "shifted.csv"
+    path.write_text("a,b\n1,2,3\n4,5,6\n")
+    with pytest.raises(ValueError, match="more fields than its header"):
+        read_table(path)

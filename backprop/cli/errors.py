@@ -52,7 +52,8 @@ def _describe(error: BaseException) -> tuple[str, int]:
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         # "[Errno 2] No such file or directory: 'x.csv'" -> "No such file or directory: x.csv"
         return f"{error.strerror}: {error.filename}", USAGE_ERROR
-    if isinstance(error, (ValueError, OSError)):  # ModelFileError is a ValueError
+    if isinstance(error, (ValueError, OSError, ImportError)):  # ModelFileError is a ValueError;
+        # ImportError: an optional dependency the input needs (pyarrow for Parquet)
         return str(error) or type(error).__name__, USAGE_ERROR
     return f"{type(error).__name__}: {error}", UNEXPECTED_ERROR
 

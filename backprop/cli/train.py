@@ -164,6 +164,10 @@ def run_training(settings: TrainSettings) -> TrainResult:
     import backprop
     from backprop.preprocessing import TabularPreprocessor
 
+    for output in (settings.out, settings.plot):
+        # Fail before training, not after it, when a result cannot be written.
+        if output is not None and not Path(output).resolve().parent.is_dir():
+            raise ValueError(f"cannot write {output}: the folder {Path(output).resolve().parent} does not exist")
     frame, source = _load_frame(settings)
     target = _target_column(settings, frame, source)
     # The task ("auto" resolved) is read from the whole table so the split can be

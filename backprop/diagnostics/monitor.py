@@ -105,7 +105,8 @@ class GradientMonitor(Callback):
         self.layers = [(f"layer {m}", _describe(dense, acts)) for m, (dense, acts) in enumerate(self._groups, 1)]
         names = [name for name, _ in self.layers]
         self.weight_sizes = [dense.W.data.size for dense, _ in self._groups]
-        if not self.history:
+        if not self.history or set(self.history["grad_norm"]) != set(names):
+            # A first fit, or a monitor reused on another network: start a fresh record.
             self.history = {"grad_norm": {n: [] for n in names}, "update_ratio": {n: [] for n in names},
                             "dead_relu": {}, "saturated": {}}
         self._probe = self._prepare_probe() if self._traceable else None
@@ -169,9 +170,15 @@ class GradientMonitor(Callback):
         if y is not None:
             from backprop.training.trainer import Trainer
 
-            prepared = Trainer(self.model, loss=self.trainer.loss_fn, optimizer=None, verbose=0).prepare(
-                X, np.asarray(y)[: self.probe_size])
-            X, target = prepared.X, prepared.target
+            try:
+                prepared = Trainer(self.model, loss=self.trainer.loss_fn, optimizer=None, verbose=0).prepare(
+                    X, np.asarray(y)[: self.probe_size])
+                X, target = prepared.X, prepared.target
+            except (ValueError, TypeError):
+                # A loss the Trainer cannot encode labels for (e.g. the scikit-learn front's
+                # own cost): the unit statistics need only the inputs.
+                target = None
+                X = np.asarray(X, dtype=self._groups[0][0].W.data.dtype)
         else:
             X = X.astype(self._groups[0][0].W.data.dtype, copy=False)
         return X, target

@@ -76,6 +76,8 @@ class Tensor:
             numbers, lists and integer arrays get the default dtype (float32, see
             :func:`backprop.set_default_dtype`).
         requires_grad: record the ops on this tensor so that ``backward`` fills ``.grad``.
+            Such a tensor copies an ndarray it is given; one without gradients shares it
+            (the library never writes into it).
         dtype: force a float dtype.
 
     Example:
@@ -90,9 +92,12 @@ class Tensor:
     __array_priority__ = 1000  # so that ``ndarray * Tensor`` calls Tensor.__rmul__
 
     def __init__(self, data, requires_grad: bool = False, dtype=None):
-        if isinstance(data, Tensor):
-            data = data.data
-        self.data: np.ndarray = backend.as_float_array(data, dtype)
+        source = data.data if isinstance(data, Tensor) else data
+        self.data: np.ndarray = backend.as_float_array(source, dtype)
+        if requires_grad and isinstance(source, np.ndarray) and np.shares_memory(self.data, source):
+            # A tensor that requires grad is a weight that optimisers update in place:
+            # it gets its own copy, so that the caller's array is never modified (torch.tensor copies too).
+            self.data = self.data.copy()
         self.grad: Optional[np.ndarray] = None
         self.requires_grad: bool = bool(requires_grad)
         self._parents: tuple = ()
@@ -254,8 +259,9 @@ def as_tensor(value, like: Optional[Tensor] = None) -> Tensor:
     """Return ``value`` as a Tensor; a Python number takes the dtype of ``like``."""
     if isinstance(value, Tensor):
         return value
-    if like is not None and isinstance(value, (int, float, np.integer, np.floating, np.bool_)):
-        return Tensor(xp.asarray(value, dtype=like.dtype))
+    if like is not None and (isinstance(value, (int, float, np.integer, np.floating, np.bool_))
+                             or (isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "fiub")):
+        return Tensor(xp.asarray(value, dtype=like.dtype))  # a scalar never changes a tensor's dtype
     return Tensor(value)
 
 

@@ -34,8 +34,10 @@ __all__ = [
 # ---------------------------------------------------------------- helpers
 def _prediction_and_target(prediction, target, name: str):
     prediction = as_tensor(prediction)
-    if isinstance(target, Tensor):
+    if isinstance(target, Tensor) and (target.requires_grad or target.dtype == prediction.dtype):
         y = target
+    elif isinstance(target, Tensor):
+        y = Tensor(target.data, dtype=prediction.dtype)  # a constant target follows the prediction's dtype
     else:
         y = Tensor(np.asarray(target), dtype=prediction.dtype)
     if y.shape != prediction.shape:

@@ -128,3 +128,14 @@ def test_backprop_debug_shows_the_traceback(monkeypatch):
     monkeypatch.setenv("BACKPROP_DEBUG", "1")
     with pytest.raises(RuntimeError, match="something broke"):
         run_command(_failing, [])
+
+
+def test_output_into_a_missing_folder_fails_before_training(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "backprop.cli", "train", "--epochs", "1",
+                             "--out", str(tmp_path / "no" / "such" / "m.safetensors")],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "does not exist" in result.stderr and "Traceback" not in result.stderr

@@ -152,3 +152,20 @@ def test_without_a_probe_or_gradients_the_norms_come_from_the_probe():
     NoGradTrainer(model, loss="cross_entropy", optimizer="sgd", callbacks=[without], verbose=0).fit(X, y, epochs=1)
     assert math.isnan(without.history["grad_norm"]["layer 1"][0])
     assert "—" in without.report()
+
+
+def test_a_monitor_can_be_reused_on_another_network():
+    import numpy as np
+
+    import backprop as bp
+    from backprop import nn
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 4)).astype(np.float32), rng.integers(0, 3, 40)
+    monitor = bp.GradientMonitor(probe=(X, y))
+    for hidden in ([8], [8, 8]):
+        bp.manual_seed(0)
+        sizes = [4] + hidden
+        layers = [nn.Dense(a, b, activation="relu") for a, b in zip(sizes, sizes[1:])] + [nn.Dense(sizes[-1], 3)]
+        nn.Sequential(*layers).fit(X, y, loss="cross_entropy", epochs=2, verbose=0, callbacks=[monitor])
+    assert len(monitor.history["grad_norm"]) == 3

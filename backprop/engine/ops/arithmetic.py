@@ -83,7 +83,11 @@ def pow(a, b) -> Tensor:  # noqa: A001 - mirrors the operator's name
     def backward(g):
         grad_a = grad_b = None
         if a.requires_grad:
-            grad_a = unbroadcast(g * b.data * a.data ** (b.data - 1), a.shape)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                local = b.data * a.data ** (b.data - 1)
+            # a ** 0 is constant: derivative 0, also at a = 0 (where 0 · 0^(−1) would be NaN), as in PyTorch.
+            local = xp.where(b.data == 0, 0, local).astype(out.dtype, copy=False)
+            grad_a = unbroadcast(g * local, a.shape)
         if b.requires_grad:
             with np.errstate(divide="ignore", invalid="ignore"):
                 log_a = xp.where(a.data > 0, xp.log(xp.where(a.data > 0, a.data, 1)), xp.nan)

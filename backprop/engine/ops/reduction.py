@@ -15,15 +15,27 @@ __all__ = ["sum", "mean", "max"]
 def _normalize_axis(axis, ndim: int, op: str):
     if axis is None:
         return None
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
+        axes = (axis,)
+    elif isinstance(axis, (tuple, list)):
+        axes = tuple(axis)
+    else:
+        raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
+    if ndim == 0:
+        # A 0-d tensor has one element: axis 0 or -1 reduces it to itself, as in PyTorch.
+        if any(not isinstance(ax, (int, np.integer)) or ax not in (0, -1) for ax in axes):
+            raise ValueError(f"{op}: axis {axis!r} is out of range for a 0-d tensor (use 0, -1 or None)")
+        return None
     normalized = []
     for ax in axes:
-        if not isinstance(ax, (int, np.integer)):
+        if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
             raise TypeError(f"{op}: axis must be an int, a tuple of ints or None, got {axis!r}")
-        if not -ndim <= ax < builtins.max(ndim, 1):
+        if not -ndim <= ax < ndim:
             raise ValueError(f"{op}: axis {ax} is out of range for a tensor with {ndim} dimensions")
-        normalized.append(int(ax) % builtins.max(ndim, 1))
-    return tuple(sorted(set(normalized)))
+        normalized.append(int(ax) % ndim)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op}: axis {axis!r} names the same dimension twice")
+    return tuple(sorted(normalized))
 
 
 def _expand(g: np.ndarray, shape: tuple, axes, keepdims: bool) -> np.ndarray:

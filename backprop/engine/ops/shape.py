@@ -31,7 +31,8 @@ def transpose(x, *axes) -> Tensor:
     if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
         axes = tuple(axes[0])
     axes = axes or tuple(reversed(range(x.ndim)))
-    if sorted(int(a) % max(x.ndim, 1) for a in axes) != list(range(x.ndim)):
+    if (any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -x.ndim <= a < x.ndim for a in axes)
+            or sorted(int(a) % max(x.ndim, 1) for a in axes) != list(range(x.ndim))):
         raise ValueError(f"transpose: axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
     inverse = tuple(np.argsort([int(a) % x.ndim for a in axes]))
     return make_result(xp.transpose(x.data, axes), (x,), lambda g: (xp.transpose(g, inverse),), "transpose")
@@ -45,13 +46,25 @@ def _is_basic_index(index) -> bool:
     return all(isinstance(p, (int, np.integer, slice, type(None), type(Ellipsis))) for p in parts)
 
 
+def _integer_index(index: Tensor) -> np.ndarray:
+    """A Tensor used as an index holds positions. Tensors are float, so a mask would read
+    as positions 0 and 1: masks must be NumPy bool arrays, and non-integers are refused."""
+    values = index.data
+    if not np.all(values == np.round(values)):
+        raise ValueError(
+            "a Tensor used as an index must hold integer positions; "
+            "for a boolean mask, index with a NumPy bool array (x[mask_array])"
+        )
+    return values.astype(np.intp)
+
+
 def getitem(x, index) -> Tensor:
     """out = x[index] (NumPy indexing);  backward scatters g back, adding where an index repeats."""
     x = as_tensor(x)
     if isinstance(index, Tensor):
-        index = index.data.astype(np.intp) if index.dtype.kind == "f" else index.data
+        index = _integer_index(index)
     elif isinstance(index, tuple):
-        index = tuple(i.data.astype(np.intp) if isinstance(i, Tensor) else i for i in index)
+        index = tuple(_integer_index(i) if isinstance(i, Tensor) else i for i in index)
     out = x.data[index]
     basic = _is_basic_index(index)
 
