@@ -175,6 +175,8 @@ class BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
 
         X, Y, y = self._validate_input(X, y, incremental, reset=first_pass)
+        if first_pass:
+            self._fit_X_dtype = X.dtype  # predictions come in the promotion of this and X's dtype
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
         class_weight = self._class_sample_weight(y, incremental)
@@ -445,6 +447,9 @@ class BaseMLP(BaseEstimator):
         if check_input:
             X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
         out_dtype = X.dtype if X.dtype in (np.float32, np.float64) else np.float64
+        # scikit-learn's weights have the dtype of the X they were fit on, and its outputs the
+        # promotion of both: a float32 X on a model fit on float64 data predicts float64.
+        out_dtype = np.result_type(out_dtype, getattr(self, "_fit_X_dtype", out_dtype))
         if sp.issparse(X):
             X = X.toarray()
         compute_dtype = np.float64 if out_dtype == np.float64 else self.model_.parameters()[0].dtype

@@ -150,7 +150,8 @@ def test_predict_proba_and_log_proba(blobs):
     assert proba.shape == (400, 2) and proba.dtype == np.float64
     np.testing.assert_allclose(proba.sum(1), 1.0, rtol=1e-6)
     np.testing.assert_allclose(clf.predict_log_proba(X), np.log(proba))
-    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float32  # X's dtype, as scikit-learn's
+    # fit on float64 X: float64 out for any X, as scikit-learn (its weights are float64 then)
+    assert clf.predict_proba(X.astype(np.float32)).dtype == np.float64
 
 
 def test_model_can_be_saved_by_the_library(blobs, tmp_path):
@@ -164,3 +165,17 @@ def test_model_can_be_saved_by_the_library(blobs, tmp_path):
     assert isinstance(loaded, nn.Sequential)
     X32 = X.astype(np.float32)
     np.testing.assert_allclose(loaded.eval()(X32).data, clf.model_.eval()(X32).data)
+
+
+def test_prediction_dtype_follows_scikit_learn():
+    import numpy as np
+    from sklearn.datasets import load_iris
+
+    from backprop.sklearn import MLPClassifier
+
+    X, y = load_iris(return_X_y=True)
+    fit64 = MLPClassifier((8,), max_iter=5).fit(X, y)
+    fit32 = MLPClassifier((8,), max_iter=5).fit(X.astype(np.float32), y)
+    assert fit64.predict_proba(X.astype(np.float32)).dtype == np.float64
+    assert fit32.predict_proba(X.astype(np.float32)).dtype == np.float32
+    assert fit32.predict_proba(X).dtype == np.float64
