@@ -13,7 +13,7 @@ from __future__ import annotations
 import numbers
 from typing import Optional, Union
 
-from backprop.engine.ops.activation import Activation, _softmax_array, get_activation
+from backprop.engine.ops.activation import Activation, get_activation, softmax_array
 from backprop.engine.ops.activation import softmax as softmax_op
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop.nn.module import Module, check_real
@@ -41,7 +41,7 @@ class SoftmaxActivation(Activation):
         self.axis = int(axis)
 
     def f(self, z):
-        return _softmax_array(z, self.axis)
+        return softmax_array(z, self.axis)
 
     def df(self, z, a):
         raise NotImplementedError(

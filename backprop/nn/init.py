@@ -33,7 +33,6 @@ function (``weight_init=init.he_normal``), with parameters
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import math
@@ -43,6 +42,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from backprop.backend import get_default_dtype, resolve_dtype
+from backprop.naming import unknown_name_error
 from backprop.random import get_rng
 
 __all__ = [
@@ -205,9 +205,7 @@ def _lookup(name) -> str:
     key = name.lower()
     key = _ALIASES.get(key, key)
     if key not in INITIALIZERS:
-        close = difflib.get_close_matches(key, list(INITIALIZERS) + list(_ALIASES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown initialiser {name!r}; valid names are {sorted(INITIALIZERS)}{hint}")
+        raise unknown_name_error("initialiser", name, key, sorted(INITIALIZERS), candidates=_ALIASES)
     return key
 
 

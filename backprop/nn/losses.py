@@ -16,13 +16,11 @@ example); the batch mean then becomes the weighted mean Σ_i w_i J_i / Σ_i w_i.
 
 from __future__ import annotations
 
-import difflib
-
 import numpy as np
 
 from backprop.backend import xp
-from backprop.engine.ops.activation import _softmax_array
 from backprop.engine.tensor import Tensor, as_tensor, make_result
+from backprop.naming import unknown_name_error
 
 __all__ = [
     "mse", "half_mse", "rss", "mae",
@@ -249,7 +247,5 @@ def get_loss(name_or_fn):
         raise TypeError(f"loss must be a name or a callable, got {type(name_or_fn).__name__}")
     key = _ALIASES.get(name_or_fn.lower(), name_or_fn.lower())
     if key not in LOSSES:
-        close = difflib.get_close_matches(key, list(LOSSES) + list(_ALIASES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown loss {name_or_fn!r}; valid names are {sorted(LOSSES)}{hint}")
+        raise unknown_name_error("loss", name_or_fn, key, sorted(LOSSES), candidates=_ALIASES)
     return LOSSES[key]

@@ -15,10 +15,10 @@ Penalties are composed from engine ops, so their gradients come from backprop.
 
 from __future__ import annotations
 
-import difflib
 from typing import Optional, Union
 
 from backprop.engine.tensor import Tensor, as_tensor
+from backprop.naming import unknown_name_error
 from backprop.nn.module import check_real
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "REGULARIZERS", "get_regularizer"]
@@ -146,7 +146,5 @@ def _lookup(name: str) -> type:
     key = name.lower()
     key = _ALIASES.get(key, key)
     if key not in REGULARIZERS:
-        close = difflib.get_close_matches(key, list(REGULARIZERS) + list(_ALIASES), n=1, cutoff=0.4)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown regulariser {name!r}; valid names are {sorted(REGULARIZERS)}{hint}")
+        raise unknown_name_error("regulariser", name, key, sorted(REGULARIZERS), candidates=_ALIASES, cutoff=0.4)
     return REGULARIZERS[key]

@@ -11,9 +11,9 @@ Each step: ``opt.zero_grad(); loss.backward(); opt.step()``; each epoch: ``sched
 
 from __future__ import annotations
 
-import difflib
 import inspect
 
+from backprop.naming import unknown_name_error
 from backprop.optim import lr_scheduler
 from backprop.optim.adam import Adam
 from backprop.optim.adamw import AdamW
@@ -62,9 +62,7 @@ def get_optimizer(name_or_optimizer, params, **overrides) -> Optimizer:
         )
     key = name_or_optimizer.lower()
     if key not in OPTIMIZERS:
-        close = difflib.get_close_matches(key, list(OPTIMIZERS), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown optimizer {name_or_optimizer!r}; valid names are {sorted(OPTIMIZERS)}{hint}")
+        raise unknown_name_error("optimizer", name_or_optimizer, key, sorted(OPTIMIZERS))
     cls = OPTIMIZERS[key]
     accepted = set(inspect.signature(cls).parameters) - {"params"}
     unknown = sorted(set(overrides) - accepted)

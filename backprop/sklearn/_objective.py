@@ -30,26 +30,17 @@ from scipy.special import xlogy
 from backprop import losses
 from backprop.backend import xp
 from backprop.engine.ops import exp
+from backprop.engine.ops.activation import sigmoid_array, softmax_array
 from backprop.engine.tensor import Tensor, make_result
 
 __all__ = ["MLPObjective", "l2_penalty", "half_poisson_deviance", "OUTPUT_ACTIVATIONS"]
 
 
-def _softmax(z):
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _logistic(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
 # The output activation turns the last layer's z into scikit-learn's ``activations[-1]``.
 OUTPUT_ACTIVATIONS = {
     "identity": lambda z: z,
-    "logistic": _logistic,
-    "softmax": _softmax,
+    "logistic": sigmoid_array,
+    "softmax": softmax_array,
     "exp": np.exp,
 }
 

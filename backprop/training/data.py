@@ -361,12 +361,6 @@ class _GatheredRows:
         self.source = source
         self.order = None
         self._buffer = np.empty((batch_size,) + source.shape[1:], dtype=source.dtype)
-        self.shape = source.shape
-        self.dtype = source.dtype
-        self.ndim = source.ndim
-
-    def __len__(self) -> int:
-        return self.source.shape[0]
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         if not isinstance(rows, slice) or rows.step not in (None, 1):

@@ -148,6 +148,7 @@ class _DropoutOp:
 
     def __init__(self, layer: Dropout):
         self.layer = layer
+        self._draws = self._mask = None  # reused while the batch shape and dtype stay the same
 
     def out_width(self, width):
         return width
@@ -156,8 +157,12 @@ class _DropoutOp:
         layer = self.layer
         if not layer.training or layer.rate == 0:
             return None
-        keep = get_rng().random(shape) >= layer.rate
-        return keep.astype(dtype) * dtype.type(1.0 / (1.0 - layer.rate))
+        if self._mask is None or self._mask.shape != shape or self._mask.dtype != dtype:
+            self._draws, self._mask = np.empty(shape), np.empty(shape, dtype)
+        get_rng().random(out=self._draws)  # the same float64 stream as Dropout's rng.random(shape)
+        np.greater_equal(self._draws, layer.rate, out=self._mask)
+        self._mask *= dtype.type(1.0 / (1.0 - layer.rate))
+        return self._mask
 
 
 def _ops_of(model):
@@ -372,11 +377,12 @@ def _weights(weight, n, dtype):
 def _cross_entropy(Z, target, weight, delta):
     """J = mean_i (log Σ_k e^{z_ik} − Σ_k y_ik z_ik);  δ = (softmax(z)·Σy − y)/N."""
     n = Z.shape[0]
-    np.subtract(Z, Z.max(axis=1, keepdims=True), out=delta)
+    z_max = Z.max(axis=1, keepdims=True)
+    np.subtract(Z, z_max, out=delta)
     np.exp(delta, out=delta)
     sums = delta.sum(axis=1, keepdims=True)
     delta /= sums  # softmax(z)
-    log_sum = np.log(sums).ravel() + Z.max(axis=1)
+    log_sum = (np.log(sums) + z_max).ravel()
     if target.ndim == 1:
         rows = np.arange(n)
         per_example = log_sum - Z[rows, target]

@@ -38,10 +38,11 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 from typing import Callable
 
 import numpy as np
+
+from backprop.naming import unknown_name_error
 
 __all__ = [
     "accuracy", "binary_accuracy", "precision", "recall", "f1", "mse", "mae", "r2",
@@ -241,9 +242,7 @@ def get_metric(name_or_fn) -> Callable:
         raise TypeError(f"metric must be a name or a callable, got {type(name_or_fn).__name__}")
     key = _ALIASES.get(name_or_fn.lower(), name_or_fn.lower())
     if key not in METRICS:
-        close = difflib.get_close_matches(key, list(METRICS) + list(_ALIASES), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown metric {name_or_fn!r}; valid names are {sorted(METRICS)}{hint}")
+        raise unknown_name_error("metric", name_or_fn, key, sorted(METRICS), candidates=_ALIASES)
     return METRICS[key]
 
 

@@ -35,13 +35,14 @@ from typing import Iterable
 import numpy as np
 
 from backprop import random as bp_random
+from backprop.engine.ops.activation import sigmoid_array, softmax_array
 from backprop.engine.tensor import Tensor, no_grad
 from backprop.nn.losses import LOSSES, get_loss
+from backprop.optim.optimizer import pack_parameters
 from backprop.training import data as data_module
 from backprop.training.callbacks import Callback, CallbackList
-from backprop.training.data import EpochBatches, loss_kind
-from backprop.optim.optimizer import pack_parameters
 from backprop.training import fastpath
+from backprop.training.data import EpochBatches, loss_kind
 from backprop.training.history import History
 from backprop.training.metrics import get_metric, metric_name
 from backprop.training.progress import ProgressLogger
@@ -141,16 +142,6 @@ def _n_outputs(model, X: np.ndarray) -> int | None:
     except (ValueError, TypeError) as error:
         raise ValueError(f"the model cannot process X of shape {X.shape} (wrong number of features?): {error}") from None
     return int(np.prod(out.shape[1:])) if out.ndim > 1 else 1
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class Trainer:
@@ -474,7 +465,7 @@ class Trainer:
     # =========================================================== evaluation
     def _metric_values(self, truth: np.ndarray, outputs: np.ndarray, prefix: str = "") -> dict:
         if self.kind == "binary_logits":
-            outputs = _sigmoid(outputs)  # metrics threshold probabilities at 0.5
+            outputs = sigmoid_array(outputs)  # metrics threshold probabilities at 0.5
         return {prefix + name: float(metric(truth, outputs)) for name, metric in self.metrics}
 
     def _evaluate_prepared(self, prepared: _Prepared, prefix: str = "", batch_size: int | None = None) -> dict:
@@ -597,8 +588,8 @@ def _probabilities(kind: str | None, outputs: np.ndarray) -> np.ndarray:
         )
     outputs = outputs.astype(np.float64, copy=False)
     if kind == "multiclass":
-        return _softmax(outputs.reshape(outputs.shape[0], -1))
-    return _sigmoid(outputs) if kind == "binary_logits" else np.clip(outputs, 0.0, 1.0)
+        return softmax_array(outputs.reshape(outputs.shape[0], -1))
+    return sigmoid_array(outputs) if kind == "binary_logits" else np.clip(outputs, 0.0, 1.0)
 
 
 def _single_output(p: np.ndarray) -> bool:

@@ -9,14 +9,14 @@ a ∘ (g − ⟨g, a⟩).
 
 from __future__ import annotations
 
-import difflib
-
 from backprop.backend import xp
 from backprop.engine.tensor import Tensor, as_tensor, make_result, tensor_method
+from backprop.naming import unknown_name_error
 
 __all__ = [
     "Activation", "ACTIVATIONS", "get_activation",
     "identity", "relu", "leaky_relu", "sigmoid", "tanh", "arctan", "step", "softmax", "log_softmax",
+    "sigmoid_array", "softmax_array",
 ]
 
 
@@ -201,10 +201,7 @@ def get_activation(name_or_activation, **kwargs) -> Activation:
     key = name_or_activation.lower()
     key = _ALIASES.get(key, key)
     if key not in ACTIVATIONS:
-        valid = sorted(ACTIVATIONS) + ["softmax"]
-        close = difflib.get_close_matches(key, valid, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown activation {name_or_activation!r}; valid names are {valid}{hint}")
+        raise unknown_name_error("activation", name_or_activation, key, sorted(ACTIVATIONS) + ["softmax"])
     return ACTIVATIONS[key](**kwargs)
 
 
@@ -252,8 +249,14 @@ def step(x) -> Tensor:
     return _STEP(x)
 
 
-def _softmax_array(z, axis):
-    shifted = z - xp.max(z, axis=axis, keepdims=True)  # e^(z−max) cannot overflow
+def sigmoid_array(z):
+    """σ(z) on a plain array (no graph): for predictions and probabilities."""
+    return _SIGMOID.f(z)
+
+
+def softmax_array(z, axis: int = -1):
+    """softmax(z) on a plain array (no graph), computed as e^(z − max z) so that nothing overflows."""
+    shifted = z - xp.max(z, axis=axis, keepdims=True)
     e = xp.exp(shifted)
     return e / xp.sum(e, axis=axis, keepdims=True)
 
@@ -262,7 +265,7 @@ def _softmax_array(z, axis):
 def softmax(x, axis: int = -1) -> Tensor:
     """a_k = e^(z_k) / Σ_j e^(z_j) along ``axis``;  backward: δ = a ∘ (g − Σ_k g_k a_k)."""
     x = as_tensor(x)
-    a = _softmax_array(x.data, axis)
+    a = softmax_array(x.data, axis)
     return make_result(
         a, (x,), lambda g: (a * (g - xp.sum(g * a, axis=axis, keepdims=True)),), "softmax"
     )
