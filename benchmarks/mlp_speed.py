@@ -234,7 +234,12 @@ def _rss_kib(field: str) -> int:
 
 def _peak_memory_child(framework: str, batch_size: int, n_samples: int) -> None:
     X, y = make_data(n_samples)
-    fit = (backprop_trainer if framework == "backprop" else torch_trainer)(X, y, batch_size, 1)
+    trainer = backprop_trainer if framework == "backprop" else torch_trainer
+    # One step on one batch first, in each framework, so that one-time lazy start-ups are
+    # not counted (PyTorch's allocator and thread pool; numba's compiler runtime, ~115 MiB,
+    # when backprop's optional kernels load): they cost the same for any model or data.
+    trainer(X[:batch_size], y[:batch_size], batch_size, 1)()
+    fit = trainer(X, y, batch_size, 1)
     # The data, the libraries and the model exist; what training adds is what we compare.
     Path("/proc/self/clear_refs").write_text("5")  # Linux: reset the peak (VmHWM) to the current RSS
     before = _rss_kib("VmRSS")

@@ -6,6 +6,7 @@ import numbers
 
 import numpy as np
 
+from backprop import jit
 from backprop.optim.optimizer import (
     Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_,
 )
@@ -73,8 +74,15 @@ class Adam(Optimizer):
             state["exp_avg_sq"] = np.zeros_like(W)
         state["step"] += 1
         t = state["step"]
-        scratch = self._scratch(W, 1)
 
+        compiled = None if group["amsgrad"] or lr == 0 else _adam_kernel.get()
+        if compiled is not None:
+            views = jit.flat_views(W, g, state["exp_avg"], state["exp_avg_sq"])
+            if views is not None:
+                self._update_compiled(compiled, views, t, lr, beta1, beta2, eps, weight_decay)
+                return
+
+        scratch = self._scratch(W, 1)
         if weight_decay != 0:
             if self.decoupled_weight_decay:
                 np.multiply(W, 1.0 - lr * weight_decay, out=W)
@@ -109,3 +117,46 @@ class Adam(Optimizer):
         np.add(d, eps / step_size, out=d)
         np.divide(m, d, out=d)
         np.subtract(W, d, out=W)
+
+    def _update_compiled(self, compiled, views, t, lr, beta1, beta2, eps, weight_decay) -> None:
+        """The same update in one pass (see :func:`_adam_kernel`), scalars rounded to W's dtype as NumPy does."""
+        W, g, m, v = views
+        real = W.dtype.type
+        step_size = lr / (1.0 - beta1 ** t)
+        bias_correction2_sqrt = (1.0 - beta2 ** t) ** 0.5
+        decoupled = self.decoupled_weight_decay and weight_decay != 0
+        lerp_weight = 1.0 - beta1
+        compiled(W, g, m, v,
+                 decoupled, real(1.0 - lr * weight_decay),
+                 (not self.decoupled_weight_decay) and weight_decay != 0, real(weight_decay),
+                 lerp_weight < 0.5, real(lerp_weight if lerp_weight < 0.5 else 1.0 - lerp_weight),
+                 real(beta2), real(1.0 - beta2),
+                 real(bias_correction2_sqrt * step_size), real(eps / step_size))
+
+
+@jit.kernel
+def _adam_kernel(W, g, m, v, decoupled, decay_factor, coupled, weight_decay,
+                 lerp_small, lerp_weight, beta2, one_minus_beta2, denominator_scale, eps_scaled):
+    """Adam's update per weight, in the order of :meth:`Adam._update`'s ufuncs::
+
+        W ← W·(1 − ηλ)                     (AdamW)     g ← g + λW   (Adam's L2)
+        m ← m + (1 − β₁)(g − m)            (torch's lerp, from the other end when 1 − β₁ ≥ ½)
+        v ← β₂ v + (1 − β₂) g · g
+        W ← W − m / (√v / (√(1 − β₂ᵗ)·s) + ε/s),   s = η / (1 − β₁ᵗ)
+    """
+    for i in range(W.size):
+        w = W[i]
+        if decoupled:
+            w = w * decay_factor
+        gi = g[i]
+        if coupled:
+            gi = gi + w * weight_decay
+        difference = gi - m[i]
+        if lerp_small:
+            mi = m[i] + difference * lerp_weight
+        else:
+            mi = gi - difference * lerp_weight
+        m[i] = mi
+        vi = v[i] * beta2 + (gi * one_minus_beta2) * gi
+        v[i] = vi
+        W[i] = w - mi / (np.sqrt(vi) / denominator_scale + eps_scaled)

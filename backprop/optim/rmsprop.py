@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop import jit
 from backprop.optim.optimizer import (
     Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_,
 )
@@ -64,6 +65,24 @@ class RMSprop(Optimizer):
             state["step"] = 0
             state["square_avg"] = np.zeros_like(W)
         state["step"] += 1
+
+        compiled = _rmsprop_kernel.get()
+        if compiled is not None:
+            if group["centered"] and state.get("grad_avg") is None:
+                state["grad_avg"] = np.zeros_like(W)
+            if momentum > 0 and state.get("momentum_buffer") is None:
+                state["momentum_buffer"] = np.zeros_like(W)
+            s = state["square_avg"]
+            views = jit.flat_views(W, g, s, state.get("grad_avg", s), state.get("momentum_buffer", s))
+            if views is not None:
+                real = W.dtype.type
+                lerp_weight = 1.0 - alpha
+                compiled(*views, weight_decay != 0, real(weight_decay), real(alpha), real(1.0 - alpha),
+                         bool(group["centered"]), lerp_weight < 0.5,
+                         real(lerp_weight if lerp_weight < 0.5 else 1.0 - lerp_weight),
+                         real(eps), momentum > 0, real(momentum), real(lr))
+                return
+
         scratch = self._scratch(W, 1)
 
         if weight_decay != 0:
@@ -103,3 +122,38 @@ class RMSprop(Optimizer):
             np.multiply(g, lr, out=scratch)
             np.divide(scratch, r, out=scratch)
         np.subtract(W, scratch, out=W)
+
+
+@jit.kernel
+def _rmsprop_kernel(W, g, s, m, b, coupled, weight_decay, alpha, one_minus_alpha, centered, lerp_small,
+                    lerp_weight, eps, has_momentum, momentum, lr):
+    """RMSprop's update per weight, in the order of :meth:`RMSprop._update`'s ufuncs::
+
+        g ← g + λW                                  (weight decay)
+        s ← α s + (1 − α) g · g
+        m ← m + (1 − α)(g − m),  r = √(s − m²) + ε  (centered)   or   r = √s + ε
+        b ← μ b + g / r,  W ← W − η b               (momentum)   or   W ← W − (η g) / r
+    """
+    for i in range(W.size):
+        gi = g[i]
+        if coupled:
+            gi = gi + W[i] * weight_decay
+        si = s[i] * alpha + (gi * one_minus_alpha) * gi
+        s[i] = si
+        if centered:
+            difference = gi - m[i]
+            if lerp_small:
+                mi = m[i] + difference * lerp_weight
+            else:
+                mi = gi - difference * lerp_weight
+            m[i] = mi
+            ri = np.sqrt(si - mi * mi)
+        else:
+            ri = np.sqrt(si)
+        ri = ri + eps
+        if has_momentum:
+            bi = b[i] * momentum + gi / ri
+            b[i] = bi
+            W[i] = W[i] - bi * lr
+        else:
+            W[i] = W[i] - (gi * lr) / ri

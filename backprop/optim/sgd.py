@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop import jit
 from backprop.optim.optimizer import (
     Optimizer, check_bool, check_non_negative, check_positive, check_real,
 )
@@ -75,6 +76,16 @@ class SGD(Optimizer):
         lr = float(group["lr"])
         momentum = float(group["momentum"])
         weight_decay = float(group["weight_decay"])
+        v = state.get("momentum_buffer")
+        compiled = _sgd_kernel.get() if momentum == 0 or v is not None else None  # step 1 copies g into v
+        if compiled is not None:
+            views = jit.flat_views(W, g, W if v is None else v)
+            if views is not None:
+                real = W.dtype.type
+                dampening = float(group["dampening"])
+                compiled(*views, weight_decay != 0, real(weight_decay), momentum != 0, real(momentum),
+                         dampening != 0, real(1.0 - dampening), bool(group["nesterov"]), real(lr))
+                return
         if weight_decay != 0:
             decayed = self._scratch(W, 0)
             np.multiply(W, weight_decay, out=decayed)
@@ -103,3 +114,31 @@ class SGD(Optimizer):
         step = self._scratch(W, 0)
         np.multiply(g, lr, out=step)
         np.subtract(W, step, out=W)
+
+
+@jit.kernel
+def _sgd_kernel(W, g, v, coupled, weight_decay, has_momentum, momentum, dampened, one_minus_dampening,
+                nesterov, lr):
+    """SGD's update per weight, in the order of :meth:`SGD._update`'s ufuncs (after the first step)::
+
+        g ← g + λW                                  (weight decay)
+        v ← μ v + (1 − τ) g                         (momentum; τ = dampening)
+        g ← g + μ v  (Nesterov)   or   g ← v
+        W ← W − η g
+    """
+    for i in range(W.size):
+        gi = g[i]
+        if coupled:
+            gi = gi + W[i] * weight_decay
+        if has_momentum:
+            vi = v[i] * momentum
+            if dampened:
+                vi = vi + gi * one_minus_dampening
+            else:
+                vi = vi + gi
+            v[i] = vi
+            if nesterov:
+                gi = gi + vi * momentum
+            else:
+                gi = vi
+        W[i] = W[i] - gi * lr
