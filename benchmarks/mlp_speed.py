@@ -234,18 +234,41 @@ def _rss_kib(field: str) -> int:
 
 def _peak_memory_child(framework: str, batch_size: int, n_samples: int) -> None:
     X, y = make_data(n_samples)
-    trainer = backprop_trainer if framework == "backprop" else torch_trainer
-    # One step on one batch first, in each framework, so that one-time lazy start-ups are
-    # not counted (PyTorch's allocator and thread pool; numba's compiler runtime, ~115 MiB,
-    # when backprop's optional kernels load): they cost the same for any model or data.
-    trainer(X[:batch_size], y[:batch_size], batch_size, 1)()
-    fit = trainer(X, y, batch_size, 1)
+    # A few steps of a tiny network first, in each framework, so that one-time lazy
+    # start-ups are not counted (PyTorch's autograd engine and thread pool; numba's
+    # compiler runtime, ~115 MiB, when backprop's optional kernels load): they cost the
+    # same for any model. The network is tiny so that it frees nothing the run could reuse.
+    _warm_up(framework)
+    fit = (backprop_trainer if framework == "backprop" else torch_trainer)(X, y, batch_size, 1)
     # The data, the libraries and the model exist; what training adds is what we compare.
     Path("/proc/self/clear_refs").write_text("5")  # Linux: reset the peak (VmHWM) to the current RSS
     before = _rss_kib("VmRSS")
     fit()
     peak = _rss_kib("VmHWM")
     print(json.dumps({"peak_mib": (peak - before) / 1024}))
+
+
+def _warm_up(framework: str) -> None:
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((16, 4), dtype=np.float32)
+    y = rng.integers(0, 2, 16)
+    if framework == "backprop":
+        from backprop import nn, optim
+
+        model = nn.Sequential(nn.Dense(4, 4, activation="relu"), nn.Dense(4, 2))
+        model.fit(X, y, loss="cross_entropy", optimizer=optim.Adam(model.parameters()), batch_size=4, verbose=0)
+        model.predict(X)
+    else:
+        import torch
+
+        torch.set_num_threads(THREADS)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+        opt = torch.optim.Adam(model.parameters())
+        for start in range(0, 16, 4):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(torch.from_numpy(X[start:start + 4])),
+                                              torch.from_numpy(y[start:start + 4])).backward()
+            opt.step()
 
 
 def peak_memory_mib(framework: str, batch_size: int, n_samples: int) -> float:

@@ -120,30 +120,33 @@ class Adam(Optimizer):
 
     def _update_compiled(self, compiled, views, t, lr, beta1, beta2, eps, weight_decay) -> None:
         """The same update in one pass (see :func:`_adam_kernel`), scalars rounded to W's dtype as NumPy does."""
-        W, g, m, v = views
-        real = W.dtype.type
         step_size = lr / (1.0 - beta1 ** t)
         bias_correction2_sqrt = (1.0 - beta2 ** t) ** 0.5
-        decoupled = self.decoupled_weight_decay and weight_decay != 0
         lerp_weight = 1.0 - beta1
-        compiled(W, g, m, v,
-                 decoupled, real(1.0 - lr * weight_decay),
-                 (not self.decoupled_weight_decay) and weight_decay != 0, real(weight_decay),
-                 lerp_weight < 0.5, real(lerp_weight if lerp_weight < 0.5 else 1.0 - lerp_weight),
-                 real(beta2), real(1.0 - beta2),
-                 real(bias_correction2_sqrt * step_size), real(eps / step_size))
+        lerp_small = lerp_weight < 0.5
+        flags = ((self.decoupled_weight_decay and weight_decay != 0)
+                 | (((not self.decoupled_weight_decay) and weight_decay != 0) << 1) | (lerp_small << 2))
+        scalars = self._kernel_scalars(views[0].dtype, (
+            1.0 - lr * weight_decay, weight_decay, lerp_weight if lerp_small else 1.0 - lerp_weight,
+            beta2, 1.0 - beta2, bias_correction2_sqrt * step_size, eps / step_size))
+        compiled(*views, int(flags), scalars)
 
 
 @jit.kernel
-def _adam_kernel(W, g, m, v, decoupled, decay_factor, coupled, weight_decay,
-                 lerp_small, lerp_weight, beta2, one_minus_beta2, denominator_scale, eps_scaled):
+def _adam_kernel(W, g, m, v, flags, scalars):
     """Adam's update per weight, in the order of :meth:`Adam._update`'s ufuncs::
 
         W ← W·(1 − ηλ)                     (AdamW)     g ← g + λW   (Adam's L2)
         m ← m + (1 − β₁)(g − m)            (torch's lerp, from the other end when 1 − β₁ ≥ ½)
         v ← β₂ v + (1 − β₂) g · g
         W ← W − m / (√v / (√(1 − β₂ᵗ)·s) + ε/s),   s = η / (1 − β₁ᵗ)
+
+    ``flags``: bit 0 decoupled decay, bit 1 L2 in the gradient, bit 2 lerp from m.
+    ``scalars`` (W's dtype): 1 − ηλ, λ, the lerp weight, β₂, 1 − β₂, √(1 − β₂ᵗ)·s, ε/s.
     """
+    decoupled, coupled, lerp_small = flags & 1, flags & 2, flags & 4
+    decay_factor, weight_decay, lerp_weight = scalars[0], scalars[1], scalars[2]
+    beta2, one_minus_beta2, denominator_scale, eps_scaled = scalars[3], scalars[4], scalars[5], scalars[6]
     for i in range(W.size):
         w = W[i]
         if decoupled:

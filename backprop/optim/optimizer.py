@@ -73,6 +73,7 @@ class Optimizer:
         self.state: dict = {}  # Tensor -> {name: ndarray or number}; Tensor hashes by identity
         self.param_groups: list = []
         self._scratch_buffers: dict = {}
+        self._scalar_buffers: dict = {}
         self._packed_cache: dict = {}  # id(group) -> ((data, grad) per param, flat W, flat g, flat state)
         groups = list(params)
         if not groups:
@@ -217,18 +218,18 @@ class Optimizer:
             offset += size
 
     def _step_packed(self, group: dict, W: np.ndarray, g: np.ndarray, flat_state: dict) -> None:
-        arrays_before = {name for name, value in flat_state.items() if isinstance(value, np.ndarray)}
+        entries = len(flat_state)
         # (Splitting this update between two threads was measured: no faster inside a
         # training step, where OpenBLAS's own threads are still spinning after the matmuls.)
         self._update(W, g, flat_state, group)
-        arrays_after = {name for name, value in flat_state.items() if isinstance(value, np.ndarray)}
-        if arrays_after != arrays_before:
+        if len(flat_state) != entries:  # new state (the first step; a buffer made on demand)
             self._share_state(group["params"], flat_state)
-        else:
-            scalars = [(name, value) for name, value in flat_state.items() if not isinstance(value, np.ndarray)]
-            if scalars:
-                for p in group["params"]:
-                    self.state.setdefault(p, {}).update(scalars)
+            return
+        # The arrays are shared views already; copy the numbers (e.g. "step") to each parameter.
+        scalars = [(name, value) for name, value in flat_state.items() if not isinstance(value, np.ndarray)]
+        if scalars:
+            for p in group["params"]:
+                self.state[p].update(scalars)
 
     def _init_state(self, W: np.ndarray) -> dict:
         """The state of a parameter before its first step."""
@@ -237,6 +238,15 @@ class Optimizer:
     def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         """Update ``W`` in place from its gradient ``g`` (do not modify ``g``)."""
         raise NotImplementedError
+
+    def _kernel_scalars(self, dtype: np.dtype, values) -> np.ndarray:
+        """``values`` rounded to ``dtype`` in a reused array: one argument for a compiled kernel
+        (each NumPy scalar made and passed separately costs about a microsecond)."""
+        buffer = self._scalar_buffers.get(dtype)
+        if buffer is None or buffer.size < len(values):
+            buffer = self._scalar_buffers[dtype] = np.empty(max(8, len(values)), dtype)
+        buffer[:len(values)] = values
+        return buffer
 
     def _scratch(self, W: np.ndarray, slot: int) -> np.ndarray:
         """A reusable work array of W's shape and dtype (shared by same-shaped parameters)."""

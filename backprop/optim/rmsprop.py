@@ -75,12 +75,12 @@ class RMSprop(Optimizer):
             s = state["square_avg"]
             views = jit.flat_views(W, g, s, state.get("grad_avg", s), state.get("momentum_buffer", s))
             if views is not None:
-                real = W.dtype.type
                 lerp_weight = 1.0 - alpha
-                compiled(*views, weight_decay != 0, real(weight_decay), real(alpha), real(1.0 - alpha),
-                         bool(group["centered"]), lerp_weight < 0.5,
-                         real(lerp_weight if lerp_weight < 0.5 else 1.0 - lerp_weight),
-                         real(eps), momentum > 0, real(momentum), real(lr))
+                flags = (weight_decay != 0) | (bool(group["centered"]) << 1) | ((lerp_weight < 0.5) << 2) \
+                    | ((momentum > 0) << 3)
+                compiled(*views, int(flags), self._kernel_scalars(W.dtype, (
+                    weight_decay, alpha, 1.0 - alpha, lerp_weight if lerp_weight < 0.5 else 1.0 - lerp_weight,
+                    eps, momentum, lr)))
                 return
 
         scratch = self._scratch(W, 1)
@@ -125,15 +125,20 @@ class RMSprop(Optimizer):
 
 
 @jit.kernel
-def _rmsprop_kernel(W, g, s, m, b, coupled, weight_decay, alpha, one_minus_alpha, centered, lerp_small,
-                    lerp_weight, eps, has_momentum, momentum, lr):
+def _rmsprop_kernel(W, g, s, m, b, flags, scalars):
     """RMSprop's update per weight, in the order of :meth:`RMSprop._update`'s ufuncs::
 
         g ← g + λW                                  (weight decay)
         s ← α s + (1 − α) g · g
         m ← m + (1 − α)(g − m),  r = √(s − m²) + ε  (centered)   or   r = √s + ε
         b ← μ b + g / r,  W ← W − η b               (momentum)   or   W ← W − (η g) / r
+
+    ``flags``: bit 0 weight decay, 1 centered, 2 lerp from m, 3 momentum;
+    ``scalars`` (W's dtype): λ, α, 1 − α, the lerp weight, ε, μ, η.
     """
+    coupled, centered, lerp_small, has_momentum = flags & 1, flags & 2, flags & 4, flags & 8
+    weight_decay, alpha, one_minus_alpha, lerp_weight = scalars[0], scalars[1], scalars[2], scalars[3]
+    eps, momentum, lr = scalars[4], scalars[5], scalars[6]
     for i in range(W.size):
         gi = g[i]
         if coupled:

@@ -81,10 +81,11 @@ class SGD(Optimizer):
         if compiled is not None:
             views = jit.flat_views(W, g, W if v is None else v)
             if views is not None:
-                real = W.dtype.type
                 dampening = float(group["dampening"])
-                compiled(*views, weight_decay != 0, real(weight_decay), momentum != 0, real(momentum),
-                         dampening != 0, real(1.0 - dampening), bool(group["nesterov"]), real(lr))
+                flags = (weight_decay != 0) | ((momentum != 0) << 1) | ((dampening != 0) << 2) \
+                    | (bool(group["nesterov"]) << 3)
+                compiled(*views, int(flags), self._kernel_scalars(
+                    W.dtype, (weight_decay, momentum, 1.0 - dampening, lr)))
                 return
         if weight_decay != 0:
             decayed = self._scratch(W, 0)
@@ -117,15 +118,19 @@ class SGD(Optimizer):
 
 
 @jit.kernel
-def _sgd_kernel(W, g, v, coupled, weight_decay, has_momentum, momentum, dampened, one_minus_dampening,
-                nesterov, lr):
+def _sgd_kernel(W, g, v, flags, scalars):
     """SGD's update per weight, in the order of :meth:`SGD._update`'s ufuncs (after the first step)::
 
         g ← g + λW                                  (weight decay)
         v ← μ v + (1 − τ) g                         (momentum; τ = dampening)
         g ← g + μ v  (Nesterov)   or   g ← v
         W ← W − η g
+
+    ``flags``: bit 0 weight decay, 1 momentum, 2 dampening, 3 Nesterov;
+    ``scalars`` (W's dtype): λ, μ, 1 − τ, η.
     """
+    coupled, has_momentum, dampened, nesterov = flags & 1, flags & 2, flags & 4, flags & 8
+    weight_decay, momentum, one_minus_dampening, lr = scalars[0], scalars[1], scalars[2], scalars[3]
     for i in range(W.size):
         gi = g[i]
         if coupled:

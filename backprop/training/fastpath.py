@@ -26,7 +26,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from backprop.engine.ops.activation import Activation
+from backprop.engine.ops.activation import Activation, ReLU
 from backprop.nn.activations import ActivationLayer, SoftmaxActivation
 from backprop.nn.dense import Dense
 from backprop.nn.dropout import Dropout
@@ -36,6 +36,7 @@ from backprop.nn.losses import (
 from backprop.nn.regularizers import L1, L1L2, L2
 from backprop.nn.sequential import Sequential
 from backprop.random import get_rng
+from backprop.training import kernels
 
 __all__ = ["FusedNetwork", "FusedLoss", "compile_model", "FUSED_LOSSES"]
 
@@ -89,8 +90,11 @@ class _DenseOp:
         if self.b is not None:
             out += self.b.data
 
-    def backward(self, delta, a_in, delta_in):
-        """Fill the parameter gradients; write δ W into ``delta_in`` unless it is None."""
+    def backward(self, delta, a_in, delta_in, bias_done=False):
+        """Fill the parameter gradients; write δ W into ``delta_in`` unless it is None.
+
+        ``bias_done``: ∂J/∂b is already in ``grad_b`` (a kernel summed it with f′).
+        """
         np.matmul(delta.T, a_in, out=self.grad_W)
         l2 = self.l2 + self.shared_l2
         if l2:
@@ -99,7 +103,8 @@ class _DenseOp:
             self.grad_W += self.l1 * np.sign(self.W.data)  # ∂(λΣ|W|)/∂W = λ sign(W)
         self.W.grad = self.grad_W
         if self.b is not None:
-            np.sum(delta, axis=0, out=self.grad_b)
+            if not bias_done:
+                np.add.reduce(delta, axis=0, out=self.grad_b)
             self.b.grad = self.grad_b
         if delta_in is not None:
             np.matmul(delta, self.W.data, out=delta_in)
@@ -250,6 +255,12 @@ class FusedNetwork:
         self.n_features = self.dense[0].W.data.shape[1]
         self._buffers = {}
         self._grad_dtype = None
+        self._penalised = [op for op in self.dense if op.l1 or op.l2]
+        # Dense layers with a bias followed by ReLU: their forward (bias + ReLU) and, going
+        # back, ReLU's f′ with the layer's bias gradient, run as one kernel each when compiled.
+        self._relu_after = {k for k, op in enumerate(ops[:-1])
+                            if isinstance(op, _DenseOp) and op.b is not None
+                            and isinstance(ops[k + 1], _ActivationOp) and type(ops[k + 1].activation) is ReLU}
 
     def _allocate_gradients(self) -> None:
         """One flat gradient array, sliced per parameter in the order W¹, b¹, W², b², ...
@@ -318,9 +329,19 @@ class FusedNetwork:
         outs, deltas, scratch = self._buffers_for(n, X.shape[1], dtype)
         masks = [None] * len(self.ops)
 
+        fused_relu = kernels.add_bias_relu.get() if self._relu_after and dtype == self.dtype else None
+        zero = dtype.type(0)
         a = X
+        skip = -1
         for k, op in enumerate(self.ops):
+            if k == skip:
+                continue
             out = outs[k]
+            if fused_relu is not None and k in self._relu_after:
+                np.matmul(a, op.W.data.T, out=out)
+                fused_relu(out, op.b.data, outs[k + 1], zero)
+                a, skip = outs[k + 1], k + 1
+                continue
             if isinstance(op, _DropoutOp):
                 mask = op.mask(a.shape, dtype)
                 masks[k] = mask
@@ -340,6 +361,8 @@ class FusedNetwork:
             delta *= dtype.type(spec.scale)
         shared_l2 = 0.0 if spec.l2_coefficient is None else float(spec.l2_coefficient(n, weight))
 
+        relu_back = kernels.relu_delta_and_bias_grad.get() if fused_relu is not None else None
+        bias_done = False
         for k in range(len(self.ops) - 1, -1, -1):
             op = self.ops[k]
             a_in = X if k == 0 else outs[k - 1]
@@ -348,18 +371,22 @@ class FusedNetwork:
                 delta_in = None if k == 0 else deltas[a_in.shape[1]]
                 if delta_in is delta:  # same width in and out: δ_in needs its own buffer
                     delta_in = scratch[a_in.shape[1]]
-                    op.backward(delta, a_in, delta_in)
+                    op.backward(delta, a_in, delta_in, bias_done)
                     deltas[a_in.shape[1]], scratch[a_in.shape[1]] = delta_in, delta
                 else:
-                    op.backward(delta, a_in, delta_in)
+                    op.backward(delta, a_in, delta_in, bias_done)
                 delta = delta_in
+                bias_done = False
+            elif relu_back is not None and k - 1 in self._relu_after:
+                relu_back(delta, a_in, self.ops[k - 1].grad_b, zero)  # a_in is the layer's Z
+                bias_done = True
             elif isinstance(op, _ActivationOp):
                 op.backward(delta, a_in, outs[k], scratch[a_in.shape[1]])
             elif masks[k] is not None:
                 np.multiply(delta, masks[k], out=delta)
             if delta is None:
                 break
-        penalty = sum(op.penalty() for op in self.dense if op.l1 or op.l2)
+        penalty = sum(op.penalty() for op in self._penalised) if self._penalised else 0.0
         if shared_l2:
             penalty += shared_l2 * sum(float(np.vdot(op.W.data, op.W.data)) for op in self.dense)
         return loss + penalty, a
@@ -377,6 +404,11 @@ def _weights(weight, n, dtype):
 def _cross_entropy(Z, target, weight, delta):
     """J = mean_i (log Σ_k e^{z_ik} − Σ_k y_ik z_ik);  δ = (softmax(z)·Σy − y)/N."""
     n = Z.shape[0]
+    if weight is None and target.ndim == 1 and target.dtype.kind in "iu":
+        compiled = kernels.softmax_cross_entropy.get()
+        if compiled is not None:  # the same in one pass (backprop.training.kernels)
+            real = Z.dtype.type
+            return compiled(Z, target, delta, real(1.0 / n), real(0), real(1))
     z_max = Z.max(axis=1, keepdims=True)
     np.subtract(Z, z_max, out=delta)
     np.exp(delta, out=delta)
