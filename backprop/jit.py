@@ -76,11 +76,14 @@ class Kernel:
       raising, which also lets the loop be vectorised (SIMD);
     * ``nogil=True``: the kernel releases the GIL, as NumPy's ufuncs do;
     * ``cache=True``: the machine code is kept in ``__pycache__`` for the next process;
-    * no ``fastmath``: reassociation or fused multiply–add would change the rounding.
+    * no fast-math: reassociation or fused multiply–add would change the rounding. The
+      one exception is ``reassociate=True``, for a dot product whose summation order
+      NumPy does not fix either (BLAS chooses its own): it lets the sum be vectorised.
     """
 
-    def __init__(self, py_func: Callable):
+    def __init__(self, py_func: Callable, reassociate: bool = False):
         self.py_func = py_func
+        self.reassociate = reassociate
         self._compiled = None
 
     def get(self) -> Optional[Callable]:
@@ -90,16 +93,24 @@ class Kernel:
             numba = _load_numba()
             if numba is None:
                 return None
-            self._compiled = numba.njit(cache=True, nogil=True, error_model="numpy")(self.py_func)
+            options = {"cache": True, "nogil": True, "error_model": "numpy"}
+            if self.reassociate:
+                options["fastmath"] = {"reassoc"}
+            self._compiled = numba.njit(**options)(self.py_func)
         return self._compiled
 
     def __repr__(self) -> str:
         return f"Kernel({self.py_func.__module__}.{self.py_func.__qualname__})"
 
 
-def kernel(py_func: Callable) -> Kernel:
-    """Decorator: make ``py_func`` (loops over 1-D arrays) a :class:`Kernel`."""
-    return Kernel(py_func)
+def kernel(py_func: Optional[Callable] = None, *, reassociate: bool = False):
+    """Decorator: make ``py_func`` (loops over arrays) a :class:`Kernel`.
+
+    Used bare (``@kernel``) or with options (``@kernel(reassociate=True)``).
+    """
+    if py_func is None:
+        return lambda func: Kernel(func, reassociate)
+    return Kernel(py_func, reassociate)
 
 
 def flat_views(*arrays):

@@ -62,6 +62,7 @@ class Module:
 
     # ------------------------------------------------------- registration
     def __setattr__(self, name: str, value) -> None:
+        _changes[0] += 1
         d = self.__dict__
         if "_parameters" not in d:
             if isinstance(value, (Parameter, Module)):
@@ -109,6 +110,7 @@ class Module:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name: str) -> None:
+        _changes[0] += 1
         if not self._forget(name):
             object.__delattr__(self, name)
 
@@ -379,9 +381,7 @@ class Module:
 
     def predict(self, *args, **kwargs):
         """Outputs in evaluation mode, without a graph; delegates to :func:`backprop.training.predict`."""
-        from backprop.training import predict
-
-        return predict(self, *args, **kwargs)
+        return _trainer().predict(self, *args, **kwargs)
 
     def predict_proba(self, X, batch_size=None):
         """Class probabilities (softmax or σ of the outputs, by the loss fit used);
@@ -429,6 +429,30 @@ class Module:
 
 
 _MISSING = object()
+
+# How many attribute assignments and deletions any Module has seen. A cache that depends on
+# a model's structure (the fast path's compiled networks) re-checks the structure only
+# when this has moved; the layers' parameters and settings all change through setattr.
+_changes = [0]
+
+
+_trainer_module = None
+
+
+def _trainer():
+    """backprop.training.trainer, imported on first use (it imports this module); kept, because
+    an import statement per call would cost more than predicting one row's arithmetic."""
+    global _trainer_module
+    if _trainer_module is None:
+        from backprop.training import trainer
+
+        _trainer_module = trainer
+    return _trainer_module
+
+
+def structure_changes() -> int:
+    """A number that grows whenever an attribute of any Module is set or deleted."""
+    return _changes[0]
 
 
 def _constructor_parameters(cls) -> dict:

@@ -20,16 +20,19 @@ regularisers) makes :func:`compile_model` return None, and the engine runs inste
 
 from __future__ import annotations
 
+import math
+import operator
 import weakref
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
-from backprop.engine.ops.activation import Activation, ReLU
+from backprop.engine.ops.activation import Activation, Identity, ReLU
 from backprop.nn.activations import ActivationLayer, SoftmaxActivation
 from backprop.nn.dense import Dense
 from backprop.nn.dropout import Dropout
+from backprop.nn.module import structure_changes
 from backprop.nn.losses import (
     LOSSES, binary_cross_entropy_with_logits, cross_entropy, half_mse, mse,
 )
@@ -232,16 +235,20 @@ def compile_model(model, loss_fn=None):
             spec = loss_fn.fused_loss()
         if spec is None or spec.name not in _LOSS_KERNELS:
             return None
-    key = _structure_key(model)
+    changes = structure_changes()
     cached = _compiled.get(model)
-    if cached is not None and cached[0] == key:
-        ops = cached[1]
-    else:
-        ops = _ops_of(model)
-        _compiled[model] = (key, ops)
+    if cached is None or cached[0] != changes:  # some Module changed since: is this one the same?
+        key = _structure_key(model)
+        if cached is None or cached[1] != key:
+            ops = _ops_of(model)
+            cached = (changes, key, ops, None if ops is None else FusedNetwork(ops, None))
+        else:
+            cached = (changes,) + cached[1:]
+        _compiled[model] = cached
+    ops = cached[2]
     if ops is None:
         return None
-    return FusedNetwork(ops, spec)
+    return cached[3] if spec is None else FusedNetwork(ops, spec)  # a predictor is kept, a trainer made
 
 
 class FusedNetwork:
@@ -261,6 +268,27 @@ class FusedNetwork:
         self._relu_after = {k for k, op in enumerate(ops[:-1])
                             if isinstance(op, _DenseOp) and op.b is not None
                             and isinstance(ops[k + 1], _ActivationOp) and type(ops[k + 1].activation) is ReLU}
+        self._row_relu = self._row_plan(ops)
+        self._row_checked = None  # the weight arrays last found fit for the one-row kernel
+        self._zero = self.dtype.type(0)
+
+    @staticmethod
+    def _row_plan(ops):
+        """For :func:`kernels.dense_stack_row`: whether each Dense layer ends in ReLU, or None
+        when the network has anything else (no bias, another activation) in evaluation mode."""
+        relu = []
+        for op in ops:
+            if isinstance(op, _DenseOp):
+                if op.b is None:
+                    return None
+                relu.append(False)
+            elif isinstance(op, _ActivationOp):
+                kind = type(op.activation)
+                if kind is ReLU:
+                    relu[-1] = True  # (dropout between is the identity here; ReLU twice is ReLU)
+                elif kind is not Identity:
+                    return None
+        return tuple(relu)
 
     def _allocate_gradients(self) -> None:
         """One flat gradient array, sliced per parameter in the order W¹, b¹, W², b², ...
@@ -290,11 +318,38 @@ class FusedNetwork:
         The computation runs in X's dtype: a float64 X against float32 weights is computed
         in float64 (NumPy's promotion), a float32 X in float32.
         """
+        if X.shape[0] == 1:
+            out = self.predict_row(X)
+            if out is not None:
+                return out
         a = X
         for op in self.ops:
             if not isinstance(op, _DropoutOp):
                 a = op.predict(a)
         return a
+
+    def predict_row(self, X: np.ndarray) -> Optional[np.ndarray]:
+        """The outputs for a single row X (1 × n_features, C-contiguous, the weights' dtype)
+        in one compiled call (:func:`kernels.dense_stack_row`), or None when that kernel does
+        not apply (numba absent, another layer kind, another dtype) or X holds NaN or ±inf."""
+        relu = self._row_relu
+        if relu is None or X.dtype != self.dtype:
+            return None
+        compiled = kernels.dense_stack_row.get()
+        if compiled is None:
+            return None
+        weights = tuple([op.W.data for op in self.dense])
+        biases = tuple([op.b.data for op in self.dense])
+        checked = self._row_checked
+        if checked is None or not all(map(operator.is_, weights + biases, checked)):
+            for array in weights + biases:  # one array type for all: numba indexes a uniform tuple
+                if array.dtype != self.dtype or not array.flags.c_contiguous:
+                    return None
+            self._row_checked = weights + biases
+        out, total = compiled(weights, biases, relu, X[0], self._zero)
+        if not math.isfinite(total):
+            return None  # NaN or ±inf in X (or a sum that overflowed): the caller's check decides
+        return out.reshape(1, -1)
 
     # -------------------------------------------------------------- training
     def _buffers_for(self, n: int, n_in: int, dtype):

@@ -576,6 +576,11 @@ def predict(model, X, batch_size: int | None = None) -> np.ndarray:
     if fused is not None and batch_size is None:
         # The lean path: one row must not cost more than its three small matmuls.
         n_features = model.__dict__.get("n_features_in_") or fused.n_features  # no __getattr__ miss
+        if (type(X) is np.ndarray and X.shape == (1, n_features) and X.dtype == fused.dtype
+                and X.flags.c_contiguous):
+            out = fused.predict_row(X)  # checks X's values itself (None if any is NaN or ±inf)
+            if out is not None:
+                return out
         return fused.predict(data_module.check_features(X, dtype=fused.dtype, n_features=n_features))
     return _forward(model, _checked_inputs(model, X), _check_batch_size(batch_size))
 

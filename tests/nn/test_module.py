@@ -145,3 +145,15 @@ def test_parameter_is_a_tensor_that_requires_grad():
     p = nn.Parameter(np.zeros((2, 3)))
     assert isinstance(p, bp.Tensor) and p.requires_grad and p.dtype == np.float64
     assert "Parameter(" in repr(p)
+
+
+def test_structure_changes_grows_on_every_attribute_set_or_delete():
+    from backprop import nn
+    from backprop.nn.module import structure_changes
+
+    layer = nn.Dense(3, 2)
+    before = structure_changes()
+    layer.b = None
+    after_set = structure_changes()
+    del layer.b
+    assert before < after_set < structure_changes()

@@ -101,3 +101,65 @@ def test_train_step_with_and_without_kernels(dtype, rtol, monkeypatch):
     np.testing.assert_array_equal(outputs, outputs0)  # the forward pass is bit-identical
     for g, g0 in zip(grads, grads0):
         np.testing.assert_allclose(g, g0, rtol=rtol, atol=rtol)
+
+
+# ------------------------------------------------------------ one-row predict
+def _row_model(dtype, activation="relu"):
+    bp.manual_seed(1)
+    return nn.Sequential(nn.Dense(7, 9, activation=activation, dtype=dtype), nn.Dropout(0.5),
+                         nn.Dense(9, 6, dtype=dtype), nn.ReLU(), nn.Dense(6, 3, dtype=dtype))
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+def test_one_row_predict_runs_the_kernel_and_matches_numpy(dtype, rtol, monkeypatch):
+    model = _row_model(dtype)
+    X = np.random.default_rng(5).standard_normal((4, 7)).astype(dtype)
+    with jit.disabled():
+        expected = model.predict(X)
+    compiled = kernels.dense_stack_row.get()
+    calls = []
+    monkeypatch.setattr(kernels.dense_stack_row, "_compiled", lambda *a: calls.append(1) or compiled(*a))
+    for i in range(4):
+        row = model.predict(X[i:i + 1])
+        assert row.shape == (1, 3) and row.dtype == dtype
+        np.testing.assert_allclose(row[0], expected[i], rtol=rtol, atol=rtol)
+    assert len(calls) == 4
+
+
+def test_one_row_predict_refuses_nan_and_inf_even_where_relu_would_hide_them():
+    model = nn.Sequential(nn.Dense(2, 2, activation="relu"), nn.Dense(2, 1))
+    model[0].W.data[...] = -1.0  # +inf in → −inf before ReLU → 0 after: the outputs stay finite
+    for bad in (np.inf, np.nan):
+        with pytest.raises(ValueError, match="NaN|infinite"):
+            model.predict(np.array([[bad, 1.0]], np.float32))
+
+
+@pytest.mark.parametrize("change", ["sigmoid", "no_bias", "fortran_weights", "float64_input"])
+def test_one_row_predict_falls_back_to_numpy_when_the_kernel_does_not_apply(change):
+    model = _row_model(np.float32, activation="sigmoid" if change == "sigmoid" else "relu")
+    if change == "no_bias":
+        model[2].b = None
+    if change == "fortran_weights":
+        model[0].W.data = np.asfortranarray(model[0].W.data)
+    X = np.random.default_rng(6).standard_normal((3, 7)).astype(np.float64 if change == "float64_input" else np.float32)
+    net = fastpath.compile_model(model)
+    assert net.predict_row(X[:1]) is None
+    with bp.no_grad():
+        model.eval()
+        expected = model(bp.Tensor(X)).data
+        model.train()
+    np.testing.assert_allclose(model.predict(X[:1])[0], expected[0], rtol=1e-5, atol=1e-6)
+
+
+def test_a_changed_layer_is_recompiled_before_the_next_one_row_predict():
+    from backprop.nn.activations import resolve_activation
+
+    model = _row_model(np.float64)
+    row = np.random.default_rng(7).standard_normal((1, 7))
+    assert model.predict(row).shape == (1, 3)
+    model[0].activation = resolve_activation("tanh")
+    model.append(nn.Dense(3, 2, dtype="float64"))
+    with bp.no_grad():
+        model.eval()
+        expected = model(bp.Tensor(row)).data
+    np.testing.assert_allclose(model.predict(row), expected, rtol=1e-12)
