@@ -148,7 +148,8 @@ class _ActivationOp:
         self.activation.backprop_into(delta, z, a, scratch)
 
     def predict(self, z):
-        return self.activation.f(z)
+        self.activation.f_into(z, z)  # z is the previous op's own result, never the caller's X
+        return z
 
 
 class _DropoutOp:
@@ -322,10 +323,18 @@ class FusedNetwork:
             out = self.predict_row(X)
             if out is not None:
                 return out
+        fused_relu = kernels.add_bias_relu.get() if self._relu_after and X.dtype == self.dtype else None
         a = X
-        for op in self.ops:
-            if not isinstance(op, _DropoutOp):
-                a = op.predict(a)
+        skip = -1
+        for k, op in enumerate(self.ops):
+            if k == skip or isinstance(op, _DropoutOp):
+                continue
+            if fused_relu is not None and k in self._relu_after:
+                z = a @ op.W.data.T
+                fused_relu(z, op.b.data, z, self._zero)  # A = max(Z + b, 0), in place
+                a, skip = z, k + 1
+                continue
+            a = op.predict(a)  # (an activation works in place: every op before it made a new array)
         return a
 
     def predict_row(self, X: np.ndarray) -> Optional[np.ndarray]:

@@ -163,3 +163,15 @@ def test_a_changed_layer_is_recompiled_before_the_next_one_row_predict():
         model.eval()
         expected = model(bp.Tensor(row)).data
     np.testing.assert_allclose(model.predict(row), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_batch_predict_with_kernels_equals_numpy_and_leaves_x_alone(activation):
+    model = _row_model(np.float32, activation=activation)
+    X = np.random.default_rng(8).standard_normal((50, 7)).astype(np.float32)
+    X_before = X.copy()
+    got = model.predict(X)
+    with jit.disabled():
+        expected = model.predict(X)
+    np.testing.assert_array_equal(got, expected)  # the same matmuls, then the same ops in the same order
+    np.testing.assert_array_equal(X, X_before)
