@@ -96,7 +96,11 @@ class Kernel:
             options = {"cache": True, "nogil": True, "error_model": "numpy"}
             if self.reassociate:
                 options["fastmath"] = {"reassoc"}
-            self._compiled = numba.njit(**options)(self.py_func)
+            try:
+                self._compiled = numba.njit(**options)(self.py_func)
+            except RuntimeError:  # no writable place for the on-disk cache: compile per process
+                options["cache"] = False
+                self._compiled = numba.njit(**options)(self.py_func)
         return self._compiled
 
     def __repr__(self) -> str:

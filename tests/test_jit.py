@@ -84,3 +84,21 @@ class TestFlatViews:
         b = np.zeros(4)
         b.flags.writeable = False
         assert jit.flat_views(a, b) is None
+
+
+@needs_numba
+def test_a_kernel_still_compiles_where_no_cache_can_be_written(monkeypatch):
+    import numba
+
+    real_njit = numba.njit
+
+    def njit_without_cache_dir(**options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function: no locator available")
+        return real_njit(**options)
+
+    monkeypatch.setattr(numba, "njit", njit_without_cache_dir)
+    fresh = jit.Kernel(_axpy.py_func)
+    y = np.zeros(2)
+    fresh.get()(y, np.ones(2), 3.0)
+    assert y.tolist() == [3.0, 3.0]
