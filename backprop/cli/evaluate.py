@@ -34,6 +34,9 @@ def evaluate_command(model: Path, data: Path, target: str | None, as_json: bool)
     if target not in frame.columns:
         raise CLIError(f"target column {target!r} is not in {data}; its columns are: "
                        + ", ".join(str(c) for c in frame.columns))
+    if target != loaded.target and target in loaded.preprocessor.feature_names_in:
+        raise CLIError(f"--target {target!r} is one of the model's input columns; the model predicts "
+                       f"{loaded.target!r}, so --target names the column holding the true {loaded.target!r} values")
     pipeline.check_feature_columns(loaded.preprocessor, frame, data)
     if target != loaded.target:  # the preprocessor reads the target by the name it was fitted with
         frame = frame.drop(columns=[loaded.target], errors="ignore").rename(columns={target: loaded.target})

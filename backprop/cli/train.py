@@ -146,9 +146,9 @@ def build_model(n_in: int, n_out: int, settings: TrainSettings):
 
 
 def _callbacks(settings: TrainSettings) -> list:
-    from backprop.training.callbacks import EarlyStopping
+    from backprop.training.callbacks import EarlyStopping, TerminateOnNaN
 
-    callbacks = list(settings.extra_callbacks)
+    callbacks = list(settings.extra_callbacks) + [TerminateOnNaN()]
     if settings.early_stopping is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=settings.early_stopping,
                                        restore_best_weights=True))
@@ -191,17 +191,22 @@ def run_training(settings: TrainSettings) -> TrainResult:
 
     backprop.manual_seed(settings.seed)
     model = build_model(X_train.shape[1], n_out, settings)
+    callbacks = _callbacks(settings)
     started = time.perf_counter()
-    history = model.fit(
-        X_train, y_train,
-        loss="cross_entropy" if task == "classification" else "mse",
-        optimizer=get_optimizer(settings.optimizer, model.parameters(), lr=settings.lr),
-        epochs=settings.epochs, batch_size=settings.batch_size,
-        validation_split=val_split, callbacks=_callbacks(settings),
-        metrics=["accuracy"] if task == "classification" else ["r2"],
-        seed=settings.seed, verbose=0,
-    )
+    # Overflow while diverging is reported once, by TerminateOnNaN and _check_converged,
+    # not as a warning per NumPy call.
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = model.fit(
+            X_train, y_train,
+            loss="cross_entropy" if task == "classification" else "mse",
+            optimizer=get_optimizer(settings.optimizer, model.parameters(), lr=settings.lr),
+            epochs=settings.epochs, batch_size=settings.batch_size,
+            validation_split=val_split, callbacks=callbacks,
+            metrics=["accuracy"] if task == "classification" else ["r2"],
+            seed=settings.seed, verbose=0,
+        )
     seconds = time.perf_counter() - started
+    _check_converged(callbacks, settings)
 
     metrics = pipeline.score(preprocessor, test_frame, model.predict(X_test))
 
@@ -220,6 +225,20 @@ def run_training(settings: TrainSettings) -> TrainResult:
         learning_curves(history, settings.plot)
     return TrainResult(model=model, preprocessor=preprocessor, history=history, metrics=metrics,
                        summary=summary)
+
+
+def _check_converged(callbacks: list, settings: TrainSettings) -> None:
+    """Refuse to report (or save over a good file) a network whose loss became NaN or infinite."""
+    from backprop.training.callbacks import TerminateOnNaN
+
+    for callback in callbacks:
+        if isinstance(callback, TerminateOnNaN) and callback.stopped_batch is not None:
+            epoch, batch = callback.stopped_batch
+            other = "" if settings.optimizer == "adam" else ", or --optimizer adam"
+            raise CLIError(
+                f"training diverged: the loss stopped being finite at epoch {epoch + 1}, batch {batch + 1}; "
+                f"nothing was saved (try a smaller --lr than {settings.lr:g}{other})"
+            )
 
 
 def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: dict) -> None:

@@ -60,6 +60,11 @@ def test_missing_target_column(backprop_cli, pets_csv, pets_model):
     assert_one_line_error(backprop_cli("evaluate", pets_model, pets_csv, "--target", "kind"), "'kind'")
 
 
+def test_evaluate_target_that_is_an_input_column(backprop_cli, pets_csv, pets_model):
+    assert_one_line_error(backprop_cli("evaluate", pets_model, pets_csv, "--target", "weight"),
+                          "'weight' is one of the model's input columns", "'species'")
+
+
 def test_predict_file_lacking_a_feature_column(backprop_cli, pets_model, pets_csv, tmp_path):
     data = tmp_path / "no_colour.csv"
     pd.read_csv(pets_csv).drop(columns=["colour"]).to_csv(data, index=False)

@@ -91,3 +91,16 @@ def test_diagnostics_report_goes_to_stderr_with_json(backprop_cli, pets_csv):
     assert result.returncode == 0, result.stderr
     assert result.json()["epochs_run"] == 2
     assert "Gradient flow" in result.stderr
+
+
+def test_diverged_training_fails_in_one_line_and_keeps_the_good_model_file(backprop_cli, houses_csv, tmp_path):
+    out = tmp_path / "houses.safetensors"
+    good = backprop_cli("train", houses_csv, "--target", "price", "--epochs", "2", "--out", out)
+    assert good.returncode == 0, good.stderr
+    before = out.read_bytes()
+    bad = backprop_cli("train", houses_csv, "--target", "price", "--epochs", "3", "--optimizer", "sgd",
+                       "--lr", "10", "--out", out)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    assert "training diverged" in bad.stderr and "--lr" in bad.stderr and "nothing was saved" in bad.stderr
+    assert out.read_bytes() == before
