@@ -340,3 +340,11 @@ def test_rows_with_more_fields_than_the_header_are_refused(tmp_path):
     path.write_text("a,b\n1,2,3\n4,5,6\n")
     with pytest.raises(ValueError, match="more fields than its header"):
         read_table(path)
+
+
+def test_read_table_refuses_a_corrupt_parquet_file(tmp_path):
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "broken.parquet"
+    path.write_bytes(b"PAR1 this is not a parquet file PAR1")
+    with pytest.raises(ValueError, match="could not read .*broken.parquet as Parquet"):
+        read_table(path)

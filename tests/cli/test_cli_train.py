@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pd = pytest.importorskip("pandas")
+
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -104,3 +106,16 @@ def test_diverged_training_fails_in_one_line_and_keeps_the_good_model_file(backp
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
     assert "training diverged" in bad.stderr and "--lr" in bad.stderr and "nothing was saved" in bad.stderr
     assert out.read_bytes() == before
+
+
+def test_train_and_predict_on_parquet_files(backprop_cli, pets_csv, tmp_path):
+    pytest.importorskip("pyarrow")
+    data = tmp_path / "pets.parquet"
+    pd.read_csv(pets_csv).to_parquet(data)
+    out = tmp_path / "pets.safetensors"
+    trained = backprop_cli("train", data, "--target", "species", "--epochs", "20", "--out", out, "--json")
+    assert trained.returncode == 0, trained.stderr
+    assert trained.json()["test_accuracy"] > 0.8
+    predicted = backprop_cli("predict", out, data)
+    assert predicted.returncode == 0, predicted.stderr
+    assert len(predicted.stdout.strip().splitlines()) == len(pd.read_csv(pets_csv)) + 1  # header + one per row
