@@ -175,3 +175,26 @@ def test_batch_predict_with_kernels_equals_numpy_and_leaves_x_alone(activation):
         expected = model.predict(X)
     np.testing.assert_array_equal(got, expected)  # the same matmuls, then the same ops in the same order
     np.testing.assert_array_equal(X, X_before)
+
+
+def test_fit_with_and_without_kernels_follows_the_same_trajectory():
+    from backprop import optim
+
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((96, 7))
+    y = rng.integers(0, 3, 96)
+    weights, histories = [], []
+    for disabled in (False, True):
+        model = _row_model(np.float64)
+        opt = optim.Adam(model.parameters(), lr=1e-2)
+        if disabled:
+            with jit.disabled():
+                history = model.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=16, seed=0,
+                                    verbose=0)
+        else:
+            history = model.fit(X, y, loss="cross_entropy", optimizer=opt, epochs=3, batch_size=16, seed=0, verbose=0)
+        weights.append([p.data.copy() for p in model.parameters()])
+        histories.append(history.history["loss"])
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-12)
+    for a, b in zip(*weights):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
