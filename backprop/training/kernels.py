@@ -11,8 +11,8 @@ groups of calls; :mod:`backprop.training.fastpath` runs its NumPy code otherwise
   δ = (softmax(z) − onehot(y)) / N                               (the output layer's δ^L)
 
 The first two compute the same IEEE operations in the same order as the NumPy code
-they replace (bit-identical); the third sums in float64 and uses libm's exp and log,
-so it agrees with the NumPy kernel to rounding (``tests/training/test_kernels.py``).
+they replace (bit-identical); the third adds up the loss in float64 and uses libm's exp
+and log, so it agrees with the NumPy kernel to rounding (``tests/training/test_kernels.py``).
 
 * :func:`dense_stack_row`:  a = f(W a + b), layer after layer, for one example
   (``predict`` on one row: three NumPy calls per layer become one call in all)
