@@ -24,7 +24,9 @@ import contextlib
 import os
 from typing import Callable, Optional
 
-__all__ = ["Kernel", "kernel", "available", "set_enabled", "disabled"]
+import numpy as np
+
+__all__ = ["Kernel", "kernel", "available", "set_enabled", "disabled", "supports", "flat_views"]
 
 _FALSE = ("0", "false", "no", "off")
 _enabled = os.environ.get("BACKPROP_JIT", "1").strip().lower() not in _FALSE
@@ -117,18 +119,28 @@ def kernel(py_func: Optional[Callable] = None, *, reassociate: bool = False):
     return Kernel(py_func, reassociate)
 
 
+_KERNEL_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def supports(dtype) -> bool:
+    """Whether kernels take arrays of ``dtype``: float32 and float64 (numba has no float16)."""
+    return dtype in _KERNEL_DTYPES
+
+
 def flat_views(*arrays):
     """1-D views of ``arrays`` when a kernel can take them all, else None.
 
-    A kernel needs C-contiguous arrays of one float dtype (float32 or float64): a
-    mixed-precision call would compile a variant that rounds differently from NumPy.
+    A kernel needs C-contiguous arrays of one float dtype (float32 or float64) and, as
+    it indexes them all alike, one size: a mixed-precision call would compile a variant
+    that rounds differently from NumPy, and a shorter array would be read past its end.
     """
-    dtype = arrays[0].dtype
-    if dtype.kind != "f" or dtype.itemsize not in (4, 8):
+    dtype, size = arrays[0].dtype, arrays[0].size
+    if not supports(dtype):
         return None
     views = []
     for array in arrays:
-        if array.dtype != dtype or not array.flags.c_contiguous or not array.flags.writeable:
+        if (array.dtype != dtype or array.size != size or not array.flags.c_contiguous
+                or not array.flags.writeable):
             return None
         views.append(array.reshape(-1))
     return views

@@ -219,6 +219,7 @@ class Module:
         optimiser built before the cast still holds them; their gradients are cleared.
         """
         dtype = resolve_dtype(dtype)
+        _changes[0] += 1  # compiled networks fixed to the old dtype must be re-checked
         for module in self.modules():
             for p in module._parameters.values():
                 if p is not None:

@@ -166,11 +166,13 @@ class Optimizer:
         if len(params) < 2:
             return None
         cache = self._packed_cache.get(id(group))
-        # Compare the arrays themselves (the cache holds them, so their ids cannot be reused).
-        if cache is not None and all(p.data is data and p.grad is grad
-                                     for p, (data, grad) in zip(params, cache[0])):
+        # Compare the arrays themselves (the cache holds them, so their ids cannot be reused),
+        # and each parameter's state dict: a state that was reset must not be carried on.
+        state = self.state
+        if cache is not None and all(p.data is data and p.grad is grad and state.get(p) is entry
+                                     for p, (data, grad, entry) in zip(params, cache[0])):
             return cache[1:]
-        key = tuple((p.data, p.grad) for p in params)
+        key = self._packed_key(params)
         W = _flat_base(params, lambda p: p.data)
         g = None if W is None else _flat_base(params, lambda p: p.grad)
         flat_state = None if g is None else self._flat_state(params, W)
@@ -179,6 +181,9 @@ class Optimizer:
             return None
         self._packed_cache[id(group)] = (key, W, g, flat_state)
         return W, g, flat_state
+
+    def _packed_key(self, params) -> tuple:
+        return tuple((p.data, p.grad, self.state.get(p)) for p in params)
 
     def _flat_state(self, params, W_flat: np.ndarray):
         """One state dict over the flat array, built from the parameters' own states (or empty)."""
@@ -224,6 +229,9 @@ class Optimizer:
         self._update(W, g, flat_state, group)
         if len(flat_state) != entries:  # new state (the first step; a buffer made on demand)
             self._share_state(group["params"], flat_state)
+            cache = self._packed_cache.get(id(group))
+            if cache is not None:  # the parameters' state dicts exist now: remember them
+                self._packed_cache[id(group)] = (self._packed_key(group["params"]),) + cache[1:]
             return
         # The arrays are shared views already; copy the numbers (e.g. "step") to each parameter.
         scalars = [(name, value) for name, value in flat_state.items() if not isinstance(value, np.ndarray)]

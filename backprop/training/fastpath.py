@@ -28,6 +28,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from backprop import jit
 from backprop.engine.ops.activation import Activation, Identity, ReLU
 from backprop.nn.activations import ActivationLayer, SoftmaxActivation
 from backprop.nn.dense import Dense
@@ -76,14 +77,22 @@ class _DenseOp:
     """Z = A Wᵀ + b; backward ∂J/∂W = δᵀA, ∂J/∂b = Σ_rows δ, δ_in = δ W."""
 
     def __init__(self, layer: Dense):
-        self.layer = layer
+        # (No reference to the layer itself: the compiled-network cache is keyed weakly on
+        # the model, which may be this very layer.)
         self.W, self.b = layer.W, layer.b
         self.n_out = layer.out_features
         self.grad_W = self.grad_b = None  # views of FusedNetwork's flat gradient (predict needs none)
-        reg = layer.weight_regularizer
-        self.l1 = float(getattr(reg, "l1", 0.0) or 0.0)
-        self.l2 = float(getattr(reg, "l2", 0.0) or 0.0)
+        self.regularizer = layer.weight_regularizer
         self.shared_l2 = 0.0  # a penalty the loss puts on every W (scikit-learn's α), set per step
+
+    # Read at each step, as the engine reads the regulariser: its λ may be changed in place.
+    @property
+    def l1(self) -> float:
+        return float(getattr(self.regularizer, "l1", 0.0) or 0.0)
+
+    @property
+    def l2(self) -> float:
+        return float(getattr(self.regularizer, "l2", 0.0) or 0.0)
 
     def out_width(self, width):
         return self.n_out
@@ -99,11 +108,14 @@ class _DenseOp:
         ``bias_done``: ∂J/∂b is already in ``grad_b`` (a kernel summed it with f′).
         """
         np.matmul(delta.T, a_in, out=self.grad_W)
-        l2 = self.l2 + self.shared_l2
+        l1 = l2 = 0.0
+        if self.regularizer is not None:
+            l1, l2 = self.l1, self.l2
+        l2 += self.shared_l2
         if l2:
             self.grad_W += (2 * l2) * self.W.data  # ∂(λΣW²)/∂W = 2λW
-        if self.l1:
-            self.grad_W += self.l1 * np.sign(self.W.data)  # ∂(λΣ|W|)/∂W = λ sign(W)
+        if l1:
+            self.grad_W += l1 * np.sign(self.W.data)  # ∂(λΣ|W|)/∂W = λ sign(W)
         self.W.grad = self.grad_W
         if self.b is not None:
             if not bias_done:
@@ -221,6 +233,21 @@ def _structure_key(model) -> tuple:
     return tuple(key)
 
 
+def _chain_fits(weights, biases, dtype) -> bool:
+    """Whether the layers' arrays suit :func:`kernels.dense_stack_row`: one dtype and C order
+    (numba indexes a tuple only when its items have one type), each W taking the previous
+    layer's width and each b matching its W."""
+    width = None
+    for W, b in zip(weights, biases):
+        if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[0] or (width is not None and W.shape[1] != width):
+            return False
+        for array in (W, b):
+            if array.dtype != dtype or not array.flags.c_contiguous:
+                return False
+        width = W.shape[0]
+    return True
+
+
 # Compiled networks, reused while the model's structure is unchanged (predicting one row
 # must not pay for recompiling). Weak keys: a cache entry dies with its model.
 _compiled = weakref.WeakKeyDictionary()
@@ -259,11 +286,9 @@ class FusedNetwork:
         self.ops = ops
         self.loss = loss
         self.dense = [op for op in ops if isinstance(op, _DenseOp)]
-        self.dtype = self.dense[0].W.data.dtype
-        self.n_features = self.dense[0].W.data.shape[1]
         self._buffers = {}
         self._grad_dtype = None
-        self._penalised = [op for op in self.dense if op.l1 or op.l2]
+        self._penalised = [op for op in self.dense if op.regularizer is not None]
         # Dense layers with a bias followed by ReLU: their forward (bias + ReLU) and, going
         # back, ReLU's f′ with the layer's bias gradient, run as one kernel each when compiled.
         self._relu_after = {k for k, op in enumerate(ops[:-1])
@@ -271,7 +296,24 @@ class FusedNetwork:
                             and isinstance(ops[k + 1], _ActivationOp) and type(ops[k + 1].activation) is ReLU}
         self._row_relu = self._row_plan(ops)
         self._row_checked = None  # the weight arrays last found fit for the one-row kernel
-        self._zero = self.dtype.type(0)
+
+    # Read from the weights at each use: Module.to() or a load may replace them.
+    @property
+    def dtype(self) -> np.dtype:
+        return self.dense[0].W.data.dtype
+
+    @property
+    def n_features(self) -> int:
+        return self.dense[0].W.data.shape[1]
+
+    def _kernels_take(self, dtype) -> bool:
+        """Whether compiled kernels can run in ``dtype``: float32/float64, and every W and b in it."""
+        if not jit.supports(dtype):
+            return False
+        for op in self.dense:
+            if op.W.data.dtype != dtype or (op.b is not None and op.b.data.dtype != dtype):
+                return False
+        return True
 
     @staticmethod
     def _row_plan(ops):
@@ -323,7 +365,10 @@ class FusedNetwork:
             out = self.predict_row(X)
             if out is not None:
                 return out
-        fused_relu = kernels.add_bias_relu.get() if self._relu_after and X.dtype == self.dtype else None
+        fused_relu = None
+        if self._relu_after and self._kernels_take(X.dtype):
+            fused_relu = kernels.add_bias_relu.get()
+        zero = X.dtype.type(0)
         a = X
         skip = -1
         for k, op in enumerate(self.ops):
@@ -331,7 +376,7 @@ class FusedNetwork:
                 continue
             if fused_relu is not None and k in self._relu_after:
                 z = a @ op.W.data.T
-                fused_relu(z, op.b.data, z, self._zero)  # A = max(Z + b, 0), in place
+                fused_relu(z, op.b.data, z, zero)  # A = max(Z + b, 0), in place
                 a, skip = z, k + 1
                 continue
             a = op.predict(a)  # (an activation works in place: every op before it made a new array)
@@ -342,7 +387,7 @@ class FusedNetwork:
         in one compiled call (:func:`kernels.dense_stack_row`), or None when that kernel does
         not apply (numba absent, another layer kind, another dtype) or X holds NaN or ±inf."""
         relu = self._row_relu
-        if relu is None or X.dtype != self.dtype:
+        if relu is None or X.ndim != 2 or not jit.supports(X.dtype):
             return None
         compiled = kernels.dense_stack_row.get()
         if compiled is None:
@@ -351,11 +396,12 @@ class FusedNetwork:
         biases = tuple([op.b.data for op in self.dense])
         checked = self._row_checked
         if checked is None or not all(map(operator.is_, weights + biases, checked)):
-            for array in weights + biases:  # one array type for all: numba indexes a uniform tuple
-                if array.dtype != self.dtype or not array.flags.c_contiguous:
-                    return None
+            if not _chain_fits(weights, biases, X.dtype):
+                return None
             self._row_checked = weights + biases
-        out, total = compiled(weights, biases, relu, X[0], self._zero)
+        if X.shape[1] != weights[0].shape[1] or X.dtype != weights[0].dtype:
+            return None
+        out, total = compiled(weights, biases, relu, X[0], X.dtype.type(0))
         if not math.isfinite(total):
             return None  # NaN or ±inf in X (or a sum that overflowed): the caller's check decides
         return out.reshape(1, -1)
@@ -393,7 +439,9 @@ class FusedNetwork:
         outs, deltas, scratch = self._buffers_for(n, X.shape[1], dtype)
         masks = [None] * len(self.ops)
 
-        fused_relu = kernels.add_bias_relu.get() if self._relu_after and dtype == self.dtype else None
+        fused_relu = None
+        if self._relu_after and self._kernels_take(dtype):
+            fused_relu = kernels.add_bias_relu.get()
         zero = dtype.type(0)
         a = X
         skip = -1
@@ -468,7 +516,8 @@ def _weights(weight, n, dtype):
 def _cross_entropy(Z, target, weight, delta):
     """J = mean_i (log Σ_k e^{z_ik} − Σ_k y_ik z_ik);  δ = (softmax(z)·Σy − y)/N."""
     n = Z.shape[0]
-    if weight is None and target.ndim == 1 and target.dtype.kind in "iu":
+    if weight is None and target.ndim == 1 and target.dtype.kind in "iu" and jit.supports(Z.dtype) \
+            and delta.dtype == Z.dtype:
         compiled = kernels.softmax_cross_entropy.get()
         if compiled is not None:  # the same in one pass (backprop.training.kernels)
             real = Z.dtype.type

@@ -37,6 +37,8 @@ def add_bias_relu(Z, b, A, zero):
     ``zero`` is 0 in Z's dtype: scalars of the array's own type keep every operation in it.
     """
     n, k = Z.shape
+    if b.shape[0] != k or A.shape[0] != n or A.shape[1] != k:  # (numba does not check indices)
+        raise ValueError("add_bias_relu: b must have Z's width and A Z's shape")
     for i in range(n):
         for j in range(k):
             z = Z[i, j] + b[j]
@@ -51,6 +53,8 @@ def add_bias_relu(Z, b, A, zero):
 def relu_delta_and_bias_grad(delta, Z, grad_b, zero):
     """δ ← δ ∘ 1[Z > 0], then ∂J/∂b = Σ_rows δ, summed row after row as ``np.add.reduce(δ, axis=0)``."""
     n, k = delta.shape
+    if Z.shape[0] != n or Z.shape[1] != k or grad_b.shape[0] != k:
+        raise ValueError("relu_delta_and_bias_grad: Z must have δ's shape and grad_b its width")
     for i in range(n):
         for j in range(k):
             d = delta[i, j]
@@ -71,6 +75,8 @@ def softmax_cross_entropy(Z, labels, delta, inverse_n, zero, one):
     the softmax alone): callers encode labels before training, this only keeps memory safe.
     """
     n, k = Z.shape
+    if k == 0 or labels.shape[0] != n or delta.shape[0] != n or delta.shape[1] != k:
+        raise ValueError("softmax_cross_entropy: one label per row of Z, δ of Z's shape, K >= 1")
     total = 0.0
     for i in range(n):
         z_max = Z[i, 0]
@@ -115,6 +121,8 @@ def dense_stack_row(weights, biases, relu, x, zero):
         W = weights[m]
         b = biases[m]
         n_out, n_in = W.shape
+        if n_in != a.size or b.shape[0] != n_out:
+            raise ValueError("dense_stack_row: each W must take the previous layer's width, and b match W")
         z = np.empty_like(b)
         i = 0
         while i + 4 <= n_out:

@@ -306,3 +306,23 @@ def test_packed_parameters_update_bit_identically(make):
     for index, entry in state_a["state"].items():
         for name, value in entry.items():
             np.testing.assert_array_equal(state_b["state"][index][name], value)
+
+
+def test_a_reset_state_restarts_the_packed_update():
+    import backprop as bp
+    from backprop import optim
+    from backprop.optim import pack_parameters
+
+    params = [bp.Tensor(np.ones((3, 2), np.float32), requires_grad=True),
+              bp.Tensor(np.ones(3, np.float32), requires_grad=True)]
+    pack_parameters(params)
+    flat_grad = np.full(9, 0.5, np.float32)
+    params[0].grad, params[1].grad = flat_grad[:6].reshape(3, 2), flat_grad[6:]
+    opt = optim.Adam(params, lr=0.1)
+    opt.step()
+    opt.step()
+    assert opt.state[params[0]]["step"] == 2
+    opt.state.clear()
+    opt.step()
+    assert opt.state[params[0]]["step"] == 1 and opt.state[params[1]]["step"] == 1
+    np.testing.assert_allclose(opt.state[params[0]]["exp_avg"], 0.05)  # (1 − β₁)·g from zero again

@@ -110,6 +110,15 @@ def test_regularisers_match_engine(reg):
     _compare(_build("relu", reg=reg), losses.cross_entropy, X, labels, None)
 
 
+def test_a_regulariser_changed_in_place_is_followed():
+    X, labels, _, _ = _data()
+    reg = nn.L2(0.02)
+    model = _build("relu", reg=reg)
+    _compare(model, losses.cross_entropy, X, labels, None)  # compiles (and caches) the network
+    reg.l2 = 0.5
+    _compare(model, losses.cross_entropy, X, labels, None)
+
+
 def test_dropout_draws_the_same_masks_as_the_layer():
     X, labels, _, _ = _data(n=40)
     model = _build("relu", dropout=0.4)

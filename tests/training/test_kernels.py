@@ -198,3 +198,75 @@ def test_fit_with_and_without_kernels_follows_the_same_trajectory():
     np.testing.assert_allclose(histories[0], histories[1], rtol=1e-12)
     for a, b in zip(*weights):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+# ------------------------------------------------------------ robustness
+def test_a_replaced_layer_of_another_width_is_an_error_not_a_crash():
+    from backprop.nn.parameter import Parameter
+
+    model = nn.Sequential(nn.Dense(4, 8, activation="relu"), nn.Dense(8, 2))
+    X = np.ones((3, 4), np.float32)
+    model.predict(X[:1])
+    model[1].W.data = np.ones((2, 4000), np.float32)  # the kernels do not check indices themselves
+    for rows in (X[:1], X):
+        with pytest.raises(ValueError):
+            model.predict(rows)
+    model[1].W = Parameter(np.ones((2, 4000000), np.float32))
+    with pytest.raises(ValueError):
+        model.predict(X[:1])
+
+
+def test_kernels_refuse_mismatched_shapes_themselves():
+    Z, b = np.zeros((2, 3), np.float32), np.zeros(5, np.float32)
+    with pytest.raises(ValueError):
+        kernels.add_bias_relu.get()(Z, b, Z, np.float32(0))
+    with pytest.raises(ValueError):
+        kernels.relu_delta_and_bias_grad.get()(Z, Z, b, np.float32(0))
+    with pytest.raises(ValueError):
+        kernels.softmax_cross_entropy.get()(Z, np.zeros(7, np.int64), Z, np.float32(0.5), np.float32(0), np.float32(1))
+    with pytest.raises(ValueError):
+        kernels.dense_stack_row.get()((np.zeros((3, 9), np.float32),), (np.zeros(3, np.float32),), (True,),
+                                      np.zeros(4, np.float32), np.float32(0))
+
+
+def test_predict_follows_module_to():
+    model = nn.Sequential(nn.Dense(4, 8, activation="relu"), nn.Dense(8, 2))
+    model.predict(np.ones((1, 4), np.float32))
+    model.to("float64")
+    X = np.array([[0.1234567890123, 1.0000000001, -0.3, 2.0]])
+    with bp.no_grad():
+        expected = model(bp.Tensor(X)).data
+    row = model.predict(X)
+    assert row.dtype == np.float64
+    np.testing.assert_allclose(row, expected, rtol=1e-13)
+    model.to("float32")
+    assert model.predict(X).dtype == np.float32
+
+
+def test_float16_models_train_and_predict_without_kernels():
+    rng = np.random.default_rng(10)
+    X = rng.standard_normal((32, 4)).astype(np.float16)
+    y = rng.integers(0, 3, 32)
+    model = nn.Sequential(nn.Dense(4, 8, activation="relu", dtype="float16"), nn.Dense(8, 3, dtype="float16"))
+    model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=1, batch_size=8, verbose=0)
+    assert model.predict(X[:1]).dtype == np.float16
+    assert model.predict(X).shape == (32, 3)
+
+
+def test_a_single_row_with_more_dimensions_gets_a_value_error():
+    model = nn.Sequential(nn.Dense(3, 8, activation="relu"), nn.Dense(8, 2))
+    model.predict(np.ones((1, 3), np.float32))
+    with pytest.raises(ValueError):
+        model.predict(np.ones((1, 3, 5), np.float32))
+
+
+def test_the_compiled_network_cache_does_not_keep_a_bare_layer_alive():
+    import gc
+    import weakref
+
+    layer = nn.Dense(3, 2)
+    layer.predict(np.ones((1, 3), np.float32))
+    alive = weakref.ref(layer)
+    del layer
+    gc.collect()
+    assert alive() is None
