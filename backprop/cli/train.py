@@ -146,9 +146,9 @@ def build_model(n_in: int, n_out: int, settings: TrainSettings):
 
 
 def _callbacks(settings: TrainSettings) -> list:
-    from backprop.training.callbacks import EarlyStopping, TerminateOnNaN
+    from backprop.training.callbacks import EarlyStopping
 
-    callbacks = list(settings.extra_callbacks) + [TerminateOnNaN()]
+    callbacks = list(settings.extra_callbacks)
     if settings.early_stopping is not None:
         callbacks.append(EarlyStopping(monitor="val_loss", patience=settings.early_stopping,
                                        restore_best_weights=True))
@@ -191,7 +191,10 @@ def run_training(settings: TrainSettings) -> TrainResult:
 
     backprop.manual_seed(settings.seed)
     model = build_model(X_train.shape[1], n_out, settings)
-    callbacks = _callbacks(settings)
+    from backprop.training.callbacks import TerminateOnNaN
+
+    nan_guard = TerminateOnNaN()
+    callbacks = _callbacks(settings) + [nan_guard]
     started = time.perf_counter()
     # Overflow while diverging is reported once, by TerminateOnNaN and _check_converged,
     # not as a warning per NumPy call.
@@ -206,7 +209,7 @@ def run_training(settings: TrainSettings) -> TrainResult:
             seed=settings.seed, verbose=0,
         )
     seconds = time.perf_counter() - started
-    _check_converged(callbacks, settings)
+    _check_converged(nan_guard, settings)
 
     metrics = pipeline.score(preprocessor, test_frame, model.predict(X_test))
 
@@ -227,18 +230,15 @@ def run_training(settings: TrainSettings) -> TrainResult:
                        summary=summary)
 
 
-def _check_converged(callbacks: list, settings: TrainSettings) -> None:
+def _check_converged(nan_guard, settings: TrainSettings) -> None:
     """Refuse to report (or save over a good file) a network whose loss became NaN or infinite."""
-    from backprop.training.callbacks import TerminateOnNaN
-
-    for callback in callbacks:
-        if isinstance(callback, TerminateOnNaN) and callback.stopped_batch is not None:
-            epoch, batch = callback.stopped_batch
-            other = "" if settings.optimizer == "adam" else ", or --optimizer adam"
-            raise CLIError(
-                f"training diverged: the loss stopped being finite at epoch {epoch + 1}, batch {batch + 1}; "
-                f"nothing was saved (try a smaller --lr than {settings.lr:g}{other})"
-            )
+    if nan_guard.stopped_batch is not None:
+        epoch, batch = nan_guard.stopped_batch
+        other = "" if settings.optimizer == "adam" else ", or --optimizer adam"
+        raise CLIError(
+            f"training diverged: the loss stopped being finite at epoch {epoch + 1}, batch {batch + 1}; "
+            f"nothing was saved (try a smaller --lr than {settings.lr:g}{other})"
+        )
 
 
 def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: dict) -> None:

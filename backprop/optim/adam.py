@@ -8,7 +8,7 @@ import numpy as np
 
 from backprop import jit
 from backprop.optim.optimizer import (
-    Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_,
+    Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_, lerp_form,
 )
 
 __all__ = ["Adam"]
@@ -122,12 +122,11 @@ class Adam(Optimizer):
         """The same update in one pass (see :func:`_adam_kernel`), scalars rounded to W's dtype as NumPy does."""
         step_size = lr / (1.0 - beta1 ** t)
         bias_correction2_sqrt = (1.0 - beta2 ** t) ** 0.5
-        lerp_weight = 1.0 - beta1
-        lerp_small = lerp_weight < 0.5
+        lerp_from_m, lerp_factor = lerp_form(1.0 - beta1)
         flags = ((self.decoupled_weight_decay and weight_decay != 0)
-                 | (((not self.decoupled_weight_decay) and weight_decay != 0) << 1) | (lerp_small << 2))
+                 | (((not self.decoupled_weight_decay) and weight_decay != 0) << 1) | (lerp_from_m << 2))
         scalars = self._kernel_scalars(views[0].dtype, (
-            1.0 - lr * weight_decay, weight_decay, lerp_weight if lerp_small else 1.0 - lerp_weight,
+            1.0 - lr * weight_decay, weight_decay, lerp_factor,
             beta2, 1.0 - beta2, bias_correction2_sqrt * step_size, eps / step_size))
         compiled(*views, int(flags), scalars)
 

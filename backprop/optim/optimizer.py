@@ -400,14 +400,25 @@ def check_bool(name: str, value) -> None:
         raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
+def lerp_form(weight: float) -> tuple[bool, float]:
+    """How torch evaluates a lerp with ``weight``: (from start?, factor).
+
+    From the start, start + weight·(end − start), when |weight| < ½; else from the end,
+    end − (1 − weight)·(end − start). :func:`lerp_` and the compiled kernels both use it.
+    """
+    if abs(weight) < 0.5:
+        return True, weight
+    return False, 1.0 - weight
+
+
 def lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray) -> None:
     """start ← start + weight·(end − start), in place, evaluated as torch's ``lerp_`` does."""
+    from_start, factor = lerp_form(weight)
     np.subtract(end, start, out=scratch)
-    if abs(weight) < 0.5:
-        np.multiply(scratch, weight, out=scratch)
+    np.multiply(scratch, factor, out=scratch)
+    if from_start:
         np.add(start, scratch, out=start)
     else:
-        np.multiply(scratch, 1.0 - weight, out=scratch)
         np.subtract(end, scratch, out=start)
 
 

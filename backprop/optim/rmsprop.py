@@ -6,7 +6,7 @@ import numpy as np
 
 from backprop import jit
 from backprop.optim.optimizer import (
-    Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_,
+    Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_, lerp_form,
 )
 
 __all__ = ["RMSprop"]
@@ -75,11 +75,11 @@ class RMSprop(Optimizer):
             s = state["square_avg"]
             views = jit.flat_views(W, g, s, state.get("grad_avg", s), state.get("momentum_buffer", s))
             if views is not None:
-                lerp_weight = 1.0 - alpha
-                flags = (weight_decay != 0) | (bool(group["centered"]) << 1) | ((lerp_weight < 0.5) << 2) \
+                lerp_from_m, lerp_factor = lerp_form(1.0 - alpha)
+                flags = (weight_decay != 0) | (bool(group["centered"]) << 1) | (lerp_from_m << 2) \
                     | ((momentum > 0) << 3)
                 compiled(*views, int(flags), self._kernel_scalars(W.dtype, (
-                    weight_decay, alpha, 1.0 - alpha, lerp_weight if lerp_weight < 0.5 else 1.0 - lerp_weight,
+                    weight_decay, alpha, 1.0 - alpha, lerp_factor,
                     eps, momentum, lr)))
                 return
 

@@ -394,11 +394,11 @@ class FusedNetwork:
             return None
         weights = tuple([op.W.data for op in self.dense])
         biases = tuple([op.b.data for op in self.dense])
-        checked = self._row_checked
-        if checked is None or not all(map(operator.is_, weights + biases, checked)):
+        arrays, checked = weights + biases, self._row_checked
+        if checked is None or not all(map(operator.is_, arrays, checked)):
             if not _chain_fits(weights, biases, X.dtype):
                 return None
-            self._row_checked = weights + biases
+            self._row_checked = arrays
         if X.shape[1] != weights[0].shape[1] or X.dtype != weights[0].dtype:
             return None
         out, total = compiled(weights, biases, relu, X[0], X.dtype.type(0))
