@@ -270,7 +270,7 @@ def test_the_callers_frame_is_not_changed(houses):
         (lambda p, f: p.fit(f, task="regression"), ValueError, "needs a target"),
         (lambda p, f: p.fit(f.head(0), target="price"), ValueError, "no rows"),
         (lambda p, f: p.fit(f[["price"]], target="price"), ValueError, "no feature columns"),
-        (lambda p, f: p.fit(f.assign(when=pd.Timestamp("2020-01-01")), target="price"), ValueError, "not supported"),
+        (lambda p, f: p.fit(f.assign(took=pd.Timedelta("1h")), target="price"), ValueError, "not supported"),
     ],
 )
 def test_bad_fit_arguments(houses, call, error, message):
