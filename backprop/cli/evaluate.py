@@ -19,16 +19,16 @@ __all__ = ["evaluate_command"]
 @click.option("--target", metavar="COL",
               help="The column holding the true values (default: the model's target column).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
-def evaluate_command(model: Path, data: Path, target: str | None, as_json: bool) -> None:
+@pipeline.table_format_options
+def evaluate_command(model: Path, data: Path, target: str | None, as_json: bool, sep: str | None,
+                     encoding: str | None) -> None:
     """Score MODEL on the labelled rows of DATA.
 
     Classification: accuracy and macro F1. Regression: R², RMSE and MAE in the
     target's units.
     """
-    from backprop.preprocessing import read_table
-
     loaded = pipeline.load_model_file(model)
-    frame = read_table(data)
+    frame = pipeline.read_data(data, sep=sep, encoding=encoding)
     if target is None:
         target = loaded.target
     if target not in frame.columns:

@@ -60,8 +60,21 @@ def info_command(model: Path, as_json: bool) -> None:
     click.echo("preprocessing:")
     for line in preprocessing:
         click.echo(f"  {line}")
-    if isinstance(training, dict) and training.get("test_metrics"):
-        metrics = ", ".join(f"{k} {v:.4f}" for k, v in training["test_metrics"].items())
+    line = _training_line(training)
+    if line:
         click.echo("")
-        click.echo(f"trained on: {training.get('data')} ({training.get('n_train')} rows); "
-                   f"test {metrics}")
+        click.echo(line)
+
+
+def _training_line(training) -> str | None:
+    """``trained on: DATA (N rows); test accuracy 0.9667, ...`` from the file's (untrusted) metadata."""
+    if not isinstance(training, dict) or not isinstance(training.get("test_metrics"), dict):
+        return None
+    metrics = [(str(name)[:40], value) for name, value in list(training["test_metrics"].items())[:10]
+               if isinstance(value, (int, float)) and not isinstance(value, bool)]
+    if not metrics:
+        return None
+    shown = ", ".join(f"{name} {value:.4f}" for name, value in metrics)
+    n_train = training.get("n_train")
+    rows = f" ({n_train} rows)" if isinstance(n_train, int) and not isinstance(n_train, bool) else ""
+    return f"trained on: {str(training.get('data'))[:200]}{rows}; test {shown}"

@@ -22,11 +22,28 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import click
 import numpy as np
 
 from backprop.cli.errors import CLIError
 
-__all__ = ["LoadedModel", "load_model_file", "check_feature_columns", "score", "split_rows"]
+__all__ = ["LoadedModel", "load_model_file", "check_feature_columns", "score", "split_rows",
+           "table_format_options", "read_data"]
+
+
+def table_format_options(command):
+    """``--sep`` and ``--encoding``, for the commands that read a CSV file."""
+    command = click.option("--encoding", metavar="NAME",
+                           help="Text encoding of a CSV file (default: UTF-8, else cp1252/Latin-1 with a warning).")(command)
+    return click.option("--sep", metavar="CHAR",
+                        help="Field separator of a CSV file, e.g. ';' or '\\t' (default: detected).")(command)
+
+
+def read_data(path, sep=None, encoding=None):
+    """:func:`backprop.preprocessing.read_table`, for the commands."""
+    from backprop.preprocessing import read_table
+
+    return read_table(path, sep=sep, encoding=encoding)
 
 
 @dataclass
@@ -72,9 +89,39 @@ def load_model_file(path) -> LoadedModel:
         preprocessor = TabularPreprocessor.from_config(config)
     except (TypeError, ValueError) as error:
         raise CLIError(f"{path}: the model's preprocessing config is invalid ({error})") from None
-    if preprocessor.task is None:
+    if preprocessor.task is None or not preprocessor.is_fitted:
         raise CLIError(f"{path}: the model's preprocessing config has no target")
+    _check_widths(model, preprocessor, path)
     return LoadedModel(model=model, preprocessor=preprocessor, metadata=metadata)
+
+
+def _model_widths(model) -> tuple[int | None, int | None]:
+    """The network's input and output widths, read from its layers (None where no layer fixes one)."""
+    width_in, width = None, None
+    for _, module in model.named_modules():
+        if module.children():
+            continue
+        expected = module.expected_in_features()
+        if width_in is None and width is None:
+            width_in = expected
+        width = module.output_features(expected or width) or expected or width
+    return width_in, width
+
+
+def _check_widths(model, preprocessor, path) -> None:
+    """Refuse a file whose preprocessing makes a different number of inputs or outputs than the network's.
+
+    Checked before any row is transformed, so a crafted config cannot make
+    ``transform`` allocate more than the network itself (which the file holds).
+    """
+    width_in, width_out = _model_widths(model)
+    n_features = preprocessor.n_features_out  # a sum over the columns' counts: nothing is built
+    if width_in is not None and width_in != n_features:
+        raise CLIError(f"{path}: the preprocessing makes {n_features} inputs but the network takes {width_in}")
+    n_outputs = len(preprocessor.classes) if preprocessor.task == "classification" else 1
+    if width_out is not None and width_out != n_outputs:
+        raise CLIError(f"{path}: the network has {width_out} outputs but its {preprocessor.task} target "
+                       f"needs {n_outputs}")
 
 
 def check_feature_columns(preprocessor, frame, path) -> None:
@@ -106,11 +153,43 @@ def score(preprocessor, frame, outputs: np.ndarray) -> dict:
             "mae": metrics.mae(values, predicted)}
 
 
-def split_rows(labels, test_fraction: float, seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+MIN_TRAIN_ROWS_PER_CLASS = 5
+"""The split refuses to leave a class fewer training rows than this (or than all its rows but one)."""
+MIN_TRAIN_ROWS = 10
+"""The same for a regression target, over all rows."""
+
+
+def _test_counts(group_sizes: np.ndarray, test_fraction: float) -> np.ndarray:
+    """Rows of each group held out: the fraction, rounded, keeping at least one row for training."""
+    return np.minimum(np.round(test_fraction * group_sizes).astype(np.int64), group_sizes - 1)
+
+
+def _split_problem(group_sizes: np.ndarray, test_fraction: float, minimum: int) -> bool:
+    """Whether the split leaves no test row, or a group fewer training rows than it needs."""
+    n_test = _test_counts(group_sizes, test_fraction)
+    needed = np.minimum(minimum, np.maximum(group_sizes - 1, 1))
+    return n_test.sum() == 0 or bool(np.any(group_sizes - n_test < needed))
+
+
+def _workable_fractions(group_sizes: np.ndarray, minimum: int) -> list[float]:
+    """The --test-split values on a 0.01 grid that give a test set and enough training rows."""
+    grid = np.round(np.arange(0.01, 1.0, 0.01), 2)
+    return [float(f) for f in grid if not _split_problem(group_sizes, f, minimum)]
+
+
+def split_rows(labels, test_fraction: float, seed: int, stratify: bool,
+               label_names=None) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/test row indices; for classification, each class is split in proportion.
 
     A class with a single row stays in the training part, so the preprocessor
     (fitted on the training part) knows every class.
+
+    Raises:
+        CLIError: the split would leave no test row, or fewer than
+            ``MIN_TRAIN_ROWS_PER_CLASS`` training rows of a class that has more
+            (``MIN_TRAIN_ROWS`` in all for regression). The message says what
+            would help: a --test-split value that works, or, when every class has
+            a single row, that no split can.
 
     Returns:
         ``(train_rows, test_rows)``, each shuffled.
@@ -122,16 +201,42 @@ def split_rows(labels, test_fraction: float, seed: int, stratify: bool) -> tuple
         groups = [np.flatnonzero(group_of_row == g) for g in range(group_of_row.max() + 1)]
     else:
         groups = [np.arange(n)]
+    sizes = np.array([len(rows) for rows in groups])
+    minimum = MIN_TRAIN_ROWS_PER_CLASS if stratify else MIN_TRAIN_ROWS
+    if _split_problem(sizes, test_fraction, minimum):
+        raise CLIError(_split_advice(sizes, test_fraction, minimum, stratify))
+    n_test = _test_counts(sizes, test_fraction)
     train, test = [], []
-    for rows in groups:
+    for rows, k in zip(groups, n_test):
         rows = rng.permutation(rows)
-        n_test = int(round(test_fraction * len(rows)))
-        n_test = min(n_test, len(rows) - 1)  # keep at least one row of each group for training
-        test.append(rows[:n_test])
-        train.append(rows[n_test:])
-    train_rows, test_rows = rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
-    if len(test_rows) == 0 or len(train_rows) == 0:
-        raise CLIError(f"{n} rows are too few to hold out a test set of {test_fraction:.0%}; "
-                       "use more data or a larger --test-split")
-    return train_rows, test_rows
+        test.append(rows[:k])
+        train.append(rows[k:])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
 
+
+def _split_advice(sizes: np.ndarray, test_fraction: float, minimum: int, stratify: bool) -> str:
+    """Why ``--test-split test_fraction`` cannot split these groups, and what would help."""
+    n, n_test = int(sizes.sum()), _test_counts(sizes, test_fraction)
+    workable = _workable_fractions(sizes, minimum)
+    singles = int(np.sum(sizes == 1))
+    if stratify and singles == len(sizes):
+        return (f"every one of the {len(sizes)} classes has a single row, so no row can be held out to test "
+                "on (a row of a class stays in training); the target looks like an identifier or a "
+                "measurement: choose another --target, or use --task regression if it is a number")
+    if n_test.sum() == 0:
+        problem = f"--test-split {test_fraction:g} holds out no row of the {n} rows"
+    else:
+        kept = sizes - n_test
+        what = "class" if stratify else "table"
+        problem = (f"--test-split {test_fraction:g} leaves {int(kept.min())} training row(s) of a {what} "
+                   f"with {int(sizes[np.argmin(kept - np.minimum(minimum, np.maximum(sizes - 1, 1)))])} rows "
+                   f"({int(kept.sum())} training rows in all; at least {minimum} per {what} are needed)")
+    if stratify and singles:
+        problem += f"; {singles} of the {len(sizes)} classes have a single row, which always stays in training"
+    if workable:
+        low, high = workable[0], workable[-1]
+        fix = (f"use a --test-split between {low:g} and {high:g}" if low < high
+               else f"use --test-split {low:g}")
+        return f"{problem}: {fix}, or add rows"
+    return f"{problem}: no --test-split can help; add rows" + (
+        ", or merge rare classes" if stratify else "")

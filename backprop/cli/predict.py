@@ -39,7 +39,8 @@ def predictions_frame(loaded: pipeline.LoadedModel, frame):
 @click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write the predictions to this CSV file instead of stdout.")
-def predict_command(model: Path, data: Path, out: Path | None) -> None:
+@pipeline.table_format_options
+def predict_command(model: Path, data: Path, out: Path | None, sep: str | None, encoding: str | None) -> None:
     """Predict the target of every row of DATA with MODEL (a file from 'backprop train').
 
     DATA needs the feature columns the model was trained on (extra columns,
@@ -47,10 +48,8 @@ def predict_command(model: Path, data: Path, out: Path | None) -> None:
     and one probability column per class (prob_<class>); regressors write the
     prediction in the target's units. CSV goes to stdout unless --out is given.
     """
-    from backprop.preprocessing import read_table
-
     loaded = pipeline.load_model_file(model)
-    frame = read_table(data)
+    frame = pipeline.read_data(data, sep=sep, encoding=encoding)
     pipeline.check_feature_columns(loaded.preprocessor, frame, data)
     text = predictions_frame(loaded, frame).to_csv(index=False)
     if out is None:
