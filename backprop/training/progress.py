@@ -10,10 +10,15 @@
 * 2 — one line per epoch::
 
       Epoch 3/10 - loss: 0.1234 - accuracy: 0.9650 - val_loss: 0.1500 - val_accuracy: 0.9600 - 0.21s
+
+In a terminal, the bar drawn during an epoch is cut to the terminal's width (so that
+redrawing it with ``\r`` stays on one line), but the line left at the end of each
+epoch shows every metric in full, wrapping if it must.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 
@@ -127,7 +132,10 @@ class _TqdmBar:
     def __init__(self, label, total, stream):
         from tqdm import tqdm
 
-        self._bar = tqdm(total=total, desc=label, file=stream, unit="batch", leave=True, dynamic_ncols=True)
+        # leave=False: tqdm clears its own line at close, which is cut to the terminal's
+        # width; close() writes the epoch's full line in its place.
+        self._bar = tqdm(total=total, desc=label, file=stream, unit="batch", leave=False, dynamic_ncols=True)
+        self._label, self._stream = label, stream
         self._count = 0
 
     def advance(self, count):
@@ -138,9 +146,10 @@ class _TqdmBar:
         self._bar.set_postfix_str(text, refresh=True)
 
     def close(self, summary, seconds):
-        if summary:
-            self._bar.set_postfix_str(summary, refresh=False)
         self._bar.close()
+        if summary:
+            self._stream.write(f"{self._label} {self._count}/{self._bar.total} - {summary} - {seconds:.2f}s\n")
+            self._stream.flush()
 
 
 class _TextBar:
@@ -163,7 +172,11 @@ class _TextBar:
         return f"{line} - {text}" if text else line
 
     def show(self, count, text):
-        self.stream.write(self._line(count, text) + "\033[K")  # clear what a longer line left
+        # Cut to the terminal's width: a longer line would wrap, and \r would then
+        # redraw only its last part, leaving a trail of copies.
+        columns = shutil.get_terminal_size((80, 24)).columns
+        line = self._line(count, text)[:max(columns - 1, 20) + 1]  # + 1: the leading \r
+        self.stream.write(line + "\033[K")  # clear what a longer line left
         self.stream.flush()
 
     def close(self, summary, seconds):

@@ -74,3 +74,82 @@ def test_format_logs():
         "loss: 0.1235 - accuracy: 1.0000 - tiny: 1.0000e-06"
     with pytest.raises(ValueError):
         ProgressLogger(3)
+
+
+# --- in a real (pseudo-)terminal -------------------------------------------------------------------
+
+_PTY_SCRIPT = """
+import sys
+if sys.argv[1] == "builtin":
+    sys.modules["tqdm"] = None  # the built-in bar
+import numpy as np
+import backprop as bp
+from backprop import nn
+rng = np.random.default_rng(0)
+X = rng.normal(size=(200, 4)).astype(np.float32)
+y = (X[:, 0] + X[:, 1] > 0).astype(np.int64)
+bp.manual_seed(0)
+model = nn.Sequential(nn.Dense(4, 8, activation="relu"), nn.Dense(8, 2))
+model.fit(X, y, loss="cross_entropy", epochs=3, batch_size=8, metrics=["accuracy"], validation_split=0.2,
+          verbose=1)
+"""
+
+_EPOCH_END = re.compile(r"Epoch (\d)/3 .*loss: \d+\.\d{4} - accuracy: \d+\.\d{4} - val_loss: \d+\.\d{4} - "
+                        r"val_accuracy: \d+\.\d{4} - \d+\.\d\ds$")
+
+
+def _run_in_a_terminal(bar: str, columns: int = 80) -> str:
+    """Run a short fit(verbose=1) with its stdout on a pseudo-terminal ``columns`` wide; what it wrote."""
+    import fcntl
+    import os
+    import pty
+    import struct
+    import subprocess
+    import termios
+
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    env = {**os.environ, "COLUMNS": str(columns), "LINES": "24"}
+    process = subprocess.Popen([sys.executable, "-c", _PTY_SCRIPT, bar], stdout=follower, stderr=follower,
+                               stdin=subprocess.DEVNULL, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed its end
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=120) == 0, b"".join(chunks).decode(errors="replace")
+    return b"".join(chunks).decode()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pseudo-terminal")
+@pytest.mark.parametrize("bar", ["tqdm", "builtin"])
+def test_the_end_of_epoch_line_shows_every_metric_in_an_80_column_terminal(bar):
+    if bar == "tqdm":
+        pytest.importorskip("tqdm")
+    text = _run_in_a_terminal(bar)
+    # What stays on screen: the text after the last \r of each line (ANSI clear-line codes removed).
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text).replace("\r\n", "\n")  # the tty writes \n as \r\n
+    lines = [line.split("\r")[-1] for line in text.split("\n")]
+    finals = [line for line in lines if _EPOCH_END.search(line)]
+    assert [int(_EPOCH_END.search(line).group(1)) for line in finals] == [1, 2, 3], text
+    assert all(len(line) > 80 for line in finals)  # longer than the terminal, and not cut
+
+
+def test_the_bar_drawn_during_an_epoch_fits_the_terminal(monkeypatch):
+    from backprop.training.progress import _TextBar
+
+    monkeypatch.setenv("COLUMNS", "60")
+    terminal = FakeTerminal()
+    bar = _TextBar("Epoch 1/3", 10, terminal)
+    bar.advance(5)
+    bar.show(5, "loss: 0.1234 - accuracy: 0.9650 - val_loss: 0.1500 - val_accuracy: 0.9600")
+    drawn = terminal.getvalue().replace("\033[K", "")
+    assert drawn.startswith("\r") and len(drawn) - 1 < 60
+    bar.close("loss: 0.1234 - accuracy: 0.9650 - val_loss: 0.1500 - val_accuracy: 0.9600", 0.5)
+    assert terminal.getvalue().rstrip("\n").endswith("val_accuracy: 0.9600 - 0.50s\033[K")
