@@ -8,7 +8,10 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-from backprop.preprocessing import MISSING_CATEGORY, TabularPreprocessor, read_table  # noqa: E402
+from backprop.preprocessing import (  # noqa: E402
+    ID_LIKE_MIN_VALUES, MAX_CATEGORIES, MISSING_CATEGORY, IdentifierColumnWarning, TabularPreprocessor, infer_task,
+    read_table,
+)
 
 
 @pytest.fixture
@@ -348,3 +351,248 @@ def test_read_table_refuses_a_corrupt_parquet_file(tmp_path):
     path.write_bytes(b"PAR1 this is not a parquet file PAR1")
     with pytest.raises(ValueError, match="could not read .*broken.parquet as Parquet"):
         read_table(path)
+
+
+# --- dates and times ---------------------------------------------------------------------------------
+
+
+def dated(n=40, **columns):
+    days = pd.date_range("2012-01-01", periods=n, freq="7D")
+    return pd.DataFrame({"day": days.strftime("%Y-%m-%d"), "x": np.arange(n, dtype=float),
+                         **columns, "y": np.arange(n) % 2})
+
+
+def test_a_date_column_becomes_the_year_and_cyclic_parts():
+    frame = dated()
+    prep = TabularPreprocessor().fit(frame, target="y")
+    assert prep.feature_names_out == ["day.year", "day.month_sin", "day.month_cos", "day.weekday_sin",
+                                      "day.weekday_cos", "day.dayofyear_sin", "day.dayofyear_cos", "x"]
+    assert prep.date_columns == [{"name": "day", "kind": "datetime",
+                                  "features": ["year", "month", "day of week", "day of year"]}]
+    X = prep.transform(frame)
+    stamps = pd.to_datetime(frame["day"])
+    year = stamps.dt.year + (stamps.dt.day_of_year - 1) / np.where(stamps.dt.is_leap_year, 366, 365)
+    np.testing.assert_allclose(X[:, 0], (year - year.mean()) / year.std(ddof=0), atol=1e-5)
+    month = 2 * np.pi * (stamps.dt.month - 1) / 12
+    np.testing.assert_allclose(X[:, 1:3], np.column_stack([np.sin(month), np.cos(month)]), atol=1e-6)
+    weekday = 2 * np.pi * stamps.dt.day_of_week / 7
+    np.testing.assert_allclose(X[:, 3:5], np.column_stack([np.sin(weekday), np.cos(weekday)]), atol=1e-6)
+    np.testing.assert_array_equal(X[0, 1:3], [0, 1])  # January: phase 0
+    np.testing.assert_array_equal(roundtrip(prep).transform(frame), X)
+    assert any(line.startswith("day: date, 7 features") for line in prep.describe())
+
+
+def test_times_add_the_time_of_day_and_a_time_column_is_only_that():
+    frame = dated(8, t=["08:15", "20:15:30"] * 4)
+    frame["day"] = frame["day"] + " 06:00"
+    frame.loc[2, "day"] = "2012-01-15T18:00:00Z"
+    prep = TabularPreprocessor().fit(frame, target="y")
+    names = prep.feature_names_out
+    assert names[5:9] == ["day.dayofyear_sin", "day.dayofyear_cos", "day.timeofday_sin", "day.timeofday_cos"]
+    assert names[-2:] == ["t.timeofday_sin", "t.timeofday_cos"] and prep.n_features_out == 12
+    X = prep.transform(frame)
+    six, eight = 2 * np.pi * 0.25, 2 * np.pi * (8 * 3600 + 15 * 60) / 86400
+    np.testing.assert_allclose(X[0, 7:9], [np.sin(six), np.cos(six)], atol=1e-6)
+    np.testing.assert_allclose(X[0, 10:12], [np.sin(eight), np.cos(eight)], atol=1e-6)
+
+
+def test_missing_dates_become_zeros_and_non_dates_at_transform_are_named():
+    frame = dated()
+    frame.loc[3, "day"] = None
+    prep = TabularPreprocessor().fit(frame, target="y")
+    assert prep.get_config()["columns"][0]["n_missing"] == 1
+    np.testing.assert_array_equal(prep.transform(frame)[3, :7], np.zeros(7))
+    with pytest.raises(ValueError, match=r"column 'day' holds 1 value\(s\) that are not dates, such as 'soon'"):
+        prep.transform(frame.assign(day=["soon"] + frame["day"].tolist()[1:]))
+
+
+def test_datetime_dtypes_and_time_zones_are_dates_too():
+    frame = dated()
+    as_dtype = frame.assign(day=pd.to_datetime(frame["day"]))
+    aware = frame.assign(day=pd.to_datetime(frame["day"]).dt.tz_localize("Europe/Paris"))
+    X = TabularPreprocessor().fit(frame, target="y").transform(frame)
+    np.testing.assert_allclose(TabularPreprocessor().fit(as_dtype, target="y").transform(as_dtype), X)
+    prep = TabularPreprocessor().fit(aware, target="y")
+    assert "day.timeofday_sin" in prep.feature_names_out  # midnight in Paris is 23:00 UTC
+
+
+@pytest.mark.parametrize("values", [
+    ["2012-13-45", "2012-01-02"],  # matches the pattern but is no date
+    ["2012-01-01", "soon"],  # not all dates
+    ["01/02/2012", "03/04/2012"],  # day or month first: ambiguous, stays text
+])
+def test_columns_that_are_not_all_year_first_dates_stay_text(values):
+    frame = pd.DataFrame({"d": values * 3, "y": [0, 1] * 3})
+    assert TabularPreprocessor().fit(frame, target="y").get_config()["columns"][0]["kind"] == "categorical"
+
+
+# --- identifier-like columns -------------------------------------------------------------------------
+
+
+def test_identifier_like_text_columns_are_dropped_with_a_warning():
+    n = 60
+    frame = pd.DataFrame({"name": [f"car {i}" for i in range(n)], "colour": ["red", "blue"] * (n // 2),
+                          "x": np.arange(n, dtype=float), "y": np.arange(n) % 2})
+    with pytest.warns(IdentifierColumnWarning, match="'name' has 60 distinct values in 60 rows"):
+        prep = TabularPreprocessor().fit(frame, target="y")
+    assert prep.feature_names_in == ["colour", "x"] and prep.n_features_out == 3
+    assert prep.dropped_columns == [{"name": "name", "reason": "identifier", "n_values": 60}]
+    assert roundtrip(prep).dropped_columns == prep.dropped_columns
+    assert any("name: dropped, identifier-like" in line for line in prep.describe())
+    prep.transform(frame.drop(columns="name"))  # predict does not need the dropped column
+    kept = TabularPreprocessor(keep_id_columns=True).fit(frame, target="y")
+    assert kept.n_features_out == 63 and kept.dropped_columns == []
+    named = TabularPreprocessor(categorical=["name"]).fit(frame, target="y")  # an explicit choice wins
+    assert named.dropped_columns == []
+
+
+def test_few_or_repeated_values_are_not_identifiers():
+    n = 200
+    repeated = [f"v{i % 40}" for i in range(n)]  # 40 values > 20, but 5 rows each
+    few = [f"u{i}" for i in range(ID_LIKE_MIN_VALUES)] * 1  # unique, but only 20 of them
+    frame = pd.DataFrame({"repeated": repeated, "y": np.arange(n) % 2})
+    assert TabularPreprocessor().fit(frame, target="y").dropped_columns == []
+    small = pd.DataFrame({"few": few, "y": np.arange(len(few)) % 2})
+    assert TabularPreprocessor().fit(small, target="y").dropped_columns == []
+
+
+def test_infer_task():
+    assert infer_task(pd.Series(["a", "b"])) == "classification"
+    assert infer_task(pd.Series(np.arange(100))) == "regression"
+    assert infer_task(pd.Series([1.5, 2.0]), "classification") == "classification"
+    with pytest.raises(ValueError, match="task must be one of"):
+        infer_task(pd.Series([1]), "clustering")
+
+
+# --- configs from untrusted files --------------------------------------------------------------------
+
+
+def _config(houses):
+    frame = houses.assign(day=pd.date_range("2020-01-01", periods=len(houses)).strftime("%Y-%m-%d"))
+    return json.loads(json.dumps(TabularPreprocessor().fit(frame, target="kind").get_config()))
+
+
+def _set(path, value):
+    def mutate(config):
+        *keys, last = path
+        node = config
+        for key in keys:
+            node = node[key]
+        node[last] = value
+    return mutate
+
+
+# Columns of _config: 0 size (numeric), 1 zip_code (categorical), 2 garden (categorical),
+# 3 price (numeric), 4 day (datetime); target kind (classification).
+CRAFTED = {
+    "a string mean": _set(["columns", 0, "mean"], "leaky_relu"),
+    "a list std": _set(["columns", 0, "std"], [1.0, 2.0]),
+    "a zero std": _set(["columns", 0, "std"], 0.0),
+    "a NaN mean": _set(["columns", 3, "mean"], float("nan")),
+    "a boolean mean": _set(["columns", 3, "mean"], True),
+    "integer categories": _set(["columns", 1, "categories"], [10001, 60614]),
+    "too many categories": _set(["columns", 1, "categories"], [f"c{i}" for i in range(MAX_CATEGORIES + 1)]),
+    "repeated categories": _set(["columns", 1, "categories"], ["a", "a"]),
+    "a huge category": _set(["columns", 1, "categories"], ["x" * 100_000]),
+    "categories as a dict": _set(["columns", 1, "categories"], {"a": 1}),
+    "a negative n_missing": _set(["columns", 1, "n_missing"], -1),
+    "an unknown kind": _set(["columns", 2, "kind"], "pickle"),
+    "an unhashable kind": _set(["columns", 2, "kind"], ["numeric"]),
+    "an unknown key": _set(["columns", 0, "call"], "os.system"),
+    "a list as a name": _set(["columns", 0, "name"], ["size"]),
+    "a repeated name": _set(["columns", 3, "name"], "size"),
+    "unknown date parts": _set(["columns", 4, "parts"], ["year", "hour"]),
+    "date parts out of order": _set(["columns", 4, "parts"], ["month", "year"]),
+    "an infinite year std": _set(["columns", 4, "year_std"], float("inf")),
+    "unsorted classes": _set(["target", "classes"], ["house", "flat"]),
+    "one class": _set(["target", "classes"], ["flat"]),
+    "mixed classes": _set(["target", "classes"], [1, "flat"]),
+    "a dict class": _set(["target", "classes"], [{}, {"a": 1}]),
+    "an unknown task": _set(["target", "task"], "clustering"),
+    "the target as a feature": _set(["target", "name"], "size"),
+    "a string version": _set(["version"], "2"),
+    "a string standardize_target": _set(["standardize_target"], "yes"),
+    "columns as a string": _set(["columns"], "size"),
+    "a dropped column with a reason": _set(["dropped"], [{"name": "id", "reason": "eval", "n_values": 3}]),
+}
+
+
+@pytest.mark.parametrize("case", CRAFTED)
+def test_crafted_configs_are_refused_with_one_short_line(houses, case):
+    config = _config(houses)
+    CRAFTED[case](config)
+    with pytest.raises(ValueError) as refused:
+        TabularPreprocessor.from_config(config)
+    message = str(refused.value)
+    assert "\n" not in message and len(message) < 300, message
+
+
+def test_a_valid_config_and_a_version_1_config_load(houses):
+    config = _config(houses)
+    assert TabularPreprocessor.from_config(config).n_features_out == 1 + 3 + 2 + 1 + 7
+    old = json.loads(json.dumps(TabularPreprocessor().fit(houses, target="kind").get_config()))
+    old["version"] = 1
+    del old["dropped"], old["keep_id_columns"]
+    prep = TabularPreprocessor.from_config(old)
+    np.testing.assert_array_equal(prep.transform(houses), TabularPreprocessor().fit(houses, target="kind")
+                                  .transform(houses))
+
+
+def test_fit_refuses_more_categories_than_a_config_may_hold():
+    frame = pd.DataFrame({"code": [str(i) for i in range(MAX_CATEGORIES + 1)], "y": [0, 1] * ((MAX_CATEGORIES + 1) // 2)
+                          + [0]})
+    with pytest.raises(ValueError, match="more than the 100000"):
+        TabularPreprocessor(keep_id_columns=True).fit(frame, target="y")
+
+
+# --- separators and encodings ------------------------------------------------------------------------
+
+
+def test_read_table_sniffs_the_separator(tmp_path, houses):
+    for sep in (";", "\t", "|"):
+        path = tmp_path / "houses.csv"
+        houses.to_csv(path, sep=sep, index=False)
+        frame = read_table(path)
+        assert list(frame.columns) == list(houses.columns), sep
+        assert read_table(path, sep=sep).equals(frame)
+    path = tmp_path / "quoted.csv"
+    path.write_text('a;b;c\n"1,5";"x, y";2\n"2,5";"z";3\n')
+    frame = read_table(path)  # commas inside quoted fields do not fool it; decimal commas are numbers
+    assert list(frame.columns) == ["a", "b", "c"] and frame["a"].tolist() == [1.5, 2.5]
+
+
+def test_decimal_commas_in_a_semicolon_file_are_numbers(tmp_path):
+    path = tmp_path / "eu.csv"
+    path.write_text("price;rooms;city\n1,5;3;Lyon\n2;4;Nice\n-0,25;2;Metz\n")
+    frame = read_table(path)
+    assert frame["price"].tolist() == [1.5, 2.0, -0.25] and frame["city"].tolist() == ["Lyon", "Nice", "Metz"]
+
+
+def test_a_latin_1_file_is_read_with_a_warning(tmp_path):
+    path = tmp_path / "cities.csv"
+    path.write_bytes("city,y\nZürich,1\nGenève,2\nKöln,3\n".encode("latin-1"))
+    with pytest.warns(UserWarning, match="is not UTF-8; read it as cp1252"):
+        frame = read_table(path)
+    assert frame["city"].tolist() == ["Zürich", "Genève", "Köln"]
+    assert read_table(path, encoding="latin-1")["city"].tolist() == ["Zürich", "Genève", "Köln"]
+    with pytest.raises(ValueError, match=r"could not decode .*cities.csv as utf-8: byte 0xfc .*--encoding"):
+        read_table(path, encoding="utf-8")
+    path.write_bytes(b"\xef\xbb\xbfcity,y\nBern,1\n")  # a UTF-8 byte-order mark
+    assert list(read_table(path).columns) == ["city", "y"]
+
+
+@pytest.mark.parametrize("sep, encoding, message", [
+    (";;", None, "one character"), ("a", None, "one character"), ('"', None, "one character"),
+    (None, "klingon", "unknown encoding 'klingon'"),
+])
+def test_bad_separator_or_encoding(tmp_path, sep, encoding, message):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match=message):
+        read_table(path, sep=sep, encoding=encoding)
+
+
+def test_tab_can_be_written_as_backslash_t(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a\tb\n1\t2\n")
+    assert list(read_table(path, sep="\\t").columns) == ["a", "b"]
