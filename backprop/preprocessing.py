@@ -973,29 +973,29 @@ def _check_columns(columns) -> None:
         if column["name"] in names:
             raise _malformed(f"{where} appears twice")
         names.add(column["name"])
-        _check_count(column["n_missing"], f"{where}'s n_missing")
+        _check_count(column["n_missing"], f"the n_missing of {where}")
         if kind == "numeric":
-            _check_number(column["mean"], f"{where}'s mean")
-            _check_number(column["std"], f"{where}'s std", positive=True)
+            _check_number(column["mean"], f"the mean of {where}")
+            _check_number(column["std"], f"the std of {where}", positive=True)
         elif kind == "categorical":
             categories = column["categories"]
-            _check_list(categories, MAX_CATEGORIES, f"{where}'s categories")
+            _check_list(categories, MAX_CATEGORIES, f"the categories of {where}")
             for category in categories:
                 if not isinstance(category, str) or len(category) > MAX_NAME_LENGTH:
-                    raise _malformed(f"{where}'s categories must be strings of at most {MAX_NAME_LENGTH} "
+                    raise _malformed(f"the categories of {where} must be strings of at most {MAX_NAME_LENGTH} "
                                      f"characters, got {_short(category)}")
             if len(set(categories)) != len(categories):
-                raise _malformed(f"{where}'s categories are not distinct")
+                raise _malformed(f"the categories of {where} are not distinct")
         elif kind == "datetime":
             parts = column["parts"]
-            _check_list(parts, len(DATETIME_PARTS), f"{where}'s parts")
+            _check_list(parts, len(DATETIME_PARTS), f"the parts of {where}")
             known = all(isinstance(p, str) for p in parts) and set(parts) <= set(DATETIME_PARTS)
             if not parts or not known or len(set(parts)) != len(parts) \
                     or sorted(parts, key=DATETIME_PARTS.index) != parts:
-                raise _malformed(f"{where}'s parts must be distinct names from {list(DATETIME_PARTS)} "
+                raise _malformed(f"the parts of {where} must be distinct names from {list(DATETIME_PARTS)} "
                                  "in that order")
-            _check_number(column["year_mean"], f"{where}'s year_mean")
-            _check_number(column["year_std"], f"{where}'s year_std", positive=True)
+            _check_number(column["year_mean"], f"the year_mean of {where}")
+            _check_number(column["year_std"], f"the year_std of {where}", positive=True)
         n_features += _n_features(column)
     if n_features > MAX_FEATURES:
         raise _malformed(f"the columns make {n_features} features, more than the {MAX_FEATURES} allowed")

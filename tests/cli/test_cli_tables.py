@@ -213,3 +213,62 @@ def test_advice_when_most_classes_have_a_single_row(capsys, tmp_path):
     assert status == 2, err
     assert "holds out no row" in err and "10 of the 12 classes have a single row, which always stays in training" in err
     assert "use a --test-split between 0.26 and" in err  # round(0.26 * 2) = 1 row of a and of b
+
+
+# --- crafted preprocessing in a model file -------------------------------------------------------------
+
+
+def _craft(pets_model, path, mutate):
+    """A copy of the pets model whose metadata ``mutate`` edited (weights unchanged)."""
+    from backprop.io.model_file import load_with_metadata, save
+
+    model, metadata = load_with_metadata(pets_model)
+    mutate(metadata)
+    save(model, path, metadata=metadata)
+    return path
+
+
+def _column(metadata, name):
+    return next(c for c in metadata["preprocessing"]["columns"] if c["name"] == name)
+
+
+# pets: weight (numeric), colour (categorical, 4 values with <missing>), age (numeric); species has 3 classes.
+CRAFTED_MODELS = {
+    "a string mean": lambda m: _column(m, "weight").update(mean="leaky_relu"),
+    "a list std": lambda m: _column(m, "age").update(std=[1.0, 2.0]),
+    "integer categories": lambda m: _column(m, "colour").update(categories=[1, 2, 3, 4]),
+    "a million categories": lambda m: _column(m, "colour").update(categories=[f"c{i}" for i in range(10**6)]),
+    "one category more than the network's inputs": lambda m: _column(m, "colour")["categories"].append("zz"),
+    "a class more than the network's outputs": lambda m: m["preprocessing"]["target"]["classes"].append("owl"),
+    "a column kind that does not exist": lambda m: _column(m, "age").update(kind="eval"),
+    "a preprocessing config that is a list": lambda m: m.update(preprocessing=[1, 2]),
+}
+
+
+@pytest.mark.parametrize("case", CRAFTED_MODELS)
+def test_crafted_preprocessing_is_refused_by_every_command(capsys, pets_model, pets_csv, tmp_path, case):
+    path = _craft(pets_model, tmp_path / "crafted.safetensors", CRAFTED_MODELS[case])
+    for command in (("predict", path, pets_csv), ("evaluate", path, pets_csv), ("info", path)):
+        status, out, err = in_process(capsys, *command)
+        assert status == 2, (command[0], err)
+        assert err.count("\n") == 1 and err.startswith("error: ") and str(path) in err and len(err) < 400, err
+
+
+def test_a_million_categories_are_refused_in_bounded_memory(pets_model, pets_csv, tmp_path):
+    path = _craft(pets_model, tmp_path / "million.safetensors", CRAFTED_MODELS["a million categories"])
+    # A fresh parent, so that the peak resident size of its children is that of this one command.
+    measure = ("import resource, subprocess, sys\n"
+               "done = subprocess.run([sys.executable, '-m', 'backprop.cli', *sys.argv[1:]], capture_output=True)\n"
+               "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)")
+    for command in (("info", path), ("predict", path, pets_csv)):
+        status, peak_mib = subprocess.run([sys.executable, "-c", measure, *map(str, command)], capture_output=True,
+                                          text=True, check=True).stdout.split()
+        assert status == "2" and int(peak_mib) < 300, (command[0], peak_mib)  # 3.6 GB before the checks
+
+
+def test_info_skips_training_metadata_it_cannot_show(capsys, pets_model, tmp_path):
+    def odd_training(metadata):
+        metadata["training"].update(test_metrics={"accuracy": "high", "f1_macro": 0.5}, n_train=[1])
+    status, out, err = in_process(capsys, "info", _craft(pets_model, tmp_path / "odd.safetensors", odd_training))
+    assert status == 0, err
+    assert "test f1_macro 0.5000" in out and "high" not in out
