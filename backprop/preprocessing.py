@@ -19,7 +19,6 @@ import io
 import math
 import numbers
 import os
-import re
 import warnings
 from pathlib import Path
 
@@ -466,7 +465,6 @@ class TabularPreprocessor:
         return {"name": name, "kind": "categorical", "categories": categories, "n_missing": n_missing}
 
     def _fit_target(self, series, name, task: str) -> dict:
-        pd = _import_pandas("TabularPreprocessor.fit")
         n_missing = int(series.isna().sum())
         if n_missing:
             raise ValueError(

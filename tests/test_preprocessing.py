@@ -9,7 +9,12 @@ import pytest
 pd = pytest.importorskip("pandas")
 
 from backprop.preprocessing import (  # noqa: E402
-    ID_LIKE_MIN_VALUES, MAX_CATEGORIES, MISSING_CATEGORY, IdentifierColumnWarning, TabularPreprocessor, infer_task,
+    ID_LIKE_MIN_VALUES,
+    MAX_CATEGORIES,
+    MISSING_CATEGORY,
+    IdentifierColumnWarning,
+    TabularPreprocessor,
+    infer_task,
     read_table,
 )
 

@@ -177,8 +177,7 @@ def _workable_fractions(group_sizes: np.ndarray, minimum: int) -> list[float]:
     return [float(f) for f in grid if not _split_problem(group_sizes, f, minimum)]
 
 
-def split_rows(labels, test_fraction: float, seed: int, stratify: bool,
-               label_names=None) -> tuple[np.ndarray, np.ndarray]:
+def split_rows(labels, test_fraction: float, seed: int, stratify: bool) -> tuple[np.ndarray, np.ndarray]:
     """Seeded train/test row indices; for classification, each class is split in proportion.
 
     A class with a single row stays in the training part, so the preprocessor

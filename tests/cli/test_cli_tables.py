@@ -249,7 +249,7 @@ CRAFTED_MODELS = {
 def test_crafted_preprocessing_is_refused_by_every_command(capsys, pets_model, pets_csv, tmp_path, case):
     path = _craft(pets_model, tmp_path / "crafted.safetensors", CRAFTED_MODELS[case])
     for command in (("predict", path, pets_csv), ("evaluate", path, pets_csv), ("info", path)):
-        status, out, err = in_process(capsys, *command)
+        status, _, err = in_process(capsys, *command)
         assert status == 2, (command[0], err)
         assert err.count("\n") == 1 and err.startswith("error: ") and str(path) in err and len(err) < 400, err
 
