@@ -1,7 +1,8 @@
 """The ``backprop`` command: a Click group with one subcommand per module of this package
 (and ``explain``, from :mod:`backprop.diagnostics.cli`).
 
-``main()`` is the console-script entry point (``backprop = "backprop.cli.main:main"``).
+``main()`` runs the command; the console script reaches it through
+:func:`backprop.cli.entry.main`, which first checks that the cli extra is installed.
 It runs the group through :func:`backprop.cli.errors.run_command`, which turns
 every failure into one ``error: ...`` line on stderr and an exit status (2 for
 bad input, 1 for a bug); ``BACKPROP_DEBUG=1`` shows the traceback instead.
