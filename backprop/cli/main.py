@@ -34,12 +34,13 @@ def cli() -> None:
     \b
     Examples:
       backprop train                                  # bundled digits, test accuracy
+      backprop datasets housing --out houses.csv      # a table to try the rest on
       backprop train houses.csv --target price --out house.safetensors --plot curves.png
       backprop predict house.safetensors new_houses.csv --out predictions.csv
       backprop evaluate house.safetensors test.csv --target price --json
       backprop info house.safetensors
       backprop explain house.safetensors test.csv --row 3   # the four equations on one row
-      backprop datasets
+      backprop datasets                               # the bundled datasets
 
     Errors are one 'error: ...' line on stderr with exit status 2 (bad input)
     or 1 (unexpected); set BACKPROP_DEBUG=1 for a traceback.
