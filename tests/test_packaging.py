@@ -63,6 +63,13 @@ def test_every_extra_the_code_or_readme_names_exists():
     assert "pip install \"backprop[" not in readme and "pip install backprop[" not in readme
 
 
+def test_the_readme_names_every_extra():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Install"):readme.index("## Quickstart")]
+    missing = [e for e in PYPROJECT["project"]["optional-dependencies"] if f"`{e}`" not in section]
+    assert not missing, f"README's Install section does not name the extras {missing}"
+
+
 def test_the_extras_that_bundle_others_refer_to_this_distribution():
     for extra in ("all", "dev"):
         bundles = [r for r in PYPROJECT["project"]["optional-dependencies"][extra] if "[" in r]
