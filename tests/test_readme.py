@@ -105,7 +105,6 @@ def line_agrees(expected: str, actual: str) -> bool:
 
 def output_agrees(expected: list[str], actual: list[str]) -> bool:
     """Shown lines against printed lines; a shown ``...`` line stands for any number of lines."""
-    expected = [line for line in expected]
     while actual and not actual[-1].strip():
         actual = actual[:-1]
     while expected and not expected[-1].strip():
