@@ -15,8 +15,15 @@ $(VENV)/.installed-all: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install -e ".[all]"
 	touch $@
 
-# Plus the test tools and the pinned CPU build of PyTorch the tests compare against.
+# The torch pin of the dev extra, read from pyproject.toml so that it is written once.
+TORCH_PIN := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
+# Plain pip on Linux fetches PyTorch's CUDA build (several GB); `make test TORCH_INDEX=<index>`
+# installs the pinned torch from that wheel index first (README: PyTorch's CPU index).
+TORCH_INDEX ?=
+
+# Plus the test tools and the pinned PyTorch the tests compare against.
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
+	$(if $(TORCH_INDEX),$(BIN)/pip install "$(TORCH_PIN)" --index-url $(TORCH_INDEX))
 	$(BIN)/pip install -e ".[dev]"
 	touch $@ $(VENV)/.installed-all
 

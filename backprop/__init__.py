@@ -8,8 +8,9 @@
     6.0
 
 Subpackages: ``bp.nn`` (layers, losses, initialisers), ``bp.optim``, ``bp.losses``,
-``bp.callbacks``, ``bp.metrics``, ``bp.datasets``, ``bp.io``; model files with
-``bp.save`` / ``bp.load``.
+``bp.callbacks``, ``bp.metrics``, ``bp.datasets``, ``bp.io``, ``bp.plot`` (imported
+on first use; matplotlib only when a plot is drawn); model files with ``bp.save`` /
+``bp.load``. The scikit-learn estimators are in ``backprop.sklearn``.
 """
 
 from backprop.backend import get_default_dtype, set_default_dtype
@@ -35,5 +36,20 @@ __all__ = [
     "max", "mean", "relu", "reshape", "sigmoid", "softmax", "sqrt", "step", "sum", "tanh", "transpose",
     "losses", "nn", "init", "regularizers", "optim", "datasets", "io", "callbacks", "metrics",
     "History", "fit", "evaluate", "predict", "save", "load", "load_with_metadata", "ModelFileError",
-    "trace", "recipe", "GradientMonitor", "DiagnosticsWarning",
+    "trace", "recipe", "GradientMonitor", "DiagnosticsWarning", "plot",
 ]
+
+# Subpackages imported on first access (PEP 562), to keep ``import backprop`` fast.
+_LAZY_SUBMODULES = ("plot",)
+
+
+def __getattr__(name: str):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")  # also binds it on this module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_SUBMODULES))

@@ -6,7 +6,7 @@ dozen operations streams the weights, the gradient and the moments through the
 cache a dozen times. A loop that does all of them per weight reads each array once.
 
 When `numba <https://numba.pydata.org>`_ is installed (``pip install
-"backprop[fast]"``), a function wrapped with :func:`kernel` is compiled on its first
+"backprop-nn[fast]"``), a function wrapped with :func:`kernel` is compiled on its first
 call (and cached on disk), and the code that owns it runs it instead of its NumPy
 ufuncs. A kernel performs the same IEEE operations, in the same order and the same
 precision, as the NumPy code beside it: no fast-math, no fused multiply–add, so the

@@ -1,6 +1,6 @@
-"""``python -m backprop.cli ...`` runs the ``backprop`` command."""
+"""``python -m backprop.cli ...`` runs the ``backprop`` command (see :mod:`backprop.cli.entry`)."""
 
-from backprop.cli.main import main
+from backprop.cli.entry import main
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 """The ``backprop`` command: a Click group with one subcommand per module of this package
 (and ``explain``, from :mod:`backprop.diagnostics.cli`).
 
-``main()`` is the console-script entry point (``backprop = "backprop.cli.main:main"``).
+``main()`` runs the command; the console script reaches it through
+:func:`backprop.cli.entry.main`, which first checks that the cli extra is installed.
 It runs the group through :func:`backprop.cli.errors.run_command`, which turns
 every failure into one ``error: ...`` line on stderr and an exit status (2 for
 bad input, 1 for a bug); ``BACKPROP_DEBUG=1`` shows the traceback instead.
@@ -33,12 +34,13 @@ def cli() -> None:
     \b
     Examples:
       backprop train                                  # bundled digits, test accuracy
+      backprop datasets housing --out houses.csv      # a table to try the rest on
       backprop train houses.csv --target price --out house.safetensors --plot curves.png
       backprop predict house.safetensors new_houses.csv --out predictions.csv
       backprop evaluate house.safetensors test.csv --target price --json
       backprop info house.safetensors
       backprop explain house.safetensors test.csv --row 3   # the four equations on one row
-      backprop datasets
+      backprop datasets                               # the bundled datasets
 
     Errors are one 'error: ...' line on stderr with exit status 2 (bad input)
     or 1 (unexpected); set BACKPROP_DEBUG=1 for a traceback.

@@ -11,7 +11,7 @@ from backprop.datasets.dataset import Dataset
 from backprop.datasets.housing import FEATURE_NAMES as HOUSING_FEATURES
 from backprop.datasets.housing import make_housing
 
-__all__ = ["list_datasets", "load", "LOADERS"]
+__all__ = ["list_datasets", "load", "resolve_name", "LOADERS"]
 
 # The one table from names to loaders; list_datasets() and load() both read it.
 LOADERS = {
@@ -58,6 +58,23 @@ def list_datasets() -> list[dict]:
     return records
 
 
+def resolve_name(name: str) -> str:
+    """The registered name that ``name`` means: case and ``-``/``_`` do not matter.
+
+    Raises:
+        TypeError: ``name`` is not a string.
+        ValueError: No dataset has that name; the message suggests the closest one.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, one of {list(LOADERS)}, got {name!r}")
+    key = name.strip().lower().replace("-", "_")
+    if key not in LOADERS:
+        close = difflib.get_close_matches(key, list(LOADERS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown dataset {name!r}; available: {list(LOADERS)}.{hint}")
+    return key
+
+
 def load(name: str, **kwargs) -> Dataset:
     """Load a dataset by name, e.g. ``load("iris")`` or ``load("housing", seed=0)``.
 
@@ -73,11 +90,4 @@ def load(name: str, **kwargs) -> Dataset:
         TypeError: ``name`` is not a string.
         ValueError: No dataset has that name; the message suggests the closest one.
     """
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a string, one of {list(LOADERS)}, got {name!r}")
-    key = name.strip().lower().replace("-", "_")
-    if key not in LOADERS:
-        close = difflib.get_close_matches(key, list(LOADERS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"unknown dataset {name!r}; available: {list(LOADERS)}.{hint}")
-    return LOADERS[key](**kwargs)
+    return LOADERS[resolve_name(name)](**kwargs)

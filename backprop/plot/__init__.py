@@ -7,7 +7,7 @@ Every function returns a :class:`matplotlib.figure.Figure` on its own Agg canvas
 (no global backend switch, no figure registry), and writes it atomically when
 given a ``path``. matplotlib is an optional dependency, imported only when a
 plot is drawn; without it the call raises ImportError saying
-``pip install backprop[plot]``. New plots reuse :func:`new_figure` and
+``pip install "backprop-nn[plot]"``. New plots reuse :func:`new_figure` and
 :func:`save_figure`.
 """
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import io
 import os
 
+from backprop._install import install_hint
 from backprop.io import atomic_write_bytes
 
 __all__ = ["new_figure", "save_figure"]
 
-_INSTALL_HINT = "plotting needs matplotlib, an optional dependency: pip install backprop[plot]"
+_INSTALL_HINT = f"plotting needs matplotlib, an optional dependency: {install_hint('plot')}"
 
 
 def new_figure(ncols: int = 1, *, width_per_axes: float = 5.0, height: float = 4.0):

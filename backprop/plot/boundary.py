@@ -79,7 +79,7 @@ def decision_boundary(model, X, y, path: str | os.PathLike | None = None, *,
         The :class:`matplotlib.figure.Figure`.
 
     Raises:
-        ImportError: matplotlib is not installed (``pip install backprop[plot]``).
+        ImportError: matplotlib is not installed (``pip install "backprop-nn[plot]"``).
         ValueError: ``X`` is not ``(n, 2)``, ``y`` does not match it, or
             ``resolution`` is below 2.
     """

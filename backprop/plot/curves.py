@@ -82,7 +82,7 @@ def learning_curves(history, path: str | os.PathLike | None = None, metric: str 
         ``figure.savefig(...)`` to write it elsewhere).
 
     Raises:
-        ImportError: matplotlib is not installed (``pip install backprop[plot]``).
+        ImportError: matplotlib is not installed (``pip install "backprop-nn[plot]"``).
         ValueError: the history has no ``"loss"``, or ``metric`` is not in it.
         TypeError: ``history`` is neither a History nor a mapping.
     """

@@ -80,5 +80,5 @@ def test_pyplot_is_never_imported():
 
 def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes "import matplotlib" fail
-    with pytest.raises(ImportError, match=r"pip install backprop\[plot\]"):
+    with pytest.raises(ImportError, match=r"pip install \"backprop-nn\[plot\]\""):
         learning_curves(HISTORY)
