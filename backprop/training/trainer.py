@@ -36,7 +36,7 @@ import numpy as np
 
 from backprop import random as bp_random
 from backprop.engine.ops.activation import sigmoid_array, softmax_array
-from backprop.engine.tensor import Tensor, no_grad
+from backprop.engine.tensor import Tensor, eval_mode, no_grad
 from backprop.nn.losses import LOSSES, get_loss
 from backprop.optim.optimizer import pack_parameters
 from backprop.training import data as data_module
@@ -90,21 +90,14 @@ def _parameter_dtype(model) -> np.dtype:
     return get_default_dtype()
 
 
-class _EvalMode:
-    """Context: every submodule in evaluation mode, restored to its own mode afterwards."""
+def _EvalMode(model):
+    """Context: ``model`` computes as in evaluation mode in this thread, its flags untouched.
 
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        self.modes = [(module, module.training) for module in self.model.modules()]
-        self.model.eval()
-        return self
-
-    def __exit__(self, *exc):
-        for module, mode in self.modes:
-            module.training = mode
-        return False
+    (Kept under this name for callers such as ``diagnostics.trace``; see
+    :func:`backprop.engine.eval_mode`. Saving and restoring the ``training`` flags instead
+    would race with another thread predicting or training with the same model.)
+    """
+    return eval_mode()
 
 
 def _forward(model, X: np.ndarray, batch_size: int | None) -> np.ndarray:
@@ -570,7 +563,7 @@ def predict(model, X, batch_size: int | None = None) -> np.ndarray:
     """The network's outputs on X as an ndarray, in evaluation mode under ``no_grad``.
 
     For a classifier these are the raw scores (logits); see :func:`predict_proba` and
-    :func:`predict_classes`. The model's train/eval mode is restored afterwards.
+    :func:`predict_classes`. No flag is changed (see :func:`backprop.engine.eval_mode`): safe from several threads.
     """
     fused = fastpath.compile_model(model)
     if fused is not None and batch_size is None:
