@@ -36,6 +36,7 @@ state keys as ints or as the strings JSON turns them into.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Callable, Iterable, Optional
 
@@ -370,19 +371,24 @@ class Optimizer:
 
 
 # ------------------------------------------------------------ validation helpers
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_real(name: str, value) -> None:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or value != value:
-        raise ValueError(f"{name} must be a real number, got {value!r}")
+    """A finite real number: an infinite or NaN hyper-parameter would make every weight NaN."""
+    if not _is_real(value) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
 
 
 def check_positive(name: str, value) -> None:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if not _is_real(value) or not math.isfinite(value) or not value > 0:
+        raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
 
 
 def check_non_negative(name: str, value) -> None:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    if not _is_real(value) or not math.isfinite(value) or not value >= 0:
+        raise ValueError(f"{name} must be >= 0 and finite, got {value!r}")
 
 
 def check_in_unit_interval(name: str, value, closed_right: bool = False) -> None:
