@@ -149,11 +149,31 @@ class Optimizer:
                     continue
                 if g.shape != p.data.shape:
                     raise ValueError(f"gradient of shape {g.shape} for a parameter of shape {p.data.shape}")
+                if p.data.dtype in _WIDENED:
+                    self._update_widened(p, g, group)
+                    continue
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = self._init_state(p.data)
                 self._update(p.data, g, state, group)
         return loss
+
+    def _update_widened(self, p, g: np.ndarray, group: dict) -> None:
+        """A float16 parameter is updated in float32, with float32 state, then rounded back.
+
+        In float16 Adam's ε = 1e-8 is 0 and √v̂ underflows, so m̂/(√v̂ + ε) is 0/0 = NaN at
+        the first step; PyTorch's mixed-precision recipe keeps the optimiser's arithmetic
+        and state in float32 for the same reason. Only the weight itself stays float16
+        (updates far below its resolution, |W|·2⁻¹¹, are rounded away).
+        """
+        wide = _WIDENED[p.data.dtype]
+        W = p.data.astype(wide)
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = self._init_state(W)
+        self._update(W, g.astype(wide), state, group)
+        with np.errstate(over="ignore"):  # a weight beyond float16's range becomes ±inf: divergence, reported by fit
+            p.data[...] = W
 
     # ------------------------------------------------------- packed step
     # When a group's parameters live in one flat array (``pack_parameters``) and their
@@ -164,7 +184,7 @@ class Optimizer:
     # of the flat state arrays, so ``state_dict`` is unchanged.
     def _packed(self, group: dict):
         params = group["params"]
-        if len(params) < 2:
+        if len(params) < 2 or any(p.data.dtype in _WIDENED for p in params):
             return None
         cache = self._packed_cache.get(id(group))
         # Compare the arrays themselves (the cache holds them, so their ids cannot be reused),
@@ -354,7 +374,7 @@ class Optimizer:
                     f"state '{name}' of parameter {index} has shape {array.shape}, "
                     f"but the parameter has shape {W.shape}"
                 )
-            return np.array(array, dtype=W.dtype, copy=True)
+            return np.array(array, dtype=_WIDENED.get(W.dtype, W.dtype), copy=True)
         allowed = sorted(self.state_arrays + self.state_scalars)
         raise ValueError(
             f"unknown state '{name}' for parameter {index}: {type(self).__name__} keeps {allowed}"
@@ -426,6 +446,10 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray
         np.add(start, scratch, out=start)
     else:
         np.subtract(end, scratch, out=start)
+
+
+# Parameter dtypes whose update runs in a wider dtype (see Optimizer._update_widened).
+_WIDENED = {np.dtype(np.float16): np.dtype(np.float32)}
 
 
 def _flat_base(params, array_of) -> Optional[np.ndarray]:
