@@ -28,6 +28,7 @@ returns the two columns [1 − σ(z), σ(z)] (scikit-learn's layout) and
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from typing import Iterable
@@ -47,7 +48,25 @@ from backprop.training.history import History
 from backprop.training.metrics import get_metric, metric_name
 from backprop.training.progress import ProgressLogger
 
-__all__ = ["Trainer", "fit", "evaluate", "predict", "predict_proba", "predict_classes"]
+__all__ = ["Trainer", "TrainingDivergedError", "fit", "evaluate", "predict", "predict_proba", "predict_classes",
+           "DIVERGENCE_FACTOR"]
+
+# A batch cost above this many times max(|J of the run's first batch|, 1) counts as divergence.
+# Adam at lr=1e6 reaches 1e13 times its first cost while staying finite; a healthy run, even
+# one with early spikes (Adam at lr=10: about 1500 times), stays far below.
+DIVERGENCE_FACTOR = 1e6
+
+
+class TrainingDivergedError(ValueError, FloatingPointError):
+    """Training diverged: the cost became NaN or infinite, or rose far above its first value.
+
+    A ``ValueError`` (as scikit-learn's "Solver produced non-finite parameter weights")
+    and a ``FloatingPointError``. Attributes: ``epoch`` and ``batch`` (from 0) and ``loss``.
+    """
+
+    def __init__(self, message: str, *, epoch: int, batch: int, loss: float):
+        super().__init__(message)
+        self.epoch, self.batch, self.loss = epoch, batch, loss
 
 
 class _Prepared:
@@ -158,6 +177,12 @@ class Trainer:
         fast_path: run the step of a plain Dense/activation/dropout stack with one of
             our losses through :mod:`backprop.training.fastpath` (same gradients, no graph
             bookkeeping, reused buffers). False always uses the general engine.
+        divergence_factor: training stops with :class:`TrainingDivergedError` when a batch's
+            cost is NaN or ±inf (unless a ``TerminateOnNaN`` callback is given: it then stops
+            training quietly, as in Keras), or exceeds ``divergence_factor`` × max(|J₁|, 1),
+            J₁ being the first batch's cost of the ``fit`` call (a finite blow-up; default
+            1e6). None turns the second check off. The weights are left as the diverging
+            step made them.
 
     Attributes:
         optimizer, history (a :class:`History`, cumulative over calls), epoch (epochs
@@ -168,7 +193,7 @@ class Trainer:
 
     def __init__(self, model, *, loss, optimizer="adam", metrics: Iterable = (), callbacks: Iterable = (),
                  batch_size: int | None = 32, shuffle: bool = True, verbose: int = 1,
-                 fast_path: bool = True):
+                 fast_path: bool = True, divergence_factor: float | None = DIVERGENCE_FACTOR):
         from backprop.optim import get_optimizer  # optim is a sibling package; keep import order free
 
         self.model = model
@@ -197,6 +222,14 @@ class Trainer:
         self._running = None
         self.fast_path = bool(fast_path)
         self._fused = None
+        if divergence_factor is not None and (
+                isinstance(divergence_factor, bool) or not isinstance(divergence_factor, numbers.Real)
+                or not math.isfinite(divergence_factor) or divergence_factor <= 1):
+            raise ValueError(f"divergence_factor must be a finite number > 1 or None (no check), got {divergence_factor!r}")
+        self.divergence_factor = divergence_factor
+        self._loss_limit = -math.inf  # -inf: the next batch's cost is the reference (see _diverged)
+        self._first_loss = None
+        self._terminate_on_nan = False
 
     # ================================================================= data
     def prepare(self, X, y, sample_weight=None, *, classes=None, name: str = "") -> _Prepared:
@@ -332,6 +365,10 @@ class Trainer:
         callbacks = CallbackList(all_callbacks)
         callbacks.set_trainer(self)
         self.stop_training = False
+        self._loss_limit, self._first_loss = -math.inf, None  # the next batch's cost is the reference
+        from backprop.training.callbacks import TerminateOnNaN
+
+        self._terminate_on_nan = any(isinstance(callback, TerminateOnNaN) for callback in user_callbacks)
 
         resumed = stored is not None
         callbacks.on_train_begin({"resumed": resumed, "initial_epoch": self.epoch})
@@ -392,6 +429,8 @@ class Trainer:
                 callbacks.on_batch_begin(batch, {"batch": batch, "size": stop - start})
             loss = self._train_step(X[start:stop], target[start:stop],
                                     None if weight is None else weight[start:stop])
+            if not -math.inf < loss <= self._loss_limit:  # one comparison per batch; NaN fails it too
+                self._diverged(loss, batch)
             if keep_outputs:
                 if outputs is None:
                     outputs = np.empty((batches.n,) + self.last_outputs.shape[1:], dtype=self.last_outputs.dtype)
@@ -404,10 +443,45 @@ class Trainer:
                 callbacks.on_batch_end(batch, {"batch": batch, "size": stop - start, "loss": loss})
             if self.stop_training:
                 break
+        if not self._terminate_on_nan:
+            self._check_finite_weights()
         logs = {"loss": total / seen}
         if keep_outputs:
             logs.update(self._metric_values(truth[:seen], outputs[:seen]))
         return logs, outputs
+
+    def _check_finite_weights(self) -> None:
+        """The last step of an epoch can overflow a weight while its own cost was finite."""
+        for name, p in self.model.named_parameters():
+            if not np.isfinite(p.data).all():
+                raise TrainingDivergedError(
+                    f"training diverged: the weight {name} is no longer finite after epoch {self.epoch + 1} "
+                    "(try a smaller learning rate)", epoch=self.epoch, batch=-1, loss=math.nan,
+                )
+
+    def _diverged(self, loss: float, batch: int) -> None:
+        """Called when a batch cost fails the divergence test; raises unless it is the first batch."""
+        if self._first_loss is None and math.isfinite(loss):  # the first batch: the reference cost
+            self._first_loss = loss
+            factor = self.divergence_factor
+            self._loss_limit = math.inf if factor is None else factor * max(abs(loss), 1.0)
+            return
+        if not math.isfinite(loss) and self._terminate_on_nan:
+            return  # TerminateOnNaN stops the run after this batch, without an error (the CLI relies on it)
+        lr = self.optimizer.param_groups[0].get("lr") if self.optimizer.param_groups else None
+        advice = f"try a smaller learning rate than lr={lr:g}" if isinstance(lr, numbers.Real) else "try a smaller learning rate"
+        where = f"at epoch {self.epoch + 1}, batch {batch + 1}"
+        if math.isfinite(loss):
+            what = (f"the cost rose to {loss:.3g} {where}, over {self.divergence_factor:g} times "
+                    f"max(|first batch cost|, 1) (first: {self._first_loss:.3g})")
+            off = "; divergence_factor=None (fit or Trainer) turns this check off"
+        else:
+            what = f"the cost became {loss} {where}"
+            off = "; callbacks=[TerminateOnNaN()] stops training without an error instead"
+        raise TrainingDivergedError(
+            f"training diverged: {what}; the weights are no longer usable ({advice}){off}",
+            epoch=self.epoch, batch=batch, loss=loss,
+        )
 
     def _train_step(self, x_batch: np.ndarray, y_batch: np.ndarray, w_batch: np.ndarray | None) -> float:
         """One optimiser step on one batch; returns the batch's cost J = loss + penalty.
@@ -483,7 +557,8 @@ class Trainer:
 # ===================================================================== front
 def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int | None = 32,
         shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
-        metrics=(), seed: int | None = None, checkpoint=None, verbose: int = 1, sample_weight=None) -> History:
+        metrics=(), seed: int | None = None, checkpoint=None, verbose: int = 1, sample_weight=None,
+        divergence_factor: float | None = DIVERGENCE_FACTOR) -> History:
     """Train ``model`` on (X, y) with mini-batch gradient descent; ``model.fit`` calls this.
 
     Args:
@@ -509,6 +584,10 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
             exists.
         verbose: 0, 1 (bar in a terminal, a line per epoch otherwise) or 2 (lines).
         sample_weight: one non-negative weight per example.
+        divergence_factor: see :class:`Trainer`: a NaN/infinite cost, or one above
+            ``divergence_factor`` × max(|first batch cost|, 1), raises
+            :class:`TrainingDivergedError` (a NaN only stops training when a
+            ``TerminateOnNaN`` callback is given). None disables the second test.
 
     Returns:
         A :class:`History`: ``history.history["loss"]``, ``["val_loss"]``, ``[metric]``...
@@ -526,7 +605,7 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
         array([0, 1, 1, 0])
     """
     trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics, callbacks=callbacks,
-                      batch_size=batch_size, shuffle=shuffle, verbose=verbose)
+                      batch_size=batch_size, shuffle=shuffle, verbose=verbose, divergence_factor=divergence_factor)
     return trainer.fit(X, y, epochs=epochs, validation_data=validation_data, validation_split=validation_split,
                        sample_weight=sample_weight, checkpoint=checkpoint, seed=seed)
 
