@@ -343,8 +343,14 @@ class Optimizer:
             for index, p in zip(saved["params"], group["params"]):
                 by_index[int(index)] = p
             new_group = {key: value for key, value in saved.items() if key != "params"}
-            if "betas" in new_group:
+            unknown = sorted(str(key)[:40] for key in new_group if key not in self.defaults and key != "initial_lr")
+            if unknown:
+                raise ValueError(f"param_groups[{i}] of the state_dict has unknown settings {unknown[:5]}")
+            if isinstance(new_group.get("betas"), list):
                 new_group["betas"] = tuple(new_group["betas"])  # JSON turns tuples into lists
+            self._check_group(new_group)  # a state_dict may come from a file: the same checks as the constructor
+            if "initial_lr" in new_group:
+                check_positive("initial_lr", new_group["initial_lr"])
             new_group["params"] = group["params"]
             new_groups.append(new_group)
 
@@ -364,11 +370,13 @@ class Optimizer:
         if name in self.state_scalars:
             if isinstance(value, np.ndarray):
                 value = value.item()
-            if not isinstance(value, numbers.Real):
-                raise ValueError(f"state '{name}' of parameter {index} must be a number, got {value!r}")
+            if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"state '{name}' of parameter {index} must be a finite number >= 0, got {str(value)[:40]}")
             return int(value) if float(value).is_integer() else float(value)
         if name in self.state_arrays:
             array = np.asarray(value)
+            if array.dtype.kind not in "fiu":
+                raise ValueError(f"state '{name}' of parameter {index} must be a real array, got dtype {array.dtype}")
             if array.shape != W.shape:
                 raise ValueError(
                     f"state '{name}' of parameter {index} has shape {array.shape}, "

@@ -38,6 +38,7 @@ import numpy as np
 from backprop import random as bp_random
 from backprop.engine.ops.activation import sigmoid_array, softmax_array
 from backprop.engine.tensor import Tensor, eval_mode, no_grad
+from backprop.io.safefile import ModelFileError
 from backprop.nn.losses import LOSSES, get_loss
 from backprop.optim.optimizer import pack_parameters
 from backprop.training import data as data_module
@@ -230,6 +231,7 @@ class Trainer:
         self._loss_limit = -math.inf  # -inf: the next batch's cost is the reference (see _diverged)
         self._first_loss = None
         self._terminate_on_nan = False
+        self._run_fingerprint = None  # what the checkpoint of the current fit call records (see checkpoint.py)
 
     # ================================================================= data
     def prepare(self, X, y, sample_weight=None, *, classes=None, name: str = "") -> _Prepared:
@@ -324,18 +326,36 @@ class Trainer:
 
         stored = None
         if checkpoint is not None and os.path.exists(os.fspath(checkpoint)):
-            stored = checkpoint_module.read_checkpoint(checkpoint)
+            stored = checkpoint_module.read_checkpoint(checkpoint)  # validated; a ModelFileError otherwise
             checkpoint_module.check_compatible(stored, self)
         classes = getattr(self.model, "classes_", None)
         if stored is not None and stored.classes is not None:
             classes = stored.classes
 
-        train, val = self._prepare_fit_data(X, y, sample_weight, validation_data, validation_split, classes)
+        try:
+            train, val, data = self._prepare_fit_data(X, y, sample_weight, validation_data, validation_split,
+                                                      classes, signature=checkpoint is not None)
+        except ValueError as error:
+            if stored is None:
+                raise
+            raise checkpoint_module.CheckpointMismatchError(
+                f"{stored.path}: this checkpoint belongs to another training run: the data do not fit it "
+                f"({error}); {checkpoint_module._FRESH}") from None
         classes = train.classes
+        target_epoch = int(epochs) if stored is not None else self.epoch + int(epochs)
+        self._run_fingerprint = None
+        if checkpoint is not None:
+            self._run_fingerprint = checkpoint_module.run_fingerprint(self, epochs=target_epoch, seed=seed, data=data)
+            if stored is not None:
+                self._run_fingerprint = checkpoint_module.check_same_run(stored, self._run_fingerprint)
 
-        # Everything is valid: from here on the model and the random state change.
+        # Everything is valid: from here on the model and the random state change
+        # (a checkpoint state that still fails to load is rolled back to `before`).
+        before = checkpoint_module.snapshot(self) if stored is not None else None
         if seed is not None:
             bp_random.manual_seed(seed)
+        if stored is not None:
+            checkpoint_module.restore(stored, self, before)
         model = self.model
         model.loss_name_ = self.loss_name
         model._fit_loss = self.loss_fn
@@ -343,13 +363,8 @@ class Trainer:
         if self.kind is not None and classes is not None:
             model.classes_ = np.asarray(classes)
         model.n_features_in_ = int(train.X.shape[1]) if train.X.ndim == 2 else None
-
-        target_epoch = self.epoch + int(epochs)
-        if stored is not None:
-            checkpoint_module.restore(stored, self)
-            target_epoch = int(epochs)
-            if stored.finished and (stored.stop_training or self.epoch >= target_epoch):
-                return self.history
+        if stored is not None and stored.finished and (stored.stop_training or self.epoch >= target_epoch):
+            return self.history
 
         self._fused = fastpath.compile_model(model, self.loss_fn) if self.fast_path else None
         if self._fused is not None:
@@ -373,7 +388,11 @@ class Trainer:
         resumed = stored is not None
         callbacks.on_train_begin({"resumed": resumed, "initial_epoch": self.epoch})
         if resumed:
-            checkpoint_module.restore_callbacks(stored, self, user_callbacks)
+            try:
+                checkpoint_module.restore_callbacks(stored, self, user_callbacks)
+            except ModelFileError:
+                checkpoint_module.roll_back(self, before)
+                raise
             self.stop_training = bool(stored.stop_training)
 
         epoch_outputs = None
@@ -392,8 +411,12 @@ class Trainer:
             checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=True)
         return self.history
 
-    def _prepare_fit_data(self, X, y, sample_weight, validation_data, validation_split, classes):
+    def _prepare_fit_data(self, X, y, sample_weight, validation_data, validation_split, classes, signature=False):
+        """(train, validation or None, the data's signature for a checkpoint's fingerprint or None)."""
+        from backprop.training.checkpoint import data_signature
+
         train = self.prepare(X, y, sample_weight, classes=classes)
+        data = data_signature([train.X, train.target, train.weight]) if signature else None  # before the split
         classes = train.classes
         val = None
         if validation_data is not None:
@@ -407,7 +430,7 @@ class Trainer:
             if validation_split > 0:
                 val = train.take(split_at)
                 train = train.take(0, split_at)
-        return train, val
+        return train, val, data
 
     def _log_keys(self, val) -> list:
         keys = ["loss"] + [name for name, _ in self.metrics]
