@@ -327,7 +327,7 @@ class Optimizer:
             raise ValueError(
                 f"state_dict has {len(saved_groups)} parameter groups, this optimiser has {len(self.param_groups)}"
             )
-        by_index, new_groups = {}, []
+        by_index, new_groups, unknown_settings = {}, [], []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
@@ -343,9 +343,7 @@ class Optimizer:
             for index, p in zip(saved["params"], group["params"]):
                 by_index[int(index)] = p
             new_group = {key: value for key, value in saved.items() if key != "params"}
-            unknown = sorted(str(key)[:40] for key in new_group if key not in self.defaults and key != "initial_lr")
-            if unknown:
-                raise ValueError(f"param_groups[{i}] of the state_dict has unknown settings {unknown[:5]}")
+            unknown_settings += [(i, str(key)[:40]) for key in new_group if key not in self.defaults and key != "initial_lr"]
             if isinstance(new_group.get("betas"), list):
                 new_group["betas"] = tuple(new_group["betas"])  # JSON turns tuples into lists
             self._check_group(new_group)  # a state_dict may come from a file: the same checks as the constructor
@@ -362,6 +360,10 @@ class Optimizer:
             p = by_index[index]
             new_state[p] = {name: self._restore_state_value(name, value, p.data, index)
                             for name, value in entry.items()}
+        if unknown_settings:  # (after the state: its errors say more about a mix-up of optimisers)
+            i = unknown_settings[0][0]
+            raise ValueError(f"param_groups[{i}] of the state_dict has unknown settings "
+                             f"{[key for j, key in unknown_settings if j == i][:5]}")
         self.param_groups = new_groups
         self.state = new_state
         self._packed_cache = {}  # the flat state no longer backs the parameters' state
