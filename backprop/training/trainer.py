@@ -317,6 +317,9 @@ class Trainer:
 
         Raises:
             ValueError: for bad input, before any training step.
+            ModelFileError: ``checkpoint`` is not a valid checkpoint (nothing is changed).
+            CheckpointMismatchError: ``checkpoint`` was written by another run (nothing is changed).
+            TrainingDivergedError: the cost became NaN/inf or blew up (see ``divergence_factor``).
         """
         if self.optimizer is None:
             raise ValueError("this Trainer was built without an optimizer; it can only evaluate")
@@ -336,8 +339,12 @@ class Trainer:
             train, val, data = self._prepare_fit_data(X, y, sample_weight, validation_data, validation_split,
                                                       classes, signature=checkpoint is not None)
         except ValueError as error:
-            if stored is None:
+            if stored is None or stored.classes is None:
                 raise
+            try:  # bad data in themselves, or labels the checkpoint's run never had?
+                self.prepare(X, y, sample_weight, classes=getattr(self.model, "classes_", None))
+            except ValueError:
+                raise error from None
             raise checkpoint_module.CheckpointMismatchError(
                 f"{stored.path}: this checkpoint belongs to another training run: the data do not fit it "
                 f"({error}); {checkpoint_module._FRESH}") from None

@@ -230,3 +230,14 @@ def test_the_same_run_resumes_with_seed_omitted_and_more_epochs(tmp_path):
     model, history = _fit(path, epochs=EPOCHS, seed=None, model=mlp(2, 4, 2, seed=99))
     assert len(history.history["loss"]) == EPOCHS
     assert_same_weights(weights(reference), weights(model))
+
+
+def test_bad_data_are_reported_as_bad_data_not_as_another_run(tmp_path):
+    path = tmp_path / "run.ckpt"
+    _fit(path, epochs=2)
+    X, y = _data()
+    X = X.copy()
+    X[3, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN") as caught:
+        _fit(path, data=(X, y))
+    assert not isinstance(caught.value, CheckpointMismatchError)

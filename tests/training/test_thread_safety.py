@@ -7,6 +7,7 @@ while grad mode and every module's ``training`` flag stay as they were.
 """
 
 import inspect
+import sys
 import threading
 
 import numpy as np
@@ -104,10 +105,15 @@ def test_parallel_inference_gives_the_sequential_results_and_changes_no_state():
             failures.append(f"{type(error).__name__}: {error}")
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(N_THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # switch threads often, so that calls really interleave
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert not failures, failures[:5]
     assert is_grad_enabled() and not in_eval_mode()
     assert {name: [m.training for m in model.modules()] for name, model in models} == flags
