@@ -12,7 +12,12 @@ state buffers (allocated once, on the parameter's first step) and scratch buffer
 shared by parameters of the same shape and dtype, so that a steady-state step
 allocates no arrays. Hyper-parameters are turned into Python floats before they
 meet an array, so that a float32 parameter is updated in float32 (NumPy 2 treats
-Python scalars as "weak"; an ``np.float64`` scalar would upcast).
+Python scalars as "weak"; an ``np.float64`` scalar would upcast). A float16 parameter
+is the exception: its update and its state are float32 (see ``_update_widened``), as
+in PyTorch's mixed precision, since Adam's ε and √v̂ underflow in float16.
+
+Hyper-parameters must be finite (``Adam(lr=inf)`` is refused), also when they come
+from a ``state_dict`` (a checkpoint file): ``load_state_dict`` runs the constructor's checks.
 
 ``state_dict()`` layout (PyTorch's)::
 
