@@ -189,7 +189,7 @@ class Optimizer:
     # of the flat state arrays, so ``state_dict`` is unchanged.
     def _packed(self, group: dict):
         params = group["params"]
-        if len(params) < 2 or any(p.data.dtype in _WIDENED for p in params):
+        if len(params) < 2:
             return None
         cache = self._packed_cache.get(id(group))
         # Compare the arrays themselves (the cache holds them, so their ids cannot be reused),
@@ -198,6 +198,8 @@ class Optimizer:
         if cache is not None and all(p.data is data and p.grad is grad and state.get(p) is entry
                                      for p, (data, grad, entry) in zip(params, cache[0])):
             return cache[1:]
+        if any(p.data.dtype in _WIDENED for p in params):
+            return None  # updated one by one, in float32 (never cached, so checked here only)
         key = self._packed_key(params)
         W = _flat_base(params, lambda p: p.data)
         g = None if W is None else _flat_base(params, lambda p: p.grad)
