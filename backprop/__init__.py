@@ -14,7 +14,7 @@ on first use; matplotlib only when a plot is drawn); model files with ``bp.save`
 """
 
 from backprop.backend import get_default_dtype, set_default_dtype
-from backprop.engine import GradcheckError, Tensor, enable_grad, gradcheck, is_grad_enabled, no_grad
+from backprop.engine import GradcheckError, Tensor, enable_grad, eval_mode, gradcheck, is_grad_enabled, no_grad
 from backprop.engine.ops import (
     abs, arctan, clip, exp, identity, leaky_relu, linear, log, log_softmax, matmul, max, mean, relu,
     reshape, sigmoid, softmax, sqrt, step, sum, tanh, transpose,
@@ -30,7 +30,7 @@ from backprop.diagnostics import DiagnosticsWarning, GradientMonitor, recipe, tr
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "no_grad", "enable_grad", "is_grad_enabled", "gradcheck", "GradcheckError",
+    "Tensor", "no_grad", "enable_grad", "is_grad_enabled", "eval_mode", "gradcheck", "GradcheckError",
     "set_default_dtype", "get_default_dtype", "manual_seed",
     "abs", "arctan", "clip", "exp", "identity", "leaky_relu", "linear", "log", "log_softmax", "matmul",
     "max", "mean", "relu", "reshape", "sigmoid", "softmax", "sqrt", "step", "sum", "tanh", "transpose",

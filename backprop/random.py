@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["manual_seed", "get_rng", "get_state", "set_state"]
+__all__ = ["manual_seed", "get_rng", "get_state", "set_state", "BIT_GENERATORS"]
 
 _rng = np.random.default_rng()
 
@@ -33,9 +33,26 @@ def get_state() -> dict:
     return _rng.bit_generator.state
 
 
+# The bit generators a saved state may name. A fixed table, not ``getattr(np.random, name)``:
+# a state read from a file must not be able to call ``np.random.seed`` or anything else.
+BIT_GENERATORS = {"PCG64": np.random.PCG64, "PCG64DXSM": np.random.PCG64DXSM, "MT19937": np.random.MT19937,
+                  "Philox": np.random.Philox, "SFC64": np.random.SFC64}
+
+
 def set_state(state: dict) -> None:
-    """Restore a state from :func:`get_state`."""
+    """Restore a state from :func:`get_state`.
+
+    Raises:
+        ValueError: for a state that is not a dict naming one of :data:`BIT_GENERATORS`,
+            or that the generator refuses.
+    """
     global _rng
-    bit_generator = getattr(np.random, state["bit_generator"])()
-    bit_generator.state = state
+    name = state.get("bit_generator") if isinstance(state, dict) else None
+    if not isinstance(name, str) or name not in BIT_GENERATORS:
+        raise ValueError(f"random state: bit_generator must be one of {sorted(BIT_GENERATORS)}, got {str(name)[:40]!r}")
+    bit_generator = BIT_GENERATORS[name]()
+    try:
+        bit_generator.state = state
+    except (TypeError, KeyError, OverflowError) as error:
+        raise ValueError(f"random state: not a valid {name} state ({error})") from None
     _rng = np.random.Generator(bit_generator)

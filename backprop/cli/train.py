@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -301,7 +302,7 @@ def run_training(settings: TrainSettings) -> TrainResult:
     started = time.perf_counter()
     # Overflow while diverging is reported once, by TerminateOnNaN and _check_converged,
     # not as a warning per NumPy call.
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"), _diverged_is_an_error(settings):
         history = model.fit(
             X_train, y_train,
             loss="cross_entropy" if task == "classification" else "mse",
@@ -335,6 +336,20 @@ def run_training(settings: TrainSettings) -> TrainResult:
         learning_curves(history, settings.plot)
     return TrainResult(model=model, preprocessor=preprocessor, history=history, metrics=metrics,
                        summary=summary)
+
+
+@contextlib.contextmanager
+def _diverged_is_an_error(settings: TrainSettings):
+    """A finite blow-up (fit's TrainingDivergedError, e.g. Adam at --lr 1e6) fails like a NaN."""
+    from backprop.training import TrainingDivergedError
+
+    try:
+        yield
+    except TrainingDivergedError as error:
+        other = "" if settings.optimizer == "adam" else ", or --optimizer adam"
+        detail = str(error).split(";")[0].removeprefix("training diverged: ")
+        raise CLIError(f"training diverged: {detail}; nothing was saved "
+                       f"(try a smaller --lr than {settings.lr:g}{other})") from None
 
 
 def _check_converged(nan_guard, settings: TrainSettings) -> None:

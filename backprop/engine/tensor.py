@@ -10,6 +10,7 @@ reach a tensor along different paths (the sum rule across paths).
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Callable, Optional, Sequence
 
 import numpy as np
@@ -17,16 +18,33 @@ import numpy as np
 from backprop import backend
 from backprop.backend import xp
 
-__all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "make_result", "tensor_method"]
+__all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "eval_mode", "in_eval_mode", "make_result", "tensor_method"]
 
 
-class _GradMode:
-    enabled = True
+class _ThreadModes(threading.local):
+    """Per-thread modes, as PyTorch keeps grad mode per thread: a ``no_grad`` or an
+    :func:`eval_mode` in one thread (a predict running there) never changes another's.
+    A new thread starts with grad recording on and no forced evaluation."""
+
+    grad_enabled = True
+    eval_forced = 0  # depth of nested eval_mode() blocks in this thread
+
+
+_modes = _ThreadModes()
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside :func:`no_grad`."""
-    return _GradMode.enabled
+    """True unless inside :func:`no_grad` (in the calling thread)."""
+    return _modes.grad_enabled
+
+
+def in_eval_mode() -> bool:
+    """True inside :func:`eval_mode` (in the calling thread).
+
+    Layers whose computation differs in training (Dropout, BatchNorm) compute as in
+    evaluation when ``not self.training or in_eval_mode()``.
+    """
+    return _modes.eval_forced > 0
 
 
 class _SetGradMode(contextlib.ContextDecorator):
@@ -36,21 +54,27 @@ class _SetGradMode(contextlib.ContextDecorator):
 
     def __new__(cls, func=None):
         self = super().__new__(cls)
-        self._previous = []  # a stack: one instance decorating a recursive function re-enters
+        self._previous = threading.local()  # a per-thread stack: one decorated function may run in many threads
         return self(func) if callable(func) else self
 
+    def _stack(self) -> list:
+        stack = getattr(self._previous, "stack", None)
+        if stack is None:
+            stack = self._previous.stack = []
+        return stack
+
     def __enter__(self):
-        self._previous.append(_GradMode.enabled)
-        _GradMode.enabled = self._mode
+        self._stack().append(_modes.grad_enabled)
+        _modes.grad_enabled = self._mode
         return self
 
     def __exit__(self, *exc):
-        _GradMode.enabled = self._previous.pop()
+        _modes.grad_enabled = self._stack().pop()
         return False
 
 
 class no_grad(_SetGradMode):
-    """Context manager (and decorator) inside which no graph is recorded.
+    """Context manager (and decorator) inside which no graph is recorded (in this thread).
 
     Use it for prediction and for updating weights: ops then return plain tensors
     with ``requires_grad=False`` and keep no reference to their inputs.
@@ -63,6 +87,23 @@ class enable_grad(_SetGradMode):
     """Context manager that turns graph recording back on inside :func:`no_grad`."""
 
     _mode = True
+
+
+@contextlib.contextmanager
+def eval_mode():
+    """Context: in the calling thread, every layer computes as in evaluation mode.
+
+    Dropout is the identity and BatchNorm uses its running statistics, whatever the
+    modules' ``training`` flags say; no flag is changed, so another thread training
+    or predicting with the same model is unaffected (Keras passes ``training=False``
+    down the call for the same reason). ``predict``, ``predict_proba`` and
+    ``evaluate`` run inside it (and under :class:`no_grad`).
+    """
+    _modes.eval_forced += 1
+    try:
+        yield
+    finally:
+        _modes.eval_forced -= 1
 
 
 BackwardFn = Callable[[np.ndarray], Sequence[Optional[np.ndarray]]]
@@ -244,7 +285,7 @@ def make_result(data: np.ndarray, parents: tuple, backward: BackwardFn, op: str)
     out.grad = None
     out._retains_grad = False
     out._op = op
-    if _GradMode.enabled and any(p.requires_grad for p in parents):
+    if _modes.grad_enabled and any(p.requires_grad for p in parents):
         out.requires_grad = True
         out._parents = parents
         out._backward = backward

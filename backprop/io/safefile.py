@@ -38,8 +38,10 @@ import contextlib
 import json
 import math
 import os
+import re
 import struct
 import tempfile
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -122,12 +124,14 @@ class ModelFileError(ValueError):
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
 
-    The bytes go to a temporary file in the same directory (so the final rename
-    stays on one filesystem), are flushed and fsynced, and the temporary file
-    is then renamed over ``path`` with :func:`os.replace`, which is atomic. The
-    directory is fsynced last so the rename itself survives a power loss. On
-    any error the temporary file is removed and an existing ``path`` is left
-    untouched.
+    The bytes go to a temporary file ``.NAME.XXXXXXXX.tmp`` in the same directory (so
+    the final rename stays on one filesystem), are flushed and fsynced, and the
+    temporary file is then renamed over ``path`` with :func:`os.replace`, which is
+    atomic. The directory is fsynced last so the rename itself survives a power loss.
+    On any error the temporary file is removed and an existing ``path`` is left
+    untouched. Temporary files of earlier writes to the same path that were killed
+    before they could clean up (SIGKILL, power loss) are removed first; a writer
+    holds a lock on its temporary file, so one still being written is left alone.
 
     Args:
         path: Destination file (str or os.PathLike). Its directory must exist.
@@ -143,23 +147,86 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     mode = _NEW_FILE_MODE
     with contextlib.suppress(OSError):
         mode = os.stat(path).st_mode & 0o7777  # overwriting keeps the old permissions
+    _remove_stale_temporaries(directory, os.path.basename(path))
+    for attempt in range(3):
+        try:
+            _write_and_replace(path, directory, data, mode)
+            break
+        except _TemporaryVanished:
+            # Another writer's cleanup took our file in the instant between its creation
+            # and its lock (see _remove_stale_temporaries): write it again.
+            if attempt == 2:
+                raise OSError(f"cannot write {path}: its temporary file kept disappearing") from None
+    _fsync_directory(directory)
 
+
+class _TemporaryVanished(Exception):
+    pass
+
+
+def _write_and_replace(path: str, directory: str, data, mode: int) -> None:
     fd, temp_path = tempfile.mkstemp(
         dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
     )
     try:
+        _lock(fd)  # held until the file is closed: tells other writers this one is alive
         with os.fdopen(fd, "wb") as temp_file:
             temp_file.write(data)
             temp_file.flush()
             os.fsync(temp_file.fileno())
-        os.chmod(temp_path, mode)
-        os.replace(temp_path, path)
+        try:
+            os.chmod(temp_path, mode)
+            os.replace(temp_path, path)
+        except FileNotFoundError:
+            if os.path.isdir(directory) and not os.path.exists(temp_path):
+                raise _TemporaryVanished from None  # removed by a cleanup once our lock was gone
+            raise
     except BaseException:
         # BaseException too: a KeyboardInterrupt mid-write must not leave litter.
         with contextlib.suppress(OSError):
             os.unlink(temp_path)
         raise
-    _fsync_directory(directory)
+
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; stale files are recognised by age instead
+    fcntl = None
+
+# A temporary file older than this is stale where locks are not available.
+_STALE_SECONDS = 3600.0
+
+
+def _lock(fd: int) -> None:
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Remove ``.NAME.XXXXXXXX.tmp`` files left by killed writes to ``directory/NAME``."""
+    pattern = re.compile(re.escape(f".{name}.") + r"[A-Za-z0-9_]{6,16}\.tmp")
+    try:
+        candidates = [entry for entry in os.scandir(directory) if pattern.fullmatch(entry.name)]
+    except OSError:
+        return
+    for entry in candidates:
+        with contextlib.suppress(OSError):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if fcntl is None:
+                if time.time() - entry.stat(follow_symlinks=False).st_mtime > _STALE_SECONDS:
+                    os.unlink(entry.path)
+                continue
+            fd = os.open(entry.path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+            try:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # fails while its writer is alive
+                except OSError:
+                    continue
+                os.unlink(entry.path)
+            finally:
+                os.close(fd)
 
 
 def _fsync_directory(directory: str) -> None:

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 
 from backprop.backend import get_default_dtype, resolve_dtype
-from backprop.engine.tensor import Tensor, as_tensor, make_result
+from backprop.engine.tensor import Tensor, as_tensor, in_eval_mode, make_result
 from backprop.nn import init
 from backprop.nn.module import Module, check_positive_int, check_real
 from backprop.nn.parameter import Parameter
@@ -152,7 +152,7 @@ class BatchNorm(Module):
 
     def forward(self, x) -> Tensor:
         x = as_tensor(x)
-        if not self.training:
+        if not self.training or in_eval_mode():  # eval_mode(): this thread predicts, flags untouched
             return _batch_norm_eval(x, self.gamma, self.beta, self.running_mean, self.running_var, self.eps)
         y, mu, var, m = _batch_norm_train(x, self.gamma, self.beta, self.eps)
         self.num_batches_tracked = np.array(int(self.num_batches_tracked) + 1, dtype=np.int64)

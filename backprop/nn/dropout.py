@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backprop.engine.tensor import Tensor, as_tensor
+from backprop.engine.tensor import Tensor, as_tensor, in_eval_mode
 from backprop.nn.module import Module, check_real
 from backprop.nn.registry import register_module
 from backprop.random import get_rng
@@ -35,7 +35,7 @@ class Dropout(Module):
 
     def forward(self, a) -> Tensor:
         a = as_tensor(a)
-        if not self.training or self.rate == 0:
+        if not self.training or self.rate == 0 or in_eval_mode():  # eval_mode(): this thread predicts
             return a
         keep = get_rng().random(a.shape) >= self.rate
         mask = keep.astype(a.dtype) * a.dtype.type(1.0 / (1.0 - self.rate))

@@ -177,10 +177,14 @@ def cross_entropy(logits, target, sample_weight=None) -> Tensor:
     n, k = Z.shape
     Y = _class_targets(target, n, k, single, Z.dtype)
 
-    shifted = Z - Z.max(axis=1, keepdims=True)
-    log_sum = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-    log_p = shifted - log_sum
-    per_example = -(Y * log_p).sum(axis=1)
+    # Logits near the dtype's limits (±3e38 in float32) make z − max z overflow to −∞,
+    # i.e. ln p = −∞ and p = 0, which is the right limit; the classes with y = 0 must
+    # then contribute 0, not 0 · (−∞) = NaN (PyTorch's value for labels).
+    with np.errstate(over="ignore", invalid="ignore"):
+        shifted = Z - Z.max(axis=1, keepdims=True)
+        log_sum = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = shifted - log_sum
+        per_example = -xp.where(Y != 0, Y * log_p, 0).sum(axis=1)
     w = _example_weights(sample_weight, n, Z.dtype, "cross_entropy")
     w = xp.full(n, 1.0 / max(n, 1), dtype=Z.dtype) if w is None else w
     loss = xp.asarray((per_example * w).sum(), dtype=Z.dtype)

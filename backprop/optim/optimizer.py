@@ -12,7 +12,12 @@ state buffers (allocated once, on the parameter's first step) and scratch buffer
 shared by parameters of the same shape and dtype, so that a steady-state step
 allocates no arrays. Hyper-parameters are turned into Python floats before they
 meet an array, so that a float32 parameter is updated in float32 (NumPy 2 treats
-Python scalars as "weak"; an ``np.float64`` scalar would upcast).
+Python scalars as "weak"; an ``np.float64`` scalar would upcast). A float16 parameter
+is the exception: its update and its state are float32 (see ``_update_widened``), as
+in PyTorch's mixed precision, since Adam's ε and √v̂ underflow in float16.
+
+Hyper-parameters must be finite (``Adam(lr=inf)`` is refused), also when they come
+from a ``state_dict`` (a checkpoint file): ``load_state_dict`` runs the constructor's checks.
 
 ``state_dict()`` layout (PyTorch's)::
 
@@ -36,6 +41,7 @@ state keys as ints or as the strings JSON turns them into.
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any, Callable, Iterable, Optional
 
@@ -148,11 +154,31 @@ class Optimizer:
                     continue
                 if g.shape != p.data.shape:
                     raise ValueError(f"gradient of shape {g.shape} for a parameter of shape {p.data.shape}")
+                if p.data.dtype in _WIDENED:
+                    self._update_widened(p, g, group)
+                    continue
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = self._init_state(p.data)
                 self._update(p.data, g, state, group)
         return loss
+
+    def _update_widened(self, p, g: np.ndarray, group: dict) -> None:
+        """A float16 parameter is updated in float32, with float32 state, then rounded back.
+
+        In float16 Adam's ε = 1e-8 is 0 and √v̂ underflows, so m̂/(√v̂ + ε) is 0/0 = NaN at
+        the first step; PyTorch's mixed-precision recipe keeps the optimiser's arithmetic
+        and state in float32 for the same reason. Only the weight itself stays float16
+        (updates far below its resolution, |W|·2⁻¹¹, are rounded away).
+        """
+        wide = _WIDENED[p.data.dtype]
+        W = p.data.astype(wide)
+        state = self.state.get(p)
+        if state is None:
+            state = self.state[p] = self._init_state(W)
+        self._update(W, g.astype(wide), state, group)
+        with np.errstate(over="ignore"):  # a weight beyond float16's range becomes ±inf: divergence, reported by fit
+            p.data[...] = W
 
     # ------------------------------------------------------- packed step
     # When a group's parameters live in one flat array (``pack_parameters``) and their
@@ -172,6 +198,8 @@ class Optimizer:
         if cache is not None and all(p.data is data and p.grad is grad and state.get(p) is entry
                                      for p, (data, grad, entry) in zip(params, cache[0])):
             return cache[1:]
+        if any(p.data.dtype in _WIDENED for p in params):
+            return None  # updated one by one, in float32 (never cached, so checked here only)
         key = self._packed_key(params)
         W = _flat_base(params, lambda p: p.data)
         g = None if W is None else _flat_base(params, lambda p: p.grad)
@@ -306,7 +334,7 @@ class Optimizer:
             raise ValueError(
                 f"state_dict has {len(saved_groups)} parameter groups, this optimiser has {len(self.param_groups)}"
             )
-        by_index, new_groups = {}, []
+        by_index, new_groups, unknown_settings = {}, [], []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
             if len(saved["params"]) != len(group["params"]):
                 raise ValueError(
@@ -322,8 +350,12 @@ class Optimizer:
             for index, p in zip(saved["params"], group["params"]):
                 by_index[int(index)] = p
             new_group = {key: value for key, value in saved.items() if key != "params"}
-            if "betas" in new_group:
+            unknown_settings += [(i, str(key)[:40]) for key in new_group if key not in self.defaults and key != "initial_lr"]
+            if isinstance(new_group.get("betas"), list):
                 new_group["betas"] = tuple(new_group["betas"])  # JSON turns tuples into lists
+            self._check_group(new_group)  # a state_dict may come from a file: the same checks as the constructor
+            if "initial_lr" in new_group:
+                check_positive("initial_lr", new_group["initial_lr"])
             new_group["params"] = group["params"]
             new_groups.append(new_group)
 
@@ -335,6 +367,10 @@ class Optimizer:
             p = by_index[index]
             new_state[p] = {name: self._restore_state_value(name, value, p.data, index)
                             for name, value in entry.items()}
+        if unknown_settings:  # (after the state: its errors say more about a mix-up of optimisers)
+            i = unknown_settings[0][0]
+            raise ValueError(f"param_groups[{i}] of the state_dict has unknown settings "
+                             f"{[key for j, key in unknown_settings if j == i][:5]}")
         self.param_groups = new_groups
         self.state = new_state
         self._packed_cache = {}  # the flat state no longer backs the parameters' state
@@ -343,17 +379,19 @@ class Optimizer:
         if name in self.state_scalars:
             if isinstance(value, np.ndarray):
                 value = value.item()
-            if not isinstance(value, numbers.Real):
-                raise ValueError(f"state '{name}' of parameter {index} must be a number, got {value!r}")
+            if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
+                raise ValueError(f"state '{name}' of parameter {index} must be a finite number >= 0, got {str(value)[:40]}")
             return int(value) if float(value).is_integer() else float(value)
         if name in self.state_arrays:
             array = np.asarray(value)
+            if array.dtype.kind not in "fiu":
+                raise ValueError(f"state '{name}' of parameter {index} must be a real array, got dtype {array.dtype}")
             if array.shape != W.shape:
                 raise ValueError(
                     f"state '{name}' of parameter {index} has shape {array.shape}, "
                     f"but the parameter has shape {W.shape}"
                 )
-            return np.array(array, dtype=W.dtype, copy=True)
+            return np.array(array, dtype=_WIDENED.get(W.dtype, W.dtype), copy=True)
         allowed = sorted(self.state_arrays + self.state_scalars)
         raise ValueError(
             f"unknown state '{name}' for parameter {index}: {type(self).__name__} keeps {allowed}"
@@ -370,19 +408,24 @@ class Optimizer:
 
 
 # ------------------------------------------------------------ validation helpers
+def _is_real(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_real(name: str, value) -> None:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or value != value:
-        raise ValueError(f"{name} must be a real number, got {value!r}")
+    """A finite real number: an infinite or NaN hyper-parameter would make every weight NaN."""
+    if not _is_real(value) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite real number, got {value!r}")
 
 
 def check_positive(name: str, value) -> None:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if not _is_real(value) or not math.isfinite(value) or not value > 0:
+        raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
 
 
 def check_non_negative(name: str, value) -> None:
-    if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
+    if not _is_real(value) or not math.isfinite(value) or not value >= 0:
+        raise ValueError(f"{name} must be >= 0 and finite, got {value!r}")
 
 
 def check_in_unit_interval(name: str, value, closed_right: bool = False) -> None:
@@ -420,6 +463,10 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray
         np.add(start, scratch, out=start)
     else:
         np.subtract(end, scratch, out=start)
+
+
+# Parameter dtypes whose update runs in a wider dtype (see Optimizer._update_widened).
+_WIDENED = {np.dtype(np.float16): np.dtype(np.float32)}
 
 
 def _flat_base(params, array_of) -> Optional[np.ndarray]:

@@ -35,12 +35,12 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from backprop import nn
 from backprop import random as bp_random
-from backprop.engine.tensor import Tensor, enable_grad, no_grad
+from backprop.engine.tensor import Tensor, enable_grad, eval_mode, no_grad
 from backprop.optim import SGD, Adam, AdamW, RMSprop
 from backprop.training import fastpath
 from backprop.sklearn._objective import MLPObjective
 from backprop.sklearn.callbacks import EpochRecord, InvScalingLR, NoImprovementStopping, ValidationScore
-from backprop.training.trainer import Trainer
+from backprop.training.trainer import Trainer, TrainingDivergedError
 
 __all__ = ["BaseMLP"]
 
@@ -333,6 +333,7 @@ class BaseMLP(BaseEstimator):
         trainer = Trainer(
             self.model_, loss=self._objective, optimizer=self._optimizer, callbacks=callbacks,
             batch_size=batch_size, shuffle=self.shuffle, verbose=1 if self.verbose >= 2 else 0,
+            divergence_factor=None,  # scikit-learn has no blow-up test; a NaN is reported as it reports it
         )
         # The data order and dropout masks come from the library's generator, seeded
         # here from random_state (after the weights, as scikit-learn draws them).
@@ -344,6 +345,10 @@ class BaseMLP(BaseEstimator):
                             sample_weight=sample_weight, seed=seed)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.")
+        except TrainingDivergedError:
+            # A NaN cost: fit's check of the weights then raises scikit-learn's own error.
+            if all(np.isfinite(p.data).all() for p in self.model_.parameters()):
+                raise
         self.model_.eval()
 
         if not incremental and not stopping.stopped and self.n_iter_ == self.max_iter:
@@ -424,7 +429,7 @@ class BaseMLP(BaseEstimator):
 
     # ------------------------------------------------------------ predict
     def _raw_outputs(self, X: np.ndarray) -> np.ndarray:
-        """The last layer's z for dense X of the model's dtype, in evaluation mode (restored after).
+        """The last layer's z for dense X of the model's dtype, in evaluation mode (no flag changed).
 
         A float64 X is predicted in float64, from float64 copies of the weights: then every
         row's result is independent of the other rows of the batch (a float32 BLAS product
@@ -433,14 +438,8 @@ class BaseMLP(BaseEstimator):
         fused = fastpath.compile_model(self.model_)
         if fused is not None:
             return fused.predict(X)
-        modes = [(module, module.training) for module in self.model_.modules()]
-        self.model_.eval()
-        try:
-            with no_grad():
-                return self.model_(Tensor(X)).data
-        finally:
-            for module, training in modes:
-                module.training = training
+        with eval_mode(), no_grad():  # per thread: no flag is flipped under another thread's feet
+            return self.model_(Tensor(X)).data
 
     def _forward_pass_fast(self, X, check_input=True) -> np.ndarray:
         """scikit-learn's name: the output activations for X, in X's float dtype (as scikit-learn's)."""

@@ -21,10 +21,13 @@ from backprop.training.history import History
 from backprop.training.metrics import get_metric
 from backprop.training.progress import ProgressLogger
 from backprop.training.recipe import overfit_batch
-from backprop.training.trainer import Trainer, evaluate, fit, predict, predict_classes, predict_proba
+from backprop.training.checkpoint import CheckpointMismatchError
+from backprop.training.trainer import (
+    Trainer, TrainingDivergedError, evaluate, fit, predict, predict_classes, predict_proba,
+)
 
 __all__ = [
-    "Trainer", "fit", "evaluate", "predict", "predict_proba", "predict_classes", "History",
+    "Trainer", "TrainingDivergedError", "CheckpointMismatchError", "fit", "evaluate", "predict", "predict_proba", "predict_classes", "History",
     "Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
     "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger", "ProgressLogger", "get_metric",
     "overfit_batch", "callbacks", "metrics",

@@ -30,6 +30,7 @@ import numpy as np
 
 from backprop import jit
 from backprop.engine.ops.activation import Activation, Identity, ReLU
+from backprop.engine.tensor import in_eval_mode
 from backprop.nn.activations import ActivationLayer, SoftmaxActivation
 from backprop.nn.dense import Dense
 from backprop.nn.dropout import Dropout
@@ -176,7 +177,7 @@ class _DropoutOp:
 
     def mask(self, shape, dtype):
         layer = self.layer
-        if not layer.training or layer.rate == 0:
+        if not layer.training or layer.rate == 0 or in_eval_mode():
             return None
         if self._mask is None or self._mask.shape != shape or self._mask.dtype != dtype:
             self._draws, self._mask = np.empty(shape), np.empty(shape, dtype)

@@ -28,6 +28,7 @@ returns the two columns [1 − σ(z), σ(z)] (scikit-learn's layout) and
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from typing import Iterable
@@ -36,7 +37,8 @@ import numpy as np
 
 from backprop import random as bp_random
 from backprop.engine.ops.activation import sigmoid_array, softmax_array
-from backprop.engine.tensor import Tensor, no_grad
+from backprop.engine.tensor import Tensor, eval_mode, no_grad
+from backprop.io.safefile import ModelFileError
 from backprop.nn.losses import LOSSES, get_loss
 from backprop.optim.optimizer import pack_parameters
 from backprop.training import data as data_module
@@ -47,7 +49,25 @@ from backprop.training.history import History
 from backprop.training.metrics import get_metric, metric_name
 from backprop.training.progress import ProgressLogger
 
-__all__ = ["Trainer", "fit", "evaluate", "predict", "predict_proba", "predict_classes"]
+__all__ = ["Trainer", "TrainingDivergedError", "fit", "evaluate", "predict", "predict_proba", "predict_classes",
+           "DIVERGENCE_FACTOR"]
+
+# A batch cost above this many times max(|J of the run's first batch|, 1) counts as divergence.
+# Adam at lr=1e6 reaches 1e13 times its first cost while staying finite; a healthy run, even
+# one with early spikes (Adam at lr=10: about 1500 times), stays far below.
+DIVERGENCE_FACTOR = 1e6
+
+
+class TrainingDivergedError(ValueError, FloatingPointError):
+    """Training diverged: the cost became NaN or infinite, or rose far above its first value.
+
+    A ``ValueError`` (as scikit-learn's "Solver produced non-finite parameter weights")
+    and a ``FloatingPointError``. Attributes: ``epoch`` and ``batch`` (from 0) and ``loss``.
+    """
+
+    def __init__(self, message: str, *, epoch: int, batch: int, loss: float):
+        super().__init__(message)
+        self.epoch, self.batch, self.loss = epoch, batch, loss
 
 
 class _Prepared:
@@ -90,21 +110,14 @@ def _parameter_dtype(model) -> np.dtype:
     return get_default_dtype()
 
 
-class _EvalMode:
-    """Context: every submodule in evaluation mode, restored to its own mode afterwards."""
+def _EvalMode(model):
+    """Context: ``model`` computes as in evaluation mode in this thread, its flags untouched.
 
-    def __init__(self, model):
-        self.model = model
-
-    def __enter__(self):
-        self.modes = [(module, module.training) for module in self.model.modules()]
-        self.model.eval()
-        return self
-
-    def __exit__(self, *exc):
-        for module, mode in self.modes:
-            module.training = mode
-        return False
+    (Kept under this name for callers such as ``diagnostics.trace``; see
+    :func:`backprop.engine.eval_mode`. Saving and restoring the ``training`` flags instead
+    would race with another thread predicting or training with the same model.)
+    """
+    return eval_mode()
 
 
 def _forward(model, X: np.ndarray, batch_size: int | None) -> np.ndarray:
@@ -165,6 +178,12 @@ class Trainer:
         fast_path: run the step of a plain Dense/activation/dropout stack with one of
             our losses through :mod:`backprop.training.fastpath` (same gradients, no graph
             bookkeeping, reused buffers). False always uses the general engine.
+        divergence_factor: training stops with :class:`TrainingDivergedError` when a batch's
+            cost is NaN or ±inf (unless a ``TerminateOnNaN`` callback is given: it then stops
+            training quietly, as in Keras), or exceeds ``divergence_factor`` × max(|J₁|, 1),
+            J₁ being the first batch's cost of the ``fit`` call (a finite blow-up; default
+            1e6). None turns the second check off. The weights are left as the diverging
+            step made them.
 
     Attributes:
         optimizer, history (a :class:`History`, cumulative over calls), epoch (epochs
@@ -175,7 +194,7 @@ class Trainer:
 
     def __init__(self, model, *, loss, optimizer="adam", metrics: Iterable = (), callbacks: Iterable = (),
                  batch_size: int | None = 32, shuffle: bool = True, verbose: int = 1,
-                 fast_path: bool = True):
+                 fast_path: bool = True, divergence_factor: float | None = DIVERGENCE_FACTOR):
         from backprop.optim import get_optimizer  # optim is a sibling package; keep import order free
 
         self.model = model
@@ -204,6 +223,15 @@ class Trainer:
         self._running = None
         self.fast_path = bool(fast_path)
         self._fused = None
+        if divergence_factor is not None and (
+                isinstance(divergence_factor, bool) or not isinstance(divergence_factor, numbers.Real)
+                or not math.isfinite(divergence_factor) or divergence_factor <= 1):
+            raise ValueError(f"divergence_factor must be a finite number > 1 or None (no check), got {divergence_factor!r}")
+        self.divergence_factor = divergence_factor
+        self._loss_limit = -math.inf  # -inf: the next batch's cost is the reference (see _diverged)
+        self._first_loss = None
+        self._terminate_on_nan = False
+        self._run_fingerprint = None  # what the checkpoint of the current fit call records (see checkpoint.py)
 
     # ================================================================= data
     def prepare(self, X, y, sample_weight=None, *, classes=None, name: str = "") -> _Prepared:
@@ -289,6 +317,9 @@ class Trainer:
 
         Raises:
             ValueError: for bad input, before any training step.
+            ModelFileError: ``checkpoint`` is not a valid checkpoint (nothing is changed).
+            CheckpointMismatchError: ``checkpoint`` was written by another run (nothing is changed).
+            TrainingDivergedError: the cost became NaN/inf or blew up (see ``divergence_factor``).
         """
         if self.optimizer is None:
             raise ValueError("this Trainer was built without an optimizer; it can only evaluate")
@@ -298,18 +329,40 @@ class Trainer:
 
         stored = None
         if checkpoint is not None and os.path.exists(os.fspath(checkpoint)):
-            stored = checkpoint_module.read_checkpoint(checkpoint)
+            stored = checkpoint_module.read_checkpoint(checkpoint)  # validated; a ModelFileError otherwise
             checkpoint_module.check_compatible(stored, self)
         classes = getattr(self.model, "classes_", None)
         if stored is not None and stored.classes is not None:
             classes = stored.classes
 
-        train, val = self._prepare_fit_data(X, y, sample_weight, validation_data, validation_split, classes)
+        try:
+            train, val, data = self._prepare_fit_data(X, y, sample_weight, validation_data, validation_split,
+                                                      classes, signature=checkpoint is not None)
+        except ValueError as error:
+            if stored is None or stored.classes is None:
+                raise
+            try:  # bad data in themselves, or labels the checkpoint's run never had?
+                self.prepare(X, y, sample_weight, classes=getattr(self.model, "classes_", None))
+            except ValueError:
+                raise error from None
+            raise checkpoint_module.CheckpointMismatchError(
+                f"{stored.path}: this checkpoint belongs to another training run: the data do not fit it "
+                f"({error}); {checkpoint_module._FRESH}") from None
         classes = train.classes
+        target_epoch = int(epochs) if stored is not None else self.epoch + int(epochs)
+        self._run_fingerprint = None
+        if checkpoint is not None:
+            self._run_fingerprint = checkpoint_module.run_fingerprint(self, epochs=target_epoch, seed=seed, data=data)
+            if stored is not None:
+                self._run_fingerprint = checkpoint_module.check_same_run(stored, self._run_fingerprint)
 
-        # Everything is valid: from here on the model and the random state change.
+        # Everything is valid: from here on the model and the random state change
+        # (a checkpoint state that still fails to load is rolled back to `before`).
+        before = checkpoint_module.snapshot(self) if stored is not None else None
         if seed is not None:
             bp_random.manual_seed(seed)
+        if stored is not None:
+            checkpoint_module.restore(stored, self, before)
         model = self.model
         model.loss_name_ = self.loss_name
         model._fit_loss = self.loss_fn
@@ -317,13 +370,8 @@ class Trainer:
         if self.kind is not None and classes is not None:
             model.classes_ = np.asarray(classes)
         model.n_features_in_ = int(train.X.shape[1]) if train.X.ndim == 2 else None
-
-        target_epoch = self.epoch + int(epochs)
-        if stored is not None:
-            checkpoint_module.restore(stored, self)
-            target_epoch = int(epochs)
-            if stored.finished and (stored.stop_training or self.epoch >= target_epoch):
-                return self.history
+        if stored is not None and stored.finished and (stored.stop_training or self.epoch >= target_epoch):
+            return self.history
 
         self._fused = fastpath.compile_model(model, self.loss_fn) if self.fast_path else None
         if self._fused is not None:
@@ -339,11 +387,19 @@ class Trainer:
         callbacks = CallbackList(all_callbacks)
         callbacks.set_trainer(self)
         self.stop_training = False
+        self._loss_limit, self._first_loss = -math.inf, None  # the next batch's cost is the reference
+        from backprop.training.callbacks import TerminateOnNaN
+
+        self._terminate_on_nan = any(isinstance(callback, TerminateOnNaN) for callback in user_callbacks)
 
         resumed = stored is not None
         callbacks.on_train_begin({"resumed": resumed, "initial_epoch": self.epoch})
         if resumed:
-            checkpoint_module.restore_callbacks(stored, self, user_callbacks)
+            try:
+                checkpoint_module.restore_callbacks(stored, self, user_callbacks)
+            except ModelFileError:
+                checkpoint_module.roll_back(self, before)
+                raise
             self.stop_training = bool(stored.stop_training)
 
         epoch_outputs = None
@@ -362,8 +418,12 @@ class Trainer:
             checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=True)
         return self.history
 
-    def _prepare_fit_data(self, X, y, sample_weight, validation_data, validation_split, classes):
+    def _prepare_fit_data(self, X, y, sample_weight, validation_data, validation_split, classes, signature=False):
+        """(train, validation or None, the data's signature for a checkpoint's fingerprint or None)."""
+        from backprop.training.checkpoint import data_signature
+
         train = self.prepare(X, y, sample_weight, classes=classes)
+        data = data_signature([train.X, train.target, train.weight]) if signature else None  # before the split
         classes = train.classes
         val = None
         if validation_data is not None:
@@ -377,7 +437,7 @@ class Trainer:
             if validation_split > 0:
                 val = train.take(split_at)
                 train = train.take(0, split_at)
-        return train, val
+        return train, val, data
 
     def _log_keys(self, val) -> list:
         keys = ["loss"] + [name for name, _ in self.metrics]
@@ -399,6 +459,8 @@ class Trainer:
                 callbacks.on_batch_begin(batch, {"batch": batch, "size": stop - start})
             loss = self._train_step(X[start:stop], target[start:stop],
                                     None if weight is None else weight[start:stop])
+            if not -math.inf < loss <= self._loss_limit:  # one comparison per batch; NaN fails it too
+                self._diverged(loss, batch)
             if keep_outputs:
                 if outputs is None:
                     outputs = np.empty((batches.n,) + self.last_outputs.shape[1:], dtype=self.last_outputs.dtype)
@@ -411,10 +473,45 @@ class Trainer:
                 callbacks.on_batch_end(batch, {"batch": batch, "size": stop - start, "loss": loss})
             if self.stop_training:
                 break
+        if not self._terminate_on_nan:
+            self._check_finite_weights()
         logs = {"loss": total / seen}
         if keep_outputs:
             logs.update(self._metric_values(truth[:seen], outputs[:seen]))
         return logs, outputs
+
+    def _check_finite_weights(self) -> None:
+        """The last step of an epoch can overflow a weight while its own cost was finite."""
+        for name, p in self.model.named_parameters():
+            if not np.isfinite(p.data).all():
+                raise TrainingDivergedError(
+                    f"training diverged: the weight {name} is no longer finite after epoch {self.epoch + 1} "
+                    "(try a smaller learning rate)", epoch=self.epoch, batch=-1, loss=math.nan,
+                )
+
+    def _diverged(self, loss: float, batch: int) -> None:
+        """Called when a batch cost fails the divergence test; raises unless it is the first batch."""
+        if self._first_loss is None and math.isfinite(loss):  # the first batch: the reference cost
+            self._first_loss = loss
+            factor = self.divergence_factor
+            self._loss_limit = math.inf if factor is None else factor * max(abs(loss), 1.0)
+            return
+        if not math.isfinite(loss) and self._terminate_on_nan:
+            return  # TerminateOnNaN stops the run after this batch, without an error (the CLI relies on it)
+        lr = self.optimizer.param_groups[0].get("lr") if self.optimizer.param_groups else None
+        advice = f"try a smaller learning rate than lr={lr:g}" if isinstance(lr, numbers.Real) else "try a smaller learning rate"
+        where = f"at epoch {self.epoch + 1}, batch {batch + 1}"
+        if math.isfinite(loss):
+            what = (f"the cost rose to {loss:.3g} {where}, over {self.divergence_factor:g} times "
+                    f"max(|first batch cost|, 1) (first: {self._first_loss:.3g})")
+            off = "; divergence_factor=None (fit or Trainer) turns this check off"
+        else:
+            what = f"the cost became {loss} {where}"
+            off = "; callbacks=[TerminateOnNaN()] stops training without an error instead"
+        raise TrainingDivergedError(
+            f"training diverged: {what}; the weights are no longer usable ({advice}){off}",
+            epoch=self.epoch, batch=batch, loss=loss,
+        )
 
     def _train_step(self, x_batch: np.ndarray, y_batch: np.ndarray, w_batch: np.ndarray | None) -> float:
         """One optimiser step on one batch; returns the batch's cost J = loss + penalty.
@@ -490,7 +587,8 @@ class Trainer:
 # ===================================================================== front
 def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int | None = 32,
         shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
-        metrics=(), seed: int | None = None, checkpoint=None, verbose: int = 1, sample_weight=None) -> History:
+        metrics=(), seed: int | None = None, checkpoint=None, verbose: int = 1, sample_weight=None,
+        divergence_factor: float | None = DIVERGENCE_FACTOR) -> History:
     """Train ``model`` on (X, y) with mini-batch gradient descent; ``model.fit`` calls this.
 
     Args:
@@ -516,6 +614,10 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
             exists.
         verbose: 0, 1 (bar in a terminal, a line per epoch otherwise) or 2 (lines).
         sample_weight: one non-negative weight per example.
+        divergence_factor: see :class:`Trainer`: a NaN/infinite cost, or one above
+            ``divergence_factor`` × max(|first batch cost|, 1), raises
+            :class:`TrainingDivergedError` (a NaN only stops training when a
+            ``TerminateOnNaN`` callback is given). None disables the second test.
 
     Returns:
         A :class:`History`: ``history.history["loss"]``, ``["val_loss"]``, ``[metric]``...
@@ -533,7 +635,7 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
         array([0, 1, 1, 0])
     """
     trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics, callbacks=callbacks,
-                      batch_size=batch_size, shuffle=shuffle, verbose=verbose)
+                      batch_size=batch_size, shuffle=shuffle, verbose=verbose, divergence_factor=divergence_factor)
     return trainer.fit(X, y, epochs=epochs, validation_data=validation_data, validation_split=validation_split,
                        sample_weight=sample_weight, checkpoint=checkpoint, seed=seed)
 
@@ -570,7 +672,7 @@ def predict(model, X, batch_size: int | None = None) -> np.ndarray:
     """The network's outputs on X as an ndarray, in evaluation mode under ``no_grad``.
 
     For a classifier these are the raw scores (logits); see :func:`predict_proba` and
-    :func:`predict_classes`. The model's train/eval mode is restored afterwards.
+    :func:`predict_classes`. No flag is changed (see :func:`backprop.engine.eval_mode`): safe from several threads.
     """
     fused = fastpath.compile_model(model)
     if fused is not None and batch_size is None:

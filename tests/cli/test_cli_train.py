@@ -108,6 +108,17 @@ def test_diverged_training_fails_in_one_line_and_keeps_the_good_model_file(backp
     assert out.read_bytes() == before
 
 
+def test_a_finite_blow_up_fails_like_a_nan_and_saves_nothing(backprop_cli, pets_csv, tmp_path):
+    """Adam at --lr 1e6: the loss reaches ~1e13 but stays finite, which TerminateOnNaN cannot see."""
+    out = tmp_path / "pets.safetensors"
+    bad = backprop_cli("train", pets_csv, "--target", "species", "--epochs", "5", "--optimizer", "adam",
+                       "--lr", "1e6", "--out", out)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+    assert "training diverged" in bad.stderr and "--lr" in bad.stderr and "nothing was saved" in bad.stderr
+    assert not out.exists()
+
+
 def test_train_and_predict_on_parquet_files(backprop_cli, pets_csv, tmp_path):
     pytest.importorskip("pyarrow")
     data = tmp_path / "pets.parquet"

@@ -62,3 +62,34 @@ def test_binary_cross_entropy_clamps_like_torch(dtype):
     # Where p(1 − p) < 1e−12 both divide by that floor, but torch's 1e−12 is a float32
     # constant (9.99999996e−13), hence the 4e−9 relative difference on those elements.
     np.testing.assert_allclose(ours, theirs, rtol=1e-6 if dtype == np.float32 else 1e-8)
+
+
+def _limit_cases(dtype):
+    """Logits at the edge of the dtype's range, where z − max z overflows to −∞ (issue 13, item 8)."""
+    big = 3e38 if dtype == np.float32 else 1e308
+    logits = np.array([[big, -big], [big, -big], [big, -big], [-big, -big], [big, big], [big, 0.0]])
+    labels = np.array([0, 1, 1, 0, 1, 0])
+    probabilities = np.array([[1.0, 0.0], [0.0, 1.0], [0.3, 0.7], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
+    return logits, labels, probabilities
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("target", ["labels", "probabilities"])
+def test_cross_entropy_at_the_limits_of_the_dtype_is_torchs_value_not_nan(dtype, target):
+    logits, labels, probabilities = _limit_cases(dtype)
+    for row in range(len(logits)):  # one example at a time: each value, finite or inf, must match
+        z_row = logits[row:row + 1].astype(dtype)
+        y = labels[row:row + 1] if target == "labels" else probabilities[row:row + 1].astype(dtype)
+        z = Tensor(z_row, requires_grad=True)
+        t = torch.tensor(z_row, requires_grad=True)
+        loss = losses.cross_entropy(z, y)
+        expected = F.cross_entropy(t, torch.as_tensor(y))
+        if torch.isnan(expected):  # torch's probability form has the 0 · (−∞); its label form is the limit
+            assert target == "probabilities" and set(y.ravel()) == {0.0, 1.0}
+            t = torch.tensor(z_row, requires_grad=True)
+            expected = F.cross_entropy(t, torch.as_tensor(y.argmax(axis=1)))
+        loss.backward()
+        expected.backward()
+        assert not np.isnan(loss.item()) and not np.any(np.isnan(z.grad)), (row, loss.item(), z.grad)
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-6), row
+        np.testing.assert_allclose(z.grad, t.grad.numpy(), rtol=1e-6, atol=0, err_msg=str(row))

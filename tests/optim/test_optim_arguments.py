@@ -123,3 +123,57 @@ def test_nn_parameter_is_accepted():
     opt.step()
     assert W.data.dtype == np.float32
     np.testing.assert_allclose(W.data, 0.9, rtol=1e-6)
+
+
+def _numeric_hyperparameters(cls):
+    """The optimiser's real-valued defaults (lr, momentum, eps, betas[i], ...), from the class itself."""
+    import inspect
+
+    names = []
+    for parameter in inspect.signature(cls.__init__).parameters.values():
+        default = parameter.default
+        if parameter.name in ("self", "params") or isinstance(default, bool):
+            continue
+        if isinstance(default, (tuple, list)):
+            names += [(parameter.name, i) for i in range(len(default))]
+        elif isinstance(default, (int, float)) or default is inspect.Parameter.empty:
+            names.append((parameter.name, None))
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
+@pytest.mark.parametrize("bad", [float("inf"), -float("inf"), float("nan")])
+def test_every_optimiser_refuses_non_finite_hyperparameters(name, bad):
+    """Adam(lr=inf) and SGD(lr=inf) used to be accepted: every weight became NaN at the first step."""
+    import inspect
+
+    cls = optim.OPTIMIZERS[name]
+    signature = inspect.signature(cls.__init__)
+    checked = _numeric_hyperparameters(cls)
+    assert ("lr", None) in checked
+    for key, index in checked:
+        kwargs = {"lr": 0.1}
+        if index is None:
+            kwargs[key] = bad
+        else:
+            value = list(signature.parameters[key].default)
+            value[index] = bad
+            kwargs[key] = tuple(value)
+        with pytest.raises(ValueError, match=key):
+            cls(params(), **kwargs)
+        with pytest.raises(ValueError, match=key):  # also in a parameter group
+            cls([{"params": params(), **kwargs}], lr=0.1)
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan")])
+def test_schedules_refuse_non_finite_hyperparameters(bad):
+    opt = optim.SGD(params(), lr=0.1)
+    for make in (lambda: optim.StepLR(opt, step_size=2, gamma=bad),
+                 lambda: optim.ExponentialLR(opt, gamma=bad),
+                 lambda: optim.CosineAnnealingLR(opt, T_max=bad),
+                 lambda: optim.CosineAnnealingLR(opt, T_max=10, eta_min=bad),
+                 lambda: optim.ReduceLROnPlateau(opt, threshold=bad),
+                 lambda: optim.ReduceLROnPlateau(opt, min_lr=bad),
+                 lambda: optim.ReduceLROnPlateau(opt, eps=bad)):
+        with pytest.raises(ValueError, match="must be"):
+            make()
