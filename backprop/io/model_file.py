@@ -51,8 +51,8 @@ MODEL_KIND = "model"
 # it holds.
 MAX_HEADER_BYTES = 16 * 2**20
 """Largest safetensors header (JSON: tensor entries and metadata) a model file may have."""
-MAX_HEADER_TOKENS = 2**20
-"""Most JSON values in the header, counted before parsing (parsed, they take at most ~64 MiB)."""
+MAX_HEADER_TOKENS = 500_000
+"""Most JSON values in the header, counted before parsing (parsed, each takes at most ~60 bytes)."""
 MAX_TENSORS = 10_000
 """Most tensors (parameters and buffers) in a model file."""
 MAX_LAYERS = 1_000
@@ -253,33 +253,63 @@ def _check_json(value, what: str, path: str, *, max_chars: int | None) -> int:
 
     Checks the nesting depth (:data:`MAX_JSON_DEPTH`), the length of every string and key
     (``max_chars``; None: no limit), that numbers are finite and that integers are below 2⁶².
-    The walk is iterative, and a value's location is spelt out only in an error message.
+    The walk goes level by level, holding one reference per container of the next level
+    (8 bytes each), and spells out where a bad value sits only when it finds one.
     """
-    layers = 0
-    stack = [(value, (what,), 0)]
+    layers, level = 0, [value]
+    for depth in range(MAX_JSON_DEPTH + 1):
+        below = []
+        for node in level:
+            if isinstance(node, dict):
+                layers += "class_name" in node
+                if max_chars is not None and any(len(key) > max_chars for key in node):
+                    _refuse_at(value, what, path, max_chars)
+                children = node.values()
+            elif isinstance(node, list):
+                children = node
+            else:
+                children = (node,)
+            for item in children:
+                if isinstance(item, (dict, list)):
+                    below.append(item)
+                elif not (item is None or isinstance(item, bool)) and _bad_scalar(item, max_chars):
+                    _refuse_at(value, what, path, max_chars)
+        if not below:
+            return layers
+        level = below
+    raise ModelFileError(path, f"{what}: nested deeper than {MAX_JSON_DEPTH} levels")
+
+
+def _bad_scalar(item, max_chars: int | None) -> bool:
+    if isinstance(item, str):
+        return max_chars is not None and len(item) > max_chars
+    if isinstance(item, float):
+        return not math.isfinite(item)
+    return isinstance(item, int) and not -_MAX_JSON_INT < item < _MAX_JSON_INT
+
+
+def _refuse_at(value, what: str, path: str, max_chars: int | None):
+    """Find the first bad key or value :func:`_check_json` saw (depth first) and refuse the file naming it."""
+    stack = [(value, (what,))]
     while stack:
-        node, where, depth = stack.pop()
-        if isinstance(node, (dict, list)) and depth >= MAX_JSON_DEPTH:
-            raise ModelFileError(path, f"{_location(where)}: nested deeper than {MAX_JSON_DEPTH} levels")
-        if isinstance(node, dict):
-            layers += "class_name" in node
-            for key, item in node.items():
-                if max_chars is not None and len(key) > max_chars:
-                    raise ModelFileError(path, f"{_location(where)}: key {short_repr(key)} is longer than "
-                                               f"{max_chars} characters")
-                stack.append((item, (where, key), depth + 1))
-        elif isinstance(node, list):
-            stack.extend((item, (where, index), depth + 1) for index, item in enumerate(node))
-        elif isinstance(node, str):
-            if max_chars is not None and len(node) > max_chars:
-                raise ModelFileError(path, f"{_location(where)}: string {short_repr(node)} is longer than "
-                                           f"{max_chars} characters")
-        elif isinstance(node, float):
-            if not math.isfinite(node):
-                raise ModelFileError(path, f"{_location(where)}: {node} is not a finite number")
-        elif isinstance(node, int) and not isinstance(node, bool) and not -_MAX_JSON_INT < node < _MAX_JSON_INT:
-            raise ModelFileError(path, f"{_location(where)}: integer {short_repr(node)} is out of range")
-    return layers
+        node, where = stack.pop()
+        if isinstance(node, (dict, list)):
+            if isinstance(node, dict):
+                for key in node:
+                    if max_chars is not None and len(key) > max_chars:
+                        raise ModelFileError(path, f"{_location(where)}: key {short_repr(key)} is longer than "
+                                                   f"{max_chars} characters")
+            items = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend((item, (where, key)) for key, item in items)
+        elif not (node is None or isinstance(node, bool)) and _bad_scalar(node, max_chars):
+            if isinstance(node, str):
+                problem = f"string {short_repr(node)} is longer than {max_chars} characters"
+            elif isinstance(node, float):
+                problem = f"{node} is not a finite number"
+            else:
+                problem = f"integer {short_repr(node)} is out of range"
+            raise ModelFileError(path, f"{_location(where)}: {problem}")
+    raise ModelFileError(path, f"{what}: invalid value")  # not reached: _check_json saw one
 
 
 def _location(where: tuple) -> str:
@@ -353,12 +383,18 @@ def _check_consistency(model, training: dict, path: str) -> None:
     if n_features is not None and expected is not None and n_features != expected:
         raise ModelFileError(path, f"metadata 'training.n_features_in' is {n_features} but the first layer "
                                    f"takes {expected} inputs")
-    n_features = expected if n_features is None else n_features
-    if n_features is not None:
-        outputs = _one_example(model, n_features, path)
-        n_outputs = int(np.prod(outputs.shape[1:])) if outputs.ndim > 1 else 1
-    else:
-        n_outputs = model.output_features(None)
+    n_outputs = model.output_features(None)
+    if n_features is not None or expected is not None:
+        try:
+            outputs = _one_example(model, expected if n_features is None else n_features, path)
+            n_outputs = int(np.prod(outputs.shape[1:])) if outputs.ndim > 1 else 1
+        except ModelFileError:
+            # Rows of n_features_in features are what fit saw. Without it, rows of the first
+            # layer's inputs are what the model takes unless a layer such as Flatten lets it
+            # take (N, d1, d2, ...) inputs instead: only then may this example fail.
+            if n_features is not None or all(
+                    layer.output_features(2) is not None for layer in model.modules() if not layer.children()):
+                raise
 
     loss, classes = training["loss"], training["classes"]
     if classes is None:

@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -329,11 +330,18 @@ def read_safetensors(
         _check_is_ours(metadata, kind, path)
         if check_header is not None:
             check_header({name: (entry["dtype"], tuple(entry["shape"])) for name, entry in header.items()}, metadata)
-        data = _read_exactly(file, data_length, path, "the tensor data")
+        # The whole file in one buffer, as the library parses it: one copy of the data, not two.
+        header_digest = hashlib.sha256(header_bytes).digest()
+        del header_bytes
+        file.seek(0)
+        blob = _read_exactly(file, file_size, path, "the tensor data")
         if file.read(1):
             raise ModelFileError(path, "file grew while being read")
+        with memoryview(blob) as view:
+            if hashlib.sha256(view[_HEADER_LENGTH_BYTES:_HEADER_LENGTH_BYTES + header_length]).digest() != header_digest:
+                raise ModelFileError(path, "file changed while being read")
 
-    tensors = _parse_with_library(prefix + header_bytes + data, header, path)
+    tensors = _parse_with_library(blob, header, path)
     return tensors, metadata
 
 

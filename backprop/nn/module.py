@@ -19,6 +19,7 @@ and are visited in the order they were assigned, so ``parameters()``,
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -491,6 +492,7 @@ def structure_changes() -> int:
     return _changes[0]
 
 
+@functools.lru_cache(maxsize=None)  # inspect.signature costs more than building a small layer
 def _constructor_parameters(cls) -> dict:
     """``{name: required}`` for the keyword-passable parameters of ``cls.__init__``."""
     signature = inspect.signature(cls.__init__)
