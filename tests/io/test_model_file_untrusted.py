@@ -93,6 +93,17 @@ TINY = {"0.W": np.zeros((2, 2), np.float32)}
 
 
 # ------------------------------------------------- every registered layer, 10⁹ units
+def test_tracemalloc_sees_numpy_allocations():
+    # The memory bound below is only as good as the measurement: NumPy reports its buffers.
+    tracemalloc.start()
+    try:
+        array = np.ones(10**7)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak >= array.nbytes
+
+
 def test_every_builtin_layer_appears_in_the_examples_and_states_its_shapes():
     examples = layer_examples()
     missing = [name for name in builtin_layer_names() if name not in examples]
