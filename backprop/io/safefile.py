@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -42,7 +43,7 @@ import re
 import struct
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,10 @@ _WRITABLE_DTYPES = frozenset(dtype.newbyteorder("=") for dtype in _DTYPE_BY_TAG.
 _NEW_FILE_MODE = 0o644
 
 
+MAX_PROBLEM_CHARS = 400
+"""The longest problem a :class:`ModelFileError` states; longer texts are cut."""
+
+
 class ModelFileError(ValueError):
     """A file is not a valid backprop safetensors file, or not the expected kind.
 
@@ -113,7 +118,10 @@ class ModelFileError(ValueError):
 
     def __init__(self, path: str | os.PathLike | None, problem: str):
         self.path = None if path is None else os.fspath(path)
-        self.problem = " ".join(str(problem).split())  # keep it to one line
+        problem = str(problem)
+        if len(problem) > MAX_PROBLEM_CHARS:  # never echo a huge value from a crafted file
+            problem = problem[:MAX_PROBLEM_CHARS] + "..."
+        self.problem = " ".join(problem.split())  # keep it to one line
         message = self.problem if self.path is None else f"{self.path}: {self.problem}"
         super().__init__(message)
 
@@ -332,6 +340,8 @@ def read_safetensors(
     *,
     kind: str | None = None,
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES,
+    max_header_tokens: int | None = None,
+    check_header: Callable[[dict[str, tuple[str, tuple]], dict[str, str]], None] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Read and validate a backprop safetensors file.
 
@@ -346,6 +356,13 @@ def read_safetensors(
         kind: If given, the file's ``"kind"`` metadata must equal it (so a
             checkpoint is not loaded as a model).
         max_header_bytes: Largest JSON header accepted, in bytes.
+        max_header_tokens: If given, the most JSON values the header (with the JSON
+            strings inside its metadata) may hold, counted as its ``[ { , :`` bytes
+            before anything is parsed, so that parsing it into Python objects takes at
+            most about 64 bytes per token.
+        check_header: If given, called as ``check_header(entries, metadata)`` with
+            ``entries`` = {name: (dtype tag, shape)} once the header is validated and
+            before the data is read: it raises ModelFileError to refuse the file.
 
     Returns:
         ``(tensors, metadata)``: name -> writable NumPy array, and the file's
@@ -368,17 +385,30 @@ def read_safetensors(
         prefix = _read_exactly(file, _HEADER_LENGTH_BYTES, path, "the 8-byte header length")
         header_length = _checked_header_length(prefix, file_size, max_header_bytes, path)
         header_bytes = _read_exactly(file, header_length, path, "the header")
+        if max_header_tokens is not None:
+            tokens = 1 + sum(header_bytes.count(byte) for byte in (b"[", b"{", b",", b":"))
+            if tokens > max_header_tokens:
+                raise ModelFileError(path, f"header holds up to {tokens} JSON values, more than the limit {max_header_tokens}")
         header = _parse_header(header_bytes, path)
         metadata = _checked_file_metadata(header.pop(_METADATA_ENTRY, {}), path)
         data_length = file_size - _HEADER_LENGTH_BYTES - header_length
         _check_tensor_entries(header, data_length, path)
         # Before reading the data: a foreign or wrong-kind file fails without a big read.
         _check_is_ours(metadata, kind, path)
-        data = _read_exactly(file, data_length, path, "the tensor data")
+        if check_header is not None:
+            check_header({name: (entry["dtype"], tuple(entry["shape"])) for name, entry in header.items()}, metadata)
+        # The whole file in one buffer, as the library parses it: one copy of the data, not two.
+        header_digest = hashlib.sha256(header_bytes).digest()
+        del header_bytes
+        file.seek(0)
+        blob = _read_exactly(file, file_size, path, "the tensor data")
         if file.read(1):
             raise ModelFileError(path, "file grew while being read")
+        with memoryview(blob) as view:
+            if hashlib.sha256(view[_HEADER_LENGTH_BYTES:_HEADER_LENGTH_BYTES + header_length]).digest() != header_digest:
+                raise ModelFileError(path, "file changed while being read")
 
-    tensors = _parse_with_library(prefix + header_bytes + data, header, path)
+    tensors = _parse_with_library(blob, header, path)
     return tensors, metadata
 
 

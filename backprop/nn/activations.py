@@ -16,6 +16,7 @@ from typing import Optional, Union
 from backprop.engine.ops.activation import Activation, get_activation, softmax_array
 from backprop.engine.ops.activation import softmax as softmax_op
 from backprop.engine.tensor import Tensor, as_tensor
+from backprop.naming import short_repr
 from backprop.nn.module import Module, check_real
 from backprop.nn.registry import register_module
 
@@ -36,8 +37,9 @@ class SoftmaxActivation(Activation):
     name = "softmax"
 
     def __init__(self, axis: int = -1):
-        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-            raise ValueError(f"Softmax: axis must be an int, got {axis!r}")
+        # NumPy arrays have at most 64 axes; the model-file loader checks the real rank.
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -64 <= axis < 64:
+            raise ValueError(f"Softmax: axis must be an int in [-64, 63], got {short_repr(axis)}")
         self.axis = int(axis)
 
     def f(self, z):
@@ -71,7 +73,7 @@ def resolve_activation(spec: Union[None, str, dict, Activation]) -> Optional[Act
         return None
     if isinstance(spec, dict):
         if not isinstance(spec.get("name"), str):
-            raise TypeError(f"an activation dict needs a 'name' string, got {spec!r}")
+            raise TypeError(f"an activation dict needs a 'name' string, got {short_repr(spec)}")
         name, params = spec["name"], {k: v for k, v in spec.items() if k != "name"}
     elif isinstance(spec, (str, Activation)):
         name, params = spec, {}
@@ -85,7 +87,9 @@ def resolve_activation(spec: Union[None, str, dict, Activation]) -> Optional[Act
         except TypeError as error:
             if "unexpected keyword" not in str(error):
                 raise
-            raise TypeError(f"activation {name!r} does not take the parameters {sorted(params)}") from None
+            raise TypeError(f"activation {short_repr(name)} does not take the parameters {sorted(params)[:10]}") from None
+    if activation.name == "leaky_relu":  # a NaN or infinite slope would make every output NaN
+        check_real(activation.negative_slope, "negative_slope", "leaky_relu")
     return None if activation.name == "identity" else activation
 
 
@@ -106,6 +110,12 @@ class ActivationLayer(Module):
 
     def forward(self, x) -> Tensor:
         return self.activation(x)
+
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict:
+        """``{}``: f holds no arrays. Building the layer, which allocates nothing, checks the config."""
+        cls.from_config(config)
+        return {}
 
     def output_features(self, in_features):
         return in_features

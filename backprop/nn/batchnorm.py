@@ -135,15 +135,7 @@ class BatchNorm(Module):
 
     def __init__(self, num_features: int, momentum: Optional[float] = 0.1, eps: float = 1e-5, dtype=None):
         super().__init__()
-        self.num_features = check_positive_int(num_features, "num_features", "BatchNorm")
-        if momentum is not None:
-            momentum = check_real(momentum, "momentum", "BatchNorm", low=0, high=1, allowed="[0, 1] (or None)")
-        self.momentum = momentum
-        self.eps = check_real(eps, "eps", "BatchNorm", low=0, low_open=True, allowed="(0, inf)")
-        try:
-            dtype = get_default_dtype() if dtype is None else resolve_dtype(dtype)
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"BatchNorm: dtype: {error}") from None
+        self.num_features, self.momentum, self.eps, dtype = _checked_arguments(num_features, momentum, eps, dtype)
         self.gamma = Parameter(init.ones((self.num_features,), dtype=dtype))
         self.beta = Parameter(init.zeros((self.num_features,), dtype=dtype))
         self.register_buffer("running_mean", np.zeros(self.num_features, dtype=dtype))
@@ -162,6 +154,13 @@ class BatchNorm(Module):
         self.running_var = ((1 - factor) * self.running_var + factor * var * (m / (m - 1))).astype(dtype)
         return y
 
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict:
+        """γ, β, running_mean, running_var of shape (C,) and the scalar num_batches_tracked, for a config."""
+        num_features = _checked_arguments(**cls.check_config_keys(config))[0]
+        return {"gamma": (num_features,), "beta": (num_features,), "running_mean": (num_features,),
+                "running_var": (num_features,), "num_batches_tracked": ()}
+
     def expected_in_features(self) -> int:
         return self.num_features
 
@@ -171,3 +170,16 @@ class BatchNorm(Module):
     def get_config(self) -> dict:
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
                 "dtype": self.gamma.dtype.name}
+
+
+def _checked_arguments(num_features, momentum=0.1, eps=1e-5, dtype=None) -> tuple:
+    """(num_features, momentum, eps, dtype) validated, allocating nothing."""
+    num_features = check_positive_int(num_features, "num_features", "BatchNorm")
+    if momentum is not None:
+        momentum = check_real(momentum, "momentum", "BatchNorm", low=0, high=1, allowed="[0, 1] (or None)")
+    eps = check_real(eps, "eps", "BatchNorm", low=0, low_open=True, allowed="(0, inf)")
+    try:
+        dtype = get_default_dtype() if dtype is None else resolve_dtype(dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"BatchNorm: dtype: {error}") from None
+    return num_features, momentum, eps, dtype

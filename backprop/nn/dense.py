@@ -9,6 +9,7 @@ from backprop.engine.ops.linear import linear
 from backprop.engine.tensor import Tensor
 from backprop.nn import init
 from backprop.nn.activations import activation_config, resolve_activation
+from backprop.naming import short_repr
 from backprop.nn.module import Module, check_positive_int
 from backprop.nn.parameter import Parameter
 from backprop.nn.registry import register_module
@@ -71,20 +72,24 @@ class Dense(Module):
         dtype=None,
     ):
         super().__init__()
-        self.in_features = check_positive_int(in_features, "in_features", "Dense")
-        self.out_features = check_positive_int(out_features, "out_features", "Dense")
-        if not isinstance(use_bias, bool):
-            raise ValueError(f"Dense: use_bias must be True or False, got {use_bias!r}")
-        self.activation = _named("activation", resolve_activation, activation)
-        if weight_init is None:
-            weight_init = init.default_weight_init(None if self.activation is None else self.activation.name)
-        self.weight_init = _named("weight_init", init.get_initializer, weight_init)
-        self.bias_init = _named("bias_init", init.get_initializer, bias_init)
-        self.weight_regularizer = _named("weight_regularizer", get_regularizer, weight_regularizer)
-        dtype = get_default_dtype() if dtype is None else _named("dtype", resolve_dtype, dtype)
+        arguments = _checked_arguments(in_features, out_features, activation=activation, use_bias=use_bias,
+                                       weight_init=weight_init, bias_init=bias_init,
+                                       weight_regularizer=weight_regularizer, dtype=dtype)
+        self.in_features, self.out_features = arguments["in_features"], arguments["out_features"]
+        self.activation = arguments["activation"]
+        self.weight_init, self.bias_init = arguments["weight_init"], arguments["bias_init"]
+        self.weight_regularizer = arguments["weight_regularizer"]
+        dtype = arguments["dtype"]
 
         self.W = Parameter(self.weight_init((self.out_features, self.in_features), dtype=dtype))
         self.b = Parameter(self.bias_init((self.out_features,), dtype=dtype)) if use_bias else None
+
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict:
+        """``{"W": (n_out, n_in), "b": (n_out,)}`` for a config, every value checked as the constructor does."""
+        arguments = _checked_arguments(**cls.check_config_keys(config))
+        n_in, n_out = arguments["in_features"], arguments["out_features"]
+        return {"W": (n_out, n_in), **({"b": (n_out,)} if arguments["use_bias"] else {})}
 
     def forward(self, a) -> Tensor:
         """Z = A Wᵀ + b for a batch A (N, n_in), or z = W a + b for one example; then f(z)."""
@@ -122,6 +127,28 @@ class Dense(Module):
         if self.weight_regularizer is not None:
             parts.append(f"weight_regularizer={self.weight_regularizer!r}")
         return ", ".join(parts)
+
+
+def _checked_arguments(in_features, out_features, *, activation=None, use_bias=True, weight_init=None,
+                       bias_init="zeros", weight_regularizer=None, dtype=None) -> dict:
+    """The constructor's arguments, validated and resolved (names to objects), allocating no weights."""
+    in_features = check_positive_int(in_features, "in_features", "Dense")
+    out_features = check_positive_int(out_features, "out_features", "Dense")
+    if not isinstance(use_bias, bool):
+        raise ValueError(f"Dense: use_bias must be True or False, got {short_repr(use_bias)}")
+    activation = _named("activation", resolve_activation, activation)
+    if weight_init is None:
+        weight_init = init.default_weight_init(None if activation is None else activation.name)
+    return {
+        "in_features": in_features,
+        "out_features": out_features,
+        "use_bias": use_bias,
+        "activation": activation,
+        "weight_init": _named("weight_init", init.get_initializer, weight_init),
+        "bias_init": _named("bias_init", init.get_initializer, bias_init),
+        "weight_regularizer": _named("weight_regularizer", get_regularizer, weight_regularizer),
+        "dtype": get_default_dtype() if dtype is None else _named("dtype", resolve_dtype, dtype),
+    }
 
 
 def _named(argument: str, resolve, value):

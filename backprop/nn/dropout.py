@@ -41,6 +41,12 @@ class Dropout(Module):
         mask = keep.astype(a.dtype) * a.dtype.type(1.0 / (1.0 - self.rate))
         return a * Tensor(mask)
 
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict:
+        """``{}``: no arrays (masks are drawn at each forward). Building one checks the config."""
+        cls.from_config(config)
+        return {}
+
     def output_features(self, in_features):
         return in_features
 

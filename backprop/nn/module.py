@@ -19,6 +19,7 @@ and are visited in the order they were assigned, so ``parameters()``,
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 import numbers
@@ -29,6 +30,7 @@ import numpy as np
 
 from backprop.backend import resolve_dtype
 from backprop.engine.tensor import Tensor
+from backprop.naming import short_repr
 from backprop.nn.parameter import Parameter
 
 __all__ = ["Module", "LoadResult", "check_positive_int", "check_real"]
@@ -330,16 +332,50 @@ class Module:
         Raises:
             TypeError: naming the layer, for a non-dict config or unknown/missing keys.
         """
+        return cls(**cls.check_config_keys(config))
+
+    @classmethod
+    def check_config_keys(cls, config) -> dict:
+        """``config`` itself, once it is a dict whose keys are the constructor's (all required ones present).
+
+        Raises:
+            TypeError: naming the layer, for a non-dict config or unknown/missing keys.
+        """
         if not isinstance(config, dict):
             raise TypeError(f"{cls.__name__}: config must be a dict, got {type(config).__name__}")
         accepted = _constructor_parameters(cls)
         unknown = sorted(str(key) for key in config if key not in accepted)
         if unknown:
-            raise TypeError(f"{cls.__name__}: unknown config keys {unknown}; accepted keys are {sorted(accepted)}")
+            raise TypeError(f"{cls.__name__}: unknown config keys {unknown[:10]}; accepted keys are {sorted(accepted)}")
         required = sorted(name for name, needed in accepted.items() if needed and name not in config)
         if required:
             raise TypeError(f"{cls.__name__}: config is missing required keys {required}")
-        return cls(**config)
+        return config
+
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict:
+        """``{state_dict key: shape}`` of the module :meth:`from_config` would build, without building it.
+
+        The model-file loader compares these with the stored tensors' shapes (read from the
+        file's header) before it builds or allocates anything, so a small crafted config
+        cannot ask for gigabytes. A layer whose parameters depend on its config (Dense's
+        (n_out, n_in) W) must override this, validating every value of ``config`` as its
+        constructor would; layers holding no arrays return ``{}``. The default serves
+        modules whose constructor takes no arguments, whose state the file cannot change:
+        it builds one and reads its state. Any other module raises NotImplementedError, and
+        its files are refused, so a new layer cannot be forgotten.
+
+        Raises:
+            TypeError, ValueError: naming the layer, for an invalid config.
+            NotImplementedError: for a module with constructor arguments that does not override it.
+        """
+        if _constructor_parameters(cls):
+            raise NotImplementedError(
+                f"{cls.__name__} takes constructor arguments but does not define the classmethod "
+                "state_shapes(config), so its files cannot be checked before loading"
+            )
+        cls.check_config_keys(config)
+        return {key: value.shape for key, value in cls().state_dict().items()}
 
     # ------------------------------------------------------- regularisation
     def own_regularization_loss(self) -> Optional[Tensor]:
@@ -456,6 +492,7 @@ def structure_changes() -> int:
     return _changes[0]
 
 
+@functools.lru_cache(maxsize=None)  # inspect.signature costs more than building a small layer
 def _constructor_parameters(cls) -> dict:
     """``{name: required}`` for the keyword-passable parameters of ``cls.__init__``."""
     signature = inspect.signature(cls.__init__)
@@ -470,7 +507,7 @@ def _constructor_parameters(cls) -> dict:
 def check_positive_int(value, name: str, owner: str) -> int:
     """Return ``value`` as an int, or raise ValueError unless it is a positive integer (bools refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be a positive int, got {short_repr(value)}")
     return int(value)
 
 
@@ -487,5 +524,5 @@ def check_real(value, name: str, owner: str, *, low=None, high=None, low_open=Fa
         ok = value < high if high_open else value <= high
     if not ok:
         where = f" in {allowed}" if allowed else ""
-        raise ValueError(f"{owner}: {name} must be a finite number{where}, got {value!r}")
+        raise ValueError(f"{owner}: {name} must be a finite number{where}, got {short_repr(value)}")
     return float(value)

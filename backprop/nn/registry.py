@@ -8,9 +8,11 @@ which checks the values. Nothing in a config is ever imported, evaluated or exec
 
 from __future__ import annotations
 
+from backprop.naming import short_repr
 from backprop.nn.module import Module
 
-__all__ = ["register_module", "get_module_class", "registered_modules", "module_to_config", "module_from_config"]
+__all__ = ["register_module", "get_module_class", "registered_modules", "module_to_config", "module_from_config",
+           "declared_state_shapes"]
 
 _REGISTRY: dict = {}
 
@@ -60,7 +62,7 @@ def get_module_class(class_name: str) -> type:
         ValueError: ``unknown layer type 'X'; known types: [...]``.
     """
     if not isinstance(class_name, str) or class_name not in _REGISTRY:
-        raise ValueError(f"unknown layer type {class_name!r}; known types: {registered_modules()}")
+        raise ValueError(f"unknown layer type {short_repr(class_name)}; known types: {registered_modules()}")
     return _REGISTRY[class_name]
 
 
@@ -81,6 +83,45 @@ def module_to_config(module: Module) -> dict:
     )
 
 
+def _described_class(description) -> tuple:
+    """(class_name, class, config) of a ``{"class_name": ..., "config": ...}`` description."""
+    if not isinstance(description, dict):
+        raise TypeError(f"module_from_config: expected a dict with 'class_name' and 'config', got {type(description).__name__}")
+    extra = sorted(str(key)[:40] for key in description if key not in ("class_name", "config"))
+    if extra or "class_name" not in description:
+        raise TypeError(
+            f"module_from_config: expected the keys 'class_name' and 'config', got {sorted(str(k)[:40] for k in description)[:10]}"
+        )
+    class_name = description["class_name"]
+    return class_name, get_module_class(class_name), description.get("config", {})
+
+
+def _prefixed(class_name: str, error: Exception) -> Exception:
+    """The same kind of error, its message starting with the layer's name."""
+    message = str(error)
+    if not message.startswith(f"{class_name}:"):
+        message = f"{class_name}: {message}"
+    return (TypeError if isinstance(error, TypeError) else ValueError)(message)
+
+
+def declared_state_shapes(description: dict) -> dict:
+    """``{state_dict key: shape}`` that :func:`module_from_config` would build, built without allocating.
+
+    Each class answers from its config with its :meth:`~backprop.nn.Module.state_shapes`, which
+    validates the config's values first.
+
+    Raises:
+        ValueError, TypeError: as :func:`module_from_config`, naming the layer.
+        NotImplementedError: a registered class that cannot state its shapes.
+    """
+    class_name, klass, config = _described_class(description)
+    try:
+        shapes = klass.state_shapes(config)
+    except (TypeError, ValueError) as error:
+        raise _prefixed(class_name, error) from error
+    return {key: tuple(shape) for key, shape in shapes.items()}
+
+
 def module_from_config(description: dict) -> Module:
     """Rebuild a module from :func:`module_to_config`'s dict.
 
@@ -89,20 +130,8 @@ def module_from_config(description: dict) -> Module:
             invalid value, naming the layer.
         TypeError: for a malformed description or config keys the layer does not accept, naming the layer.
     """
-    if not isinstance(description, dict):
-        raise TypeError(f"module_from_config: expected a dict with 'class_name' and 'config', got {type(description).__name__}")
-    extra = sorted(str(key) for key in description if key not in ("class_name", "config"))
-    if extra or "class_name" not in description:
-        raise TypeError(
-            f"module_from_config: expected the keys 'class_name' and 'config', got {sorted(map(str, description))}"
-        )
-    class_name = description["class_name"]
-    klass = get_module_class(class_name)
-    config = description.get("config", {})
+    class_name, klass, config = _described_class(description)
     try:
         return klass.from_config(config)
     except (TypeError, ValueError) as error:
-        message = str(error)
-        if not message.startswith(f"{class_name}:"):
-            message = f"{class_name}: {message}"
-        raise (TypeError if isinstance(error, TypeError) else ValueError)(message) from error
+        raise _prefixed(class_name, error) from error

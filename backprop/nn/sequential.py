@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator, Optional
 
 from backprop.nn.module import Module
-from backprop.nn.registry import module_from_config, module_to_config, register_module
+from backprop.nn.registry import declared_state_shapes, module_from_config, module_to_config, register_module
 
 __all__ = ["Sequential"]
 
@@ -113,12 +113,24 @@ class Sequential(Module):
     @classmethod
     def from_config(cls, config: dict) -> "Sequential":
         """Rebuild from ``{"layers": [{"class_name": ..., "config": ...}, ...]}``, each layer via the registry."""
-        if not isinstance(config, dict) or set(config) != {"layers"} or not isinstance(config["layers"], list):
-            raise TypeError("Sequential: config must be {'layers': [layer descriptions]}")
-        return cls(*[module_from_config(layer) for layer in config["layers"]])
+        return cls(*[module_from_config(layer) for layer in _layer_descriptions(config)])
+
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict:
+        """Each layer's :meth:`~Module.state_shapes`, its keys prefixed with the layer's index ("0.W", ...)."""
+        shapes = {}
+        for index, layer in enumerate(_layer_descriptions(config)):
+            shapes.update({f"{index}.{key}": shape for key, shape in declared_state_shapes(layer).items()})
+        return shapes
 
     def extra_repr(self) -> str:
         return ""
+
+
+def _layer_descriptions(config) -> list:
+    if not isinstance(config, dict) or set(config) != {"layers"} or not isinstance(config["layers"], list):
+        raise TypeError("Sequential: config must be {'layers': [layer descriptions]}")
+    return config["layers"]
 
 
 def _passes_sizes(layer: Module) -> bool:

@@ -88,3 +88,37 @@ def test_register_module_for_a_custom_layer():
         nn.register_module(dict)
     with pytest.raises(ValueError, match="already taken"):
         nn.register_module(Unregistered, name="Dense")
+
+
+@pytest.mark.parametrize("name", [n for n in nn.registered_modules()
+                                  if nn.get_module_class(n).__module__.startswith("backprop.")])
+def test_every_registered_layer_states_its_parameter_shapes(name):
+    # A layer with constructor arguments must say, from its config alone, what it would
+    # allocate: the model-file loader checks this against the file before building anything.
+    klass = nn.get_module_class(name)
+    overridden = klass.state_shapes.__func__ is not nn.Module.state_shapes.__func__
+    takes_arguments = bool(__import__("inspect").signature(klass.__init__).parameters.keys() - {"self"})
+    assert overridden or not takes_arguments, f"{name} must define the classmethod state_shapes(config)"
+
+
+def test_state_shapes_validate_the_config_without_allocating():
+    shapes = nn.registry.declared_state_shapes(
+        {"class_name": "Sequential", "config": {"layers": [
+            {"class_name": "Dense", "config": {"in_features": 10**9, "out_features": 10**9}},
+            {"class_name": "BatchNorm", "config": {"num_features": 10**9}}]}})
+    assert shapes == {"0.W": (10**9, 10**9), "0.b": (10**9,), "1.gamma": (10**9,), "1.beta": (10**9,),
+                      "1.running_mean": (10**9,), "1.running_var": (10**9,), "1.num_batches_tracked": ()}
+    with pytest.raises(ValueError, match="Dense: activation"):
+        nn.registry.declared_state_shapes({"class_name": "Dense", "config": {
+            "in_features": 2, "out_features": 2, "activation": "nope"}})
+    with pytest.raises(ValueError, match="negative_slope"):
+        nn.registry.declared_state_shapes({"class_name": "LeakyReLU", "config": {"negative_slope": float("nan")}})
+    with pytest.raises(ValueError, match="negative_slope"):
+        nn.Dense(2, 2, activation={"name": "leaky_relu", "negative_slope": float("inf")})
+
+    class NoShapes(nn.Module):
+        def __init__(self, units):
+            super().__init__()
+
+    with pytest.raises(NotImplementedError, match="state_shapes"):
+        NoShapes.state_shapes({"units": 3})

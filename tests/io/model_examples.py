@@ -1,0 +1,73 @@
+"""Valid models of several architectures, one instance of every registered layer among them.
+
+The tests of untrusted model files craft their hostile files from these, and check that
+every layer class the library registers appears here, so a new layer is covered (or the
+test that iterates the registry fails and says which one is missing).
+"""
+
+import numpy as np
+
+import backprop as bp
+from backprop import nn
+
+
+def classifier():
+    """Dense → ReLU → Dense, fit with cross_entropy on string labels (3 classes)."""
+    bp.manual_seed(0)
+    model = nn.Sequential(nn.Dense(4, 6, activation="relu"), nn.Dense(6, 3))
+    X = np.random.default_rng(0).normal(size=(30, 4)).astype(np.float32)
+    y = np.array(["a", "b", "c"])[np.arange(30) % 3]
+    model.fit(X, y, loss="cross_entropy", epochs=1, batch_size=10, verbose=0)
+    return model
+
+
+def binary():
+    """Dense → BatchNorm → Dropout → Dense(1), fit with binary cross-entropy on logits, labels 0/1."""
+    bp.manual_seed(1)
+    model = nn.Sequential(nn.Dense(3, 5, weight_regularizer=nn.L2(1e-3)), nn.BatchNorm(5), nn.Dropout(0.2),
+                          nn.Tanh(), nn.Dense(5, 1))
+    X = np.random.default_rng(1).normal(size=(20, 3)).astype(np.float32)
+    model.fit(X, (X[:, 0] > 0).astype(int), loss="binary_cross_entropy_with_logits", epochs=1, batch_size=5,
+              verbose=0)
+    return model
+
+
+def everything():
+    """Every built-in layer, nested Sequential included; not fit."""
+    bp.manual_seed(2)
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Dense(6, 5, activation={"name": "leaky_relu", "negative_slope": 0.2}, weight_init="he_uniform"),
+        nn.BatchNorm(5, momentum=None),
+        nn.Sequential(nn.Dense(5, 4, use_bias=False, bias_init="zeros"), nn.ReLU(), nn.LeakyReLU(0.3)),
+        nn.Dense(4, 4, activation="softmax", weight_init={"name": "normal", "std": 0.2}),
+        nn.Sigmoid(), nn.Tanh(), nn.Arctan(), nn.Step(), nn.Identity(), nn.Dropout(0.1),
+        nn.Dense(4, 3), nn.Softmax(axis=-1),
+    )
+
+
+def regressor():
+    """A float64 Dense → sigmoid → Dense(2) fit with mse."""
+    bp.manual_seed(3)
+    model = nn.Sequential(nn.Dense(2, 3, activation="sigmoid", dtype="float64"), nn.Dense(3, 2, dtype="float64"))
+    X = np.random.default_rng(3).normal(size=(12, 2))
+    model.fit(X, X @ np.ones((2, 2)), loss="mse", epochs=1, verbose=0)
+    return model
+
+
+ARCHITECTURES = {"classifier": classifier, "binary": binary, "everything": everything, "regressor": regressor}
+
+
+def layer_examples() -> dict:
+    """``{class name: an instance}`` for every layer class in the architectures above."""
+    examples = {}
+    for build in ARCHITECTURES.values():
+        for module in build().modules():
+            examples.setdefault(type(module).__name__, module)
+    return examples
+
+
+def builtin_layer_names() -> list:
+    """The registered layer classes that the library itself defines (tests register others)."""
+    return sorted(name for name in nn.registered_modules()
+                  if nn.get_module_class(name).__module__.startswith("backprop."))

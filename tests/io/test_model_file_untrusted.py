@@ -1,0 +1,486 @@
+"""Untrusted model files: bounded memory and time, one error type, no self-contradicting file loads.
+
+Every crafted file here must be refused by ``bp.load`` with a short ModelFileError naming the
+file, before anything large is allocated (measured with tracemalloc, which sees NumPy's
+allocations), and a seeded mutation loop over valid files of several architectures checks
+that nothing but ModelFileError ever escapes.
+"""
+
+import copy
+import json
+import random
+import struct
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop import nn
+from backprop.io import ModelFileError, model_file
+from backprop.io.safefile import read_safetensors, write_safetensors
+from model_examples import ARCHITECTURES, builtin_layer_names, layer_examples
+
+PEAK_LIMIT = 50 * 2**20
+TIME_LIMIT = 2.0
+MAX_MESSAGE = 600
+PEAKS = []  # every crafted file's peak, reported by the last test
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """{architecture: (tensors, metadata as decoded JSON)} of a valid saved file of each."""
+    directory = tmp_path_factory.mktemp("valid")
+    files = {}
+    for name, build in ARCHITECTURES.items():
+        path = directory / f"{name}.safetensors"
+        model_file.save(build(), path, metadata={"note": name, "preprocessing": {"mean": [0.5, 1.5]}})
+        tensors, metadata = read_safetensors(path, kind="model")
+        decoded = {key: json.loads(metadata[key]) for key in ("config", "training", "user_metadata")}
+        files[name] = (tensors, decoded)
+    return files
+
+
+def _write(path, tensors, config, training=None, user=None, raw=None):
+    """A model file with these tensors and JSON entries (``raw``: entries given as strings)."""
+    metadata = {"config": json.dumps(config)}
+    if training is not None:
+        metadata["training"] = json.dumps(training)
+    if user is not None:
+        metadata["user_metadata"] = json.dumps(user)
+    metadata.update(raw or {})
+    write_safetensors(path, tensors, metadata, kind="model")
+    return path
+
+
+def _refused(path, match=None):
+    """Load ``path``: it must raise a short ModelFileError naming it, within the time and memory bounds.
+
+    Timed without tracemalloc (which slows Python allocations several times), then measured with it.
+    """
+    start = time.perf_counter()
+    with pytest.raises(ModelFileError):
+        model_file.load(path)
+    elapsed = time.perf_counter() - start
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError) as error:
+            model_file.load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    PEAKS.append(peak)
+    message = str(error.value)
+    assert str(path) in message and len(message) < MAX_MESSAGE + len(str(path)), message[:1000]
+    assert "\n" not in message
+    if match is not None:
+        assert match in message, message
+    assert peak < PEAK_LIMIT, f"peak {peak / 2**20:.1f} MiB"
+    assert elapsed < TIME_LIMIT
+    return message, peak
+
+
+def _dense(n_in, n_out, **extra):
+    return {"class_name": "Dense", "config": {"in_features": n_in, "out_features": n_out, **extra}}
+
+
+def _sequential(*layers):
+    return {"class_name": "Sequential", "config": {"layers": list(layers)}}
+
+
+TINY = {"0.W": np.zeros((2, 2), np.float32)}
+
+
+# ------------------------------------------------- every registered layer, 10⁹ units
+def test_tracemalloc_sees_numpy_allocations():
+    # The memory bound below is only as good as the measurement: NumPy reports its buffers.
+    tracemalloc.start()
+    try:
+        array = np.ones(10**7)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak >= array.nbytes
+
+
+def test_every_builtin_layer_appears_in_the_examples_and_states_its_shapes():
+    examples = layer_examples()
+    missing = [name for name in builtin_layer_names() if name not in examples]
+    assert not missing, f"add an instance of {missing} to tests/io/model_examples.py"
+    for name, module in examples.items():
+        declared = nn.get_module_class(name).state_shapes(module.get_config())
+        assert {key: tuple(shape) for key, shape in declared.items()} == \
+            {key: value.shape for key, value in module.state_dict().items()}, name
+
+
+def _inflated(value, units):
+    """``value`` with every int (not bool) in it replaced by ``units``."""
+    if isinstance(value, dict):
+        return {key: _inflated(item, units) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_inflated(item, units) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return units
+    return value
+
+
+def _huge_configs(name):
+    """Crafted architectures asking for 10⁹ units of layer ``name``: its own sizes, and after a wide Dense."""
+    description = nn.module_to_config(layer_examples()[name])
+    huge = _inflated(description, 10**9)
+    configs = {"after a Dense(4, 10**9)": _sequential(_dense(4, 10**9), huge)}
+    if huge != description:
+        configs["own sizes"] = huge
+        configs["own sizes, in a Sequential"] = _sequential(huge)
+    return configs
+
+
+@pytest.mark.parametrize("name", builtin_layer_names())
+def test_a_config_asking_for_a_billion_units_is_refused_in_bounded_memory(tmp_path, name):
+    for label, config in _huge_configs(name).items():
+        path = _write(tmp_path / f"{name}.safetensors", TINY, config)
+        message, peak = _refused(path)
+        assert peak < PEAK_LIMIT, label
+
+
+def test_a_billion_units_of_every_dense_and_batchnorm_size_with_matching_tensor_names(tmp_path):
+    # The tensor names match; only the shapes lie.
+    tensors = {"0.W": np.zeros((2, 2), np.float32), "0.b": np.zeros(2, np.float32)}
+    for config in (_dense(10**9, 2), _dense(2, 10**9), _sequential(_dense(10**9, 10**9))):
+        _refused(_write(tmp_path / "m.safetensors", tensors if "layers" not in config["config"] else
+                        {"0." + k: v for k, v in tensors.items()}, config), match="architecture")
+
+
+# ----------------------------------------------------------- crafted files of the issue
+BAD_SIZES = ["leaky_relu", [1, 2], 2e8, 2.0, 2**40, 10**30, -5, 0, True, None, {"a": 1}]
+
+
+@pytest.mark.parametrize("size", BAD_SIZES, ids=repr)
+def test_a_size_of_the_wrong_type_or_range_is_refused(tmp_path, size):
+    for config in (_sequential(_dense(size, 2)), _sequential(_dense(2, size)),
+                   _sequential({"class_name": "BatchNorm", "config": {"num_features": size}})):
+        _refused(_write(tmp_path / "m.safetensors", TINY, config))
+
+
+def test_a_later_negative_size_does_not_cancel_an_earlier_huge_one(tmp_path):
+    config = _sequential(_dense(2, 15000), _dense(15000, 15000), _dense(15000, -15000))
+    _refused(_write(tmp_path / "m.safetensors", TINY, config), match="out_features must be a positive int")
+
+
+def test_a_registered_layer_that_does_not_state_its_shapes_is_refused(tmp_path):
+    @nn.register_module
+    class ShapelessForTest(nn.Module):
+        def __init__(self, units):
+            super().__init__()
+            self.units = units
+            self.W = nn.Parameter(np.zeros((units, units), np.float32))
+
+        def get_config(self):
+            return {"units": self.units}
+
+    with pytest.raises(ValueError, match="state_shapes"):
+        model_file.save(ShapelessForTest(2), tmp_path / "s.safetensors")
+    config = _sequential({"class_name": "ShapelessForTest", "config": {"units": 15000}})
+    _refused(_write(tmp_path / "m.safetensors", TINY, config), match="state_shapes")
+
+
+def test_a_huge_activation_name_is_refused_quickly_with_a_short_message(tmp_path):
+    for length in (10**6, 5 * 10**6):  # the string limit; and 40 MB: the header limit
+        config = _sequential(_dense(2, 2, activation="x" * length))
+        _refused(_write(tmp_path / "m.safetensors", TINY, config), match="longer than")
+    config = _sequential(_dense(2, 2, activation="x" * 40 * 10**6))
+    _refused(_write(tmp_path / "m.safetensors", TINY, config), match="header length")
+
+
+def test_the_suggester_costs_nothing_for_a_huge_name():
+    start = time.perf_counter()
+    with pytest.raises(ValueError) as error:
+        nn.Dense(2, 2, activation="r" * 10**7)
+    assert time.perf_counter() - start < 0.5 and len(str(error.value)) < 300
+    with pytest.raises(ValueError, match="did you mean 'relu'"):
+        nn.Dense(2, 2, activation="rleu")
+
+
+@pytest.mark.parametrize("class_name", [["Dense"], {"Dense": 1}, 3, None, "x" * 200, "os.system"], ids=repr)
+def test_an_unhashable_or_unknown_class_name_is_refused(tmp_path, class_name):
+    config = _sequential({"class_name": class_name, "config": {}})
+    _refused(_write(tmp_path / "m.safetensors", TINY, config))
+    _refused(_write(tmp_path / "m.safetensors", TINY, {"class_name": class_name, "config": {}}))
+
+
+@pytest.mark.parametrize("classes", [
+    {"dtype": ["str"], "values": ["a", "b"]}, {"dtype": {"a": 1}, "values": []}, {"dtype": "object", "values": []},
+    {"dtype": "str", "values": "ab"}, {"dtype": "str", "values": ["a", "a"]}, {"dtype": "str", "values": ["a", 1]},
+    {"dtype": "str", "values": ["x" * 2000, "b"]}, {"dtype": "int64", "values": [10**30, 1]},
+    {"dtype": "float64", "values": [1.0, float("nan")]}, {"dtype": "bool", "values": [0, 1]}, ["a", "b"],
+    {"dtype": "int64", "values": list(range(200_000))},
+], ids=lambda c: json.dumps(c)[:40])
+def test_malformed_classes_are_refused(tmp_path, saved, classes):
+    tensors, decoded = saved["classifier"]
+    training = {**decoded["training"], "classes": classes}
+    _refused(_write(tmp_path / "m.safetensors", tensors, decoded["config"], training))
+
+
+CONFIG_VALUES = [float("nan"), float("inf"), -float("inf"), 10**30, "x" * 500, [[[[[]]]]] * 3]
+
+
+@pytest.mark.parametrize("value", CONFIG_VALUES, ids=lambda v: repr(v)[:20])
+def test_non_finite_huge_or_long_config_values_are_refused(tmp_path, saved, value):
+    tensors, decoded = saved["binary"]
+    for key in ("momentum", "eps", "extra_key"):
+        config = copy.deepcopy(decoded["config"])
+        config["config"]["layers"][1]["config"][key] = value
+        _refused(_write(tmp_path / "m.safetensors", tensors, config, decoded["training"]))
+
+
+def test_limits_on_layers_tensors_depth_and_names(tmp_path):
+    identities = _sequential(*[{"class_name": "Identity", "config": {}}] * (model_file.MAX_LAYERS + 1))
+    _refused(_write(tmp_path / "m.safetensors", {}, identities), match="layers")
+    many = {f"t{i}": np.zeros(0, np.float32) for i in range(model_file.MAX_TENSORS + 1)}
+    _refused(_write(tmp_path / "m.safetensors", many, _sequential()), match="tensors")
+    nested = {"class_name": "Identity", "config": {}}
+    for _ in range(40):
+        nested = _sequential(nested)
+    _refused(_write(tmp_path / "m.safetensors", {}, nested), match="nested deeper")
+    _refused(_write(tmp_path / "m.safetensors", {"n" * 300: np.zeros(1, np.float32)}, _sequential()),
+             match="tensor name")
+    _refused(_write(tmp_path / "m.safetensors", {"0": np.zeros(1, np.complex64)}, _sequential()), match="dtype")
+
+
+def test_a_header_with_too_many_json_values_is_refused_before_it_is_parsed(tmp_path):
+    path = _write(tmp_path / "m.safetensors", {}, _sequential(), raw={"user_metadata": "[" + "0," * 1_100_000 + "0]"})
+    _refused(path, match="JSON values")
+
+
+def test_unknown_metadata_and_training_keys_and_bad_user_metadata_are_refused(tmp_path, saved):
+    tensors, decoded = saved["classifier"]
+    config, training = decoded["config"], decoded["training"]
+    _refused(_write(tmp_path / "m.safetensors", tensors, config, training, raw={"exec": "x"}), match="unknown")
+    _refused(_write(tmp_path / "m.safetensors", tensors, config, {**training, "code": 1}), match="unknown")
+    _refused(_write(tmp_path / "m.safetensors", tensors, config, training, user=[1, 2]), match="user_metadata")
+    _refused(_write(tmp_path / "m.safetensors", tensors, config, training, raw={"user_metadata": '{"a": NaN}'}),
+             match="finite")
+    for n_features in ("4", 0, -1, True, 4.0):
+        _refused(_write(tmp_path / "m.safetensors", tensors, config, {**training, "n_features_in": n_features}),
+                 match="n_features_in")
+
+
+# --------------------------------------------------------- files that contradict themselves
+def _file_with(tmp_path, saved, architecture, *, config_edit=None, training_edit=None, tensors_edit=None):
+    tensors, decoded = saved[architecture]
+    config, training = copy.deepcopy(decoded["config"]), dict(decoded["training"])
+    tensors = dict(tensors)
+    if config_edit:
+        config_edit(config)
+    training.update(training_edit or {})
+    if tensors_edit:
+        tensors_edit(tensors)
+    return _write(tmp_path / "contradiction.safetensors", tensors, config, training)
+
+
+def _layer(config, index):
+    return config["config"]["layers"][index]["config"]
+
+
+CONTRADICTIONS = {
+    "classes count differs from the outputs": (
+        "classifier", dict(training_edit={"classes": {"dtype": "str", "values": ["a", "b"]}}), "2 classes"),
+    "four classes for one binary output": (
+        "binary", dict(training_edit={"classes": {"dtype": "int64", "values": [0, 1, 2, 3]}}), "4 classes"),
+    "classes with a regression loss": (
+        "regressor", dict(training_edit={"classes": {"dtype": "int64", "values": [0, 1]}}), "regression"),
+    "n_features_in differs from the first layer": (
+        "classifier", dict(training_edit={"n_features_in": 5}), "n_features_in"),
+    "softmax axis out of range in a Dense": (
+        "classifier", dict(config_edit=lambda c: _layer(c, 1).update(activation={"name": "softmax", "axis": 3})),
+        "cannot run"),
+    "softmax axis out of range in a Softmax layer": (
+        "classifier", dict(config_edit=lambda c: c["config"]["layers"].append(
+            {"class_name": "Softmax", "config": {"axis": 2}})), "cannot run"),
+    "softmax axis out of range in a Softmax layer, no training metadata": (
+        "classifier", dict(config_edit=lambda c: c["config"]["layers"].append(
+            {"class_name": "Softmax", "config": {"axis": -3}}), training_edit={"n_features_in": None}),
+        "cannot run"),
+    "softmax axis beyond NumPy's dimensions": (
+        "everything", dict(config_edit=lambda c: _layer(c, 12).update(axis=10**6)), "axis"),
+    "leaky_relu slope NaN in a Dense": (
+        "everything", dict(config_edit=lambda c: _layer(c, 1).update(
+            activation={"name": "leaky_relu", "negative_slope": float("nan")})), "finite"),
+    "leaky_relu slope NaN in a LeakyReLU layer": (
+        "everything", dict(config_edit=lambda c: _layer(c, 3)["layers"][2]["config"].update(
+            negative_slope=float("nan"))), "finite"),
+    "loss not in the registry": ("classifier", dict(training_edit={"loss": "hinge"}), "training.loss"),
+    "loss alias rather than the registry name": ("classifier", dict(training_edit={"loss": "log_loss"}),
+                                                  "training.loss"),
+    "NaN weights": ("classifier", dict(tensors_edit=lambda t: t.update({"0.W": np.full((6, 4), np.nan, np.float32)})),
+                    "NaN"),
+    "infinite running variance": (
+        "binary", dict(tensors_edit=lambda t: t.update({"1.running_var": np.full(5, np.inf, np.float32)})), "NaN"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONTRADICTIONS))
+def test_a_file_that_contradicts_itself_is_refused_at_load(tmp_path, saved, case):
+    architecture, edits, match = CONTRADICTIONS[case]
+    _refused(_file_with(tmp_path, saved, architecture, **edits), match=match)
+
+
+def test_the_unedited_files_load_and_predict(tmp_path, saved):
+    for name in ARCHITECTURES:
+        model = model_file.load(_file_with(tmp_path, saved, name))
+        n_features = model.expected_in_features() or 6
+        assert np.isfinite(model.predict(np.zeros((2, n_features)))).all()
+
+
+def test_the_checks_draw_no_random_numbers_and_leave_the_model_in_training_mode(tmp_path, saved):
+    # Building the layers draws their initial weights, as constructing them does; the checks
+    # (one example through the model, Dropout included) draw nothing more.
+    path = _file_with(tmp_path, saved, "binary")
+    bp.manual_seed(5)
+    nn.module_from_config(saved["binary"][1]["config"])
+    after_building = bp.random.get_rng().random()
+    bp.manual_seed(5)
+    model = model_file.load(path)
+    assert bp.random.get_rng().random() == after_building
+    assert all(module.training for module in model.modules())
+
+
+def test_a_model_taking_images_through_flatten_still_loads(tmp_path):
+    bp.manual_seed(0)
+    model = nn.Sequential(nn.BatchNorm(3), nn.Flatten(), nn.Dense(12, 2))
+    X = np.random.default_rng(0).normal(size=(8, 3, 4)).astype(np.float32)
+    model.fit(X, np.arange(8) % 2, loss="cross_entropy", epochs=1, verbose=0)
+    model_file.save(model, tmp_path / "images.safetensors")
+    np.testing.assert_array_equal(model_file.load(tmp_path / "images.safetensors").predict(X), model.predict(X))
+
+
+# ------------------------------------------------------------------------ fuzzing
+_POOL = [None, True, False, 0, 1, -1, 2, 3, 10**9, -10**9, 2**40, 10**30, 0.5, -0.0, 1e308, float("nan"),
+         float("inf"), "", "relu", "softmax", "leaky_relu", "float16", "float64", "object", "Dense", "BatchNorm",
+         "Sequential", "cross_entropy", "x" * 300, [], [1, 2], [[]], {}, {"name": "relu"},
+         {"name": "softmax", "axis": 7}, {"name": "leaky_relu", "negative_slope": float("nan")},
+         {"class_name": "Dense", "config": {"in_features": 10**9, "out_features": 10**9}},
+         {"class_name": ["Dense"], "config": {}}, {"dtype": ["str"], "values": []}]
+
+
+def _nodes(value, where=()):
+    """Every (container, key) position inside a JSON value."""
+    positions = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            positions.append((value, key))
+            positions.extend(_nodes(item))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            positions.append((value, index))
+            positions.extend(_nodes(item))
+    return positions
+
+
+def _mutate_json(rng, value):
+    """A copy of ``value`` with one to three random edits: replace, delete, add, duplicate, nest."""
+    value = copy.deepcopy(value)
+    for _ in range(rng.randint(1, 3)):
+        positions = _nodes(value)
+        if not positions:
+            return rng.choice(_POOL)
+        container, key = rng.choice(positions)
+        action = rng.random()
+        if action < 0.6:
+            container[key] = copy.deepcopy(rng.choice(_POOL))
+        elif action < 0.7:
+            del container[key]
+        elif action < 0.8 and isinstance(container, dict):
+            container[rng.choice(["extra", "name", "axis", "config", "class_name"])] = copy.deepcopy(rng.choice(_POOL))
+        elif action < 0.9 and isinstance(container, list):
+            container.insert(key, copy.deepcopy(container[key]))
+        else:
+            container[key] = [container[key]] if rng.random() < 0.5 else {"name": container[key]}
+    return value
+
+
+def _mutate_bytes(rng, data: bytes) -> bytes:
+    """Flip bytes, truncate, or rewrite a number in the header."""
+    data = bytearray(data)
+    action = rng.random()
+    if action < 0.4:
+        for _ in range(rng.randint(1, 8)):
+            position = rng.randrange(len(data))
+            data[position] = rng.randrange(256)
+    elif action < 0.6:
+        return bytes(data[:rng.randrange(len(data))])
+    elif action < 0.8:
+        header_length = struct.unpack("<Q", data[:8])[0]
+        header = data[8:8 + header_length]
+        digits = [i for i, byte in enumerate(header) if 48 <= byte <= 57]
+        if digits:
+            header[rng.choice(digits)] = rng.choice(b"0123456789")
+        data[8:8 + header_length] = header
+    else:
+        data[:8] = struct.pack("<Q", rng.choice([0, 1, 2**63, len(data), struct.unpack("<Q", data[:8])[0] + 1]))
+    return bytes(data)
+
+
+FUZZ_JSON_CASES = 600  # per architecture and metadata entry mix
+FUZZ_BYTE_CASES = 150  # per architecture
+
+
+def _fuzz_case(path, predict_features):
+    """Load ``path``; only ModelFileError may escape, and a loaded model must predict."""
+    start = time.perf_counter()
+    outcome = "loaded"
+    try:
+        model = model_file.load(path)
+    except ModelFileError as error:
+        assert len(str(error)) < MAX_MESSAGE + len(str(path))
+        outcome = "refused"
+    else:
+        n_features = getattr(model, "n_features_in_", None) or model.expected_in_features() or predict_features
+        model.predict(np.zeros((1, n_features), np.float32))
+    elapsed = time.perf_counter() - start
+    assert elapsed < TIME_LIMIT
+    return outcome, elapsed
+
+
+def _quick_write(path, tensors, raw):
+    """What write_safetensors writes, without its fsyncs (thousands of files here)."""
+    import safetensors.numpy
+
+    metadata = {"format": "backprop", "format_version": "1", "kind": "model", **raw}
+    path.write_bytes(safetensors.numpy.save(tensors, metadata=metadata))
+
+
+def test_fuzz_only_model_file_errors_escape(tmp_path, saved):
+    rng = random.Random(20260512)
+    counts = {"loaded": 0, "refused": 0}
+    slowest = 0.0
+    path = tmp_path / "fuzz.safetensors"
+    for name, (tensors, decoded) in sorted(saved.items()):
+        for _ in range(FUZZ_JSON_CASES):
+            entries = dict(decoded)
+            target = rng.choice(["config", "config", "config", "training", "user_metadata"])
+            entries[target] = _mutate_json(rng, entries[target])
+            raw = {key: json.dumps(value) for key, value in entries.items()}
+            if rng.random() < 0.1:  # a tensor of another shape or dtype, too
+                key = rng.choice(sorted(tensors))
+                changed = dict(tensors)
+                changed[key] = np.zeros(rng.choice([(1,), (2, 3), (0,), tensors[key].shape]), rng.choice(
+                    [np.float32, np.float16, np.int64, np.uint8]))
+                _quick_write(path, changed, raw)
+            else:
+                _quick_write(path, tensors, raw)
+            outcome, elapsed = _fuzz_case(path, 6)
+            counts[outcome] += 1
+            slowest = max(slowest, elapsed)
+        write_safetensors(path, tensors, {key: json.dumps(value) for key, value in decoded.items()}, kind="model")
+        valid = path.read_bytes()
+        for _ in range(FUZZ_BYTE_CASES):
+            path.write_bytes(_mutate_bytes(rng, valid))
+            outcome, elapsed = _fuzz_case(path, 6)
+            counts[outcome] += 1
+            slowest = max(slowest, elapsed)
+    total = counts["loaded"] + counts["refused"]
+    assert total == len(saved) * (FUZZ_JSON_CASES + FUZZ_BYTE_CASES)
+    assert counts["refused"] > total // 2 and counts["loaded"] > 0  # the mutations do reach both outcomes
+    print(f"fuzz: {total} cases, {counts}, slowest {slowest * 1000:.1f} ms")
