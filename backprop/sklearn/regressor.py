@@ -74,7 +74,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         dropout=0.0,
         batch_norm=False,
         callbacks=None,
-        dtype="float32",
+        dtype=None,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes

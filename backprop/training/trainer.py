@@ -165,6 +165,9 @@ class Trainer:
         fast_path: run the step of a plain Dense/activation/dropout stack with one of
             our losses through :mod:`backprop.training.fastpath` (same gradients, no graph
             bookkeeping, reused buffers). False always uses the general engine.
+        order_rng: where each epoch's example order comes from when shuffling: None for
+            :mod:`backprop.random`'s generator, or any object whose ``permutation(n)``
+            returns a permutation of 0..n−1 (the scikit-learn front replays scikit-learn's).
 
     Attributes:
         optimizer, history (a :class:`History`, cumulative over calls), epoch (epochs
@@ -175,7 +178,7 @@ class Trainer:
 
     def __init__(self, model, *, loss, optimizer="adam", metrics: Iterable = (), callbacks: Iterable = (),
                  batch_size: int | None = 32, shuffle: bool = True, verbose: int = 1,
-                 fast_path: bool = True):
+                 fast_path: bool = True, order_rng=None):
         from backprop.optim import get_optimizer  # optim is a sibling package; keep import order free
 
         self.model = model
@@ -203,6 +206,7 @@ class Trainer:
         self.last_outputs: np.ndarray | None = None
         self._running = None
         self.fast_path = bool(fast_path)
+        self.order_rng = order_rng
         self._fused = None
 
     # ================================================================= data
@@ -388,7 +392,8 @@ class Trainer:
     def _train_epoch(self, batches: EpochBatches, callbacks: CallbackList, outputs):
         """One pass over the data; returns the epoch logs (cost and metrics on the training batches)."""
         model = self.model
-        X, target, truth, weight = batches.start_epoch(bp_random.get_rng())
+        X, target, truth, weight = batches.start_epoch(
+            bp_random.get_rng() if self.order_rng is None else self.order_rng)
         model.train()
         keep_outputs = bool(self.metrics)
         batch_hooks = callbacks.has_batch_hooks
