@@ -9,8 +9,9 @@ Cases:
 
 Both estimators get the same scaled split, the same parameters and random_state, and
 run in the same process with the same BLAS thread count (``--threads``, default 2),
-alternating, best of ``--repeats`` fits each. backprop computes in float32 (its
-default), scikit-learn in float64 (its behaviour for float64 input).
+alternating, best of ``--repeats`` fits each. Each case runs twice: on float64 data (both
+estimators then train in float64, backprop step for step as scikit-learn) and on the same
+data cast to float32 (both train in float32, as each does for float32 input).
 
 Usage:
     python benchmarks/sklearn_mlp.py [--quick] [--repeats N] [--threads N] [--json PATH]
@@ -81,46 +82,60 @@ def time_fit(Estimator, params, X, y):
     return estimator, seconds
 
 
+DTYPES = ("float64", "float32")
+
+
 def run_case(data, params, repeats: int) -> dict:
     from sklearn.neural_network import MLPClassifier as SkMLP
 
     from backprop.sklearn import MLPClassifier as BpMLP
 
+    for dtype in DTYPES:  # compile the kernels outside the timing
+        time_fit(BpMLP, {**params, "max_iter": 1}, data[0][:256].astype(dtype), data[2][:256])
     X_train, X_test, y_train, y_test = data
-    times = {"sklearn": [], "backprop": []}
-    fitted = {}
-    for _ in range(repeats):  # alternate, so that a busy moment hurts both
-        for name, Estimator in (("sklearn", SkMLP), ("backprop", BpMLP)):
-            fitted[name], seconds = time_fit(Estimator, params, X_train, y_train)
-            times[name].append(seconds)
     result = {"params": {k: (str(v) if isinstance(v, float) and not np.isfinite(v) else v) for k, v in params.items()},
               "n_train": int(X_train.shape[0]), "n_features": int(X_train.shape[1])}
-    for name, estimator in fitted.items():
-        result[name] = {
-            "accuracy": float(estimator.score(X_test, y_test)),
-            "fit_seconds": min(times[name]),
-            "fit_seconds_all": times[name],
-            "n_iter": int(estimator.n_iter_),
-            "final_loss": float(estimator.loss_),
-        }
-    result["speedup"] = result["sklearn"]["fit_seconds"] / result["backprop"]["fit_seconds"]
+    for dtype in DTYPES:
+        X_fit, X_score = X_train.astype(dtype), X_test.astype(dtype)
+        times = {"sklearn": [], "backprop": []}
+        fitted = {}
+        for _ in range(repeats):  # alternate, so that a busy moment hurts both
+            for name, Estimator in (("sklearn", SkMLP), ("backprop", BpMLP)):
+                fitted[name], seconds = time_fit(Estimator, params, X_fit, y_train)
+                times[name].append(seconds)
+        entry = {}
+        for name, estimator in fitted.items():
+            if name == "backprop":  # (scikit-learn's L-BFGS returns float64 weights for float32 data)
+                assert estimator.coefs_[0].dtype == np.dtype(dtype)
+            entry[name] = {
+                "accuracy": float(estimator.score(X_score, y_test)),
+                "fit_seconds": min(times[name]),
+                "fit_seconds_all": times[name],
+                "n_iter": int(estimator.n_iter_),
+                "final_loss": float(estimator.loss_),
+            }
+        entry["speedup"] = entry["sklearn"]["fit_seconds"] / entry["backprop"]["fit_seconds"]
+        result[dtype] = entry
     return result
 
 
 def markdown(rows) -> str:
     lines = [
-        "| data | solver | batch | iters (sk / bp) | accuracy sklearn | accuracy backprop "
+        "| data | solver | batch | dtype | iters (sk / bp) | accuracy sklearn | accuracy backprop "
         "| fit s sklearn | fit s backprop | speed-up |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
-        sk, bp, params = row["sklearn"], row["backprop"], row["params"]
+        params = row["params"]
         batch = params.get("batch_size", "full")
-        lines.append(
-            f"| {row['data']} ({row['n_train']}×{row['n_features']}) | {params['solver']} | {batch} "
-            f"| {sk['n_iter']} / {bp['n_iter']} | {sk['accuracy']:.4f} | {bp['accuracy']:.4f} "
-            f"| {sk['fit_seconds']:.2f} | {bp['fit_seconds']:.2f} | {row['speedup']:.2f}× |"
-        )
+        for dtype in DTYPES:
+            entry = row[dtype]
+            sk, bp = entry["sklearn"], entry["backprop"]
+            lines.append(
+                f"| {row['data']} ({row['n_train']}×{row['n_features']}) | {params['solver']} | {batch} | {dtype} "
+                f"| {sk['n_iter']} / {bp['n_iter']} | {sk['accuracy']:.4f} | {bp['accuracy']:.4f} "
+                f"| {sk['fit_seconds']:.2f} | {bp['fit_seconds']:.2f} | {entry['speedup']:.2f}× |"
+            )
     return "\n".join(lines)
 
 
@@ -135,6 +150,7 @@ def main(argv=None) -> int:
     import sklearn
     from threadpoolctl import threadpool_limits
 
+    load_at_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     rows, datasets = [], {}
     with threadpool_limits(limits=args.threads):
         for name, params in cases(args.quick):
@@ -142,7 +158,8 @@ def main(argv=None) -> int:
                 datasets[name] = load_data(name)
             row = {"data": name, **run_case(datasets[name], params, args.repeats)}
             rows.append(row)
-            print(f"done: {name} {params['solver']} speed-up {row['speedup']:.2f}×", file=sys.stderr)
+            print(f"done: {name} {params['solver']} speed-up float64 {row['float64']['speedup']:.2f}×, "
+                  f"float32 {row['float32']['speedup']:.2f}×", file=sys.stderr)
 
     table = markdown(rows)
     print(table)
@@ -150,6 +167,7 @@ def main(argv=None) -> int:
         "python": platform.python_version(), "numpy": np.__version__, "sklearn": sklearn.__version__,
         "machine": platform.machine(), "processor": platform.processor(), "cpus": os.cpu_count(),
         "blas_threads": args.threads, "repeats": args.repeats, "quick": args.quick,
+        "load_average_at_start": load_at_start,
         "load_average_at_end": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -488,9 +488,15 @@ class BaseMLP(BaseEstimator):
                 target[...] = theta[start:start + p.size].reshape(target.shape)
                 start += p.size
 
+        # A plain Dense stack runs on the fused fast path (the engine's gradients, no graph).
+        fused = fastpath.compile_model(self.model_, self._objective)
+
         def cost_and_gradient(theta):
             unpack(theta)
             self.model_.zero_grad()
+            if fused is not None:
+                cost, _ = fused.train_step(X, Y, sample_weight)
+                return float(cost), pack([p.grad for p, _ in params])
             with enable_grad():
                 cost = self._objective(self.model_(X_tensor), Y, sample_weight)
                 cost.backward()
