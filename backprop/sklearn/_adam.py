@@ -9,7 +9,7 @@ puts ε on √v instead, which the drop-in must reproduce step by step::
     η_t = η √(1 − β₂ᵗ) / (1 − β₁ᵗ)
     W ← W + (−η_t m) / (√v + ε)
 
-The two agree up to ε's placement: ε here equals ε·√(1 − β₂ᵗ) there.
+So scikit-learn's Adam with ε is PyTorch's with ε/√(1 − β₂ᵗ), an ε that changes with t.
 """
 
 from __future__ import annotations

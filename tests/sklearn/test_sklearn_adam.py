@@ -83,7 +83,7 @@ def test_the_kernel_is_what_runs(monkeypatch):
 
 
 def test_differs_from_the_librarys_pytorch_adam_only_by_where_epsilon_goes():
-    """optim.Adam keeps PyTorch's ε on √v̂; scikit-learn's ε on √v is PyTorch's with ε·√(1 − β₂ᵗ)."""
+    """optim.Adam keeps PyTorch's ε on √v̂; scikit-learn's with ε is PyTorch's with ε/√(1 − β₂ᵗ)."""
     W0 = np.random.default_rng(0).standard_normal(50)
     g = np.random.default_rng(1).standard_normal(50) * 1e-6  # small gradients: where ε goes matters
     ours, torch_form = bp.Tensor(W0.copy(), requires_grad=True), bp.Tensor(W0.copy(), requires_grad=True)

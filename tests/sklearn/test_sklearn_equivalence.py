@@ -244,3 +244,24 @@ def test_lbfgs_runs_in_float64_for_a_float32_network(seed):
                           tol=1e-7, random_state=np.random.RandomState(seed + 1), dtype="float32").fit(X, y)
     assert mlp.coefs_[0].dtype == np.float32
     np.testing.assert_allclose(mlp.predict(X), glm.predict(X), rtol=1e-4)
+
+
+def test_extras_at_their_defaults_change_nothing(blobs):
+    """dropout, batch_norm, class_weight, callbacks, dtype at their defaults: scikit-learn's numbers."""
+    from backprop.training.callbacks import Callback
+
+    class CountEpochs(Callback):
+        epochs = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            CountEpochs.epochs += 1
+
+    X, y = blobs
+    params = dict(hidden_layer_sizes=(10,), early_stopping=True, max_iter=20, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        theirs = sk.MLPClassifier(**params).fit(X, y)
+        ours = bk.MLPClassifier(dropout=0.0, batch_norm=False, class_weight=None, callbacks=[CountEpochs()],
+                                dtype=None, **params).fit(X, y)
+    _assert_same(theirs, ours)
+    assert CountEpochs.epochs == ours.n_iter_ == len(ours.validation_loss_curve_)
