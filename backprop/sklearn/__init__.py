@@ -1,8 +1,11 @@
 """``backprop.sklearn``: drop-in replacements for scikit-learn's MLP estimators.
 
 Same parameters, defaults and fitted attributes as ``sklearn.neural_network``'s
-``MLPClassifier`` and ``MLPRegressor``; the network is a :class:`backprop.nn.Sequential`
-(``model_``) trained by the library's Trainer (or L-BFGS on the engine's gradients).
+``MLPClassifier`` and ``MLPRegressor``, and in float64 (the default for float64 data)
+the same numbers step by step; scikit-learn's own ``test_mlp.py`` passes on them
+(``tests/sklearn/test_sklearn_own_tests.py``). The network is a
+:class:`backprop.nn.Sequential` (``model_``) trained by the library's Trainer (or L-BFGS
+on its gradients).
 Needs scikit-learn (``pip install "backprop-nn[sklearn]"``); without it, importing
 this package raises an ImportError that says so.
 

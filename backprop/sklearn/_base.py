@@ -14,7 +14,19 @@ with scikit-learn's initial weights, and trains it:
 Notation: a Dense layer holds W of shape (n_out, n_in) (z = W a + b; a batch computes
 Z = A Wᵀ + b). scikit-learn's ``coefs_[ℓ]`` has shape (n_in, n_out): it is Wᵀ. The
 ``coefs_`` and ``intercepts_`` here are views of the model's arrays, so the model
-and the attributes never disagree.
+and the attributes never disagree. As in scikit-learn, ``coefs_`` and ``intercepts_`` may
+also be assigned to an unfitted estimator: ``partial_fit`` (or a ``warm_start`` fit) then
+starts from them.
+
+dtype: as scikit-learn, the network trains in the dtype of the validated X (float64 for
+float64 or integer input, float32 for float32 input) and ``coefs_`` have it; ``dtype=
+"float32"`` trains in float32 whatever the input (faster), ``"float64"`` in float64.
+L-BFGS evaluates its cost and gradient in float64 whatever the dtype (SciPy's stopping
+test compares costs to ~1e-9, which a float32 cost cannot resolve).
+
+scikit-learn's numbers, step by step in float64: the initial weights (its draw), the data
+order of each epoch (its ``shuffle`` of the index array, from ``random_state``), the cost,
+the update (its Adam: :class:`~backprop.sklearn._adam.ScikitLearnAdam`), the stopping rules.
 """
 
 from __future__ import annotations
@@ -30,14 +42,16 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
+from sklearn.utils import shuffle as sklearn_shuffle
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from backprop import nn
 from backprop import random as bp_random
 from backprop.engine.tensor import Tensor, enable_grad, eval_mode, no_grad
-from backprop.optim import SGD, Adam, AdamW, RMSprop
+from backprop.optim import SGD, AdamW, RMSprop
 from backprop.training import fastpath
+from backprop.sklearn._adam import ScikitLearnAdam
 from backprop.sklearn._objective import MLPObjective
 from backprop.sklearn.callbacks import EpochRecord, InvScalingLR, NoImprovementStopping, ValidationScore
 from backprop.training.trainer import Trainer, TrainingDivergedError
@@ -103,7 +117,7 @@ class BaseMLP(BaseEstimator):
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_norm": ["boolean"],
         "callbacks": [list, tuple, None],
-        "dtype": [StrOptions({"float32", "float64"})],
+        "dtype": [StrOptions({"float32", "float64"}), None],
     }
 
     # ------------------------------------------------------------ overridden
@@ -124,11 +138,19 @@ class BaseMLP(BaseEstimator):
     # ------------------------------------------------------------ attributes
     @property
     def coefs_(self) -> list:
-        """scikit-learn's weight matrices, ``coefs_[ℓ]`` of shape (n_in, n_out): views of Wᵀ."""
+        """scikit-learn's weight matrices, ``coefs_[ℓ]`` of shape (n_in, n_out): views of Wᵀ.
+
+        Before any fit, the list assigned by the user (if any), as it is.
+        """
+        if "model_" not in self.__dict__:
+            return self._assigned("coefs_")
         return [layer.W.data.T for layer in self._dense_layers()]
 
     @coefs_.setter
     def coefs_(self, coefs) -> None:
+        if "model_" not in self.__dict__:
+            self.__dict__["_assigned_coefs_"] = coefs  # the list itself: it may be filled in afterwards
+            return
         layers = self._dense_layers()
         if len(coefs) != len(layers):
             raise ValueError(f"coefs_ must hold {len(layers)} matrices, got {len(coefs)}")
@@ -140,11 +162,19 @@ class BaseMLP(BaseEstimator):
 
     @property
     def intercepts_(self) -> list:
-        """scikit-learn's bias vectors, ``intercepts_[ℓ]`` of shape (n_out,): views of b."""
+        """scikit-learn's bias vectors, ``intercepts_[ℓ]`` of shape (n_out,): views of b.
+
+        Before any fit, the list assigned by the user (if any), as it is.
+        """
+        if "model_" not in self.__dict__:
+            return self._assigned("intercepts_")
         return [layer.b.data for layer in self._dense_layers()]
 
     @intercepts_.setter
     def intercepts_(self, intercepts) -> None:
+        if "model_" not in self.__dict__:
+            self.__dict__["_assigned_intercepts_"] = intercepts
+            return
         layers = self._dense_layers()
         if len(intercepts) != len(layers):
             raise ValueError(f"intercepts_ must hold {len(layers)} vectors, got {len(intercepts)}")
@@ -155,6 +185,12 @@ class BaseMLP(BaseEstimator):
                     f"an intercepts_ vector of shape {intercept.shape} for a layer expecting {layer.b.shape}"
                 )
             layer.b.data = np.array(intercept, dtype=layer.b.dtype)
+
+    def _assigned(self, name: str) -> list:
+        try:
+            return self.__dict__["_assigned_" + name]
+        except KeyError:
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'") from None
 
     def _dense_layers(self) -> list:
         return [layer for layer in self.model_ if isinstance(layer, nn.Dense)]
@@ -175,8 +211,10 @@ class BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
 
         X, Y, y = self._validate_input(X, y, incremental, reset=first_pass)
-        if first_pass:
+        building = first_pass or "model_" not in self.__dict__  # (or from coefs_ assigned by hand)
+        if building:
             self._fit_X_dtype = X.dtype  # predictions come in the promotion of this and X's dtype
+        dtype = self._training_dtype(X.dtype, building)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X)
         class_weight = self._class_sample_weight(y, incremental)
@@ -185,11 +223,12 @@ class BaseMLP(BaseEstimator):
         if sp.issparse(X):
             X = X.toarray()  # the engine computes on dense arrays
         with np.errstate(over="ignore"):  # reported below, naming the dtype
-            X = np.ascontiguousarray(X, dtype=self.dtype)
-            Y = np.ascontiguousarray(Y, dtype=self.dtype)
-        if not (np.isfinite(X).all() and np.isfinite(Y).all()):
+            X = np.ascontiguousarray(X, dtype=dtype)
+            Y = np.ascontiguousarray(Y, dtype=dtype)
+        # (The data were validated finite: only a cast to float32 can make them infinite.)
+        if dtype != np.float64 and not (np.isfinite(X).all() and np.isfinite(Y).all()):
             raise ValueError(
-                f"X or y has values too large for dtype={self.dtype!r} (beyond ±{np.finfo(self.dtype).max:.3g}); "
+                f"X or y has values too large for dtype={dtype.name!r} (beyond ±{np.finfo(dtype).max:.3g}); "
                 "scale the data, or use dtype='float64'"
             )
 
@@ -197,9 +236,11 @@ class BaseMLP(BaseEstimator):
         layer_units = [X.shape[1]] + hidden_layer_sizes + [self.n_outputs_]
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(layer_units)
-        elif self.model_.parameters()[0].dtype != np.dtype(self.dtype):
-            self.model_.to(self.dtype)
+            self._initialize(layer_units, dtype)
+        elif "model_" not in self.__dict__:
+            self._initialize_from_assigned_weights(layer_units, dtype)
+        elif self.model_.parameters()[0].dtype != dtype:
+            self.model_.to(dtype)
         self._objective = MLPObjective(
             self.out_activation_, [layer.W for layer in self._dense_layers()], self.alpha,
             penalise=self.solver != "adamw",
@@ -217,40 +258,80 @@ class BaseMLP(BaseEstimator):
             )
         return self
 
-    def _initialize(self, layer_units: list) -> None:
+    def _training_dtype(self, X_dtype: np.dtype, building: bool) -> np.dtype:
+        """``dtype`` when set; else, as scikit-learn, X's (a new network) or the network's own."""
+        if self.dtype is not None:
+            return np.dtype(self.dtype)
+        if building:
+            return np.dtype(X_dtype)
+        return self.model_.parameters()[0].dtype
+
+    def _initialize(self, layer_units: list, dtype: np.dtype) -> None:
         """Set the fitted attributes of a first fit and build ``model_`` with scikit-learn's initial weights."""
         self.n_iter_ = 0
         self.t_ = 0
         self.n_layers_ = len(layer_units)
-        if not is_classifier(self):
-            self.out_activation_ = "exp" if self._loss_name() == "poisson" else "identity"
-        elif self._label_binarizer.y_type_ == "multiclass":
-            self.out_activation_ = "softmax"
-        else:
-            self.out_activation_ = "logistic"
-        self.model_ = self._build_model(layer_units)
+        self.out_activation_ = self._output_activation()
+        self.__dict__.pop("_assigned_coefs_", None)
+        self.__dict__.pop("_assigned_intercepts_", None)
+        self.model_ = self._build_model(layer_units, dtype)
         self._best_state = self.model_.state_dict()
         if self.solver in _STOCHASTIC_SOLVERS:
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_ = []
-                self.validation_loss_curve_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.validation_loss_curve_ = None
-                self.best_validation_score_ = None
+            self._reset_stochastic_record()
 
-    def _build_model(self, layer_units: list) -> nn.Sequential:
+    def _output_activation(self) -> str:
+        if not is_classifier(self):
+            return "exp" if self._loss_name() == "poisson" else "identity"
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax"
+        return "logistic"
+
+    def _reset_stochastic_record(self, only_missing: bool = False) -> None:
+        """The stochastic solvers' record (loss curve, best values, counters), as a first fit sets it."""
+        if self.early_stopping:
+            record = {"validation_scores_": [], "validation_loss_curve_": [],
+                      "best_validation_score_": -np.inf, "best_loss_": None}
+        else:
+            record = {"best_loss_": np.inf, "validation_scores_": None, "validation_loss_curve_": None,
+                      "best_validation_score_": None}
+        record = {"loss_curve_": [], "_no_improvement_count": 0, **record}
+        for name, value in record.items():
+            if not (only_missing and hasattr(self, name)):
+                setattr(self, name, value)
+
+    def _initialize_from_assigned_weights(self, layer_units: list, dtype: np.dtype) -> None:
+        """Build ``model_`` from the ``coefs_`` and ``intercepts_`` a user assigned before any fit.
+
+        As scikit-learn then does, training starts from them; the attributes scikit-learn's
+        first fit would have set and the user did not are set as it sets them.
+        """
+        coefs, intercepts = self._assigned("coefs_"), self._assigned("intercepts_")
+        expected = list(zip(layer_units[:-1], layer_units[1:]))
+        shapes = [np.shape(c) for c in coefs]
+        if shapes != expected or [np.shape(b) for b in intercepts] != [(n,) for _, n in expected]:
+            raise ValueError(
+                f"the assigned coefs_ have shapes {shapes} and intercepts_ {[np.shape(b) for b in intercepts]}; "
+                f"this data and hidden_layer_sizes need coefs_ of shapes {expected}"
+            )
+        for name, value in (("n_iter_", 0), ("t_", 0), ("n_layers_", len(layer_units)),
+                            ("out_activation_", self._output_activation())):
+            if not hasattr(self, name):
+                setattr(self, name, value)
+        self.model_ = self._build_model(layer_units, dtype, weights=(coefs, intercepts))
+        self.__dict__.pop("_assigned_coefs_")
+        self.__dict__.pop("_assigned_intercepts_")
+        self._best_state = self.model_.state_dict()
+        if self.solver in _STOCHASTIC_SOLVERS:
+            self._reset_stochastic_record(only_missing=True)
+
+    def _build_model(self, layer_units: list, dtype: np.dtype, weights=None) -> nn.Sequential:
         """Dense layers (hidden: f = ``activation``; output: z, the loss applies its activation).
 
         With ``batch_norm`` a hidden layer is Dense → BatchNorm → f, with ``dropout`` then
-        Dropout. The weights are scikit-learn's ``_init_coef``: for each layer in turn,
-        coef then intercept drawn from U(−r, r), r = √(factor / (fan_in + fan_out)),
-        factor 6 (2 for logistic), from ``random_state``.
+        Dropout. The weights are ``weights`` = (coefs, intercepts) when given, else
+        scikit-learn's ``_init_coef``: for each layer in turn, coef then intercept drawn
+        from U(−r, r), r = √(factor / (fan_in + fan_out)), factor 6 (2 for logistic), from
+        ``random_state``.
         """
         factor = 2.0 if self.activation == "logistic" else 6.0
         n_layers = len(layer_units) - 1
@@ -258,15 +339,18 @@ class BaseMLP(BaseEstimator):
         for i, (fan_in, fan_out) in enumerate(zip(layer_units[:-1], layer_units[1:])):
             hidden = i < n_layers - 1
             activation = _HIDDEN_ACTIVATIONS[self.activation] if hidden and not self.batch_norm else None
-            dense = nn.Dense(fan_in, fan_out, activation=activation, weight_init="zeros", dtype=self.dtype)
-            init_bound = np.sqrt(factor / (fan_in + fan_out))
-            coef = self._random_state.uniform(-init_bound, init_bound, (fan_in, fan_out))
-            intercept = self._random_state.uniform(-init_bound, init_bound, fan_out)
-            dense.W.data = np.ascontiguousarray(coef.T, dtype=self.dtype)
-            dense.b.data = intercept.astype(self.dtype)
+            dense = nn.Dense(fan_in, fan_out, activation=activation, weight_init="zeros", dtype=dtype)
+            if weights is None:
+                init_bound = np.sqrt(factor / (fan_in + fan_out))
+                coef = self._random_state.uniform(-init_bound, init_bound, (fan_in, fan_out))
+                intercept = self._random_state.uniform(-init_bound, init_bound, fan_out)
+            else:
+                coef, intercept = np.asarray(weights[0][i]), np.asarray(weights[1][i])
+            dense.W.data = np.ascontiguousarray(coef.T, dtype=dtype)
+            dense.b.data = np.array(intercept, dtype=dtype)
             layers.append(dense)
             if hidden and self.batch_norm:
-                layers += [nn.BatchNorm(fan_out, dtype=self.dtype), _ACTIVATION_LAYERS[self.activation]()]
+                layers += [nn.BatchNorm(fan_out, dtype=dtype), _ACTIVATION_LAYERS[self.activation]()]
             if hidden and self.dropout > 0:
                 layers.append(nn.Dropout(self.dropout))
         return nn.Sequential(*layers)
@@ -280,7 +364,7 @@ class BaseMLP(BaseEstimator):
             nesterov = bool(self.nesterovs_momentum) and self.momentum > 0
             return SGD(params, lr=lr, momentum=self.momentum, nesterov=nesterov)
         if self.solver == "adam":
-            return Adam(params, lr=lr, betas=betas, eps=self.epsilon)
+            return ScikitLearnAdam(params, lr=lr, betas=betas, eps=self.epsilon)
         if self.solver == "adamw":
             return AdamW(params, lr=lr, betas=betas, eps=self.epsilon, weight_decay=self.alpha)
         return RMSprop(params, lr=lr, eps=self.epsilon)
@@ -334,10 +418,12 @@ class BaseMLP(BaseEstimator):
             self.model_, loss=self._objective, optimizer=self._optimizer, callbacks=callbacks,
             batch_size=batch_size, shuffle=self.shuffle, verbose=1 if self.verbose >= 2 else 0,
             divergence_factor=None,  # scikit-learn has no blow-up test; a NaN is reported as it reports it
+            order_rng=_ScikitLearnOrder(self._random_state, n_samples),
         )
-        # The data order and dropout masks come from the library's generator, seeded
-        # here from random_state (after the weights, as scikit-learn draws them).
-        seed = int(self._random_state.randint(np.iinfo(np.int32).max))
+        # Dropout masks (no part of scikit-learn) come from the library's generator, seeded
+        # from random_state; without dropout nothing is drawn, so that the data order is
+        # scikit-learn's.
+        seed = int(self._random_state.randint(np.iinfo(np.int32).max)) if self.dropout > 0 else None
         self.n_iter_ = 0
         try:
             with _library_rng_restored():
@@ -376,6 +462,21 @@ class BaseMLP(BaseEstimator):
         return packed + [(p, False) for p in self.model_.parameters() if id(p) not in seen]
 
     def _fit_lbfgs(self, X, Y, sample_weight) -> None:
+        """scipy's L-BFGS-B on the packed parameters, the cost and gradient evaluated in float64.
+
+        A float32 network is cast to float64 for the optimisation and back afterwards.
+        """
+        dtype = self.model_.parameters()[0].dtype
+        if dtype != np.float64:
+            self.model_.to(np.float64)
+        try:
+            self._minimise_lbfgs(np.asarray(X, dtype=np.float64), np.asarray(Y, dtype=np.float64),
+                                 None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64))
+        finally:
+            if dtype != np.float64:
+                self.model_.to(dtype)
+
+    def _minimise_lbfgs(self, X, Y, sample_weight) -> None:
         params = self._lbfgs_parameters()
         X_tensor = Tensor(X)
 
@@ -392,9 +493,15 @@ class BaseMLP(BaseEstimator):
                 target[...] = theta[start:start + p.size].reshape(target.shape)
                 start += p.size
 
+        # A plain Dense stack runs on the fused fast path (the engine's gradients, no graph).
+        fused = fastpath.compile_model(self.model_, self._objective)
+
         def cost_and_gradient(theta):
             unpack(theta)
             self.model_.zero_grad()
+            if fused is not None:
+                cost, _ = fused.train_step(X, Y, sample_weight)
+                return float(cost), pack([p.grad for p, _ in params])
             with enable_grad():
                 cost = self._objective(self.model_(X_tensor), Y, sample_weight)
                 cost.backward()
@@ -473,6 +580,24 @@ class BaseMLP(BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
+
+
+class _ScikitLearnOrder:
+    """scikit-learn's data order for the Trainer: each epoch, ``order = shuffle(order, random_state)``.
+
+    scikit-learn shuffles the previous epoch's index array again (``sklearn.utils.shuffle``
+    with the estimator's ``_random_state``); replaying it gives the same mini-batches.
+    """
+
+    def __init__(self, random_state, n_samples: int):
+        self.random_state = random_state
+        self.order = np.arange(n_samples, dtype=int)
+
+    def permutation(self, n: int) -> np.ndarray:
+        if n != self.order.size:
+            raise ValueError(f"an order of {self.order.size} examples was asked for {n}")
+        self.order = sklearn_shuffle(self.order, random_state=self.random_state)
+        return self.order
 
 
 def _scipy_has_iprint() -> bool:

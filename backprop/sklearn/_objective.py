@@ -17,9 +17,12 @@ scikit-learn's ``_backprop`` computes, for a mini-batch with sample weights w
 The network's last layer outputs z (no activation); the output activation
 (softmax, sigmoid, exp) is part of the loss here, and of ``predict`` there.
 
-One deliberate difference: for several regression outputs scikit-learn reports ½·mean
-over outputs but steps along the gradient of ½·Σ over outputs; here the value and the
-gradient are those of ½·mean (the library's ``half_mse``), so L-BFGS sees a consistent cost.
+For several regression outputs (squared error, K outputs) scikit-learn reports ½·mean
+over rows and outputs, but its ``_backprop`` starts from δᴸ = (ŷ − y)/N, the gradient of
+½·Σ over outputs: K times the gradient of what it reports (the penalty's gradient is not
+scaled). A drop-in must step as it does, so here too the value is ½·mean and the data
+loss's gradient is K times its own (:func:`scale_gradient`), on every solver: L-BFGS gets
+the same (value, gradient) pairs as scikit-learn's ``_loss_grad_lbfgs``.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from backprop.engine.ops import exp
 from backprop.engine.ops.activation import sigmoid_array, softmax_array
 from backprop.engine.tensor import Tensor, make_result
 
-__all__ = ["MLPObjective", "l2_penalty", "half_poisson_deviance", "OUTPUT_ACTIVATIONS"]
+__all__ = ["MLPObjective", "l2_penalty", "half_poisson_deviance", "scale_gradient", "OUTPUT_ACTIVATIONS"]
 
 
 # The output activation turns the last layer's z into scikit-learn's ``activations[-1]``.
@@ -63,6 +66,12 @@ def l2_penalty(weights, coefficient: float) -> Tensor:
         return tuple(W.data * scale for W in weights)
 
     return make_result(value, weights, backward, "l2_penalty")
+
+
+def scale_gradient(x: Tensor, factor: float) -> Tensor:
+    """The value of x, with ∂J/∂x multiplied by ``factor`` on the way back (scikit-learn's
+    multi-output squared error: it reports ½·mean over outputs, steps along ½·Σ)."""
+    return make_result(x.data, (x,), lambda g: (g * factor,), "scale_gradient")
 
 
 def half_poisson_deviance(z, target, sample_weight=None) -> Tensor:
@@ -117,7 +126,9 @@ class MLPObjective:
             return loss if n_outputs == 1 else loss * float(n_outputs)
         if self.out_activation == "exp":
             return half_poisson_deviance(z, Y, sample_weight=sample_weight)
-        return losses.half_mse(z, Y, sample_weight=sample_weight)
+        loss = losses.half_mse(z, Y, sample_weight=sample_weight)
+        n_outputs = z.shape[1] if z.ndim == 2 else 1
+        return loss if n_outputs == 1 else scale_gradient(loss, float(n_outputs))
 
     def penalty_coefficient(self, n_examples: int, sample_weight=None) -> float:
         """α / (2 Σ_i w_i), with Σ_i w_i = the batch size without weights."""
@@ -150,11 +161,14 @@ class MLPObjective:
                    "identity": "half_mse"}
         if self.out_activation not in kernels:
             return None
-        scale = 1.0
-        if self.out_activation == "logistic" and self.weights:
-            scale = float(self.weights[-1].shape[0])  # K · the mean over K outputs = scikit-learn's sum
+        scale = gradient_scale = 1.0
+        n_outputs = float(self.weights[-1].shape[0]) if self.weights else 1.0
+        if self.out_activation == "logistic":
+            scale = n_outputs  # K · the mean over K outputs = scikit-learn's sum
+        elif self.out_activation == "identity":
+            gradient_scale = n_outputs  # scikit-learn's step along ½·Σ over outputs (module docstring)
         coefficient = self.penalty_coefficient if self.alpha != 0 and self.weights else None
-        return FusedLoss(kernels[self.out_activation], scale, coefficient, self.penalise)
+        return FusedLoss(kernels[self.out_activation], scale, coefficient, self.penalise, gradient_scale)
 
     def outputs(self, z: np.ndarray) -> np.ndarray:
         """scikit-learn's ``activations[-1]``: the output activation applied to z."""

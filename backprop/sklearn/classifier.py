@@ -38,8 +38,10 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             ``{class: weight}``; multiplies ``sample_weight``.
         callbacks: :class:`backprop.training.callbacks.Callback` objects run by the
             trainer after the estimator's own (stochastic solvers).
-        dtype: "float32" (default) or "float64", the dtype the network computes in;
-            ``coefs_`` and ``intercepts_`` have it.
+        dtype: None (default: as scikit-learn, the dtype of X, float64 unless X is
+            float32), or "float32" (faster; about 1e-7 relative rounding) or "float64"
+            whatever X. The network trains in it and ``coefs_`` and ``intercepts_`` have it;
+            L-BFGS evaluates its cost and gradient in float64 in any case.
 
     ``verbose``: True or 1 prints scikit-learn's ``Iteration N, loss = ...`` lines; 2
     also shows the library's progress bar for each epoch.
@@ -92,7 +94,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         batch_norm=False,
         class_weight=None,
         callbacks=None,
-        dtype="float32",
+        dtype=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation

@@ -25,10 +25,13 @@ class MLPRegressor(RegressorMixin, BaseMLP):
     have several columns (multi-output regression). ``solver`` also accepts "rmsprop"
     and "adamw".
 
+    For several outputs it steps as scikit-learn does, along n_outputs × the gradient of
+    the ½·mean it reports (δᴸ = (ŷ − y)/N per output).
+
     Extra parameters (defaults keep scikit-learn's behaviour): ``dropout``,
-    ``batch_norm``, ``callbacks``, ``dtype``, as for
-    :class:`~backprop.sklearn.MLPClassifier`. Extra attributes: ``model_`` and
-    ``validation_loss_curve_``.
+    ``batch_norm``, ``callbacks``, ``dtype`` (None: X's dtype, as scikit-learn; or
+    "float32" for speed, or "float64"), as for :class:`~backprop.sklearn.MLPClassifier`.
+    Extra attributes: ``model_`` and ``validation_loss_curve_``.
 
     Example:
         >>> from sklearn.datasets import make_regression
@@ -74,7 +77,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
         dropout=0.0,
         batch_norm=False,
         callbacks=None,
-        dtype="float32",
+        dtype=None,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes

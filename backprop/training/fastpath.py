@@ -59,12 +59,16 @@ class FusedLoss:
         l2_coefficient: ``c(n_examples, sample_weight) -> float``, or None for no penalty.
         l2_in_gradient: False when the penalty is only reported (an optimiser applies
             the decay itself, as AdamW does).
+        gradient_scale: a further factor on δ alone, the reported loss unchanged
+            (scikit-learn's multi-output squared error steps along n_outputs × the
+            gradient of the mean it reports).
     """
 
     name: str
     scale: float = 1.0
     l2_coefficient: Optional[Callable] = None
     l2_in_gradient: bool = True
+    gradient_scale: float = 1.0
 
 FUSED_LOSSES = {
     cross_entropy: "cross_entropy",
@@ -472,6 +476,8 @@ class FusedNetwork:
         if spec.scale != 1.0:
             loss *= spec.scale
             delta *= dtype.type(spec.scale)
+        if spec.gradient_scale != 1.0:
+            delta *= dtype.type(spec.gradient_scale)
         shared_l2 = 0.0 if spec.l2_coefficient is None else float(spec.l2_coefficient(n, weight))
 
         relu_back = kernels.relu_delta_and_bias_grad.get() if fused_relu is not None else None

@@ -184,6 +184,9 @@ class Trainer:
             J₁ being the first batch's cost of the ``fit`` call (a finite blow-up; default
             1e6). None turns the second check off. The weights are left as the diverging
             step made them.
+        order_rng: where each epoch's example order comes from when shuffling: None for
+            :mod:`backprop.random`'s generator, or any object whose ``permutation(n)``
+            returns a permutation of 0..n−1 (the scikit-learn front replays scikit-learn's).
 
     Attributes:
         optimizer, history (a :class:`History`, cumulative over calls), epoch (epochs
@@ -194,7 +197,8 @@ class Trainer:
 
     def __init__(self, model, *, loss, optimizer="adam", metrics: Iterable = (), callbacks: Iterable = (),
                  batch_size: int | None = 32, shuffle: bool = True, verbose: int = 1,
-                 fast_path: bool = True, divergence_factor: float | None = DIVERGENCE_FACTOR):
+                 fast_path: bool = True, divergence_factor: float | None = DIVERGENCE_FACTOR,
+                 order_rng=None):
         from backprop.optim import get_optimizer  # optim is a sibling package; keep import order free
 
         self.model = model
@@ -222,6 +226,7 @@ class Trainer:
         self.last_outputs: np.ndarray | None = None
         self._running = None
         self.fast_path = bool(fast_path)
+        self.order_rng = order_rng
         self._fused = None
         if divergence_factor is not None and (
                 isinstance(divergence_factor, bool) or not isinstance(divergence_factor, numbers.Real)
@@ -448,7 +453,8 @@ class Trainer:
     def _train_epoch(self, batches: EpochBatches, callbacks: CallbackList, outputs):
         """One pass over the data; returns the epoch logs (cost and metrics on the training batches)."""
         model = self.model
-        X, target, truth, weight = batches.start_epoch(bp_random.get_rng())
+        X, target, truth, weight = batches.start_epoch(
+            bp_random.get_rng() if self.order_rng is None else self.order_rng)
         model.train()
         keep_outputs = bool(self.metrics)
         batch_hooks = callbacks.has_batch_hooks

@@ -4,9 +4,8 @@ scikit-learn's test suite (``sklearn/tests/test_common.py::test_estimators``) bu
 MLPs with ``max_iter=100`` (``PER_ESTIMATOR_CHECK_PARAMS`` / ``_construct_instances`` in
 ``sklearn/utils/_test_common/instance_generator.py``), re-parametrises one check per
 estimator, expects no check to fail (its ``PER_ESTIMATOR_XFAIL_CHECKS`` has no MLP
-entry) and ignores the same warnings. We do the same, with our default float32
-estimators; the one difference is float64 for the sample-weight equivalence checks
-(see CHECK_PARAMS).
+entry) and ignores the same warnings. We do the same, with our default estimators
+(which, as scikit-learn's, train in X's dtype).
 
 At scikit-learn 1.9 ``parametrize_with_checks`` yields 67 checks for its MLPClassifier
 and 60 for its MLPRegressor. Our classifier gets one more, 68, because it has a
@@ -23,20 +22,16 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from backprop.sklearn import MLPClassifier, MLPRegressor
 
-# scikit-learn's PER_ESTIMATOR_CHECK_PARAMS entries for MLPClassifier / MLPRegressor, plus
-# dtype="float64" for the two sample-weight equivalence checks: they compare the
-# predictions of a weighted and a repeated fit at rtol=1e-7, below float32's resolution
-# (eps = 1.2e-7), and after 100 epochs float32 rounding differs by ~1e-6 (see
-# test_sample_weight_equivalence_in_float32 below for what float32 does give).
-FLOAT64 = dict(dtype="float64")
+# scikit-learn's PER_ESTIMATOR_CHECK_PARAMS entries for MLPClassifier / MLPRegressor. (The
+# sample-weight equivalence checks compare a weighted and a repeated fit at rtol=1e-7, below
+# float32's resolution: they hold in float64, the default for their float64 data; see
+# test_sample_weight_equivalence_in_float32 below for what dtype="float32" gives.)
 CHECK_PARAMS = {
     MLPClassifier: {
-        "check_sample_weight_equivalence_on_dense_data": [dict(solver="lbfgs", **FLOAT64)],
-        "check_sample_weight_equivalence_on_sparse_data": [FLOAT64],
+        "check_sample_weight_equivalence_on_dense_data": [dict(solver="lbfgs")],
     },
     MLPRegressor: {
-        "check_sample_weight_equivalence_on_dense_data": [dict(solver="sgd", tol=1e-2, random_state=42, **FLOAT64)],
-        "check_sample_weight_equivalence_on_sparse_data": [FLOAT64],
+        "check_sample_weight_equivalence_on_dense_data": [dict(solver="sgd", tol=1e-2, random_state=42)],
     },
 }
 
@@ -95,7 +90,7 @@ def test_sample_weight_equivalence_in_float32(Estimator, params):
     X = rng.rand(15, 30)
     y = rng.randint(0, 3, size=15)
     sw = rng.randint(0, 5, size=15)
-    est = Estimator(max_iter=100, random_state=0, **params)
+    est = Estimator(max_iter=100, random_state=0, dtype="float32", **params)
     with ignore_warnings(category=ConvergenceWarning):
         weighted = clone(est).fit(X, y, sample_weight=sw)
         repeated = clone(est).fit(X.repeat(sw, axis=0), y.repeat(sw))

@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from backprop.sklearn import MLPClassifier, MLPRegressor
 
-EXTRAS = {"dropout": 0.0, "batch_norm": False, "callbacks": None, "dtype": "float32"}
+EXTRAS = {"dropout": 0.0, "batch_norm": False, "callbacks": None, "dtype": None}
 CLASSIFIER_EXTRAS = {**EXTRAS, "class_weight": None}
 
 
@@ -112,8 +112,11 @@ def test_values_beyond_float32_or_non_finite_weights():
     rng = np.random.RandomState(0)
     X = np.finfo(np.float64).max * rng.uniform(size=(10, 2))
     y = rng.standard_normal(size=10)
-    with pytest.raises(ValueError, match="too large for dtype='float32'"):
-        MLPRegressor().fit(X, y)
-    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):  # scikit-learn's error
-        with np.errstate(all="ignore"):
-            MLPRegressor(dtype="float64", max_iter=5).fit(X, y)
+    with pytest.raises(ValueError, match="too large for dtype='float32'"):  # an explicit float32
+        MLPRegressor(dtype="float32").fit(X, y)
+    message = ("Solver produced non-finite parameter weights. The input data may contain large values "
+               "and need to be preprocessed.")  # scikit-learn's error, word for word
+    for solver in ("adam", "sgd"):  # (L-BFGS, there as here, keeps finite weights: it rejects the step)
+        with pytest.raises(ValueError, match=f"^{message}$"):
+            with np.errstate(all="ignore"):
+                MLPRegressor(solver=solver, max_iter=5).fit(X, y)
