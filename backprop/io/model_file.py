@@ -34,6 +34,7 @@ import os
 import numpy as np
 
 from backprop.io.safefile import ModelFileError, read_json_metadata, read_safetensors, write_safetensors
+from backprop.nn.conv import conv_declared_size
 
 __all__ = ["MODEL_KIND", "save", "load", "load_with_metadata", 
            "encode_classes", "decode_classes"]
@@ -76,6 +77,8 @@ def decode_classes(encoded, path) -> np.ndarray | None:
 _DECLARED_SIZE = {
     "Dense": lambda c: c["in_features"] * c["out_features"] + (c["out_features"] if c.get("use_bias", True) else 0),
     "BatchNorm": lambda c: 4 * c["num_features"],
+    "Conv2d": conv_declared_size,
+    "Conv1d": conv_declared_size,
 }
 
 

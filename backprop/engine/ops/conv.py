@@ -34,7 +34,7 @@ from backprop.engine.tensor import Tensor, as_tensor, is_grad_enabled, make_resu
 
 __all__ = [
     "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
-    "conv_output_size", "conv_padding", "pair",
+    "conv_output_size", "conv_padding", "pair", "window_geometry",
 ]
 
 
@@ -76,17 +76,17 @@ def conv_output_size(size: int, kernel: int, stride: int, pads: tuple, dilation:
     return (size + pads[0] + pads[1] - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def _geometry(shape: tuple, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, owner: str) -> tuple:
-    """(Ho, Wo), or ValueError when the (dilated) kernel is larger than the padded input."""
-    height, width = shape[-2:]
-    out = tuple(conv_output_size(size, k, s, p, d)
-                for size, k, s, p, d in zip((height, width), kernel, stride, pads, dilation))
+def window_geometry(shape: tuple, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, owner: str) -> tuple:
+    """The output's spatial size (Ho, Wo) or (Lo,) for an input of ``shape`` (N, C, *spatial), or a
+    ValueError naming ``owner`` and the shapes when the (dilated) kernel is larger than the padded input."""
+    spatial = tuple(shape[2:])
+    out = tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in zip(spatial, kernel, stride, pads, dilation))
     if min(out) < 1:
-        padded = (height + sum(pads[0]), width + sum(pads[1]))
-        span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+        padded = "×".join(str(size + sum(p)) for size, p in zip(spatial, pads))
+        span = "×".join(str(d * (k - 1) + 1) for k, d in zip(kernel, dilation))
         raise ValueError(
-            f"{owner}: the kernel {kernel[0]}×{kernel[1]} (dilated to {span[0]}×{span[1]}) is larger than the "
-            f"padded input {padded[0]}×{padded[1]} (input of shape {tuple(shape)}, padding {pads})"
+            f"{owner}: the window {'×'.join(map(str, kernel))} (dilated span {span}) is larger than the padded "
+            f"input {padded} (input of shape {tuple(shape)}, padding {tuple(p[0] if p[0] == p[1] else p for p in pads)})"
         )
     return out
 
@@ -200,7 +200,7 @@ def _conv_arguments(x: Tensor, W: Tensor, b, stride, padding, dilation, owner: s
     stride = pair(stride, "stride", owner)
     dilation = pair(dilation, "dilation", owner)
     pads = conv_padding(padding, kernel, dilation, stride, owner)
-    return stride, pads, dilation, _geometry(x.shape, kernel, stride, pads, dilation, owner)
+    return stride, pads, dilation, window_geometry(x.shape, kernel, stride, pads, dilation, owner)
 
 
 def conv2d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
@@ -249,10 +249,6 @@ def conv1d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
     if W.ndim != 3:
         raise ValueError(f"{owner}: W must be 3-D (out_channels, in_channels, k), got shape {W.shape}")
     _check_images(x, owner, ndim=3)
-    stride = (1, pair(stride, "stride", owner, n=1)[0])
-    dilation = (1, pair(dilation, "dilation", owner, n=1)[0])
-    pads = ((0, 0),) + conv_padding(padding, W.shape[2:], dilation[1:], stride[1:], owner)
-    x4, W4 = x.data[:, :, None, :], W.data[:, :, None, :]
     if x.shape[1] != W.shape[1]:
         raise ValueError(
             f"{owner}: input of shape {x.shape} has {x.shape[1]} channels but W of shape {W.shape} "
@@ -260,13 +256,11 @@ def conv1d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
         )
     if b is not None and b.shape != (W.shape[0],):
         raise ValueError(f"{owner}: b must have shape ({W.shape[0]},), got {b.shape}")
-    try:
-        out_hw = _geometry(x4.shape, W4.shape[2:], stride, pads, dilation, owner)
-    except ValueError:
-        raise ValueError(
-            f"{owner}: the kernel of size {W.shape[2]} (dilation {dilation[1]}) is larger than the padded input "
-            f"{x.shape[2] + sum(pads[1])} (input of shape {x.shape}, padding {pads[1]})"
-        ) from None
+    stride, dilation = pair(stride, "stride", owner, n=1), pair(dilation, "dilation", owner, n=1)
+    pads = conv_padding(padding, W.shape[2:], dilation, stride, owner)
+    out_hw = (1, *window_geometry(x.shape, W.shape[2:], stride, pads, dilation, owner))
+    stride, dilation, pads = (1, *stride), (1, *dilation), ((0, 0), *pads)
+    x4, W4 = x.data[:, :, None, :], W.data[:, :, None, :]
     z, cols = _conv2d_arrays(x4, W4, None if b is None else b.data, stride, pads, dilation, out_hw)
     parents = (x, W) if b is None else (x, W, b)
 
@@ -328,7 +322,7 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
     owner = "max_pool2d"
     _check_images(x, owner)
     kernel, stride, pads, dilation = _pool_arguments(x.shape, kernel_size, stride, padding, dilation, owner)
-    out_hw = _geometry(x.shape, kernel, stride, pads, dilation, owner)
+    out_hw = window_geometry(x.shape, kernel, stride, pads, dilation, owner)
     return _max_pool(x, kernel, stride, pads, dilation, out_hw, x.data, x.shape, "max_pool2d")
 
 
@@ -357,7 +351,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad: bool =
     if not isinstance(count_include_pad, bool):
         raise ValueError(f"{owner}: count_include_pad must be True or False, got {count_include_pad!r}")
     kernel, stride, pads, _ = _pool_arguments(x.shape, kernel_size, stride, padding, 1, owner)
-    out_hw = _geometry(x.shape, kernel, stride, pads, (1, 1), owner)
+    out_hw = window_geometry(x.shape, kernel, stride, pads, (1, 1), owner)
     return _avg_pool(x, kernel, stride, pads, out_hw, count_include_pad, x.data, x.shape, "avg_pool2d")
 
 
@@ -393,9 +387,9 @@ def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
     owner = "max_pool1d"
     _check_images(x, owner, ndim=3)
     kernel, stride, pads, dilation = _pool_arguments(x.shape, kernel_size, stride, padding, dilation, owner, n=1)
+    out_hw = (1, *window_geometry(x.shape, kernel, stride, pads, dilation, owner))
     kernel, stride, pads, dilation = (1, *kernel), (1, *stride), ((0, 0), *pads), (1, *dilation)
     data = x.data[:, :, None, :]
-    out_hw = _pool1d_geometry(data.shape, kernel, stride, pads, dilation, x.shape, owner)
     return _max_pool(x, kernel, stride, pads, dilation, out_hw, data, data.shape, "max_pool1d")
 
 
@@ -407,20 +401,10 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, count_include_pad: bool =
     if not isinstance(count_include_pad, bool):
         raise ValueError(f"{owner}: count_include_pad must be True or False, got {count_include_pad!r}")
     kernel, stride, pads, _ = _pool_arguments(x.shape, kernel_size, stride, padding, 1, owner, n=1)
+    out_hw = (1, *window_geometry(x.shape, kernel, stride, pads, (1,), owner))
     kernel, stride, pads = (1, *kernel), (1, *stride), ((0, 0), *pads)
     data = x.data[:, :, None, :]
-    out_hw = _pool1d_geometry(data.shape, kernel, stride, pads, (1, 1), x.shape, owner)
     return _avg_pool(x, kernel, stride, pads, out_hw, count_include_pad, data, data.shape, "avg_pool1d")
-
-
-def _pool1d_geometry(shape4, kernel, stride, pads, dilation, shape, owner) -> tuple:
-    try:
-        return _geometry(shape4, kernel, stride, pads, dilation, owner)
-    except ValueError:
-        raise ValueError(
-            f"{owner}: the window of size {kernel[1]} (dilation {dilation[1]}) is larger than the padded input "
-            f"{shape[2] + sum(pads[1])} (input of shape {shape}, padding {pads[1]})"
-        ) from None
 
 
 def global_avg_pool2d(x, keepdims: bool = False) -> Tensor:
