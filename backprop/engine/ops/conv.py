@@ -48,8 +48,8 @@ def pair(value, name: str, owner: str, *, minimum: int = 1, n: int = 2) -> tuple
         values = None
     if (values is None or len(values) != n
             or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum for v in values)):
-        kind = "positive int" if minimum == 1 else f"int >= {minimum}"
-        raise ValueError(f"{owner}: {name} must be a {kind} or a tuple of {n} of them, got {value!r}")
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{owner}: {name} must be {kind} or a tuple of {n} of them, got {value!r}")
     return tuple(int(v) for v in values)
 
 
