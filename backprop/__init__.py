@@ -22,6 +22,7 @@ from backprop.random import manual_seed
 from backprop import losses, nn, init, regularizers, optim, datasets, io
 from backprop import callbacks, metrics
 from backprop.training import History, fit, evaluate, predict
+from backprop.datasets.split import train_test_split
 from backprop.io.model_file import load, load_with_metadata, save
 from backprop.io.safefile import ModelFileError
 from backprop.diagnostics import DiagnosticsWarning, GradientMonitor, recipe, trace
@@ -36,4 +37,5 @@ __all__ = [
     "losses", "nn", "init", "regularizers", "optim", "datasets", "io", "callbacks", "metrics",
     "History", "fit", "evaluate", "predict", "save", "load", "load_with_metadata", "ModelFileError",
     "trace", "recipe", "GradientMonitor", "DiagnosticsWarning",
+    "train_test_split",
 ]
