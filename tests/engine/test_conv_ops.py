@@ -171,6 +171,17 @@ def test_max_pool2d_ties_go_to_the_first_maximum_as_in_torch():
 
 
 @pytest.mark.torch
+def test_max_pool2d_propagates_nan_as_torch_does():
+    torch = pytest.importorskip("torch")
+    x = sample((1, 1, 4, 4), 11)
+    x[0, 0, 0, 1] = np.nan
+    ours = ops.max_pool2d(x, 2).data
+    theirs = torch.nn.functional.max_pool2d(torch.tensor(x), 2).numpy()
+    np.testing.assert_array_equal(ours, theirs)  # NaN where torch has NaN
+    assert np.isnan(ours[0, 0, 0, 0])
+
+
+@pytest.mark.torch
 @pytest.mark.parametrize("case", AVG_POOL_CASES, ids=str)
 def test_avg_pool2d_matches_torch(case):
     import torch.nn.functional as F

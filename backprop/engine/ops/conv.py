@@ -286,23 +286,28 @@ def _pool_arguments(x_shape: tuple, kernel_size, stride, padding, dilation, owne
     return kernel, stride, tuple((p, p) for p in padding), dilation
 
 
-def _max_pool_arrays(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_index: bool):
-    """(out, index): index[n, c, r, q] is the flat position in the padded input that won (or None)."""
+def _max_pool_arrays(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_winner: bool):
+    """(out, winner, padded shape): winner[n, c, r, q] = i·kw + j, the kernel offset that won (or None).
+
+    One pass per kernel offset over the whole output (kh·kw vectorised steps, no copy of the
+    windows): a later offset wins only if it is strictly larger, so ties go to the first maximum
+    in row-major window order, and NaN wins (propagates), both as in PyTorch.
+    """
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     x_pad = _padded(x, pads, fill)
-    windows = _windows(x_pad, kernel, stride, dilation, out_hw, kernel_first=False)
-    if not want_index:
-        return windows.max(axis=(4, 5)), None, x_pad.shape
-    N, C, Ho, Wo = windows.shape[:4]
-    flat = windows.reshape(N, C, Ho, Wo, kernel[0] * kernel[1])  # one copy, windows in rows
-    winner = flat.argmax(axis=-1)  # the first maximum in row-major window order, as PyTorch picks it
-    out = np.take_along_axis(flat, winner[..., None], axis=-1)[..., 0]
-    i, j = np.divmod(winner, kernel[1])
-    Hp, Wp = x_pad.shape[2:]
-    rows = np.arange(Ho).reshape(Ho, 1) * stride[0] + i * dilation[0]
-    cols = np.arange(Wo) * stride[1] + j * dilation[1]
-    index = (np.arange(N * C).reshape(N, C, 1, 1) * Hp + rows) * Wp + cols
-    return out, index, x_pad.shape
+    windows = _windows(x_pad, kernel, stride, dilation, out_hw, kernel_first=True)  # (N, C, kh, kw, Ho, Wo)
+    out = windows[:, :, 0, 0].copy()
+    winner = np.zeros(out.shape, dtype=np.int32) if want_winner else None
+    better = np.empty(out.shape, dtype=bool)
+    for k in range(1, kernel[0] * kernel[1]):
+        candidate = windows[:, :, k // kernel[1], k % kernel[1]]
+        np.greater(candidate, out, out=better)
+        if x.dtype.kind == "f":
+            better |= np.isnan(candidate)
+        np.copyto(out, candidate, where=better)
+        if want_winner:
+            np.copyto(winner, k, where=better)
+    return out, winner, x_pad.shape
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
@@ -328,12 +333,14 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
 
 def _max_pool(x: Tensor, kernel, stride, pads, dilation, out_hw, data, shape4, op: str) -> Tensor:
     want = x.requires_grad and is_grad_enabled()
-    out, index, shape_pad = _max_pool_arrays(data, kernel, stride, pads, dilation, out_hw, want)
+    out, winner, shape_pad = _max_pool_arrays(data, kernel, stride, pads, dilation, out_hw, want)
 
     def backward(delta):
-        flat = np.bincount(index.ravel(), weights=delta.ravel(), minlength=int(np.prod(shape_pad)))
-        grad = _cropped(flat.astype(x.dtype, copy=False).reshape(shape_pad), pads, shape4)
-        return (grad.reshape(x.shape),)
+        delta = delta.reshape(out.shape)
+        zero = np.zeros((), dtype=delta.dtype)
+        grad_pad = _scatter_windows(lambda i, j: np.where(winner == i * kernel[1] + j, delta, zero), shape_pad,
+                                    kernel, stride, dilation, out_hw, delta.dtype)
+        return (_cropped(grad_pad, pads, shape4).reshape(x.shape),)
 
     return make_result(out if op == "max_pool2d" else out[:, :, 0, :], (x,), backward, op)
 
