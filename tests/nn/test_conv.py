@@ -46,6 +46,13 @@ def test_config_round_trip_rebuilds_the_same_layer(name):
     np.testing.assert_array_equal(rebuilt(x).data, layer(x).data)
 
 
+@pytest.mark.parametrize("name", sorted(EXAMPLES))
+def test_output_shape_is_what_forward_returns(name):
+    layer = EXAMPLES[name]()
+    shape = INPUT_SHAPES.get(name, (2, 3, 7, 8))
+    assert layer.output_shape(shape[1:]) == layer(np.zeros(shape, dtype=np.float32)).shape[1:]
+
+
 def small_conv_net(dtype="float32"):
     return nn.Sequential(
         nn.Conv2d(1, 4, 3, padding=1, activation="relu", dtype=dtype),
