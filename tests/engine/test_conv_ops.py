@@ -273,3 +273,13 @@ def test_a_constant_input_is_not_differentiated():
 def test_bad_arguments_raise_before_work(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+@pytest.mark.parametrize("view", [lambda a: a[:, :, ::-1, :], lambda a: a.transpose(0, 1, 3, 2), lambda a: a[:, :, ::2, 1:]],
+                         ids=["reversed", "transposed", "strided"])
+def test_non_contiguous_inputs_give_the_contiguous_results(view):
+    x, W = view(sample((2, 3, 8, 9), 1)), sample((4, 3, 3, 3), 2)
+    dense = np.ascontiguousarray(x)
+    np.testing.assert_allclose(ops.conv2d(x, W, padding=1).data, ops.conv2d(dense, W, padding=1).data, rtol=1e-13)
+    np.testing.assert_array_equal(ops.max_pool2d(x, 2).data, ops.max_pool2d(dense, 2).data)
+    np.testing.assert_allclose(ops.avg_pool2d(x, 3, 1, 1).data, ops.avg_pool2d(dense, 3, 1, 1).data, rtol=1e-13)
