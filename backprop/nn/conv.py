@@ -12,7 +12,7 @@ import math
 from typing import Optional
 
 from backprop.backend import get_default_dtype, resolve_dtype
-from backprop.engine.ops.conv import window_geometry, conv1d, conv2d, conv_padding, pair
+from backprop.engine.ops.conv import conv1d, conv2d, conv_padding, pair, window_geometry
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop.nn import init
 from backprop.nn.activations import activation_config, resolve_activation

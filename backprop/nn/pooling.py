@@ -9,7 +9,13 @@ The maths lives in the engine ops (:mod:`backprop.engine.ops.conv`).
 from __future__ import annotations
 
 from backprop.engine.ops.conv import (
-    avg_pool1d, avg_pool2d, global_avg_pool2d, max_pool1d, max_pool2d, pair, window_geometry,
+    avg_pool1d,
+    avg_pool2d,
+    global_avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+    pair,
+    window_geometry,
 )
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop.nn.module import Module

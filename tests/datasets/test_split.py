@@ -48,7 +48,7 @@ def test_images_lists_and_frames_are_split_too():
     assert bp.train_test_split([[1], [2], [3], [4]], [0, 1, 0, 1], test_size=1)[1].shape == (1, 1)
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame({"a": range(10)}, index=range(100, 110))
-    X_train, X_test, y_train, y_test = bp.train_test_split(frame, pd.Series(range(10)), test_size=0.2)
+    _, X_test, _, _ = bp.train_test_split(frame, pd.Series(range(10)), test_size=0.2)
     assert len(X_test) == 2 and set(X_test.index) <= set(range(100, 110))
 
 
