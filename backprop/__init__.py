@@ -23,6 +23,7 @@ from backprop.random import manual_seed
 from backprop import losses, nn, init, regularizers, optim, datasets, io
 from backprop import callbacks, metrics
 from backprop.training import History, fit, evaluate, predict
+from backprop.datasets.split import train_test_split
 from backprop.io.model_file import load, load_with_metadata, save
 from backprop.io.safefile import ModelFileError
 from backprop.diagnostics import DiagnosticsWarning, GradientMonitor, recipe, trace
@@ -37,6 +38,7 @@ __all__ = [
     "losses", "nn", "init", "regularizers", "optim", "datasets", "io", "callbacks", "metrics",
     "History", "fit", "evaluate", "predict", "save", "load", "load_with_metadata", "ModelFileError",
     "trace", "recipe", "GradientMonitor", "DiagnosticsWarning", "plot",
+    "train_test_split",
 ]
 
 # Subpackages imported on first access (PEP 562), to keep ``import backprop`` fast.

@@ -18,12 +18,15 @@ from backprop.nn.dense import Dense
 from backprop.nn.dropout import Dropout
 from backprop.nn.batchnorm import BatchNorm, batch_norm
 from backprop.nn.flatten import Flatten
+from backprop.nn.conv import Conv1d, Conv2d
+from backprop.nn.pooling import AvgPool1d, AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d
 from backprop.nn.sequential import Sequential
 from backprop.nn import losses
 
 __all__ = [
     "Module", "Parameter", "LoadResult", "Sequential",
     "Dense", "Dropout", "BatchNorm", "batch_norm", "Flatten",
+    "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "GlobalAvgPool2d",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax", "Identity",
     "SoftmaxActivation", "resolve_activation",
     "L1", "L2", "L1L2", "Regularizer", "get_regularizer",

@@ -2,7 +2,9 @@
 
 For a weight matrix, shape = (n_out, n_in) as in the notes (W^[ℓ] has shape
 n^[ℓ] × n^[ℓ−1]), so fan_in = shape[1] = n^[ℓ−1] and fan_out = shape[0] = n^[ℓ].
-A 1-D shape (a bias) has fan_in = fan_out = its length.
+A 1-D shape (a bias) has fan_in = fan_out = its length. A convolution kernel
+(out_channels, in_channels, kh, kw) has fan_in = in_channels·kh·kw (the inputs of one
+output) and fan_out = out_channels·kh·kw, PyTorch's convention.
 
 Why not zeros? The notes: with W = 0 and b = 0 every output is g(0) (0.5 for a
 sigmoid) whatever the input, and with all weights equal every neuron of a layer
@@ -66,7 +68,8 @@ def _shape(shape) -> tuple:
 
 
 def fans(shape) -> tuple:
-    """(fan_in, fan_out) = (shape[1], shape[0]) for W of shape (n_out, n_in); (n, n) for a 1-D shape."""
+    """(fan_in, fan_out) = (shape[1], shape[0]) for W of shape (n_out, n_in); (n, n) for a 1-D shape;
+    times the receptive field kh·kw (shape[2:]) for a convolution kernel."""
     shape = _shape(shape)
     if len(shape) == 1:
         return shape[0], shape[0]

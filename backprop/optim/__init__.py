@@ -17,27 +17,28 @@ from backprop.naming import unknown_name_error
 from backprop.optim import lr_scheduler
 from backprop.optim.adam import Adam
 from backprop.optim.adamw import AdamW
+from backprop.optim.momentum import Momentum
 from backprop.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
 from backprop.optim.optimizer import Optimizer, pack_parameters
 from backprop.optim.rmsprop import RMSprop
 from backprop.optim.sgd import SGD
 
 __all__ = [
-    "Optimizer", "pack_parameters", "SGD", "RMSprop", "Adam", "AdamW", "OPTIMIZERS", "get_optimizer",
+    "Optimizer", "pack_parameters", "SGD", "Momentum", "RMSprop", "Adam", "AdamW", "OPTIMIZERS", "get_optimizer",
     "lr_scheduler", "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
 ]
 
-OPTIMIZERS = {"sgd": SGD, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
+OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
 
 # Defaults used when an optimiser is picked by name and its class has no default.
-_NAME_DEFAULTS = {"sgd": {"lr": 0.01}}
+_NAME_DEFAULTS = {"sgd": {"lr": 0.01}, "momentum": {"lr": 0.01}}
 
 
 def get_optimizer(name_or_optimizer, params, **overrides) -> Optimizer:
     """Build an optimiser from a name, or pass an optimiser through.
 
     Args:
-        name_or_optimizer: one of ``OPTIMIZERS`` ("sgd", "rmsprop", "adam", "adamw",
+        name_or_optimizer: one of ``OPTIMIZERS`` ("sgd", "momentum", "rmsprop", "adam", "adamw",
             any case), an Optimizer subclass, or an Optimizer instance (returned
             as it is; ``params`` is then ignored and no overrides are allowed).
         params: the Tensors to optimise, or parameter groups (dicts with "params").

@@ -106,7 +106,8 @@ def check_features(X, *, dtype, n_features: int | None = None, name: str = "X") 
     if array.dtype.kind not in "fiub":
         raise ValueError(f"{name} must be numeric, got dtype {array.dtype}")
     if n_features is not None and array.shape[1] != n_features:
-        raise ValueError(f"{name} has {array.shape[1]} features, but the model expects {n_features}")
+        what = "features" if array.ndim == 2 else "channels (axis 1 of N, C, ...)"  # images: NCHW
+        raise ValueError(f"{name} has {array.shape[1]} {what}, but the model expects {n_features}")
     converted = np.ascontiguousarray(array, dtype=dtype)
     _check_finite(converted, name)
     return converted

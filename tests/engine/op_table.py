@@ -223,6 +223,25 @@ row("linear", bp.linear, [U(4, 3), U(2, 3)], F.linear if torch else None, note="
 row("linear", bp.linear, [U(3), U(2, 3), U(2)], F.linear if torch else None, note="1-D,bias")
 row("linear", bp.linear, [U(3), U(2, 3)], F.linear if torch else None, note="1-D")
 
+# ------------------------------------------------------------------ convolution and pooling (NCHW)
+row("conv2d", lambda x, W, b: ops.conv2d(x, W, b, stride=1, padding=1), [U(2, 3, 6, 5), U(4, 3, 3, 3), U(4)],
+    (lambda x, W, b: F.conv2d(x, W, b, stride=1, padding=1)) if torch else None, note="3x3,pad1,bias")
+row("conv2d", lambda x, W: ops.conv2d(x, W, stride=(2, 1), dilation=(1, 2)), [U(1, 2, 7, 8), U(3, 2, 2, 3)],
+    (lambda x, W: F.conv2d(x, W, stride=(2, 1), dilation=(1, 2))) if torch else None, note="stride,dilation")
+row("conv1d", lambda x, W, b: ops.conv1d(x, W, b, stride=2, padding=1), [U(2, 3, 9), U(2, 3, 3), U(2)],
+    (lambda x, W, b: F.conv1d(x, W, b, stride=2, padding=1)) if torch else None)
+row("max_pool2d", lambda x: ops.max_pool2d(x, 3, stride=2, padding=1), [U(2, 2, 7, 6)],
+    (lambda x: F.max_pool2d(x, 3, stride=2, padding=1)) if torch else None)
+row("avg_pool2d", lambda x: ops.avg_pool2d(x, 3, stride=2, padding=1), [U(2, 2, 7, 6)],
+    (lambda x: F.avg_pool2d(x, 3, stride=2, padding=1)) if torch else None, note="count_include_pad")
+row("avg_pool2d", lambda x: ops.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False), [U(2, 2, 7, 6)],
+    (lambda x: F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)) if torch else None,
+    note="real elements")
+row("max_pool1d", lambda x: ops.max_pool1d(x, 2), [U(2, 3, 9)], (lambda x: F.max_pool1d(x, 2)) if torch else None)
+row("avg_pool1d", lambda x: ops.avg_pool1d(x, 3, stride=2, padding=1), [U(2, 3, 9)],
+    (lambda x: F.avg_pool1d(x, 3, stride=2, padding=1)) if torch else None)
+row("global_avg_pool2d", ops.global_avg_pool2d, [U(2, 3, 4, 5)], (lambda x: x.mean(dim=(2, 3))) if torch else None)
+
 # ------------------------------------------------------------------ losses
 row("mse", losses.mse, [U(4, 3), U(4, 3)], F.mse_loss if torch else None, note="(4,3)")
 row("mse", losses.mse, [U(4, 1), U(4)], lambda p, y: F.mse_loss(p, y.reshape(4, 1)), note="(4,1) vs (4,)")

@@ -5,6 +5,7 @@ from backprop.engine.ops.activation import (
     sigmoid, softmax, step, tanh,
 )
 from backprop.engine.ops.arithmetic import add, div, matmul, mul, neg, pow, sub
+from backprop.engine.ops.conv import avg_pool1d, avg_pool2d, conv1d, conv2d, global_avg_pool2d, max_pool1d, max_pool2d
 from backprop.engine.ops.elementwise import abs, clip, exp, log, sqrt
 from backprop.engine.ops.linear import linear
 from backprop.engine.ops.reduction import max, mean, sum
@@ -18,4 +19,5 @@ __all__ = [
     "reshape", "transpose", "getitem",
     "identity", "relu", "leaky_relu", "sigmoid", "tanh", "arctan", "step", "softmax", "log_softmax",
     "linear",
+    "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
 ]

@@ -1,0 +1,431 @@
+"""Convolution and pooling: one small θ slid over the whole image (parameter sharing).
+
+The notes: logistic regression on a 64×64×3 image ties θ₁ to the top-left pixel, so a
+ball in a corner it never saw is missed. A convolution keeps one small θ (here a
+kernel W[o] of shape (in_channels, kh, kw)) and applies it at every position,
+
+    z[n, o, r, c] = Σ_{k,i,j} W[o, k, i, j] · a[n, k, r·s + i·d, c·s + j·d] + b[o]
+
+(a padded with zeros, s the stride, d the dilation): the notes' a = Σᵢⱼ θᵢⱼ xᵢⱼ at every
+(r, c). Because W is used at every position, ∂J/∂W is the sum over all those positions
+(the sum rule across paths): ∂J/∂W[o,k,i,j] = Σ_{n,r,c} δ[n,o,r,c] · a[n,k,r·s+i·d,c·s+j·d],
+∂J/∂b[o] = Σ_{n,r,c} δ[n,o,r,c], and ∂J/∂a gets δ · W back from every window it was in.
+
+Layout: NCHW, W of shape (out_channels, in_channels, kh, kw), as in PyTorch, so its
+weights copy over directly. The computation is im2col + one GEMM: the windows are a
+strided view of the (padded) input, copied once into a matrix ``cols`` of shape
+(in_channels·kh·kw, N·Ho·Wo), so that Z = W_mat · cols (W_mat = W reshaped to
+(out_channels, in_channels·kh·kw)) and, going back, ∂J/∂W_mat = δ_mat · colsᵀ and
+∂J/∂cols = W_matᵀ · δ_mat, which is scattered back onto the input one kernel offset at a
+time (kh·kw vectorised adds).
+
+``conv1d`` and the 1-D pools are the 2-D ones on a height-1 image (views, no copies).
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Optional
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from backprop.engine.tensor import Tensor, as_tensor, is_grad_enabled, make_result
+
+__all__ = [
+    "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
+    "conv_output_size", "conv_padding", "pair", "window_geometry",
+]
+
+
+# ------------------------------------------------------------- arguments
+def pair(value, name: str, owner: str, *, minimum: int = 1, n: int = 2) -> tuple:
+    """``value`` as an n-tuple of ints >= ``minimum`` (an int is repeated), or ValueError naming ``owner``."""
+    values = (value,) * n if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
+    try:
+        values = tuple(values)
+    except TypeError:
+        values = None
+    if (values is None or len(values) != n
+            or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum for v in values)):
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise ValueError(f"{owner}: {name} must be {kind} or a tuple of {n} of them, got {value!r}")
+    return tuple(int(v) for v in values)
+
+
+def conv_padding(padding, kernel: tuple, dilation: tuple, stride: tuple, owner: str) -> tuple:
+    """Per axis (before, after) zero padding for ``padding`` = an int, a tuple, "valid" or "same".
+
+    "same" (stride 1 only, as in PyTorch) pads d·(k − 1) in total, the odd one after.
+    """
+    n = len(kernel)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return ((0, 0),) * n
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ValueError(f"{owner}: padding='same' needs stride 1, got stride {stride}")
+            totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
+            return tuple((t // 2, t - t // 2) for t in totals)
+        raise ValueError(f"{owner}: padding must be an int, a tuple of ints, 'valid' or 'same', got {padding!r}")
+    return tuple((p, p) for p in pair(padding, "padding", owner, minimum=0, n=n))
+
+
+def conv_output_size(size: int, kernel: int, stride: int, pads: tuple, dilation: int) -> int:
+    """⌊(size + pad_before + pad_after − d·(k − 1) − 1) / s⌋ + 1, PyTorch's output size (may be <= 0)."""
+    return (size + pads[0] + pads[1] - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def window_geometry(shape: tuple, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, owner: str) -> tuple:
+    """The output's spatial size (Ho, Wo) or (Lo,) for an input of ``shape`` (N, C, *spatial), or a
+    ValueError naming ``owner`` and the shapes when the (dilated) kernel is larger than the padded input."""
+    spatial = tuple(shape[2:])
+    out = tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in zip(spatial, kernel, stride, pads, dilation))
+    if min(out) < 1:
+        padded = "×".join(str(size + sum(p)) for size, p in zip(spatial, pads))
+        span = "×".join(str(d * (k - 1) + 1) for k, d in zip(kernel, dilation))
+        raise ValueError(
+            f"{owner}: the window {'×'.join(map(str, kernel))} (dilated span {span}) is larger than the padded "
+            f"input {padded} (input of shape {tuple(shape)}, padding {tuple(p[0] if p[0] == p[1] else p for p in pads)})"
+        )
+    return out
+
+
+def _check_images(x: Tensor, owner: str, ndim: int = 4) -> None:
+    if x.ndim != ndim:
+        layout = "(N, C, H, W)" if ndim == 4 else "(N, C, L)"
+        raise ValueError(f"{owner}: input must be {ndim}-D {layout}, got shape {x.shape}")
+
+
+# ------------------------------------------------------------- helpers on arrays
+def _padded(x: np.ndarray, pads: tuple, fill: float) -> np.ndarray:
+    """x with ``pads`` = ((top, bottom), (left, right)) of ``fill`` around the last two axes."""
+    (top, bottom), (left, right) = pads
+    if top == bottom == left == right == 0:
+        return x
+    N, C, H, W = x.shape
+    out = np.empty((N, C, H + top + bottom, W + left + right), dtype=x.dtype)
+    out[:, :, :top] = fill  # only the border is filled: the inside is overwritten next
+    out[:, :, H + top:] = fill
+    out[:, :, :, :left] = fill
+    out[:, :, :, W + left:] = fill
+    out[:, :, top:top + H, left:left + W] = x
+    return out
+
+
+def _windows(x_pad: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple,
+             kernel_first: bool) -> np.ndarray:
+    """A read-only strided view of every window: (N, C, kh, kw, Ho, Wo) or (N, C, Ho, Wo, kh, kw)."""
+    N, C = x_pad.shape[:2]
+    sN, sC, sH, sW = x_pad.strides
+    k_shape, k_strides = kernel, (sH * dilation[0], sW * dilation[1])
+    o_shape, o_strides = out_hw, (sH * stride[0], sW * stride[1])
+    if kernel_first:
+        shape, strides = (N, C, *k_shape, *o_shape), (sN, sC, *k_strides, *o_strides)
+    else:
+        shape, strides = (N, C, *o_shape, *k_shape), (sN, sC, *o_strides, *k_strides)
+    return as_strided(x_pad, shape, strides, writeable=False)
+
+
+def _scatter_windows(parts, shape_pad: tuple, kernel: tuple, stride: tuple, dilation: tuple,
+                     out_hw: tuple, dtype) -> np.ndarray:
+    """The adjoint of :func:`_windows`: Σ over kernel offsets (i, j) of parts(i, j) added at its window
+    positions of a zero (N, C, Hp, Wp) array (positions shared by several windows add up)."""
+    grad = np.zeros(shape_pad, dtype=dtype)
+    Ho, Wo = out_hw
+    for i in range(kernel[0]):
+        top = i * dilation[0]
+        rows = slice(top, top + stride[0] * (Ho - 1) + 1, stride[0])
+        for j in range(kernel[1]):
+            left = j * dilation[1]
+            grad[:, :, rows, slice(left, left + stride[1] * (Wo - 1) + 1, stride[1])] += parts(i, j)
+    return grad
+
+
+def _cropped(grad_pad: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
+    (top, _), (left, _) = pads
+    if grad_pad.shape == tuple(shape):
+        return grad_pad
+    return np.ascontiguousarray(grad_pad[:, :, top:top + shape[2], left:left + shape[3]])
+
+
+# ------------------------------------------------------------- convolution
+def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride, pads, dilation, out_hw):
+    """Forward on arrays: (z, cols); z is (N, O, Ho, Wo), cols is (C·kh·kw, N·Ho·Wo)."""
+    N, C = x.shape[:2]
+    O, _, kh, kw = W.shape
+    Ho, Wo = out_hw
+    dtype = np.result_type(x.dtype, W.dtype)
+    windows = _windows(_padded(x, pads, 0), (kh, kw), stride, dilation, out_hw, kernel_first=True)
+    cols = np.empty((C, kh, kw, N, Ho, Wo), dtype=dtype)
+    np.copyto(cols, windows.transpose(1, 2, 3, 0, 4, 5))  # the one im2col copy, rows (k, i, j) as in W
+    cols = cols.reshape(C * kh * kw, N * Ho * Wo)
+    z = W.reshape(O, -1) @ cols  # (O, N·Ho·Wo): one GEMM for the whole batch
+    if b is not None:
+        z += b[:, None]
+    z = np.ascontiguousarray(z.reshape(O, N, Ho, Wo).transpose(1, 0, 2, 3))
+    return z, cols
+
+
+def _conv2d_backward(delta: np.ndarray, x_shape: tuple, W: np.ndarray, cols: np.ndarray, stride, pads, dilation,
+                     want_x: bool, want_W: bool, want_b: bool):
+    """(∂J/∂x, ∂J/∂W, ∂J/∂b) from δ = ∂J/∂z of shape (N, O, Ho, Wo); None where not wanted."""
+    N, O, Ho, Wo = delta.shape
+    _, C, kh, kw = W.shape
+    delta_mat = np.ascontiguousarray(delta.transpose(1, 0, 2, 3)).reshape(O, N * Ho * Wo)
+    grad_b = delta_mat.sum(axis=1) if want_b else None
+    grad_W = (delta_mat @ cols.T).reshape(W.shape) if want_W else None  # Σ over positions sharing W
+    grad_x = None
+    if want_x:
+        grad_cols = (W.reshape(O, -1).T @ delta_mat).reshape(C, kh, kw, N, Ho, Wo)
+        shape_pad = (N, C, x_shape[2] + sum(pads[0]), x_shape[3] + sum(pads[1]))
+        grad_pad = _scatter_windows(lambda i, j: grad_cols[:, i, j].transpose(1, 0, 2, 3), shape_pad,
+                                    (kh, kw), stride, dilation, (Ho, Wo), grad_cols.dtype)
+        grad_x = _cropped(grad_pad, pads, x_shape)
+    return grad_x, grad_W, grad_b
+
+
+def _conv_arguments(x: Tensor, W: Tensor, b, stride, padding, dilation, owner: str):
+    if W.ndim != 4:
+        raise ValueError(f"{owner}: W must be 4-D (out_channels, in_channels, kh, kw), got shape {W.shape}")
+    _check_images(x, owner)
+    if x.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"{owner}: input of shape {x.shape} has {x.shape[1]} channels but W of shape {W.shape} "
+            f"expects {W.shape[1]} (in_channels = W.shape[1])"
+        )
+    if b is not None and b.shape != (W.shape[0],):
+        raise ValueError(f"{owner}: b must have shape ({W.shape[0]},), got {b.shape}")
+    kernel = W.shape[2:]
+    stride = pair(stride, "stride", owner)
+    dilation = pair(dilation, "dilation", owner)
+    pads = conv_padding(padding, kernel, dilation, stride, owner)
+    return stride, pads, dilation, window_geometry(x.shape, kernel, stride, pads, dilation, owner)
+
+
+def conv2d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
+    """2-D convolution (cross-correlation, as in PyTorch): z = Σ W ⋆ a + b at every position.
+
+    z[n, o, r, c] = Σ_{k,i,j} W[o, k, i, j] · a[n, k, r·s + i·d, c·s + j·d] + b[o].
+
+    Args:
+        x: the input a, (N, C, H, W).
+        W: (out_channels, C, kh, kw), ``torch.nn.Conv2d.weight``'s layout.
+        b: (out_channels,) or None.
+        stride: s, an int or (sh, sw).
+        padding: zeros added on each side: an int, (ph, pw), "valid" (0) or "same"
+            (stride 1; output as large as the input).
+        dilation: d, the spacing between kernel taps, an int or (dh, dw).
+
+    Returns:
+        z of shape (N, out_channels, Ho, Wo), Ho = ⌊(H + 2p − d·(kh − 1) − 1)/s⌋ + 1.
+
+    Raises:
+        ValueError: for inputs that are not 4-D, a channel count that does not match W,
+            non-positive sizes, or a kernel larger than the padded input.
+    """
+    x, W = as_tensor(x), as_tensor(W)
+    b = None if b is None else as_tensor(b)
+    stride, pads, dilation, out_hw = _conv_arguments(x, W, b, stride, padding, dilation, "conv2d")
+    z, cols = _conv2d_arrays(x.data, W.data, None if b is None else b.data, stride, pads, dilation, out_hw)
+    parents = (x, W) if b is None else (x, W, b)
+
+    def backward(delta):
+        grads = _conv2d_backward(delta, x.shape, W.data, cols, stride, pads, dilation,
+                                 x.requires_grad, W.requires_grad, b is not None and b.requires_grad)
+        return grads if b is not None else grads[:2]
+
+    return make_result(z, parents, backward, "conv2d")
+
+
+def conv1d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
+    """1-D convolution over (N, C, L) with W of shape (out_channels, C, k): conv2d on a height-1 image.
+
+    z[n, o, t] = Σ_{c,j} W[o, c, j] · a[n, c, t·s + j·d] + b[o].
+    """
+    x, W = as_tensor(x), as_tensor(W)
+    b = None if b is None else as_tensor(b)
+    owner = "conv1d"
+    if W.ndim != 3:
+        raise ValueError(f"{owner}: W must be 3-D (out_channels, in_channels, k), got shape {W.shape}")
+    _check_images(x, owner, ndim=3)
+    if x.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"{owner}: input of shape {x.shape} has {x.shape[1]} channels but W of shape {W.shape} "
+            f"expects {W.shape[1]} (in_channels = W.shape[1])"
+        )
+    if b is not None and b.shape != (W.shape[0],):
+        raise ValueError(f"{owner}: b must have shape ({W.shape[0]},), got {b.shape}")
+    stride, dilation = pair(stride, "stride", owner, n=1), pair(dilation, "dilation", owner, n=1)
+    pads = conv_padding(padding, W.shape[2:], dilation, stride, owner)
+    out_hw = (1, *window_geometry(x.shape, W.shape[2:], stride, pads, dilation, owner))
+    stride, dilation, pads = (1, *stride), (1, *dilation), ((0, 0), *pads)
+    x4, W4 = x.data[:, :, None, :], W.data[:, :, None, :]
+    z, cols = _conv2d_arrays(x4, W4, None if b is None else b.data, stride, pads, dilation, out_hw)
+    parents = (x, W) if b is None else (x, W, b)
+
+    def backward(delta):
+        grad_x, grad_W, grad_b = _conv2d_backward(
+            delta[:, :, None, :], x4.shape, W4, cols, stride, pads, dilation,
+            x.requires_grad, W.requires_grad, b is not None and b.requires_grad)
+        grad_x = None if grad_x is None else grad_x.reshape(x.shape)
+        grad_W = None if grad_W is None else grad_W.reshape(W.shape)
+        return (grad_x, grad_W, grad_b) if b is not None else (grad_x, grad_W)
+
+    return make_result(z[:, :, 0, :], parents, backward, "conv1d")
+
+
+# ------------------------------------------------------------- pooling
+def _pool_arguments(x_shape: tuple, kernel_size, stride, padding, dilation, owner: str, n: int = 2):
+    kernel = pair(kernel_size, "kernel_size", owner, n=n)
+    stride = kernel if stride is None else pair(stride, "stride", owner, n=n)
+    padding = pair(padding, "padding", owner, minimum=0, n=n)
+    dilation = pair(dilation, "dilation", owner, n=n)
+    if any(2 * p > k for p, k in zip(padding, kernel)):
+        raise ValueError(f"{owner}: padding {padding} must be at most half the kernel size {kernel} (as in PyTorch)")
+    return kernel, stride, tuple((p, p) for p in padding), dilation
+
+
+def _max_pool_arrays(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_winner: bool):
+    """(out, winner, padded shape): winner[n, c, r, q] = i·kw + j, the kernel offset that won (or None).
+
+    One pass per kernel offset over the whole output (kh·kw vectorised steps, no copy of the
+    windows): a later offset wins only if it is strictly larger, so ties go to the first maximum
+    in row-major window order, and NaN wins (propagates), both as in PyTorch.
+    """
+    fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
+    x_pad = _padded(x, pads, fill)
+    windows = _windows(x_pad, kernel, stride, dilation, out_hw, kernel_first=True)  # (N, C, kh, kw, Ho, Wo)
+    out = windows[:, :, 0, 0].copy()
+    winner = np.zeros(out.shape, dtype=np.int32) if want_winner else None
+    better = np.empty(out.shape, dtype=bool)
+    for k in range(1, kernel[0] * kernel[1]):
+        candidate = windows[:, :, k // kernel[1], k % kernel[1]]
+        np.greater(candidate, out, out=better)
+        if x.dtype.kind == "f":
+            better |= np.isnan(candidate)
+        np.copyto(out, candidate, where=better)
+        if want_winner:
+            np.copyto(winner, k, where=better)
+    return out, winner, x_pad.shape
+
+
+def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
+    """Max pooling: out[n, c, r, q] = max over the window at (r·s, q·s) (padding counts as −∞).
+
+    ∂J/∂a is δ routed to the element that won each window (the first maximum, as in PyTorch),
+    summed where windows overlap.
+
+    Args:
+        x: (N, C, H, W).
+        kernel_size: an int or (kh, kw).
+        stride: an int, a pair, or None for the kernel size (non-overlapping windows).
+        padding: an int or pair, at most half the kernel size.
+        dilation: the spacing between window taps.
+    """
+    x = as_tensor(x)
+    owner = "max_pool2d"
+    _check_images(x, owner)
+    kernel, stride, pads, dilation = _pool_arguments(x.shape, kernel_size, stride, padding, dilation, owner)
+    out_hw = window_geometry(x.shape, kernel, stride, pads, dilation, owner)
+    return _max_pool(x, kernel, stride, pads, dilation, out_hw, x.data, x.shape, "max_pool2d")
+
+
+def _max_pool(x: Tensor, kernel, stride, pads, dilation, out_hw, data, shape4, op: str) -> Tensor:
+    want = x.requires_grad and is_grad_enabled()
+    out, winner, shape_pad = _max_pool_arrays(data, kernel, stride, pads, dilation, out_hw, want)
+
+    def backward(delta):
+        delta = delta.reshape(out.shape)
+        zero = np.zeros((), dtype=delta.dtype)
+        grad_pad = _scatter_windows(lambda i, j: np.where(winner == i * kernel[1] + j, delta, zero), shape_pad,
+                                    kernel, stride, dilation, out_hw, delta.dtype)
+        return (_cropped(grad_pad, pads, shape4).reshape(x.shape),)
+
+    return make_result(out if op == "max_pool2d" else out[:, :, 0, :], (x,), backward, op)
+
+
+def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad: bool = True) -> Tensor:
+    """Average pooling: out[n, c, r, q] = (1/m) Σ over the window at (r·s, q·s).
+
+    m = kh·kw with ``count_include_pad=True`` (PyTorch's default: the padding zeros count),
+    or the number of real (unpadded) elements in the window with False. ∂J/∂a gets δ/m
+    from every window it is in.
+    """
+    x = as_tensor(x)
+    owner = "avg_pool2d"
+    _check_images(x, owner)
+    if not isinstance(count_include_pad, bool):
+        raise ValueError(f"{owner}: count_include_pad must be True or False, got {count_include_pad!r}")
+    kernel, stride, pads, _ = _pool_arguments(x.shape, kernel_size, stride, padding, 1, owner)
+    out_hw = window_geometry(x.shape, kernel, stride, pads, (1, 1), owner)
+    return _avg_pool(x, kernel, stride, pads, out_hw, count_include_pad, x.data, x.shape, "avg_pool2d")
+
+
+def _window_counts(size: int, kernel: int, stride: int, pads: tuple, out: int) -> np.ndarray:
+    """How many real (unpadded) elements each window along one axis covers."""
+    start = np.arange(out) * stride - pads[0]
+    return np.minimum(start + kernel, size) - np.maximum(start, 0)
+
+
+def _avg_pool(x: Tensor, kernel, stride, pads, out_hw, count_include_pad, data, shape4, op: str) -> Tensor:
+    windows = _windows(_padded(data, pads, 0), kernel, stride, (1, 1), out_hw, kernel_first=False)
+    if count_include_pad:
+        divisor = float(kernel[0] * kernel[1])
+    else:
+        divisor = np.multiply.outer(
+            _window_counts(shape4[2], kernel[0], stride[0], pads[0], out_hw[0]),
+            _window_counts(shape4[3], kernel[1], stride[1], pads[1], out_hw[1]),
+        ).astype(data.dtype)
+    out = windows.sum(axis=(4, 5)) / divisor
+    shape_pad = (shape4[0], shape4[1], shape4[2] + sum(pads[0]), shape4[3] + sum(pads[1]))
+
+    def backward(delta):
+        share = delta.reshape(out.shape) / divisor
+        grad_pad = _scatter_windows(lambda i, j: share, shape_pad, kernel, stride, (1, 1), out_hw, share.dtype)
+        return (_cropped(grad_pad, pads, shape4).reshape(x.shape),)
+
+    return make_result(out if op == "avg_pool2d" else out[:, :, 0, :], (x,), backward, op)
+
+
+def max_pool1d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
+    """Max pooling over (N, C, L): max_pool2d on a height-1 image."""
+    x = as_tensor(x)
+    owner = "max_pool1d"
+    _check_images(x, owner, ndim=3)
+    kernel, stride, pads, dilation = _pool_arguments(x.shape, kernel_size, stride, padding, dilation, owner, n=1)
+    out_hw = (1, *window_geometry(x.shape, kernel, stride, pads, dilation, owner))
+    kernel, stride, pads, dilation = (1, *kernel), (1, *stride), ((0, 0), *pads), (1, *dilation)
+    data = x.data[:, :, None, :]
+    return _max_pool(x, kernel, stride, pads, dilation, out_hw, data, data.shape, "max_pool1d")
+
+
+def avg_pool1d(x, kernel_size, stride=None, padding=0, count_include_pad: bool = True) -> Tensor:
+    """Average pooling over (N, C, L): avg_pool2d on a height-1 image."""
+    x = as_tensor(x)
+    owner = "avg_pool1d"
+    _check_images(x, owner, ndim=3)
+    if not isinstance(count_include_pad, bool):
+        raise ValueError(f"{owner}: count_include_pad must be True or False, got {count_include_pad!r}")
+    kernel, stride, pads, _ = _pool_arguments(x.shape, kernel_size, stride, padding, 1, owner, n=1)
+    out_hw = (1, *window_geometry(x.shape, kernel, stride, pads, (1,), owner))
+    kernel, stride, pads = (1, *kernel), (1, *stride), ((0, 0), *pads)
+    data = x.data[:, :, None, :]
+    return _avg_pool(x, kernel, stride, pads, out_hw, count_include_pad, data, data.shape, "avg_pool1d")
+
+
+def global_avg_pool2d(x, keepdims: bool = False) -> Tensor:
+    """out[n, c] = (1/(H·W)) Σ_{r,q} a[n, c, r, q]: one number per channel, wherever the feature was.
+
+    With ``keepdims=True`` the output is (N, C, 1, 1), as ``torch.nn.AdaptiveAvgPool2d(1)``.
+    """
+    x = as_tensor(x)
+    _check_images(x, "global_avg_pool2d")
+    N, C, H, W = x.shape
+    out = x.data.mean(axis=(2, 3), keepdims=keepdims)
+
+    def backward(delta):
+        share = delta.reshape(N, C, 1, 1) / (H * W)
+        return (np.broadcast_to(share, x.shape).copy(),)
+
+    return make_result(out, (x,), backward, "global_avg_pool2d")

@@ -1,0 +1,215 @@
+"""Convolutional layers: one small θ (a kernel) slid over the image, z = W ⋆ a + b.
+
+The notes' parameter sharing: instead of one weight per pixel (logistic regression on a
+flattened 64×64×3 image), a kernel W[o] of shape (in_channels, kh, kw) is applied at every
+position, so the layer sees every pixel with the same θ and finds a ball wherever it is.
+The maths lives in the engine ops :func:`backprop.engine.ops.conv2d` / ``conv1d``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from backprop.backend import get_default_dtype, resolve_dtype
+from backprop.engine.ops.conv import conv1d, conv2d, conv_padding, pair, window_geometry
+from backprop.engine.tensor import Tensor, as_tensor
+from backprop.nn import init
+from backprop.nn.activations import activation_config, resolve_activation
+from backprop.nn.module import Module, check_positive_int
+from backprop.nn.parameter import Parameter
+from backprop.nn.registry import register_module
+from backprop.nn.regularizers import get_regularizer
+
+__all__ = ["Conv2d", "Conv1d"]
+
+
+class _ConvNd(Module):
+    """What Conv1d and Conv2d share: arguments, parameters, config; ``_dims`` is 1 or 2."""
+
+    _dims = 2
+    _op = staticmethod(conv2d)
+
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict:
+        """``{"W": (out_channels, in_channels, *kernel_size), "b": (out_channels,)}`` for a config,
+        its sizes checked as the constructor checks them, without allocating the weights."""
+        config = cls.check_config_keys(config)
+        name, n = cls.__name__, cls._dims
+        c_in = check_positive_int(config["in_channels"], "in_channels", name)
+        c_out = check_positive_int(config["out_channels"], "out_channels", name)
+        kernel = pair(config["kernel_size"], "kernel_size", name, n=n)
+        bias = config.get("bias", True)
+        if not isinstance(bias, bool):
+            raise ValueError(f"{name}: bias must be True or False, got {bias!r}")
+        return {"W": (c_out, c_in, *kernel), **({"b": (c_out,)} if bias else {})}
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, *,
+                 activation=None, weight_init=None, bias_init="zeros", weight_regularizer=None, dtype=None):
+        super().__init__()
+        name, n = type(self).__name__, self._dims
+        self.in_channels = check_positive_int(in_channels, "in_channels", name)
+        self.out_channels = check_positive_int(out_channels, "out_channels", name)
+        self.kernel_size = pair(kernel_size, "kernel_size", name, n=n)
+        self.stride = pair(stride, "stride", name, n=n)
+        self.dilation = pair(dilation, "dilation", name, n=n)
+        self._pads = conv_padding(padding, self.kernel_size, self.dilation, self.stride, name)
+        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", name, minimum=0, n=n)
+        if not isinstance(bias, bool):
+            raise ValueError(f"{name}: bias must be True or False, got {bias!r}")
+        self.activation = _named(name, "activation", resolve_activation, activation)
+        if weight_init is None:
+            weight_init = init.default_weight_init(None if self.activation is None else self.activation.name)
+        self.weight_init = _named(name, "weight_init", init.get_initializer, weight_init)
+        self.bias_init = _named(name, "bias_init", init.get_initializer, bias_init)
+        self.weight_regularizer = _named(name, "weight_regularizer", get_regularizer, weight_regularizer)
+        dtype = get_default_dtype() if dtype is None else _named(name, "dtype", resolve_dtype, dtype)
+
+        # fan_in = in_channels·kh·kw and fan_out = out_channels·kh·kw (init.fans), PyTorch's convention.
+        self.W = Parameter(self.weight_init((self.out_channels, self.in_channels, *self.kernel_size), dtype=dtype))
+        self.b = Parameter(self.bias_init((self.out_channels,), dtype=dtype)) if bias else None
+
+    def _check_input(self, x: Tensor) -> None:
+        name, n = type(self).__name__, self._dims
+        layout = "(N, C, H, W)" if n == 2 else "(N, C, L)"
+        if x.ndim != n + 2:
+            raise ValueError(f"{name}: input must be {n + 2}-D {layout}, got shape {x.shape}")
+        if x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"{name}: input of shape {x.shape} has {x.shape[1]} channels, but the layer has "
+                f"in_channels={self.in_channels} (W of shape {self.W.shape})"
+            )
+        window_geometry(x.shape, self.kernel_size, self.stride, self._pads, self.dilation, name)
+
+    def forward(self, a) -> Tensor:
+        """z = W ⋆ a + b at every position (see :func:`backprop.engine.ops.conv2d`), then f(z)."""
+        a = as_tensor(a)
+        self._check_input(a)
+        z = self._op(a, self.W, self.b, self.stride, self.padding, self.dilation)
+        return z if self.activation is None else self.activation(z)
+
+    def own_regularization_loss(self) -> Optional[Tensor]:
+        """penalty(W) from ``weight_regularizer`` (the bias is not penalised), or None."""
+        return None if self.weight_regularizer is None else self.weight_regularizer(self.W)
+
+    # The sizes Sequential chains are the channels (axis 1), as for Dense's features.
+    def expected_in_features(self) -> int:
+        return self.in_channels
+
+    def output_features(self, in_features) -> int:
+        return self.out_channels
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        """The output's (C, H, W) (or (C, L)) for an input of ``input_shape`` (without the batch axis)."""
+        spatial = tuple(
+            (size + sum(p) - d * (k - 1) - 1) // s + 1
+            for size, k, s, p, d in zip(input_shape[1:], self.kernel_size, self.stride, self._pads, self.dilation)
+        )
+        return (self.out_channels, *spatial)
+
+    def get_config(self) -> dict:
+        def plain(value):
+            return value if isinstance(value, str) else list(value)
+
+        return {
+            "in_channels": self.in_channels,
+            "out_channels": self.out_channels,
+            "kernel_size": list(self.kernel_size),
+            "stride": list(self.stride),
+            "padding": plain(self.padding),
+            "dilation": list(self.dilation),
+            "bias": self.b is not None,
+            "activation": activation_config(self.activation),
+            "weight_init": init.initializer_config(self.weight_init),
+            "bias_init": init.initializer_config(self.bias_init),
+            "weight_regularizer": None if self.weight_regularizer is None else self.weight_regularizer.get_config(),
+            "dtype": self.W.dtype.name,
+        }
+
+    def extra_repr(self) -> str:
+        one = (1,) * self._dims
+        parts = [f"{self.in_channels}, {self.out_channels}", f"kernel_size={self.kernel_size}"]
+        if self.stride != one:
+            parts.append(f"stride={self.stride}")
+        if self.padding != (0,) * self._dims:
+            parts.append(f"padding={self.padding!r}" if isinstance(self.padding, str) else f"padding={self.padding}")
+        if self.dilation != one:
+            parts.append(f"dilation={self.dilation}")
+        if self.b is None:
+            parts.append("bias=False")
+        if self.activation is not None:
+            parts.append(f"activation={activation_config(self.activation)!r}")
+        return ", ".join(parts)
+
+
+@register_module
+class Conv2d(_ConvNd):
+    """A 2-D convolution: z[n, o] = Σ_k W[o, k] ⋆ a[n, k] + b[o], then a_out = f(z).
+
+    Each output channel o has one kernel W[o] of shape (in_channels, kh, kw), slid over the
+    image: z[n, o, r, c] = Σ_{k,i,j} W[o, k, i, j] · a[n, k, r·s + i·d, c·s + j·d] + b[o]
+    (the notes' a = Σᵢⱼ θᵢⱼ xᵢⱼ at every position). ∂J/∂W is the sum over all positions
+    that share W (the sum rule across paths).
+
+    NCHW, as ``torch.nn.Conv2d``: W has shape (out_channels, in_channels, kh, kw) and b
+    (out_channels,), so PyTorch's ``weight`` and ``bias`` copy over directly.
+
+    Args:
+        in_channels: C of the input (3 for an RGB image), a positive int.
+        out_channels: the number of kernels (feature maps), a positive int.
+        kernel_size: kh = kw, or (kh, kw).
+        stride: s, an int or (sh, sw).
+        padding: zeros on each side: an int, (ph, pw), "valid" (no padding) or "same"
+            (stride 1; output as large as the input, the odd pad after, as in PyTorch).
+        dilation: d, the spacing of kernel taps.
+        bias: whether the layer has b.
+        activation: f, as for :class:`~backprop.nn.Dense` (None: a = z).
+        weight_init: initialiser of W; default by f as for Dense: relu/leaky_relu →
+            "he_normal" (σ = √(2/fan_in)), otherwise "xavier_normal"
+            (σ = √(2/(fan_in + fan_out))), with fan_in = in_channels·kh·kw and
+            fan_out = out_channels·kh·kw (PyTorch's convention).
+        bias_init: initialiser of b (default "zeros").
+        weight_regularizer: penalty on W, never on b (as for Dense).
+        dtype: float dtype of W and b (default: the library's default, float32).
+
+    Raises:
+        ValueError: for non-positive sizes, negative padding, or "same" with a stride;
+            at call time, naming the layer and the shapes, for an input that is not
+            (N, in_channels, H, W) or smaller than the (dilated) kernel after padding.
+
+    Example:
+        >>> import numpy as np
+        >>> layer = Conv2d(3, 8, kernel_size=3, padding=1, activation="relu")
+        >>> layer.W.shape, layer.b.shape
+        ((8, 3, 3, 3), (8,))
+        >>> layer(np.zeros((2, 3, 64, 64), dtype=np.float32)).shape
+        (2, 8, 64, 64)
+    """
+
+    _dims = 2
+    _op = staticmethod(conv2d)
+
+
+@register_module
+class Conv1d(_ConvNd):
+    """A 1-D convolution over (N, C, L): z[n, o, t] = Σ_{c,j} W[o, c, j] · a[n, c, t·s + j·d] + b[o].
+
+    As ``torch.nn.Conv1d``: W of shape (out_channels, in_channels, k). The arguments are
+    :class:`Conv2d`'s, with ints (or 1-tuples) for the sizes.
+
+    Example:
+        >>> import numpy as np
+        >>> Conv1d(2, 4, kernel_size=3)(np.zeros((5, 2, 10), dtype=np.float32)).shape
+        (5, 4, 8)
+    """
+
+    _dims = 1
+    _op = staticmethod(conv1d)
+
+
+def _named(layer: str, argument: str, resolve, value):
+    """``resolve(value)``, with errors prefixed by the layer and argument name."""
+    try:
+        return resolve(value)
+    except (TypeError, ValueError) as error:
+        raise (TypeError if isinstance(error, TypeError) else ValueError)(f"{layer}: {argument}: {error}") from None

@@ -1,0 +1,197 @@
+"""Pooling layers: summarise each window of a feature map by its maximum or its mean.
+
+Pooling has no parameters; it shrinks the feature maps and makes a detected feature's
+exact position matter less. A global pool keeps one number per channel, wherever the
+feature was found, which is what makes a conv network translation invariant.
+The maths lives in the engine ops (:mod:`backprop.engine.ops.conv`).
+"""
+
+from __future__ import annotations
+
+from backprop.engine.ops.conv import (
+    avg_pool1d,
+    avg_pool2d,
+    global_avg_pool2d,
+    max_pool1d,
+    max_pool2d,
+    pair,
+    window_geometry,
+)
+from backprop.engine.tensor import Tensor, as_tensor
+from backprop.nn.module import Module
+from backprop.nn.registry import register_module
+
+__all__ = ["MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "GlobalAvgPool2d"]
+
+
+class _Pool(Module):
+    """Arguments, checks and config shared by the window pools; ``_dims`` is 1 or 2."""
+
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict:
+        """A pool holds no arrays: ``{}``, once the config has passed the constructor's checks
+        (building a pool allocates nothing)."""
+        cls(**cls.check_config_keys(config))
+        return {}
+
+    _dims = 2
+    _has_dilation = True
+
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
+        super().__init__()
+        name, n = type(self).__name__, self._dims
+        self.kernel_size = pair(kernel_size, "kernel_size", name, n=n)
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", name, n=n)
+        self.padding = pair(padding, "padding", name, minimum=0, n=n)
+        self.dilation = pair(dilation, "dilation", name, n=n)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(
+                f"{name}: padding {self.padding} must be at most half the kernel size {self.kernel_size} "
+                "(as in PyTorch), so that every window holds a real element"
+            )
+
+    def _checked(self, x) -> Tensor:
+        """x as a Tensor, or a ValueError naming the layer and the shapes."""
+        x = as_tensor(x)
+        name, n = type(self).__name__, self._dims
+        if x.ndim != n + 2:
+            layout = "(N, C, H, W)" if n == 2 else "(N, C, L)"
+            raise ValueError(f"{name}: input must be {n + 2}-D {layout}, got shape {x.shape}")
+        window_geometry(x.shape, self.kernel_size, self.stride, tuple((p, p) for p in self.padding),
+                        self.dilation, name)
+        return x
+
+    def output_features(self, in_features):
+        return in_features  # the channels pass through
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        """The output's (C, H, W) (or (C, L)) for an input of ``input_shape`` (without the batch axis)."""
+        spatial = tuple((size + 2 * p - d * (k - 1) - 1) // s + 1 for size, k, s, p, d
+                        in zip(input_shape[1:], self.kernel_size, self.stride, self.padding, self.dilation))
+        return (input_shape[0], *spatial)
+
+    def get_config(self) -> dict:
+        config = {"kernel_size": list(self.kernel_size), "stride": list(self.stride), "padding": list(self.padding)}
+        if self._has_dilation:
+            config["dilation"] = list(self.dilation)
+        return config
+
+    def extra_repr(self) -> str:
+        parts = [f"kernel_size={self.kernel_size}"]
+        if self.stride != self.kernel_size:
+            parts.append(f"stride={self.stride}")
+        if any(self.padding):
+            parts.append(f"padding={self.padding}")
+        if any(d != 1 for d in self.dilation):
+            parts.append(f"dilation={self.dilation}")
+        return ", ".join(parts)
+
+
+class _AvgPool(_Pool):
+    _has_dilation = False
+
+    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
+        super().__init__(kernel_size, stride, padding)
+        if not isinstance(count_include_pad, bool):
+            raise ValueError(f"{type(self).__name__}: count_include_pad must be True or False, got {count_include_pad!r}")
+        self.count_include_pad = count_include_pad
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "count_include_pad": self.count_include_pad}
+
+
+@register_module
+class MaxPool2d(_Pool):
+    """out[n, c, r, q] = max of a[n, c] over the kh×kw window at (r·s, q·s), as ``torch.nn.MaxPool2d``.
+
+    δ goes back to the element that won each window (the first maximum, as in PyTorch).
+
+    Args:
+        kernel_size: an int or (kh, kw).
+        stride: an int or pair; None (the default) is the kernel size: windows side by side.
+        padding: −∞ added on each side, an int or pair, at most half the kernel size.
+        dilation: the spacing of window taps.
+
+    Example:
+        >>> import numpy as np
+        >>> MaxPool2d(2)(np.zeros((1, 3, 8, 8), dtype=np.float32)).shape
+        (1, 3, 4, 4)
+    """
+
+    def forward(self, x) -> Tensor:
+        return max_pool2d(self._checked(x), self.kernel_size, self.stride, self.padding, self.dilation)
+
+
+@register_module
+class AvgPool2d(_AvgPool):
+    """out[n, c, r, q] = (1/m) Σ of a[n, c] over the window at (r·s, q·s), as ``torch.nn.AvgPool2d``.
+
+    Args:
+        kernel_size: an int or (kh, kw).
+        stride: an int or pair; None (the default) is the kernel size.
+        padding: zeros added on each side, at most half the kernel size.
+        count_include_pad: m = kh·kw, counting the padding zeros (True, PyTorch's default),
+            or m = the number of real elements in the window (False).
+    """
+
+    def forward(self, x) -> Tensor:
+        return avg_pool2d(self._checked(x), self.kernel_size, self.stride, self.padding, self.count_include_pad)
+
+
+@register_module
+class MaxPool1d(_Pool):
+    """Max pooling over (N, C, L), as ``torch.nn.MaxPool1d``; the arguments are :class:`MaxPool2d`'s."""
+
+    _dims = 1
+
+    def forward(self, x) -> Tensor:
+        return max_pool1d(self._checked(x), self.kernel_size, self.stride, self.padding, self.dilation)
+
+
+@register_module
+class AvgPool1d(_AvgPool):
+    """Average pooling over (N, C, L), as ``torch.nn.AvgPool1d``; the arguments are :class:`AvgPool2d`'s."""
+
+    _dims = 1
+
+    def forward(self, x) -> Tensor:
+        return avg_pool1d(self._checked(x), self.kernel_size, self.stride, self.padding, self.count_include_pad)
+
+
+@register_module
+class GlobalAvgPool2d(Module):
+    """out[n, c] = (1/(H·W)) Σ_{r,q} a[n, c, r, q]: one number per channel (Keras's GlobalAveragePooling2D).
+
+    Where on the image a feature was found no longer matters, so a conv network ending
+    in it answers "is there a ball?" the same way for every position. The output (N, C)
+    goes straight into a Dense layer; ``keepdims=True`` gives (N, C, 1, 1), as
+    ``torch.nn.AdaptiveAvgPool2d(1)``.
+    """
+
+    @classmethod
+    def state_shapes(cls, config: dict) -> dict:
+        """A pool holds no arrays: ``{}``, once the config has passed the constructor's checks
+        (building a pool allocates nothing)."""
+        cls(**cls.check_config_keys(config))
+        return {}
+
+    def __init__(self, keepdims: bool = False):
+        super().__init__()
+        if not isinstance(keepdims, bool):
+            raise ValueError(f"GlobalAvgPool2d: keepdims must be True or False, got {keepdims!r}")
+        self.keepdims = keepdims
+
+    def forward(self, x) -> Tensor:
+        x = as_tensor(x)
+        if x.ndim != 4:
+            raise ValueError(f"GlobalAvgPool2d: input must be 4-D (N, C, H, W), got shape {x.shape}")
+        return global_avg_pool2d(x, keepdims=self.keepdims)
+
+    def output_features(self, in_features):
+        return in_features  # one number per channel
+
+    def output_shape(self, input_shape: tuple) -> tuple:
+        return (input_shape[0], 1, 1) if self.keepdims else (input_shape[0],)
+
+    def get_config(self) -> dict:
+        return {"keepdims": self.keepdims}

@@ -1,0 +1,285 @@
+"""Convolution and pooling ops: float64 gradcheck and PyTorch parity over kernel sizes, strides,
+paddings and dilations (odd shapes included), dtypes, and the errors for bad arguments."""
+
+import numpy as np
+import pytest
+
+import backprop as bp
+from backprop.engine import ops
+from backprop.engine.tensor import Tensor
+
+# (x shape, W shape, stride, padding, dilation, bias)
+CONV2D_CASES = [
+    ((1, 1, 5, 5), (1, 1, 1, 1), 1, 0, 1, True),            # 1×1 kernel
+    ((2, 3, 7, 6), (4, 3, 3, 3), 1, 0, 1, True),            # plain 3×3, non-square image
+    ((2, 2, 8, 7), (3, 2, 5, 5), 1, 2, 1, False),           # LeNet-style 5×5, pad 2
+    ((1, 3, 9, 10), (2, 3, 3, 2), 2, 1, 1, True),           # non-square kernel, stride 2
+    ((2, 2, 9, 9), (2, 2, 3, 3), (2, 3), (1, 0), 2, True),  # per-axis stride/padding, dilation 2
+    ((1, 2, 6, 5), (3, 2, 4, 3), 1, "same", 1, True),       # "same" with an even kernel: odd pad after
+    ((1, 2, 7, 7), (2, 2, 3, 3), 1, "same", (2, 1), False),  # "same" with dilation
+    ((2, 1, 5, 7), (2, 1, 5, 7), 1, 0, 1, True),            # kernel = input: a 1×1 output
+    ((1, 2, 4, 4), (2, 2, 3, 3), 3, 1, 1, True),            # stride leaves a remainder
+    ((3, 1, 1, 9), (2, 1, 1, 3), (1, 2), (0, 1), (1, 3), True),  # height-1 image
+]
+# (x shape, kernel, stride, padding, dilation)
+MAX_POOL_CASES = [
+    ((2, 2, 6, 6), 2, None, 0, 1),
+    ((1, 3, 7, 5), 3, 2, 1, 1),        # overlapping windows, padding
+    ((2, 1, 7, 8), 3, 1, 1, 2),        # dilation
+    ((1, 2, 5, 9), (2, 3), (1, 2), (1, 1), 1),
+    ((1, 1, 3, 3), 3, None, 0, 1),     # one window
+]
+# (x shape, kernel, stride, padding, count_include_pad)
+AVG_POOL_CASES = [
+    ((2, 2, 6, 6), 2, None, 0, True),
+    ((1, 3, 7, 5), 3, 2, 1, True),
+    ((1, 3, 7, 5), 3, 2, 1, False),
+    ((1, 2, 5, 9), (2, 3), (1, 2), (1, 1), False),
+    ((2, 1, 4, 4), 4, 1, 2, True),
+]
+
+
+def conv_case_id(case):
+    x, W, stride, padding, dilation, bias = case
+    return f"x{x}-W{W}-s{stride}-p{padding}-d{dilation}-{'b' if bias else 'nob'}".replace(" ", "")
+
+
+def sample(shape, seed):
+    return np.random.default_rng(seed).uniform(-1.5, 1.5, shape)
+
+
+def conv_inputs(case):
+    x_shape, W_shape, *_, bias = case
+    arrays = [sample(x_shape, 1), sample(W_shape, 2)]
+    if bias:
+        arrays.append(sample(W_shape[:1], 3))
+    return arrays
+
+
+def conv2d_fn(case):
+    _, _, stride, padding, dilation, _ = case
+    return lambda *t: ops.conv2d(*t, stride=stride, padding=padding, dilation=dilation)
+
+
+# ------------------------------------------------------------------ gradcheck
+@pytest.mark.parametrize("case", CONV2D_CASES, ids=conv_case_id)
+def test_conv2d_gradcheck(case):
+    inputs = [Tensor(a, requires_grad=True) for a in conv_inputs(case)]
+    assert bp.gradcheck(conv2d_fn(case), *inputs)
+
+
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, "same", 2), (3, 2, 1)])
+def test_conv1d_gradcheck(stride, padding, dilation):
+    x, W, b = (Tensor(sample(s, k), requires_grad=True) for k, s in enumerate([(2, 3, 11), (4, 3, 3), (4,)]))
+    assert bp.gradcheck(lambda *t: ops.conv1d(*t, stride=stride, padding=padding, dilation=dilation), x, W, b)
+
+
+@pytest.mark.parametrize("case", MAX_POOL_CASES, ids=str)
+def test_max_pool2d_gradcheck(case):
+    shape, kernel, stride, padding, dilation = case
+    x = Tensor(sample(shape, 4), requires_grad=True)
+    assert bp.gradcheck(lambda t: ops.max_pool2d(t, kernel, stride, padding, dilation), x)
+
+
+@pytest.mark.parametrize("case", AVG_POOL_CASES, ids=str)
+def test_avg_pool2d_gradcheck(case):
+    shape, kernel, stride, padding, count_include_pad = case
+    x = Tensor(sample(shape, 5), requires_grad=True)
+    assert bp.gradcheck(lambda t: ops.avg_pool2d(t, kernel, stride, padding, count_include_pad), x)
+
+
+def test_pool1d_and_global_pool_gradcheck():
+    x3 = Tensor(sample((2, 3, 10), 6), requires_grad=True)
+    assert bp.gradcheck(lambda t: ops.max_pool1d(t, 3, 2, 1), x3)
+    assert bp.gradcheck(lambda t: ops.avg_pool1d(t, 4, 3, 2, count_include_pad=False), x3)
+    x4 = Tensor(sample((2, 3, 3, 5), 7), requires_grad=True)
+    assert bp.gradcheck(lambda t: ops.global_avg_pool2d(t), x4)
+    assert bp.gradcheck(lambda t: ops.global_avg_pool2d(t, keepdims=True), x4)
+
+
+def test_shared_kernel_gradient_is_the_sum_over_positions():
+    """∂J/∂W of J = Σ z is, per tap, the sum of the input over every window that tap saw."""
+    x = sample((2, 1, 5, 6), 8)
+    W = Tensor(np.zeros((1, 1, 2, 3)), requires_grad=True)
+    ops.conv2d(x, W).sum().backward()
+    expected = [[x[:, 0, i:i + 4, j:j + 4].sum() for j in range(3)] for i in range(2)]
+    np.testing.assert_allclose(W.grad[0, 0], expected, rtol=1e-12)
+
+
+# ------------------------------------------------------------------ PyTorch parity
+def assert_close(ours, theirs, what, rtol=1e-10):
+    theirs = theirs.detach().numpy()
+    assert ours.shape == theirs.shape, f"{what}: shape {ours.shape} != torch's {theirs.shape}"
+    scale = max(np.abs(theirs).max(initial=0.0), 1e-300)
+    assert np.abs(ours - theirs).max(initial=0.0) <= rtol * scale, what
+
+
+def compare_with_torch(fn, torch_fn, arrays):
+    torch = pytest.importorskip("torch")
+    ours = [Tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out, expected = fn(*ours), torch_fn(*theirs)
+    assert_close(out.data, expected, "value")
+    g = np.random.default_rng(9).standard_normal(out.shape)
+    out.backward(g)
+    expected.backward(torch.tensor(g))
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        assert_close(a.grad, b.grad, f"gradient of input {i}")
+
+
+@pytest.mark.torch
+@pytest.mark.filterwarnings("ignore:Using padding='same'")  # torch's note that it copies the input too
+@pytest.mark.parametrize("case", CONV2D_CASES, ids=conv_case_id)
+def test_conv2d_matches_torch(case):
+    import torch.nn.functional as F
+
+    _, _, stride, padding, dilation, _ = case
+    compare_with_torch(conv2d_fn(case), lambda *t: F.conv2d(*t, stride=stride, padding=padding, dilation=dilation),
+                       conv_inputs(case))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), (1, "same", 2), (3, 2, 1)])
+def test_conv1d_matches_torch(stride, padding, dilation):
+    import torch.nn.functional as F
+
+    arrays = [sample((2, 3, 11), 1), sample((4, 3, 4), 2), sample((4,), 3)]
+    compare_with_torch(lambda *t: ops.conv1d(*t, stride=stride, padding=padding, dilation=dilation),
+                       lambda *t: F.conv1d(*t, stride=stride, padding=padding, dilation=dilation), arrays)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", MAX_POOL_CASES, ids=str)
+def test_max_pool2d_matches_torch(case):
+    import torch.nn.functional as F
+
+    shape, kernel, stride, padding, dilation = case
+    compare_with_torch(lambda t: ops.max_pool2d(t, kernel, stride, padding, dilation),
+                       lambda t: F.max_pool2d(t, kernel, stride, padding, dilation), [sample(shape, 4)])
+
+
+@pytest.mark.torch
+def test_max_pool2d_ties_go_to_the_first_maximum_as_in_torch():
+    """After a ReLU, whole windows are 0: the gradient must go where PyTorch sends it."""
+    import torch.nn.functional as F
+
+    x = np.maximum(sample((2, 2, 6, 6), 10), 0.0)
+    x[0, 0, :2, :2] = 0.0
+    x[1, 1, 2:4, 2:4] = 0.7
+    compare_with_torch(lambda t: ops.max_pool2d(t, 2), lambda t: F.max_pool2d(t, 2), [x])
+    compare_with_torch(lambda t: ops.max_pool2d(t, 3, 1, 1), lambda t: F.max_pool2d(t, 3, 1, 1), [x])
+
+
+@pytest.mark.torch
+def test_max_pool2d_propagates_nan_as_torch_does():
+    torch = pytest.importorskip("torch")
+    x = sample((1, 1, 4, 4), 11)
+    x[0, 0, 0, 1] = np.nan
+    ours = ops.max_pool2d(x, 2).data
+    theirs = torch.nn.functional.max_pool2d(torch.tensor(x), 2).numpy()
+    np.testing.assert_array_equal(ours, theirs)  # NaN where torch has NaN
+    assert np.isnan(ours[0, 0, 0, 0])
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("case", AVG_POOL_CASES, ids=str)
+def test_avg_pool2d_matches_torch(case):
+    import torch.nn.functional as F
+
+    shape, kernel, stride, padding, count_include_pad = case
+    compare_with_torch(lambda t: ops.avg_pool2d(t, kernel, stride, padding, count_include_pad),
+                       lambda t: F.avg_pool2d(t, kernel, stride, padding, count_include_pad=count_include_pad),
+                       [sample(shape, 5)])
+
+
+@pytest.mark.torch
+def test_pool1d_and_global_pool_match_torch():
+    import torch.nn.functional as F
+
+    x3, x4 = sample((2, 3, 10), 6), sample((2, 3, 3, 5), 7)
+    compare_with_torch(lambda t: ops.max_pool1d(t, 3, 2, 1, 2), lambda t: F.max_pool1d(t, 3, 2, 1, 2), [x3])
+    compare_with_torch(lambda t: ops.avg_pool1d(t, 4, 3, 2, False),
+                       lambda t: F.avg_pool1d(t, 4, 3, 2, count_include_pad=False), [x3])
+    compare_with_torch(lambda t: ops.global_avg_pool2d(t, keepdims=True), lambda t: F.adaptive_avg_pool2d(t, 1), [x4])
+
+
+# ------------------------------------------------------------------ dtypes, graph, caller's arrays
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_kept(dtype):
+    x = Tensor(sample((2, 3, 6, 6), 1).astype(dtype), requires_grad=True)
+    W = Tensor(sample((4, 3, 3, 3), 2).astype(dtype), requires_grad=True)
+    b = Tensor(sample((4,), 3).astype(dtype), requires_grad=True)
+    z = ops.conv2d(x, W, b, padding=1)
+    pooled = ops.avg_pool2d(ops.max_pool2d(z, 2), 3, 1, 1)
+    out = ops.global_avg_pool2d(pooled)
+    assert z.dtype == pooled.dtype == out.dtype == dtype
+    out.sum().backward()
+    assert x.grad.dtype == W.grad.dtype == b.grad.dtype == dtype
+
+
+def test_float32_agrees_with_float64():
+    arrays = [sample((2, 3, 8, 8), 1), sample((5, 3, 3, 3), 2), sample((5,), 3)]
+    z64 = ops.conv2d(*arrays, stride=2, padding=1).data
+    z32 = ops.conv2d(*[a.astype(np.float32) for a in arrays], stride=2, padding=1).data
+    np.testing.assert_allclose(z32, z64, rtol=1e-5, atol=1e-5)
+
+
+def test_caller_arrays_are_not_modified():
+    x, W = sample((2, 2, 5, 5), 1), sample((3, 2, 3, 3), 2)
+    before = x.copy(), W.copy()
+    xt = Tensor(x, requires_grad=True)
+    out = ops.max_pool2d(ops.conv2d(xt, W, padding=1), 2, 1, 1)
+    ops.avg_pool2d(out, 2).sum().backward()
+    np.testing.assert_array_equal(x, before[0])
+    np.testing.assert_array_equal(W, before[1])
+
+
+def test_max_pool_without_graph_gives_the_same_values():
+    x = sample((2, 3, 7, 7), 1)
+    with bp.no_grad():
+        plain = ops.max_pool2d(Tensor(x, requires_grad=True), 3, 2, 1)
+    recorded = ops.max_pool2d(Tensor(x, requires_grad=True), 3, 2, 1)
+    assert not plain.requires_grad and recorded.requires_grad
+    np.testing.assert_array_equal(plain.data, recorded.data)
+
+
+def test_a_constant_input_is_not_differentiated():
+    """The first layer's input needs no gradient: only W and b get one."""
+    W = Tensor(sample((2, 1, 3, 3), 2), requires_grad=True)
+    ops.conv2d(sample((1, 1, 5, 5), 1), W).sum().backward()
+    assert W.grad.shape == (2, 1, 3, 3)
+
+
+# ------------------------------------------------------------------ errors
+@pytest.mark.parametrize("call,message", [
+    (lambda: ops.conv2d(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 5, 5))), r"conv2d: the window 5×5 .* padded input 4×4"),
+    (lambda: ops.conv2d(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)), dilation=2),
+     r"dilated span 5×5\) .* padded input 4×4"),
+    (lambda: ops.conv2d(np.zeros((1, 3, 4, 4)), np.zeros((1, 2, 3, 3))), r"has 3 channels but W of shape \(1, 2, 3, 3\)"),
+    (lambda: ops.conv2d(np.zeros((3, 4, 4)), np.zeros((1, 3, 3, 3))), r"4-D \(N, C, H, W\), got shape \(3, 4, 4\)"),
+    (lambda: ops.conv2d(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3)), ), r"W must be 4-D"),
+    (lambda: ops.conv2d(np.zeros((1, 1, 4, 4)), np.zeros((2, 1, 3, 3)), np.zeros(3)), r"b must have shape \(2,\)"),
+    (lambda: ops.conv2d(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)), stride=0), r"stride must be a positive int"),
+    (lambda: ops.conv2d(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)), padding=-1), r"padding must be an int >= 0"),
+    (lambda: ops.conv2d(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)), padding="full"), r"'valid' or 'same'"),
+    (lambda: ops.conv2d(np.zeros((1, 1, 4, 4)), np.zeros((1, 1, 3, 3)), stride=2, padding="same"), r"needs stride 1"),
+    (lambda: ops.conv1d(np.zeros((1, 1, 4)), np.zeros((1, 1, 6))), r"conv1d: the window 6 .* padded input 4"),
+    (lambda: ops.max_pool2d(np.zeros((1, 1, 4, 4)), 2, padding=2), r"at most half the kernel size"),
+    (lambda: ops.max_pool2d(np.zeros((1, 1, 2, 2)), 3), r"max_pool2d: the window 3×3 .* padded input 2×2"),
+    (lambda: ops.avg_pool2d(np.zeros((1, 1, 4, 4)), 0), r"kernel_size must be a positive int"),
+    (lambda: ops.avg_pool2d(np.zeros((1, 1, 4, 4)), 2, count_include_pad=1), r"count_include_pad must be True or False"),
+    (lambda: ops.global_avg_pool2d(np.zeros((1, 4, 4))), r"global_avg_pool2d: input must be 4-D"),
+])
+def test_bad_arguments_raise_before_work(call, message):
+    with pytest.raises(ValueError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("view", [lambda a: a[:, :, ::-1, :], lambda a: a.transpose(0, 1, 3, 2), lambda a: a[:, :, ::2, 1:]],
+                         ids=["reversed", "transposed", "strided"])
+def test_non_contiguous_inputs_give_the_contiguous_results(view):
+    x, W = view(sample((2, 3, 8, 9), 1)), sample((4, 3, 3, 3), 2)
+    dense = np.ascontiguousarray(x)
+    np.testing.assert_allclose(ops.conv2d(x, W, padding=1).data, ops.conv2d(dense, W, padding=1).data, rtol=1e-13)
+    np.testing.assert_array_equal(ops.max_pool2d(x, 2).data, ops.max_pool2d(dense, 2).data)
+    np.testing.assert_allclose(ops.avg_pool2d(x, 3, 1, 1).data, ops.avg_pool2d(dense, 3, 1, 1).data, rtol=1e-13)
