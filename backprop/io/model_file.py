@@ -384,7 +384,10 @@ def _check_consistency(model, training: dict, path: str) -> None:
         raise ModelFileError(path, f"metadata 'training.n_features_in' is {n_features} but the first layer "
                                    f"takes {expected} inputs")
     n_outputs = model.output_features(None)
-    if n_features is not None or expected is not None:
+    # A model whose layers take images or sequences (N, C, ...) cannot be run on one row of
+    # features; its sizes were checked against the tensors already (state_shapes).
+    spatial = any(module.takes_spatial_input for module in model.modules())
+    if not spatial and (n_features is not None or expected is not None):
         try:
             outputs = _one_example(model, expected if n_features is None else n_features, path)
             n_outputs = int(np.prod(outputs.shape[1:])) if outputs.ndim > 1 else 1

@@ -8,7 +8,6 @@ The maths lives in the engine ops :func:`backprop.engine.ops.conv2d` / ``conv1d`
 
 from __future__ import annotations
 
-import math
 from typing import Optional
 
 from backprop.backend import get_default_dtype, resolve_dtype
@@ -29,6 +28,7 @@ class _ConvNd(Module):
 
     _dims = 2
     _op = staticmethod(conv2d)
+    takes_spatial_input = True
 
     @classmethod
     def state_shapes(cls, config: dict) -> dict:

@@ -395,6 +395,9 @@ class Module:
         return total
 
     # ------------------------------------------- sizes (Sequential checks them)
+    #: True for layers whose input is (N, C, ...) images or sequences rather than rows of features.
+    takes_spatial_input = False
+
     def expected_in_features(self) -> Optional[int]:
         """The number of input features this module requires, or None if it fixes none."""
         return None

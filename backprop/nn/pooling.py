@@ -27,6 +27,8 @@ __all__ = ["MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "GlobalAvgPool2d"
 class _Pool(Module):
     """Arguments, checks and config shared by the window pools; ``_dims`` is 1 or 2."""
 
+    takes_spatial_input = True
+
     @classmethod
     def state_shapes(cls, config: dict) -> dict:
         """A pool holds no arrays: ``{}``, once the config has passed the constructor's checks
@@ -167,6 +169,8 @@ class GlobalAvgPool2d(Module):
     goes straight into a Dense layer; ``keepdims=True`` gives (N, C, 1, 1), as
     ``torch.nn.AdaptiveAvgPool2d(1)``.
     """
+
+    takes_spatial_input = True
 
     @classmethod
     def state_shapes(cls, config: dict) -> dict:

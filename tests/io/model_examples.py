@@ -55,7 +55,24 @@ def regressor():
     return model
 
 
-ARCHITECTURES = {"classifier": classifier, "binary": binary, "everything": everything, "regressor": regressor}
+def images():
+    """Conv2d → MaxPool2d → AvgPool2d → Conv2d → GlobalAvgPool2d → Dense on (N, 1, 8, 8); not fit."""
+    bp.manual_seed(4)
+    return nn.Sequential(
+        nn.Conv2d(1, 3, 3, padding=1, activation="relu"), nn.MaxPool2d(2), nn.AvgPool2d(2, stride=1),
+        nn.Conv2d(3, 4, (2, 1), bias=False), nn.GlobalAvgPool2d(), nn.Dense(4, 2),
+    )
+
+
+def sequences():
+    """Conv1d → MaxPool1d → AvgPool1d → Flatten → Dense on (N, 2, 12); not fit."""
+    bp.manual_seed(5)
+    return nn.Sequential(nn.Conv1d(2, 3, 3, stride=1, dilation=2), nn.MaxPool1d(2), nn.AvgPool1d(2),
+                         nn.Flatten(), nn.Dense(6, 2))
+
+
+ARCHITECTURES = {"classifier": classifier, "binary": binary, "everything": everything, "regressor": regressor,
+                 "images": images, "sequences": sequences}
 
 
 def layer_examples() -> dict:

@@ -326,11 +326,14 @@ def test_a_file_that_contradicts_itself_is_refused_at_load(tmp_path, saved, case
     _refused(_file_with(tmp_path, saved, architecture, **edits), match=match)
 
 
+INPUT_SHAPES = {"images": (1, 8, 8), "sequences": (2, 12)}  # one example of the models that take no rows
+
+
 def test_the_unedited_files_load_and_predict(tmp_path, saved):
     for name in ARCHITECTURES:
         model = model_file.load(_file_with(tmp_path, saved, name))
-        n_features = model.expected_in_features() or 6
-        assert np.isfinite(model.predict(np.zeros((2, n_features)))).all()
+        shape = INPUT_SHAPES.get(name, (model.expected_in_features() or 6,))
+        assert np.isfinite(model.predict(np.zeros((2, *shape)))).all()
 
 
 def test_the_checks_draw_no_random_numbers_and_leave_the_model_in_training_mode(tmp_path, saved):
@@ -426,8 +429,9 @@ FUZZ_JSON_CASES = 600  # per architecture and metadata entry mix
 FUZZ_BYTE_CASES = 150  # per architecture
 
 
-def _fuzz_case(path, predict_features):
-    """Load ``path``; only ModelFileError may escape, and a loaded model must predict."""
+def _fuzz_case(path, example_shape):
+    """Load ``path``; only ModelFileError may escape, and a loaded model must predict (one
+    example of ``example_shape``, or a row of its features for None)."""
     start = time.perf_counter()
     outcome = "loaded"
     try:
@@ -436,8 +440,12 @@ def _fuzz_case(path, predict_features):
         assert len(str(error)) < MAX_MESSAGE + len(str(path))
         outcome = "refused"
     else:
-        n_features = getattr(model, "n_features_in_", None) or model.expected_in_features() or predict_features
-        model.predict(np.zeros((1, n_features), np.float32))
+        if example_shape is None:  # rows of features
+            example_shape = (getattr(model, "n_features_in_", None) or model.expected_in_features() or 6,)
+        try:
+            model.predict(np.zeros((1, *example_shape), np.float32))
+        except ValueError as error:  # a mutated image model may take other shapes: it must say so
+            assert any(module.takes_spatial_input for module in model.modules()), error
     elapsed = time.perf_counter() - start
     assert elapsed < TIME_LIMIT
     return outcome, elapsed
@@ -470,14 +478,14 @@ def test_fuzz_only_model_file_errors_escape(tmp_path, saved):
                 _quick_write(path, changed, raw)
             else:
                 _quick_write(path, tensors, raw)
-            outcome, elapsed = _fuzz_case(path, 6)
+            outcome, elapsed = _fuzz_case(path, INPUT_SHAPES.get(name))
             counts[outcome] += 1
             slowest = max(slowest, elapsed)
         write_safetensors(path, tensors, {key: json.dumps(value) for key, value in decoded.items()}, kind="model")
         valid = path.read_bytes()
         for _ in range(FUZZ_BYTE_CASES):
             path.write_bytes(_mutate_bytes(rng, valid))
-            outcome, elapsed = _fuzz_case(path, 6)
+            outcome, elapsed = _fuzz_case(path, INPUT_SHAPES.get(name))
             counts[outcome] += 1
             slowest = max(slowest, elapsed)
     total = counts["loaded"] + counts["refused"]

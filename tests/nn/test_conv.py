@@ -75,13 +75,18 @@ def test_save_and_load_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
-def test_loader_counts_the_declared_conv_weights(tmp_path):
-    """A crafted file declaring a huge kernel is refused before anything is allocated."""
-    from backprop.io import model_file
-
-    config = {"class_name": "Conv2d", "config": {"in_channels": 4096, "out_channels": 4096, "kernel_size": [64, 64]}}
-    assert model_file._declared_size(config) == 4096 * 4096 * 64 * 64 + 4096
-    assert model_file._declared_size(nn.module_to_config(small_conv_net())) == small_conv_net().num_parameters()
+def test_conv_layers_state_their_shapes_without_building():
+    """A crafted file declaring a huge kernel is compared with its tensors before anything is allocated."""
+    config = {"in_channels": 4096, "out_channels": 4096, "kernel_size": [64, 64]}
+    assert nn.Conv2d.state_shapes(config) == {"W": (4096, 4096, 64, 64), "b": (4096,)}
+    assert nn.Conv1d.state_shapes({**config, "kernel_size": 3, "bias": False}) == {"W": (4096, 4096, 3)}
+    model = small_conv_net()
+    for module in model.modules():
+        if not module.children():
+            expected = {key: value.shape for key, value in module.state_dict().items()}
+            assert type(module).state_shapes(module.get_config()) == expected
+    with pytest.raises(ValueError, match="Conv2d"):
+        nn.Conv2d.state_shapes({**config, "in_channels": -1})
 
 
 # ------------------------------------------------------------------ initialisers
