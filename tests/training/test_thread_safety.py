@@ -24,7 +24,8 @@ WIDTH = 6
 
 # Values for the constructor arguments that have no default; a new layer with another
 # required argument fails here with its name, rather than being skipped silently.
-_REQUIRED = {"in_features": WIDTH, "out_features": WIDTH, "num_features": WIDTH}
+_REQUIRED = {"in_features": WIDTH, "out_features": WIDTH, "num_features": WIDTH,
+             "in_channels": 2, "out_channels": 2, "kernel_size": 2}
 
 
 def _library_layer_classes():
@@ -51,20 +52,31 @@ def _instance(klass):
 
 
 def _models():
+    """``[(name, model)]`` and ``{name: (X, y)}``: one model per library layer class."""
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(40, 4)).astype(np.float32)
+    rows = rng.normal(size=(40, 4)).astype(np.float32)
     y = rng.integers(0, 3, size=40)
-    models = []
+    models, data = [], {}
     for index, klass in enumerate(_library_layer_classes()):
         bp.manual_seed(index)
         # Every model holds a Dropout and the layer under test; Sequential nests one more.
         inner = nn.Sequential(_instance(klass), nn.Dropout(0.5))
-        model = nn.Sequential(nn.Dense(4, WIDTH, activation="tanh"), inner, nn.Dense(WIDTH, 3))
+        if klass.takes_spatial_input:  # images (N, 2, 6, 6) or sequences (N, 2, 6) in and out
+            dims = 1 if klass.__name__.endswith("1d") else 2
+            X = rng.normal(size=(40, 2) + (6,) * dims).astype(np.float32)
+            front = (nn.Conv1d if dims == 1 else nn.Conv2d)(2, 2, 1, activation="tanh")
+            model = nn.Sequential(front, inner, nn.Flatten())
+            width = int(np.prod(model(bp.Tensor(X[:1])).shape[1:]))
+            model = nn.Sequential(front, inner, nn.Flatten(), nn.Dense(width, 3))
+        else:
+            X = rows
+            model = nn.Sequential(nn.Dense(4, WIDTH, activation="tanh"), inner, nn.Dense(WIDTH, 3))
         model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=2, batch_size=10, verbose=0, seed=index)
         if index % 2:
             model.eval()  # half the models are left in evaluation mode, half in training mode
         models.append((klass.__name__, model))
-    return models, X, y
+        data[klass.__name__] = (X, y)
+    return models, data
 
 
 def _call(kind, model, X, y):
@@ -81,11 +93,11 @@ def test_every_library_layer_is_covered():
 
 
 def test_parallel_inference_gives_the_sequential_results_and_changes_no_state():
-    models, X, y = _models()
+    models, data = _models()
     kinds = ("predict", "predict_proba", "evaluate")
     jobs = [(kind, name, model) for name, model in models for kind in kinds]
     flags = {name: [m.training for m in model.modules()] for name, model in models}
-    expected = {(kind, name): _call(kind, model, X, y) for kind, name, model in jobs}
+    expected = {(kind, name): _call(kind, model, *data[name]) for kind, name, model in jobs}
     assert all(np.all(np.isfinite(value)) for value in expected.values())
 
     failures = []
@@ -96,7 +108,7 @@ def test_parallel_inference_gives_the_sequential_results_and_changes_no_state():
             start.wait()
             for call in range(CALLS_PER_THREAD):
                 kind, name, model = jobs[(offset * 7 + call) % len(jobs)]
-                got = _call(kind, model, X, y)
+                got = _call(kind, model, *data[name])
                 if not np.array_equal(got, expected[kind, name]):
                     failures.append(f"{kind} on the {name} model differs in a thread")
                 if not is_grad_enabled() or in_eval_mode():
@@ -118,8 +130,8 @@ def test_parallel_inference_gives_the_sequential_results_and_changes_no_state():
     assert is_grad_enabled() and not in_eval_mode()
     assert {name: [m.training for m in model.modules()] for name, model in models} == flags
     # backward still works, here and for every model
-    for _, model in models:
-        out = model(bp.Tensor(X[:8]))
+    for name, model in models:
+        out = model(bp.Tensor(data[name][0][:8]))
         out.sum().backward()
         assert model.parameters()[0].grad is not None
 
