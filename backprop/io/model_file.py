@@ -61,6 +61,8 @@ MAX_NAME_CHARS = 128
 """Longest string (layer, activation, initialiser, dtype names; config keys) in an architecture."""
 MAX_JSON_DEPTH = 64
 """Deepest nesting of lists and objects in any JSON metadata entry."""
+MAX_FEATURES = 2**20
+"""Largest ``n_features_in`` beyond the number of stored weights (a first layer needs a weight per input)."""
 MAX_CLASSES = 100_000
 """Most class labels."""
 MAX_LABEL_CHARS = 1_000
@@ -380,6 +382,11 @@ def _check_consistency(model, training: dict, path: str) -> None:
 
     expected = model.expected_in_features()
     n_features = training["n_features_in"]
+    stored = sum(int(parameter.data.size) for parameter in model.parameters())
+    if n_features is not None and n_features > max(MAX_FEATURES, stored):
+        # The example of zeros below must not cost more than the file holds.
+        raise ModelFileError(path, f"metadata 'training.n_features_in' is {n_features}, more than the model's "
+                                   f"{stored} weights or the limit {MAX_FEATURES}")
     if n_features is not None and expected is not None and n_features != expected:
         raise ModelFileError(path, f"metadata 'training.n_features_in' is {n_features} but the first layer "
                                    f"takes {expected} inputs")

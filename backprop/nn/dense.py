@@ -137,6 +137,9 @@ def _checked_arguments(in_features, out_features, *, activation=None, use_bias=T
     if not isinstance(use_bias, bool):
         raise ValueError(f"Dense: use_bias must be True or False, got {short_repr(use_bias)}")
     activation = _named("activation", resolve_activation, activation)
+    if getattr(activation, "name", None) == "softmax" and not -2 <= activation.axis <= 1:
+        # z has the axes (N, n_out) (or (n_out,) for one example): no other axis exists.
+        raise ValueError(f"Dense: a softmax activation's axis must be in [-2, 1], got {activation.axis}")
     if weight_init is None:
         weight_init = init.default_weight_init(None if activation is None else activation.name)
     return {

@@ -294,7 +294,7 @@ CONTRADICTIONS = {
         "classifier", dict(training_edit={"n_features_in": 5}), "n_features_in"),
     "softmax axis out of range in a Dense": (
         "classifier", dict(config_edit=lambda c: _layer(c, 1).update(activation={"name": "softmax", "axis": 3})),
-        "cannot run"),
+        "axis must be in [-2, 1]"),
     "softmax axis out of range in a Softmax layer": (
         "classifier", dict(config_edit=lambda c: c["config"]["layers"].append(
             {"class_name": "Softmax", "config": {"axis": 2}})), "cannot run"),
@@ -302,6 +302,11 @@ CONTRADICTIONS = {
         "classifier", dict(config_edit=lambda c: c["config"]["layers"].append(
             {"class_name": "Softmax", "config": {"axis": -3}}), training_edit={"n_features_in": None}),
         "cannot run"),
+    "softmax axis out of range in a Dense, no input size known": (
+        "everything", dict(config_edit=lambda c: _layer(c, 4).update(activation={"name": "softmax", "axis": 7})),
+        "axis must be in [-2, 1]"),
+    "huge n_features_in with no first layer size to compare": (
+        "everything", dict(training_edit={"n_features_in": 2**40}), "n_features_in"),
     "softmax axis beyond NumPy's dimensions": (
         "everything", dict(config_edit=lambda c: _layer(c, 12).update(axis=10**6)), "axis"),
     "leaky_relu slope NaN in a Dense": (
