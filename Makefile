@@ -33,6 +33,7 @@ train: $(VENV)/.installed-all
 	$(BIN)/backprop train --val-split 0.1 --out model.safetensors --plot curves.png
 
 test: $(VENV)/.installed-dev
+	$(BIN)/ruff check backprop tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(VENV)/.installed-dev

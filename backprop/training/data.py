@@ -71,7 +71,7 @@ def as_array(data, name: str) -> np.ndarray:
 
 def _check_frame_columns(frame, name: str) -> None:
     bad = [str(column) for column, dtype in frame.dtypes.items()
-           if not (getattr(dtype, "kind", "O") in "fiub")]
+           if getattr(dtype, "kind", "O") not in "fiub"]
     if bad:
         raise ValueError(
             f"{name} must be numeric; the DataFrame columns {bad} are not (encode categories "

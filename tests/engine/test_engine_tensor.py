@@ -248,9 +248,9 @@ def test_matmul_shape_mismatch_names_the_shapes():
 
 @pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
 def test_broadcast_mismatch_names_the_shapes(op):
-    a, b = Tensor(np.ones((2, 3))), Tensor(np.ones((4,)))
+    names = {"a": Tensor(np.ones((2, 3))), "b": Tensor(np.ones((4,)))}
     with pytest.raises(ValueError, match=r"\(2, 3\).*\(4,\)"):
-        eval(f"a {op} b")
+        eval(f"a {op} b", {}, names)
 
 
 def test_linear_shape_mismatch_names_the_shapes():

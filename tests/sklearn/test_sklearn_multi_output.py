@@ -7,7 +7,6 @@ with 3 targets after 50 epochs of sgd, 0.15 against 0.96 with 10).
 
 import warnings
 
-import numpy as np
 import pytest
 from sklearn import neural_network as sk
 from sklearn.datasets import make_regression

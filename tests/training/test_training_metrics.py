@@ -5,8 +5,8 @@ import pytest
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
-import backprop.metrics
-from backprop.training import metrics
+import backprop.metrics  # noqa: E402 (after the importorskip)
+from backprop.training import metrics  # noqa: E402
 
 
 @pytest.fixture
