@@ -104,18 +104,14 @@ def activation_config(activation: Optional[Activation]):
 class ActivationLayer(Module):
     """A layer a = f(z) applying ``self.activation`` elementwise; shapes pass through unchanged."""
 
+    holds_no_arrays = True  # f has no parameters
+
     def __init__(self, activation: Activation):
         super().__init__()
         self.activation = activation
 
     def forward(self, x) -> Tensor:
         return self.activation(x)
-
-    @classmethod
-    def state_shapes(cls, config: dict) -> dict:
-        """``{}``: f holds no arrays. Building the layer, which allocates nothing, checks the config."""
-        cls.from_config(config)
-        return {}
 
     def output_features(self, in_features):
         return in_features

@@ -29,6 +29,8 @@ class Dropout(Module):
         >>> layer = Dropout(0.2)   # keeps each unit with probability p = 0.8
     """
 
+    holds_no_arrays = True  # the masks are drawn at each forward
+
     def __init__(self, rate: float = 0.5):
         super().__init__()
         self.rate = check_real(rate, "rate", "Dropout", low=0, high=1, high_open=True, allowed="[0, 1)")
@@ -40,12 +42,6 @@ class Dropout(Module):
         keep = get_rng().random(a.shape) >= self.rate
         mask = keep.astype(a.dtype) * a.dtype.type(1.0 / (1.0 - self.rate))
         return a * Tensor(mask)
-
-    @classmethod
-    def state_shapes(cls, config: dict) -> dict:
-        """``{}``: no arrays (masks are drawn at each forward). Building one checks the config."""
-        cls.from_config(config)
-        return {}
 
     def output_features(self, in_features):
         return in_features

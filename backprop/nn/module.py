@@ -352,6 +352,10 @@ class Module:
             raise TypeError(f"{cls.__name__}: config is missing required keys {required}")
         return config
 
+    #: True for layers that hold no parameters or buffers whatever their config (activations,
+    #: Dropout, pools): :meth:`state_shapes` is then ``{}`` once the config has built one.
+    holds_no_arrays = False
+
     @classmethod
     def state_shapes(cls, config: dict) -> dict:
         """``{state_dict key: shape}`` of the module :meth:`from_config` would build, without building it.
@@ -360,7 +364,8 @@ class Module:
         file's header) before it builds or allocates anything, so a small crafted config
         cannot ask for gigabytes. A layer whose parameters depend on its config (Dense's
         (n_out, n_in) W) must override this, validating every value of ``config`` as its
-        constructor would; layers holding no arrays return ``{}``. The default serves
+        constructor would; a layer that holds no arrays whatever its config sets
+        ``holds_no_arrays`` instead. The default serves
         modules whose constructor takes no arguments, whose state the file cannot change:
         it builds one and reads its state. Any other module raises NotImplementedError, and
         its files are refused, so a new layer cannot be forgotten.
@@ -369,6 +374,9 @@ class Module:
             TypeError, ValueError: naming the layer, for an invalid config.
             NotImplementedError: for a module with constructor arguments that does not override it.
         """
+        if cls.holds_no_arrays:
+            cls.from_config(config)  # building one allocates nothing, and checks every value
+            return {}
         if _constructor_parameters(cls):
             raise NotImplementedError(
                 f"{cls.__name__} takes constructor arguments but does not define the classmethod "

@@ -28,13 +28,7 @@ class _Pool(Module):
     """Arguments, checks and config shared by the window pools; ``_dims`` is 1 or 2."""
 
     takes_spatial_input = True
-
-    @classmethod
-    def state_shapes(cls, config: dict) -> dict:
-        """A pool holds no arrays: ``{}``, once the config has passed the constructor's checks
-        (building a pool allocates nothing)."""
-        cls(**cls.check_config_keys(config))
-        return {}
+    holds_no_arrays = True
 
     _dims = 2
     _has_dilation = True
@@ -171,13 +165,7 @@ class GlobalAvgPool2d(Module):
     """
 
     takes_spatial_input = True
-
-    @classmethod
-    def state_shapes(cls, config: dict) -> dict:
-        """A pool holds no arrays: ``{}``, once the config has passed the constructor's checks
-        (building a pool allocates nothing)."""
-        cls(**cls.check_config_keys(config))
-        return {}
+    holds_no_arrays = True
 
     def __init__(self, keepdims: bool = False):
         super().__init__()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
 from backprop import jit
 from backprop.optim.optimizer import (
-    Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_, lerp_form,
+    Optimizer, check_betas, check_bool, check_non_negative, check_positive, lerp_, lerp_form,
 )
 
 __all__ = ["Adam"]
@@ -52,13 +51,7 @@ class Adam(Optimizer):
 
     def _check_group(self, group: dict) -> None:
         check_positive("lr", group["lr"])
-        betas = group["betas"]
-        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
-                or not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in betas)):
-            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
-        check_in_unit_interval("betas[0]", betas[0])
-        check_in_unit_interval("betas[1]", betas[1])
-        group["betas"] = tuple(betas)
+        group["betas"] = check_betas(group["betas"])
         check_non_negative("eps", group["eps"])
         check_non_negative("weight_decay", group["weight_decay"])
         check_bool("amsgrad", group["amsgrad"])

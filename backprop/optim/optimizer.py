@@ -438,6 +438,16 @@ def check_in_unit_interval(name: str, value, closed_right: bool = False) -> None
         raise ValueError(f"{name} must be in {interval}, got {value!r}")
 
 
+def check_betas(betas) -> tuple:
+    """Adam's (β₁, β₂) as a tuple, each in [0, 1), or ValueError."""
+    if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+            or not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in betas)):
+        raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
+    check_in_unit_interval("betas[0]", betas[0])
+    check_in_unit_interval("betas[1]", betas[1])
+    return tuple(betas)
+
+
 def check_bool(name: str, value) -> None:
     if not isinstance(value, (bool, np.bool_)):
         raise ValueError(f"{name} must be True or False, got {value!r}")

@@ -15,12 +15,11 @@ So scikit-learn's Adam with ε is PyTorch's with ε/√(1 − β₂ᵗ), an ε t
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
 from backprop import jit
-from backprop.optim.optimizer import Optimizer, check_in_unit_interval, check_positive
+from backprop.optim.optimizer import Optimizer, check_betas, check_positive
 
 __all__ = ["ScikitLearnAdam"]
 
@@ -47,13 +46,7 @@ class ScikitLearnAdam(Optimizer):
 
     def _check_group(self, group: dict) -> None:
         check_positive("lr", group["lr"])
-        betas = group["betas"]
-        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
-                or not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in betas)):
-            raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
-        check_in_unit_interval("betas[0]", betas[0])
-        check_in_unit_interval("betas[1]", betas[1])
-        group["betas"] = tuple(betas)
+        group["betas"] = check_betas(group["betas"])
         check_positive("eps", group["eps"])
 
     def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:

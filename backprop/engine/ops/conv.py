@@ -185,10 +185,8 @@ def _conv2d_backward(delta: np.ndarray, x_shape: tuple, W: np.ndarray, cols: np.
     return grad_x, grad_W, grad_b
 
 
-def _conv_arguments(x: Tensor, W: Tensor, b, stride, padding, dilation, owner: str):
-    if W.ndim != 4:
-        raise ValueError(f"{owner}: W must be 4-D (out_channels, in_channels, kh, kw), got shape {W.shape}")
-    _check_images(x, owner)
+def _check_channels_and_bias(x, W, b, owner: str) -> None:
+    """x's channels are W's in_channels (axis 1), and b has one entry per output channel."""
     if x.shape[1] != W.shape[1]:
         raise ValueError(
             f"{owner}: input of shape {x.shape} has {x.shape[1]} channels but W of shape {W.shape} "
@@ -196,6 +194,13 @@ def _conv_arguments(x: Tensor, W: Tensor, b, stride, padding, dilation, owner: s
         )
     if b is not None and b.shape != (W.shape[0],):
         raise ValueError(f"{owner}: b must have shape ({W.shape[0]},), got {b.shape}")
+
+
+def _conv_arguments(x: Tensor, W: Tensor, b, stride, padding, dilation, owner: str):
+    if W.ndim != 4:
+        raise ValueError(f"{owner}: W must be 4-D (out_channels, in_channels, kh, kw), got shape {W.shape}")
+    _check_images(x, owner)
+    _check_channels_and_bias(x, W, b, owner)
     kernel = W.shape[2:]
     stride = pair(stride, "stride", owner)
     dilation = pair(dilation, "dilation", owner)
@@ -249,13 +254,7 @@ def conv1d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
     if W.ndim != 3:
         raise ValueError(f"{owner}: W must be 3-D (out_channels, in_channels, k), got shape {W.shape}")
     _check_images(x, owner, ndim=3)
-    if x.shape[1] != W.shape[1]:
-        raise ValueError(
-            f"{owner}: input of shape {x.shape} has {x.shape[1]} channels but W of shape {W.shape} "
-            f"expects {W.shape[1]} (in_channels = W.shape[1])"
-        )
-    if b is not None and b.shape != (W.shape[0],):
-        raise ValueError(f"{owner}: b must have shape ({W.shape[0]},), got {b.shape}")
+    _check_channels_and_bias(x, W, b, owner)
     stride, dilation = pair(stride, "stride", owner, n=1), pair(dilation, "dilation", owner, n=1)
     pads = conv_padding(padding, W.shape[2:], dilation, stride, owner)
     out_hw = (1, *window_geometry(x.shape, W.shape[2:], stride, pads, dilation, owner))
