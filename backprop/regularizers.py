@@ -1,4 +1,150 @@
-"""``backprop.regularizers``: the weight regularisers (defined in :mod:`backprop.nn.regularizers`)."""
+"""Weight regularisers: a penalty on the weights W, added to the cost.
 
-from backprop.nn.regularizers import *  # noqa: F401,F403
-from backprop.nn.regularizers import __all__  # noqa: F401
+    cost = J + penalty(W),  summed over the layers that have a regulariser.
+
+* ``L2(λ)``:  penalty = λ Σ_ij W_ij²  → adds 2λW to ∂J/∂W (weight decay).
+* ``L1(λ)``:  penalty = λ Σ_ij |W_ij| → adds λ sign(W), pushing weights to exactly 0.
+* ``L1L2(l1, l2)``: both.
+
+Convention: Keras's λ Σ W², **without** the notes' ½. The notes write
+J_L2 = J + (λ/2)‖W‖², whose gradient is λW; to get the notes' penalty use
+``L2(λ/2)``. As in the notes, only weights are penalised, never biases.
+
+Penalties are composed from engine ops, so their gradients come from backprop.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Union
+
+from backprop.engine.tensor import Tensor, as_tensor
+from backprop.naming import unknown_name_error
+from backprop.layers.module import check_real
+
+__all__ = ["Regularizer", "L1", "L2", "L1L2", "REGULARIZERS", "get_regularizer"]
+
+
+class Regularizer:
+    """A penalty on a weight matrix: ``penalty(W) -> Tensor`` (a scalar). Calling it is the same."""
+
+    name = ""
+
+    def penalty(self, W) -> Tensor:
+        raise NotImplementedError
+
+    def __call__(self, W) -> Tensor:
+        return self.penalty(W)
+
+    def get_config(self) -> dict:
+        """``{"name": ..., **params}``, the form :func:`get_regularizer` accepts."""
+        raise NotImplementedError
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash(tuple(sorted(self.get_config().items())))
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({params})"
+
+
+def _strength(value, name: str, owner: str) -> float:
+    return check_real(value, name, owner, low=0, allowed="[0, inf)")
+
+
+class L1(Regularizer):
+    """penalty(W) = λ Σ_ij |W_ij|;  ∂/∂W = λ sign(W).
+
+    Args:
+        l1: λ ≥ 0 (default 0.01).
+    """
+
+    name = "l1"
+
+    def __init__(self, l1: float = 0.01):
+        self.l1 = _strength(l1, "l1", "L1")
+
+    def penalty(self, W) -> Tensor:
+        return self.l1 * as_tensor(W).abs().sum()
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "l1": self.l1}
+
+
+class L2(Regularizer):
+    """penalty(W) = λ Σ_ij W_ij² (Keras's convention, no ½);  ∂/∂W = 2λW.
+
+    Args:
+        l2: λ ≥ 0 (default 0.01). The notes' (λ/2)‖W‖² is ``L2(λ / 2)``.
+    """
+
+    name = "l2"
+
+    def __init__(self, l2: float = 0.01):
+        self.l2 = _strength(l2, "l2", "L2")
+
+    def penalty(self, W) -> Tensor:
+        W = as_tensor(W)
+        return self.l2 * (W * W).sum()
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "l2": self.l2}
+
+
+class L1L2(Regularizer):
+    """penalty(W) = l1 Σ_ij |W_ij| + l2 Σ_ij W_ij² (elastic net).
+
+    Args:
+        l1, l2: the two strengths, each ≥ 0 (default 0.01 each).
+    """
+
+    name = "l1_l2"
+
+    def __init__(self, l1: float = 0.01, l2: float = 0.01):
+        self.l1 = _strength(l1, "l1", "L1L2")
+        self.l2 = _strength(l2, "l2", "L1L2")
+
+    def penalty(self, W) -> Tensor:
+        W = as_tensor(W)
+        return self.l1 * W.abs().sum() + self.l2 * (W * W).sum()
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "l1": self.l1, "l2": self.l2}
+
+
+REGULARIZERS = {cls.name: cls for cls in (L1, L2, L1L2)}
+_ALIASES = {"l1l2": "l1_l2", "elastic_net": "l1_l2"}
+
+
+def get_regularizer(spec: Union[None, str, dict, Regularizer]) -> Optional[Regularizer]:
+    """Resolve None, a name (``"l2"``: λ = 0.01), a ``{"name": "l2", "l2": 1e-3}`` dict or a Regularizer.
+
+    Raises:
+        ValueError: for an unknown name (suggesting the closest one) or a negative strength.
+        TypeError: for a spec of the wrong type or unknown parameters.
+    """
+    if spec is None or isinstance(spec, Regularizer):
+        return spec
+    if isinstance(spec, str):
+        return _lookup(spec)()
+    if isinstance(spec, dict):
+        if not isinstance(spec.get("name"), str):
+            raise TypeError(f"a regulariser dict needs a 'name' string, got {spec!r}")
+        cls = _lookup(spec["name"])
+        params = {k: v for k, v in spec.items() if k != "name"}
+        accepted = set(cls().get_config()) - {"name"}
+        unknown = sorted(str(k) for k in params if k not in accepted)
+        if unknown:
+            raise TypeError(f"regulariser {cls.name!r} takes no parameters {unknown}; it accepts {sorted(accepted)}")
+        return cls(**params)
+    raise TypeError(f"weight_regularizer must be None, a name, a dict or a Regularizer, got {type(spec).__name__}")
+
+
+def _lookup(name: str) -> type:
+    key = name.lower()
+    key = _ALIASES.get(key, key)
+    if key not in REGULARIZERS:
+        raise unknown_name_error("regulariser", name, key, sorted(REGULARIZERS), candidates=_ALIASES, cutoff=0.4)
+    return REGULARIZERS[key]

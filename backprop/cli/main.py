@@ -1,5 +1,5 @@
 """The ``backprop`` command: a Click group with one subcommand per module of this package
-(and ``explain``, from :mod:`backprop.diagnostics.cli`).
+(and ``explain``, from :mod:`backprop.cli.diagnostics`).
 
 ``main()`` runs the command; the console script reaches it through
 :func:`backprop.cli.entry.main`, which first checks that the cli extra is installed.
@@ -21,7 +21,7 @@ from backprop.cli.evaluate import evaluate_command
 from backprop.cli.info import info_command
 from backprop.cli.predict import predict_command
 from backprop.cli.train import train_command
-from backprop.diagnostics.cli import explain_command
+from backprop.cli.diagnostics import explain_command
 
 __all__ = ["cli", "main"]
 

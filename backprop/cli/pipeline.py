@@ -1,6 +1,6 @@
 """The glue between a table and a network, shared by the commands.
 
-``train`` fits a :class:`~backprop.preprocessing.TabularPreprocessor` on the
+``train`` fits a :class:`~backprop.cli.preprocessing.TabularPreprocessor` on the
 training rows and stores its config in the model file (metadata keys
 ``"preprocessing"``, ``"task"``, ``"target"``); ``predict``, ``evaluate`` and
 ``info`` rebuild it from there, so that raw rows go through exactly the
@@ -40,8 +40,8 @@ def table_format_options(command):
 
 
 def read_data(path, sep=None, encoding=None):
-    """:func:`backprop.preprocessing.read_table`, for the commands."""
-    from backprop.preprocessing import read_table
+    """:func:`backprop.cli.preprocessing.read_table`, for the commands."""
+    from backprop.cli.preprocessing import read_table
 
     return read_table(path, sep=sep, encoding=encoding)
 
@@ -73,7 +73,7 @@ def load_model_file(path) -> LoadedModel:
     """
     from backprop.io import ModelFileError
     from backprop.io.model_file import load_with_metadata
-    from backprop.preprocessing import TabularPreprocessor
+    from backprop.cli.preprocessing import TabularPreprocessor
 
     try:
         model, metadata = load_with_metadata(path)
@@ -142,7 +142,7 @@ def score(preprocessor, frame, outputs: np.ndarray) -> dict:
         ValueError: the target column is missing, has missing cells, or holds a
             class the model was not trained on.
     """
-    from backprop.training import metrics
+    from backprop import metrics
 
     y_true = preprocessor.transform_target(frame)  # validates the column (and names what is wrong)
     if preprocessor.task == "classification":

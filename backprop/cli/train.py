@@ -16,10 +16,10 @@ from backprop.cli import pipeline
 from backprop.cli.errors import CLIError
 from backprop.cli.output import echo_json, format_number
 from backprop.datasets.registry import LOADERS
-from backprop.diagnostics.cli import attach_monitor, diagnostics_option, echo_diagnostics
+from backprop.cli.diagnostics import attach_monitor, diagnostics_option, echo_diagnostics
 from backprop.engine.ops.activation import ACTIVATIONS
 from backprop.optim import OPTIMIZERS, get_optimizer
-from backprop.preprocessing import ID_LIKE_MIN_VALUES, ID_LIKE_RATIO
+from backprop.cli.preprocessing import ID_LIKE_MIN_VALUES, ID_LIKE_RATIO
 
 __all__ = ["train_command", "TrainSettings", "run_training", "DEFAULT_DATASET"]
 
@@ -134,7 +134,7 @@ class TrainResult:
 def _load_frame(settings: TrainSettings):
     """The table to train on and a short description of where it came from."""
     if settings.data is not None:
-        from backprop.preprocessing import read_table
+        from backprop.cli.preprocessing import read_table
 
         return read_table(settings.data, sep=settings.sep, encoding=settings.encoding), str(settings.data)
     from backprop.datasets import load
@@ -264,7 +264,7 @@ def _callbacks(settings: TrainSettings, schedule: Schedule) -> list:
 def run_training(settings: TrainSettings) -> TrainResult:
     """Read, split, preprocess, build, fit, score and (optionally) save and plot."""
     import backprop
-    from backprop.preprocessing import TabularPreprocessor, infer_task
+    from backprop.cli.preprocessing import TabularPreprocessor, infer_task
 
     for output in (settings.out, settings.plot):
         # Fail before training, not after it, when a result cannot be written.

@@ -340,7 +340,7 @@ def _watched_layers(model):
     (gradients, updates, symmetry) and the probe is not used.
     """
     from backprop.diagnostics.trace import _group_layers
-    from backprop.nn import Dense
+    from backprop.layers.dense import Dense
 
     try:
         return _group_layers(model), True

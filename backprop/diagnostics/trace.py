@@ -200,7 +200,7 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
         ValueError: for inputs that do not fit the model.
     """
     from backprop.backend import resolve_dtype
-    from backprop.nn.losses import LOSSES, get_loss
+    from backprop.losses import LOSSES, get_loss
 
     loss_fn = get_loss(loss)
     loss_name = next((name for name, fn in LOSSES.items() if fn is loss_fn), getattr(loss_fn, "__name__", "loss"))
@@ -256,8 +256,8 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
 # --------------------------------------------------------------- the layers
 def _group_layers(model) -> list:
     """``[(dense, [Activation, ...])]``: each Dense with the activations applied to its z."""
-    from backprop.nn import Dense, Dropout, Flatten, Sequential
-    from backprop.nn.activations import ActivationLayer
+    from backprop.layers import Dense, Dropout, Flatten, Sequential
+    from backprop.layers.activations import ActivationLayer
 
     def flatten(module):
         if isinstance(module, Sequential):
@@ -408,7 +408,7 @@ def _fill_output_in_loss(layer: LayerTrace, loss_name: str, target, single: bool
     """
     z = layer.z[None] if single else layer.z
     if loss_name == "cross_entropy":
-        from backprop.nn.activations import SoftmaxActivation
+        from backprop.layers.activations import SoftmaxActivation
 
         a = SoftmaxActivation().f(z)
         y = _one_hot(target, a.shape[1], a.dtype)

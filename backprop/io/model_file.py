@@ -4,7 +4,7 @@
 file of kind ``"model"`` whose tensors are ``model.state_dict()`` and whose
 metadata holds JSON strings:
 
-* ``"config"``: the architecture, ``backprop.nn.registry.module_to_config(model)``;
+* ``"config"``: the architecture, ``backprop.layers.registry.module_to_config(model)``;
 * ``"training"``: what ``fit`` learnt besides weights: the loss name,
   ``classes_`` (with their dtype) and ``n_features_in_``;
 * ``"user_metadata"``: the caller's ``metadata`` dict, if any (the command line
@@ -132,7 +132,7 @@ def save(model, path, metadata: dict | None = None) -> None:
             missing or disagrees with its state, NaN or infinite weights (:func:`load`
             would refuse such a file), or metadata that is not JSON-serialisable.
     """
-    from backprop.nn.registry import declared_state_shapes, module_to_config
+    from backprop.layers.registry import declared_state_shapes, module_to_config
 
     config = module_to_config(model)
     state = model.state_dict()
@@ -329,7 +329,7 @@ def _values(shapes: dict) -> int:
 
 def _declared_shapes(config, path: str) -> dict:
     """The state shapes every layer of ``config`` states, refusing an invalid config."""
-    from backprop.nn.registry import declared_state_shapes
+    from backprop.layers.registry import declared_state_shapes
 
     try:
         return declared_state_shapes(config)
@@ -343,7 +343,7 @@ def _checked_training(training, path: str) -> dict:
     """``{"loss", "classes", "n_features_in"}`` from the ``training`` entry, each checked (None if absent)."""
     if training is None:
         return {"loss": None, "classes": None, "n_features_in": None}
-    from backprop.nn.losses import LOSSES
+    from backprop.losses import LOSSES
 
     if not isinstance(training, dict):
         raise ModelFileError(path, "metadata 'training' must be a JSON object")
@@ -363,7 +363,7 @@ def _checked_training(training, path: str) -> dict:
 
 def _built_model(config, tensors: dict, path: str):
     """The model the (checked) config describes, with the file's weights."""
-    from backprop.nn.registry import module_from_config
+    from backprop.layers.registry import module_from_config
 
     try:
         model = module_from_config(config)

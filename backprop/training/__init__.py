@@ -12,13 +12,14 @@ Typical use::
 reusable loop behind them.
 """
 
-from backprop.training import callbacks, metrics
+from backprop import metrics
+from backprop.training import callbacks
 from backprop.training.callbacks import (
     Callback, CallbackList, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
     ReduceLROnPlateau, TerminateOnNaN,
 )
 from backprop.training.history import History
-from backprop.training.metrics import get_metric
+from backprop.metrics import get_metric
 from backprop.training.progress import ProgressLogger
 from backprop.training.recipe import overfit_batch
 from backprop.training.checkpoint import CheckpointMismatchError

@@ -44,7 +44,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from backprop.training.metrics import HIGHER_IS_BETTER
+from backprop.metrics import HIGHER_IS_BETTER
 
 __all__ = [
     "Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",

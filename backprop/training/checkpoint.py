@@ -107,7 +107,7 @@ def join_arrays(value: Any, tensors: dict, path) -> Any:
 
 # --------------------------------------------------------------- writing
 def _architecture(model):
-    from backprop.nn.registry import module_to_config
+    from backprop.layers.registry import module_to_config
 
     try:
         return module_to_config(model)

@@ -75,7 +75,7 @@ def _check_frame_columns(frame, name: str) -> None:
     if bad:
         raise ValueError(
             f"{name} must be numeric; the DataFrame columns {bad} are not (encode categories "
-            "first, e.g. with backprop.preprocessing)"
+            "first, e.g. with backprop.cli.preprocessing)"
         )
 
 

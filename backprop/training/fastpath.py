@@ -31,15 +31,15 @@ import numpy as np
 from backprop import jit
 from backprop.engine.ops.activation import Activation, Identity, ReLU
 from backprop.engine.tensor import in_eval_mode
-from backprop.nn.activations import ActivationLayer, SoftmaxActivation
-from backprop.nn.dense import Dense
-from backprop.nn.dropout import Dropout
-from backprop.nn.module import structure_changes
-from backprop.nn.losses import (
+from backprop.layers.activations import ActivationLayer, SoftmaxActivation
+from backprop.layers.dense import Dense
+from backprop.layers.dropout import Dropout
+from backprop.layers.module import structure_changes
+from backprop.losses import (
     LOSSES, binary_cross_entropy_with_logits, cross_entropy, half_mse, mse,
 )
-from backprop.nn.regularizers import L1, L1L2, L2
-from backprop.nn.sequential import Sequential
+from backprop.regularizers import L1, L1L2, L2
+from backprop.layers.sequential import Sequential
 from backprop.random import get_rng
 from backprop.training import kernels
 

@@ -39,14 +39,14 @@ from backprop import random as bp_random
 from backprop.engine.ops.activation import sigmoid_array, softmax_array
 from backprop.engine.tensor import Tensor, eval_mode, no_grad
 from backprop.io.safefile import ModelFileError
-from backprop.nn.losses import LOSSES, get_loss
+from backprop.losses import LOSSES, get_loss
 from backprop.optim.optimizer import pack_parameters
 from backprop.training import data as data_module
 from backprop.training.callbacks import Callback, CallbackList
 from backprop.training import fastpath
 from backprop.training.data import EpochBatches, loss_kind
 from backprop.training.history import History
-from backprop.training.metrics import get_metric, metric_name
+from backprop.metrics import get_metric, metric_name
 from backprop.training.progress import ProgressLogger
 
 __all__ = ["Trainer", "TrainingDivergedError", "fit", "evaluate", "predict", "predict_proba", "predict_classes",
@@ -168,7 +168,7 @@ class Trainer:
         optimizer: a name (``"sgd"``, ``"adam"``, ``"rmsprop"``, ``"adamw"``; the
             optimiser's default hyper-parameters) or an optimiser over ``model.parameters()``.
             None builds a trainer that can only evaluate.
-        metrics: names or functions, see :mod:`backprop.training.metrics`.
+        metrics: names or functions, see :mod:`backprop.metrics`.
         callbacks: :class:`~backprop.training.callbacks.Callback` instances.
         batch_size: None (full batch), 1 (SGD) or k (mini-batches of k; the last one
             keeps the remainder).

@@ -116,7 +116,7 @@ def test_get_optimizer_errors():
 
 
 def test_nn_parameter_is_accepted():
-    parameter_module = pytest.importorskip("backprop.nn.parameter")
+    parameter_module = pytest.importorskip("backprop.layers.parameter")
     W = parameter_module.Parameter(np.ones((2, 3), dtype=np.float32))
     opt = optim.Adam([W], lr=0.1)
     W.grad = np.ones((2, 3), dtype=np.float32)

@@ -152,7 +152,7 @@ def test_one_row_predict_falls_back_to_numpy_when_the_kernel_does_not_apply(chan
 
 
 def test_a_changed_layer_is_recompiled_before_the_next_one_row_predict():
-    from backprop.nn.activations import resolve_activation
+    from backprop.layers.activations import resolve_activation
 
     model = _row_model(np.float64)
     row = np.random.default_rng(7).standard_normal((1, 7))
@@ -202,7 +202,7 @@ def test_fit_with_and_without_kernels_follows_the_same_trajectory():
 
 # ------------------------------------------------------------ robustness
 def test_a_replaced_layer_of_another_width_is_an_error_not_a_crash():
-    from backprop.nn.parameter import Parameter
+    from backprop.layers.parameter import Parameter
 
     model = nn.Sequential(nn.Dense(4, 8, activation="relu"), nn.Dense(8, 2))
     X = np.ones((3, 4), np.float32)

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from backprop.layers import registry
 from backprop import nn
 
 
@@ -104,17 +105,17 @@ def test_every_registered_layer_states_its_parameter_shapes(name):
 
 
 def test_state_shapes_validate_the_config_without_allocating():
-    shapes = nn.registry.declared_state_shapes(
+    shapes = registry.declared_state_shapes(
         {"class_name": "Sequential", "config": {"layers": [
             {"class_name": "Dense", "config": {"in_features": 10**9, "out_features": 10**9}},
             {"class_name": "BatchNorm", "config": {"num_features": 10**9}}]}})
     assert shapes == {"0.W": (10**9, 10**9), "0.b": (10**9,), "1.gamma": (10**9,), "1.beta": (10**9,),
                       "1.running_mean": (10**9,), "1.running_var": (10**9,), "1.num_batches_tracked": ()}
     with pytest.raises(ValueError, match="Dense: activation"):
-        nn.registry.declared_state_shapes({"class_name": "Dense", "config": {
+        registry.declared_state_shapes({"class_name": "Dense", "config": {
             "in_features": 2, "out_features": 2, "activation": "nope"}})
     with pytest.raises(ValueError, match="negative_slope"):
-        nn.registry.declared_state_shapes({"class_name": "LeakyReLU", "config": {"negative_slope": float("nan")}})
+        registry.declared_state_shapes({"class_name": "LeakyReLU", "config": {"negative_slope": float("nan")}})
     with pytest.raises(ValueError, match="negative_slope"):
         nn.Dense(2, 2, activation={"name": "leaky_relu", "negative_slope": float("inf")})
 

@@ -7,13 +7,13 @@ from typing import Optional
 from backprop.backend import get_default_dtype, resolve_dtype
 from backprop.engine.ops.linear import linear
 from backprop.engine.tensor import Tensor
-from backprop.nn import init
-from backprop.nn.activations import activation_config, resolve_activation
+from backprop import init
+from backprop.layers.activations import activation_config, resolve_activation
 from backprop.naming import short_repr
-from backprop.nn.module import Module, check_positive_int
-from backprop.nn.parameter import Parameter
-from backprop.nn.registry import register_module
-from backprop.nn.regularizers import get_regularizer
+from backprop.layers.module import Module, check_positive_int
+from backprop.layers.parameter import Parameter
+from backprop.layers.registry import register_module
+from backprop.regularizers import get_regularizer
 
 __all__ = ["Dense"]
 
@@ -37,7 +37,7 @@ class Dense(Module):
             ``{"name": "leaky_relu", "negative_slope": 0.2}``.
         use_bias: whether the layer has b.
         weight_init: initialiser of W (a name, a ``{"name": ..., **params}`` dict or a
-            callable ``fn(shape, rng, dtype)``, see :mod:`backprop.nn.init`). The default
+            callable ``fn(shape, rng, dtype)``, see :mod:`backprop.init`). The default
             depends on f: relu and leaky_relu → "he_normal" (σ = √(2/n_in)); any other
             activation or none → "xavier_normal" (σ = √(2/(n_in + n_out))).
         bias_init: initialiser of b (default "zeros").

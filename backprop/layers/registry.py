@@ -9,7 +9,7 @@ which checks the values. Nothing in a config is ever imported, evaluated or exec
 from __future__ import annotations
 
 from backprop.naming import short_repr
-from backprop.nn.module import Module
+from backprop.layers.module import Module
 
 __all__ = ["register_module", "get_module_class", "registered_modules", "module_to_config", "module_from_config",
            "declared_state_shapes"]

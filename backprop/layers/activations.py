@@ -17,8 +17,8 @@ from backprop.engine.ops.activation import Activation, get_activation, softmax_a
 from backprop.engine.ops.activation import softmax as softmax_op
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop.naming import short_repr
-from backprop.nn.module import Module, check_real
-from backprop.nn.registry import register_module
+from backprop.layers.module import Module, check_real
+from backprop.layers.registry import register_module
 
 __all__ = [
     "ActivationLayer", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax", "Identity",

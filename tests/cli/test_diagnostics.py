@@ -19,7 +19,7 @@ pd = pytest.importorskip("pandas")
 pytest.importorskip("click")
 
 _RUN_EXPLAIN = ("import sys; from backprop.cli.errors import run_command; "
-                "from backprop.diagnostics.cli import explain_command; "
+                "from backprop.cli.diagnostics import explain_command; "
                 "sys.exit(run_command(explain_command, sys.argv[1:]))")
 
 
@@ -99,7 +99,7 @@ def test_train_with_diagnostics_reports_the_gradient_flow(pets):
     else:  # the pieces the option is made of, in process
         from pathlib import Path
 
-        from backprop.diagnostics.cli import attach_monitor
+        from backprop.cli.diagnostics import attach_monitor
 
         settings = train_module.TrainSettings(data=Path(data), target="species", hidden=(8, 8), epochs=3)
         monitor = attach_monitor(settings)

@@ -8,7 +8,7 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-from backprop.preprocessing import (  # noqa: E402
+from backprop.cli.preprocessing import (  # noqa: E402
     ID_LIKE_MIN_VALUES,
     MAX_CATEGORIES,
     MISSING_CATEGORY,
@@ -342,7 +342,7 @@ def test_read_table_parquet_needs_pyarrow(tmp_path):
 
 
 def test_rows_with_more_fields_than_the_header_are_refused(tmp_path):
-    from backprop.preprocessing import read_table
+    from backprop.cli.preprocessing import read_table
 
     path = tmp_path / "shifted.csv"
     path.write_text("a,b\n1,2,3\n4,5,6\n")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from backprop.engine.tensor import Tensor, as_tensor, in_eval_mode
-from backprop.nn.module import Module, check_real
-from backprop.nn.registry import register_module
+from backprop.layers.module import Module, check_real
+from backprop.layers.registry import register_module
 from backprop.random import get_rng
 
 __all__ = ["Dropout"]

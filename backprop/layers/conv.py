@@ -13,12 +13,12 @@ from typing import Optional
 from backprop.backend import get_default_dtype, resolve_dtype
 from backprop.engine.ops.conv import conv1d, conv2d, conv_padding, pair, window_geometry
 from backprop.engine.tensor import Tensor, as_tensor
-from backprop.nn import init
-from backprop.nn.activations import activation_config, resolve_activation
-from backprop.nn.module import Module, check_positive_int
-from backprop.nn.parameter import Parameter
-from backprop.nn.registry import register_module
-from backprop.nn.regularizers import get_regularizer
+from backprop import init
+from backprop.layers.activations import activation_config, resolve_activation
+from backprop.layers.module import Module, check_positive_int
+from backprop.layers.parameter import Parameter
+from backprop.layers.registry import register_module
+from backprop.regularizers import get_regularizer
 
 __all__ = ["Conv2d", "Conv1d"]
 

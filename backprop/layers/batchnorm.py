@@ -24,10 +24,10 @@ import numpy as np
 
 from backprop.backend import get_default_dtype, resolve_dtype
 from backprop.engine.tensor import Tensor, as_tensor, in_eval_mode, make_result
-from backprop.nn import init
-from backprop.nn.module import Module, check_positive_int, check_real
-from backprop.nn.parameter import Parameter
-from backprop.nn.registry import register_module
+from backprop import init
+from backprop.layers.module import Module, check_positive_int, check_real
+from backprop.layers.parameter import Parameter
+from backprop.layers.registry import register_module
 
 __all__ = ["BatchNorm", "batch_norm"]
 

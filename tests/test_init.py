@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop.nn import init
+from backprop import init
 
 SHAPE = (400, 600)  # (n_out, n_in): 240,000 draws, so the sample std is within ~0.3 % of σ
 N_OUT, N_IN = SHAPE

@@ -18,8 +18,8 @@ from backprop.engine.ops.conv import (
     window_geometry,
 )
 from backprop.engine.tensor import Tensor, as_tensor
-from backprop.nn.module import Module
-from backprop.nn.registry import register_module
+from backprop.layers.module import Module
+from backprop.layers.registry import register_module
 
 __all__ = ["MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "GlobalAvgPool2d"]
 

@@ -5,7 +5,7 @@ import pytest
 
 import backprop as bp
 from backprop import nn
-from backprop.nn.batchnorm import batch_norm
+from backprop.layers.batchnorm import batch_norm
 
 torch = pytest.importorskip("torch")
 

@@ -27,7 +27,7 @@ INPUT_SHAPES = {"Conv1d": (2, 3, 9), "MaxPool1d": (2, 3, 9), "AvgPool1d": (2, 3,
 
 def conv_layer_classes():
     return sorted(name for name in nn.registered_modules()
-                  if nn.get_module_class(name).__module__ in ("backprop.nn.conv", "backprop.nn.pooling"))
+                  if nn.get_module_class(name).__module__ in ("backprop.layers.conv", "backprop.layers.pooling"))
 
 
 def test_every_conv_and_pool_layer_has_an_example():
@@ -329,7 +329,7 @@ def test_a_small_conv_net_beats_the_dense_net_on_digits_as_images():
     assert conv_accuracy >= dense_accuracy + 0.005
 
 
-@pytest.mark.parametrize("module", ["backprop.nn.conv", "backprop.nn.pooling", "backprop.datasets.ball_images"])
+@pytest.mark.parametrize("module", ["backprop.layers.conv", "backprop.layers.pooling", "backprop.datasets.ball_images"])
 def test_docstring_examples(module):
     import doctest
     import importlib

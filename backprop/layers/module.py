@@ -31,7 +31,7 @@ import numpy as np
 from backprop.backend import resolve_dtype
 from backprop.engine.tensor import Tensor
 from backprop.naming import short_repr
-from backprop.nn.parameter import Parameter
+from backprop.layers.parameter import Parameter
 
 __all__ = ["Module", "LoadResult", "check_positive_int", "check_real"]
 

@@ -149,7 +149,7 @@ def test_parameter_is_a_tensor_that_requires_grad():
 
 def test_structure_changes_grows_on_every_attribute_set_or_delete():
     from backprop import nn
-    from backprop.nn.module import structure_changes
+    from backprop.layers.module import structure_changes
 
     layer = nn.Dense(3, 2)
     before = structure_changes()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
-from backprop.nn.module import Module
-from backprop.nn.registry import declared_state_shapes, module_from_config, module_to_config, register_module
+from backprop.layers.module import Module
+from backprop.layers.registry import declared_state_shapes, module_from_config, module_to_config, register_module
 
 __all__ = ["Sequential"]
 

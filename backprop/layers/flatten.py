@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from backprop.engine.tensor import Tensor, as_tensor
-from backprop.nn.module import Module
-from backprop.nn.registry import register_module
+from backprop.layers.module import Module
+from backprop.layers.registry import register_module
 
 __all__ = ["Flatten"]
 

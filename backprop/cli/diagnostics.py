@@ -30,7 +30,7 @@ def explain_row(model_path, data_path, row: int, *, max_items: int = 6) -> str:
     from backprop.cli import pipeline
     from backprop.cli.errors import CLIError
     from backprop.diagnostics.trace import trace
-    from backprop.preprocessing import read_table
+    from backprop.cli.preprocessing import read_table
 
     loaded = pipeline.load_model_file(model_path)
     frame = read_table(data_path)

@@ -6,7 +6,7 @@ import pytest
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
 import backprop.metrics  # noqa: E402 (after the importorskip)
-from backprop.training import metrics  # noqa: E402
+from backprop import metrics  # noqa: E402
 
 
 @pytest.fixture
