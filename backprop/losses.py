@@ -1,32 +1,59 @@
-"""Loss functions J(ŷ, y): a mean over the batch (``rss`` excepted), as in PyTorch.
+"""Losses J(ŷ, y): one class per loss, carrying its reference form, its fused form and its facts.
 
-Each takes the network's output first and the target second. ``mse``, ``half_mse``,
-``rss`` and ``mae`` are composed from engine ops, so gradients reach both
-arguments. The cross-entropies are fused ops with hand-written gradients, for
-numerical stability and speed; their target is a constant:
+A loss object is called as ``loss(prediction, target, sample_weight=None)`` — the network's
+output first and the target second, as in PyTorch — and returns a Tensor: the reference
+form, composed from engine ops or written as one op with its gradient. Every loss is a
+mean over the batch (``rss`` excepted), and with a ``sample_weight`` w (one non-negative
+weight per example) the mean becomes the weighted mean Σ_i w_i J_i / Σ_i w_i.
 
-* ``cross_entropy``: δ = ∂J/∂z = (softmax(z)·Σ_k y_k − y)/N — for one-hot y, the
-  famous softmax(z) − y. It is computed with log-sum-exp, never as log(softmax).
+Beside the reference, each class states what the rest of the library needs to know:
+
+* ``name`` and ``aliases``: how it is looked up in :data:`LOSSES` (``"log_loss"`` is
+  ``cross_entropy``);
+* ``kind``: what the network's outputs mean when trained with it — ``"multiclass"``
+  (K logits), ``"binary_logits"`` (logits of independent yes/no outputs),
+  ``"binary_probabilities"`` (probabilities in [0, 1]) or ``"regression"``;
+* ``output_activation``: the f that turns the outputs into probabilities
+  (:meth:`Loss.probabilities`): softmax, σ, or none;
+* ``get_config()``: its parameters (a Huber loss's δ), saved with a model;
+* ``fused(Z, target, weight, delta)``: the fused form that the training fast path runs
+  instead of the reference: it writes δᴸ = ∂J/∂Z into ``delta`` in place and returns J,
+  allocating little; ``None`` for a loss without one. Each fused form is tested against
+  its reference, values and δ (``tests/test_losses.py``).
+
+The two cross-entropies are single ops with hand-written gradients, for numerical
+stability and speed (their target is a constant):
+
+* ``cross_entropy``: δ = ∂J/∂z = (softmax(z)·Σ_k y_k − y)/N — for one-hot y, the famous
+  softmax(z) − y. It is computed with log-sum-exp, never as log(softmax).
 * ``binary_cross_entropy_with_logits``: δ = (σ(z) − y)/N, with the loss written as
   max(z, 0) − z·y + log(1 + e^(−|z|)) so that no exponential overflows.
 
-All losses take an optional ``sample_weight`` w (one non-negative weight per
-example); the batch mean then becomes the weighted mean Σ_i w_i J_i / Σ_i w_i.
+Adding a loss is one class here, decorated with ``@LOSSES.register``, and its test.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from backprop import jit
 from backprop.backend import xp
+from backprop.engine.ops.activation import sigmoid_array, softmax_array
 from backprop.engine.tensor import Tensor, as_tensor, make_result
-from backprop.naming import unknown_name_error
+from backprop.naming import short_repr
+from backprop.registry import Registry
 
 __all__ = [
+    "Loss", "LOSSES", "get_loss",
+    "MSE", "HalfMSE", "RSS", "MAE", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits", "CrossEntropy",
     "mse", "half_mse", "rss", "mae",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-    "LOSSES", "get_loss",
 ]
+
+LOSSES = Registry("loss")
+"""Every loss class, by name and alias: the one place a loss name is resolved."""
+
+KINDS = ("multiclass", "binary_logits", "binary_probabilities", "regression")
 
 
 # ---------------------------------------------------------------- helpers
@@ -68,82 +95,268 @@ def _reduce(per_element: Tensor, sample_weight, name: str) -> Tensor:
     return (per_example * Tensor(w)).sum()
 
 
+# ---------------------------------------------------------------- the base
+class Loss:
+    """A loss J(ŷ, y): ``loss(prediction, target, sample_weight=None) -> Tensor``.
+
+    Subclasses set ``name``, ``aliases``, ``kind`` and ``output_activation``, implement
+    :meth:`forward` (the reference form, through the engine) and, where it pays, the
+    fused form :meth:`fused`. A loss with parameters takes them as constructor keyword
+    arguments and returns them from :meth:`get_config`.
+    """
+
+    name = ""
+    aliases: tuple = ()
+    kind = "regression"
+    output_activation = None  # "softmax", "sigmoid" or None: see probabilities()
+    fused = None  # fused(Z, target, weight, delta) -> float, where a subclass has one
+    accepts_sample_weight = True
+
+    def forward(self, prediction, target, sample_weight=None) -> Tensor:
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
+
+    def __call__(self, prediction, target, sample_weight=None) -> Tensor:
+        if sample_weight is not None and not self.accepts_sample_weight:
+            raise TypeError(f"{self.name}: this loss takes no sample_weight")
+        if sample_weight is None:
+            return self.forward(prediction, target)
+        return self.forward(prediction, target, sample_weight)
+
+    @property
+    def __name__(self) -> str:  # losses were functions: code that names a callable keeps working
+        return self.name
+
+    def get_config(self) -> dict:
+        """The constructor arguments that rebuild this loss (``{}`` for a loss without parameters)."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Loss":
+        """Rebuild from :meth:`get_config`'s dict; unknown keys are refused (TypeError naming the loss)."""
+        if not isinstance(config, dict):
+            raise TypeError(f"{cls.name}: config must be a dict, got {type(config).__name__}")
+        try:
+            return cls(**config)
+        except TypeError:
+            raise TypeError(f"{cls.name}: unknown config keys {sorted(str(k) for k in config)[:10]}") from None
+
+    def describe(self):
+        """``"name"`` or ``{"name": ..., **config}``: what a model file stores (:func:`get_loss` reads it back)."""
+        config = self.get_config()
+        return {"name": self.name, **config} if config else self.name
+
+    def probabilities(self, outputs: np.ndarray) -> np.ndarray:
+        """The class probabilities that the outputs of a network trained with this loss mean.
+
+        Raises:
+            ValueError: for a regression loss.
+        """
+        if self.kind == "regression":
+            raise ValueError(
+                f"predict_proba/predict_classes need a model fit with a classification loss; "
+                f"this one was fit with {self.name}")
+        outputs = outputs.astype(np.float64, copy=False)
+        if self.output_activation == "softmax":
+            return softmax_array(outputs.reshape(outputs.shape[0], -1))
+        if self.output_activation == "sigmoid":
+            return sigmoid_array(outputs)
+        return np.clip(outputs, 0.0, 1.0)
+
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other.get_config() == self.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(self.get_config().items()))))
+
+    def __repr__(self) -> str:
+        config = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({config})"
+
+
+def get_loss(spec):
+    """The loss object for a name, an alias, ``{"name": ..., **config}``, a Loss, or any callable.
+
+    A callable that is not a :class:`Loss` (a custom ``loss(outputs, target[, sample_weight=])``)
+    is passed through: it has no fused form, so training runs it through the engine.
+
+    Raises:
+        ValueError: an unknown name, listing the valid ones and suggesting the closest.
+        TypeError: a spec of another type, or config keys the loss does not take.
+    """
+    if isinstance(spec, type) and issubclass(spec, Loss):
+        return spec()
+    if callable(spec):
+        return spec
+    if isinstance(spec, dict):
+        name = spec.get("name")
+        if not isinstance(name, str):
+            raise TypeError(f"a loss dict needs a 'name' string, got {short_repr(spec)}")
+        return LOSSES.get(name).from_config({key: value for key, value in spec.items() if key != "name"})
+    if not isinstance(spec, str):
+        raise TypeError(f"loss must be a name, a dict or a callable, got {type(spec).__name__}")
+    return LOSSES.get(spec)()
+
+
+# ------------------------------------------------------ fused-form helpers
+def _fused_weights(weight, n, dtype):
+    """Per-example weights summing to 1 (w_i / Σw), as a column; None without weights."""
+    if weight is None:
+        return None
+    w = weight.astype(dtype, copy=False)
+    return (w / w.sum()).reshape(n, 1)
+
+
+def _as_output_shape(target, Z):
+    return target.reshape(Z.shape) if target.shape != Z.shape else target
+
+
+def _fused_squared(Z, target, weight, delta, scale):
+    """J = scale · mean (ŷ − y)²;  δ = 2·scale·(ŷ − y)/n (per-example weighted when given)."""
+    np.subtract(Z, _as_output_shape(target, Z), out=delta)
+    n, k = Z.shape
+    w = _fused_weights(weight, n, Z.dtype)
+    if w is None:
+        loss = scale * float(np.vdot(delta, delta)) / delta.size
+        delta *= Z.dtype.type(2 * scale / delta.size)
+        return loss
+    per_example = np.einsum("ij,ij->i", delta, delta) / k
+    delta *= w * Z.dtype.type(2 * scale / k)
+    return scale * float(per_example @ w.ravel())
+
+
 # --------------------------------------------------------- regression losses
-def mse(prediction, target, sample_weight=None) -> Tensor:
-    """J = (1/n) Σ (ŷ − y)², the mean over all n elements (PyTorch's MSELoss, Keras's mse)."""
-    prediction, y = _prediction_and_target(prediction, target, "mse")
-    diff = prediction - y
-    return _reduce(diff * diff, sample_weight, "mse")
+@LOSSES.register
+class MSE(Loss):
+    """J = (1/n) Σ (ŷ − y)², the mean over all n elements (PyTorch's MSELoss, Keras's mse);  δ = 2(ŷ − y)/n."""
+
+    name = "mse"
+    aliases = ("mean_squared_error",)
+
+    def forward(self, prediction, target, sample_weight=None) -> Tensor:
+        prediction, y = _prediction_and_target(prediction, target, self.name)
+        diff = prediction - y
+        return _reduce(diff * diff, sample_weight, self.name)
+
+    def fused(self, Z, target, weight, delta) -> float:
+        return _fused_squared(Z, target, weight, delta, 1.0)
 
 
-def half_mse(prediction, target, sample_weight=None) -> Tensor:
+@LOSSES.register
+class HalfMSE(Loss):
     """J = (1/2n) Σ (ŷ − y)², the notes' E = ½ Σ (ŷ − y)² averaged (scikit-learn's squared loss).
 
     Its δ at a linear output is simply (ŷ − y)/n: the ½ cancels the 2 of the derivative.
     """
-    prediction, y = _prediction_and_target(prediction, target, "half_mse")
-    diff = prediction - y
-    return _reduce(diff * diff, sample_weight, "half_mse") * 0.5
+
+    name = "half_mse"
+    aliases = ("squared_error",)
+
+    def forward(self, prediction, target, sample_weight=None) -> Tensor:
+        prediction, y = _prediction_and_target(prediction, target, self.name)
+        diff = prediction - y
+        return _reduce(diff * diff, sample_weight, self.name) * 0.5
+
+    def fused(self, Z, target, weight, delta) -> float:
+        return _fused_squared(Z, target, weight, delta, 0.5)
 
 
-def rss(prediction, target) -> Tensor:
-    """J = Σ (ŷ − y)², the residual sum of squares (a sum, not a mean)."""
-    prediction, y = _prediction_and_target(prediction, target, "rss")
-    diff = prediction - y
-    return (diff * diff).sum()
+@LOSSES.register
+class RSS(Loss):
+    """J = Σ (ŷ − y)², the residual sum of squares (a sum, not a mean; no sample weights)."""
+
+    name = "rss"
+    accepts_sample_weight = False
+
+    def forward(self, prediction, target) -> Tensor:
+        prediction, y = _prediction_and_target(prediction, target, self.name)
+        diff = prediction - y
+        return (diff * diff).sum()
 
 
-def mae(prediction, target, sample_weight=None) -> Tensor:
+@LOSSES.register
+class MAE(Loss):
     """J = (1/n) Σ |ŷ − y|."""
-    prediction, y = _prediction_and_target(prediction, target, "mae")
-    return _reduce((prediction - y).abs(), sample_weight, "mae")
+
+    name = "mae"
+    aliases = ("mean_absolute_error",)
+
+    def forward(self, prediction, target, sample_weight=None) -> Tensor:
+        prediction, y = _prediction_and_target(prediction, target, self.name)
+        return _reduce((prediction - y).abs(), sample_weight, self.name)
 
 
 # ----------------------------------------------------- classification losses
-def binary_cross_entropy(probabilities, target, sample_weight=None) -> Tensor:
+@LOSSES.register
+class BinaryCrossEntropy(Loss):
     """J = −(1/n) Σ [y ln p + (1 − y) ln(1 − p)] for probabilities p ∈ [0, 1].
 
     As in PyTorch, each log is clamped at −100 so that p = 0 or 1 gives a finite loss,
     and the gradient is (p − y) / max(p(1 − p), 1e−12) / n. Prefer
-    :func:`binary_cross_entropy_with_logits` on logits: it needs no clamping.
+    :class:`BinaryCrossEntropyWithLogits` on logits: it needs no clamping.
     """
-    p, y = _prediction_and_target(probabilities, target, "binary_cross_entropy")
-    if p.size and (np.any(p.data < 0) or np.any(p.data > 1) or np.any(np.isnan(p.data))):
-        raise ValueError(
-            "binary_cross_entropy: every probability must lie in [0, 1]; "
-            "for raw scores use binary_cross_entropy_with_logits"
-        )
-    P, Y = p.data, y.data
-    with np.errstate(divide="ignore"):
-        log_p = xp.maximum(xp.log(P), -100)
-        log_q = xp.maximum(xp.log1p(-P), -100)
-    per_element = -(Y * log_p + (1 - Y) * log_q)
-    weights = _element_weights(sample_weight, p, "binary_cross_entropy")
-    loss = xp.asarray((per_element * weights).sum(), dtype=P.dtype)
 
-    def backward(g):
-        return (g * weights * (P - Y) / xp.maximum(P * (1 - P), 1e-12),)
+    name = "binary_cross_entropy"
+    aliases = ("bce",)
+    kind = "binary_probabilities"
 
-    return make_result(loss, (p,), backward, "binary_cross_entropy")
+    def forward(self, probabilities, target, sample_weight=None) -> Tensor:
+        p, y = _prediction_and_target(probabilities, target, self.name)
+        if p.size and (np.any(p.data < 0) or np.any(p.data > 1) or np.any(np.isnan(p.data))):
+            raise ValueError(
+                "binary_cross_entropy: every probability must lie in [0, 1]; "
+                "for raw scores use binary_cross_entropy_with_logits"
+            )
+        P, Y = p.data, y.data
+        with np.errstate(divide="ignore"):
+            log_p = xp.maximum(xp.log(P), -100)
+            log_q = xp.maximum(xp.log1p(-P), -100)
+        per_element = -(Y * log_p + (1 - Y) * log_q)
+        weights = _element_weights(sample_weight, p, self.name)
+        loss = xp.asarray((per_element * weights).sum(), dtype=P.dtype)
+
+        def backward(g):
+            return (g * weights * (P - Y) / xp.maximum(P * (1 - P), 1e-12),)
+
+        return make_result(loss, (p,), backward, self.name)
 
 
-def binary_cross_entropy_with_logits(logits, target, sample_weight=None) -> Tensor:
-    """J = (1/n) Σ [max(z, 0) − z·y + ln(1 + e^(−|z|))] = BCE(σ(z), y), stable for any z.
+@LOSSES.register
+class BinaryCrossEntropyWithLogits(Loss):
+    """J = (1/n) Σ [max(z, 0) − z·y + ln(1 + e^(−|z|))] = BCE(σ(z), y), stable for any z;  δ = (σ(z) − y)/n."""
 
-    δ = ∂J/∂z = (σ(z) − y)/n.
-    """
-    z, y = _prediction_and_target(logits, target, "binary_cross_entropy_with_logits")
-    Z, Y = z.data, y.data
-    per_element = xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
-    weights = _element_weights(sample_weight, z, "binary_cross_entropy_with_logits")
-    loss = xp.asarray((per_element * weights).sum(), dtype=Z.dtype)
+    name = "binary_cross_entropy_with_logits"
+    aliases = ("bce_with_logits",)
+    kind = "binary_logits"
+    output_activation = "sigmoid"
 
-    def backward(g):
-        e = xp.exp(-xp.abs(Z))
-        sigma = xp.where(Z >= 0, 1 / (1 + e), e / (1 + e))
-        return (g * weights * (sigma - Y),)
+    def forward(self, logits, target, sample_weight=None) -> Tensor:
+        z, y = _prediction_and_target(logits, target, self.name)
+        Z, Y = z.data, y.data
+        per_element = xp.maximum(Z, 0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
+        weights = _element_weights(sample_weight, z, self.name)
+        loss = xp.asarray((per_element * weights).sum(), dtype=Z.dtype)
 
-    return make_result(loss, (z,), backward, "binary_cross_entropy_with_logits")
+        def backward(g):
+            e = xp.exp(-xp.abs(Z))
+            sigma = xp.where(Z >= 0, 1 / (1 + e), e / (1 + e))
+            return (g * weights * (sigma - Y),)
+
+        return make_result(loss, (z,), backward, self.name)
+
+    def fused(self, Z, target, weight, delta) -> float:
+        y = _as_output_shape(target, Z)
+        e = np.exp(-np.abs(Z))
+        per_element = np.maximum(Z, 0) - Z * y + np.log1p(e)
+        np.divide(1, 1 + e, out=delta)
+        np.copyto(delta, e * delta, where=Z < 0)  # σ(z) = e^z/(1 + e^z) for z < 0
+        delta -= y
+        n, k = Z.shape
+        w = _fused_weights(weight, n, Z.dtype)
+        if w is None:
+            delta *= Z.dtype.type(1.0 / Z.size)
+            return float(per_element.mean())
+        delta *= w / k
+        return float(per_element.sum(axis=1) @ w.ravel()) / k
 
 
 def _element_weights(sample_weight, prediction: Tensor, name: str):
@@ -156,45 +369,116 @@ def _element_weights(sample_weight, prediction: Tensor, name: str):
     return (w / per_example).reshape((n,) + (1,) * (prediction.ndim - 1))
 
 
-def cross_entropy(logits, target, sample_weight=None) -> Tensor:
+@LOSSES.register
+class CrossEntropy(Loss):
     """Softmax cross-entropy on logits z of shape (N, K) (or (K,) for one example).
 
-    J = −(1/N) Σ_i Σ_k y_ik ln softmax(z_i)_k, with ln softmax(z)_k = z_k − log Σ_j e^(z_j).
-
-    Args:
-        logits: the scores z (no softmax applied).
-        target: integer class labels of shape (N,), or one-hot / probability rows of
-            shape (N, K).
-        sample_weight: optional per-example weights.
-
+    J = −(1/N) Σ_i Σ_k y_ik ln softmax(z_i)_k, with ln softmax(z)_k = z_k − log Σ_j e^(z_j);
     δ = ∂J/∂z = (softmax(z)·Σ_k y_k − y)/N, which is softmax(z) − y for one-hot y.
+
+    The target is integer class labels of shape (N,), or one-hot / probability rows of
+    shape (N, K).
     """
-    z = as_tensor(logits)
-    single = z.ndim == 1
-    Z = z.data[None, :] if single else z.data
-    if Z.ndim != 2:
-        raise ValueError(f"cross_entropy: logits must have shape (N, K) or (K,), got {z.shape}")
+
+    name = "cross_entropy"
+    aliases = ("categorical_crossentropy", "sparse_categorical_crossentropy", "log_loss")
+    kind = "multiclass"
+    output_activation = "softmax"
+
+    def forward(self, logits, target, sample_weight=None) -> Tensor:
+        z = as_tensor(logits)
+        single = z.ndim == 1
+        Z = z.data[None, :] if single else z.data
+        if Z.ndim != 2:
+            raise ValueError(f"cross_entropy: logits must have shape (N, K) or (K,), got {z.shape}")
+        n, k = Z.shape
+        Y = _class_targets(target, n, k, single, Z.dtype)
+
+        # Logits near the dtype's limits (±3e38 in float32) make z − max z overflow to −∞,
+        # i.e. ln p = −∞ and p = 0, which is the right limit; the classes with y = 0 must
+        # then contribute 0, not 0 · (−∞) = NaN (PyTorch's value for labels).
+        with np.errstate(over="ignore", invalid="ignore"):
+            shifted = Z - Z.max(axis=1, keepdims=True)
+            log_sum = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+            log_p = shifted - log_sum
+            per_example = -xp.where(Y != 0, Y * log_p, 0).sum(axis=1)
+        w = _example_weights(sample_weight, n, Z.dtype, self.name)
+        w = xp.full(n, 1.0 / max(n, 1), dtype=Z.dtype) if w is None else w
+        loss = xp.asarray((per_example * w).sum(), dtype=Z.dtype)
+
+        def backward(g):
+            p = xp.exp(log_p)
+            delta = (p * Y.sum(axis=1, keepdims=True) - Y) * (w[:, None] * g)
+            return (delta[0] if single else delta,)
+
+        return make_result(loss, (z,), backward, self.name)
+
+    def fused(self, Z, target, weight, delta) -> float:
+        """J = mean_i (log Σ_k e^{z_ik} − Σ_k y_ik z_ik);  δ = (softmax(z)·Σy − y)/N, written into ``delta``."""
+        n = Z.shape[0]
+        if weight is None and target.ndim == 1 and target.dtype.kind in "iu" and jit.supports(Z.dtype) \
+                and delta.dtype == Z.dtype:
+            compiled = softmax_cross_entropy_kernel.get()
+            if compiled is not None:  # the same in one pass
+                real = Z.dtype.type
+                return compiled(Z, target, delta, real(1.0 / n), real(0), real(1))
+        z_max = Z.max(axis=1, keepdims=True)
+        np.subtract(Z, z_max, out=delta)
+        np.exp(delta, out=delta)
+        sums = delta.sum(axis=1, keepdims=True)
+        delta /= sums  # softmax(z)
+        log_sum = (np.log(sums) + z_max).ravel()
+        if target.ndim == 1:
+            rows = np.arange(n)
+            per_example = log_sum - Z[rows, target]
+            delta[rows, target] -= 1
+        else:
+            per_example = log_sum * target.sum(axis=1) - np.einsum("ij,ij->i", target, Z)
+            delta *= target.sum(axis=1, keepdims=True)
+            delta -= target
+        w = _fused_weights(weight, n, Z.dtype)
+        if w is None:
+            delta *= Z.dtype.type(1.0 / n)
+            return float(per_example.mean())
+        delta *= w
+        return float(per_example @ w.ravel())
+
+
+@jit.kernel
+def softmax_cross_entropy_kernel(Z, labels, delta, inverse_n, zero, one):
+    """:meth:`CrossEntropy.fused` for integer labels in one compiled pass: the mean cross-entropy of
+    logits Z (N×K), δ = (softmax(z) − onehot(y))·(1/N).
+
+    ``inverse_n``, ``zero`` and ``one`` are 1/N, 0 and 1 in Z's dtype. The loss is summed in
+    float64 with libm's exp and log, so it agrees with the NumPy form to rounding. A label
+    outside 0..K−1 makes the loss NaN (and its row of δ the softmax alone): callers encode
+    labels before training; this only keeps memory safe.
+    """
     n, k = Z.shape
-    Y = _class_targets(target, n, k, single, Z.dtype)
-
-    # Logits near the dtype's limits (±3e38 in float32) make z − max z overflow to −∞,
-    # i.e. ln p = −∞ and p = 0, which is the right limit; the classes with y = 0 must
-    # then contribute 0, not 0 · (−∞) = NaN (PyTorch's value for labels).
-    with np.errstate(over="ignore", invalid="ignore"):
-        shifted = Z - Z.max(axis=1, keepdims=True)
-        log_sum = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
-        log_p = shifted - log_sum
-        per_example = -xp.where(Y != 0, Y * log_p, 0).sum(axis=1)
-    w = _example_weights(sample_weight, n, Z.dtype, "cross_entropy")
-    w = xp.full(n, 1.0 / max(n, 1), dtype=Z.dtype) if w is None else w
-    loss = xp.asarray((per_example * w).sum(), dtype=Z.dtype)
-
-    def backward(g):
-        p = xp.exp(log_p)
-        delta = (p * Y.sum(axis=1, keepdims=True) - Y) * (w[:, None] * g)
-        return (delta[0] if single else delta,)
-
-    return make_result(loss, (z,), backward, "cross_entropy")
+    if k == 0 or labels.shape[0] != n or delta.shape[0] != n or delta.shape[1] != k:
+        raise ValueError("softmax_cross_entropy: one label per row of Z, δ of Z's shape, K >= 1")
+    total = 0.0
+    for i in range(n):
+        z_max = Z[i, 0]
+        for j in range(1, k):
+            if Z[i, j] > z_max:
+                z_max = Z[i, j]
+        s = zero
+        for j in range(k):
+            e = np.exp(Z[i, j] - z_max)
+            delta[i, j] = e
+            s += e
+        for j in range(k):
+            delta[i, j] = delta[i, j] / s
+        y = labels[i]
+        if 0 <= y < k:
+            delta[i, y] = delta[i, y] - one
+            total += np.log(np.float64(s)) + np.float64(z_max) - np.float64(Z[i, y])
+        else:
+            total += np.nan
+        for j in range(k):
+            delta[i, j] = delta[i, j] * inverse_n
+    return total / n
 
 
 def _class_targets(target, n: int, k: int, single: bool, dtype) -> np.ndarray:
@@ -221,35 +505,11 @@ def _class_targets(target, n: int, k: int, single: bool, dtype) -> np.ndarray:
     return y.astype(dtype, copy=False)
 
 
-# ------------------------------------------------------------------ registry
-LOSSES = {
-    "mse": mse,
-    "half_mse": half_mse,
-    "rss": rss,
-    "mae": mae,
-    "binary_cross_entropy": binary_cross_entropy,
-    "binary_cross_entropy_with_logits": binary_cross_entropy_with_logits,
-    "cross_entropy": cross_entropy,
-}
-_ALIASES = {
-    "mean_squared_error": "mse",
-    "squared_error": "half_mse",
-    "mean_absolute_error": "mae",
-    "bce": "binary_cross_entropy",
-    "bce_with_logits": "binary_cross_entropy_with_logits",
-    "categorical_crossentropy": "cross_entropy",
-    "sparse_categorical_crossentropy": "cross_entropy",
-    "log_loss": "cross_entropy",
-}
-
-
-def get_loss(name_or_fn):
-    """Resolve a loss name (or pass a callable through); unknown names suggest the closest one."""
-    if callable(name_or_fn):
-        return name_or_fn
-    if not isinstance(name_or_fn, str):
-        raise TypeError(f"loss must be a name or a callable, got {type(name_or_fn).__name__}")
-    key = _ALIASES.get(name_or_fn.lower(), name_or_fn.lower())
-    if key not in LOSSES:
-        raise unknown_name_error("loss", name_or_fn, key, sorted(LOSSES), candidates=_ALIASES)
-    return LOSSES[key]
+# The losses as ready-made objects, called like the functions they replace: mse(ŷ, y).
+mse = MSE()
+half_mse = HalfMSE()
+rss = RSS()
+mae = MAE()
+binary_cross_entropy = BinaryCrossEntropy()
+binary_cross_entropy_with_logits = BinaryCrossEntropyWithLogits()
+cross_entropy = CrossEntropy()

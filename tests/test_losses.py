@@ -1,7 +1,7 @@
-"""Losses: the registry, the δ formulas of the notes, extreme logits, sample weights, and bad input.
+"""Losses: every registered loss (facts, gradcheck, fused form, weights), the notes' δ formulas,
+extreme logits and bad input.
 
-Every loss is also gradchecked and compared with PyTorch through the op table
-(tests/engine/op_table.py), like every other op.
+The losses PyTorch also has are compared with it through the op table (tests/engine/op_table.py).
 """
 
 import numpy as np
@@ -20,19 +20,86 @@ def softmax(z):
 
 
 # ------------------------------------------------------------------ registry
-def test_registry_names_every_loss():
-    assert set(losses.LOSSES) == {
-        "mse", "half_mse", "rss", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-    }
-    assert bp.losses.LOSSES is losses.LOSSES
+# Every test in this section iterates the registry: a new loss is covered without editing a list.
+REGISTERED = [name for name, _ in losses.LOSSES.items()]
 
 
-@pytest.mark.parametrize("alias, name", [
-    ("mean_squared_error", "mse"), ("squared_error", "half_mse"), ("bce", "binary_cross_entropy"),
-    ("categorical_crossentropy", "cross_entropy"), ("MSE", "mse"),
-])
-def test_get_loss_resolves_names_and_aliases(alias, name):
-    assert losses.get_loss(alias) is losses.LOSSES[name]
+def example_batch(loss_class, rng, n=5, k=3, dtype=np.float64):
+    """A batch the loss is smooth at, by its kind: (prediction, target)."""
+    kind = loss_class.kind
+    if kind == "multiclass":
+        return rng.uniform(-3, 3, (n, k)).astype(dtype), rng.integers(0, k, n)
+    if kind == "binary_probabilities":
+        return rng.uniform(0.05, 0.95, (n, k)).astype(dtype), rng.integers(0, 2, (n, k)).astype(dtype)
+    if kind == "binary_logits":
+        return rng.uniform(-4, 4, (n, k)).astype(dtype), rng.integers(0, 2, (n, k)).astype(dtype)
+    target = rng.standard_normal((n, k)).astype(dtype)
+    # Residuals of size 0.3..0.7 or 1.4..2.5: away from the kinks of |r| (at 0) and of Huber-like losses (at 1).
+    size = np.where(rng.random((n, k)) < 0.5, rng.uniform(0.3, 0.7, (n, k)), rng.uniform(1.4, 2.5, (n, k)))
+    return (target + np.where(rng.random((n, k)) < 0.5, -1, 1) * size).astype(dtype), target
+
+
+def test_the_registry_holds_the_builtin_losses():
+    assert {"mse", "half_mse", "rss", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+            "cross_entropy"} <= set(losses.LOSSES.names())
+    assert bp.losses.LOSSES is losses.LOSSES and bp.nn.losses is losses
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_every_loss_states_its_facts(name):
+    cls = losses.LOSSES.get(name)
+    loss = cls()
+    assert issubclass(cls, losses.Loss) and cls.name == name
+    assert cls.kind in losses.KINDS
+    assert cls.output_activation in (None, "softmax", "sigmoid")
+    if cls.kind == "regression":
+        with pytest.raises(ValueError, match="classification loss"):
+            loss.probabilities(np.zeros((2, 1)))
+    for spelling in (name, name.upper(), *cls.aliases):
+        assert losses.get_loss(spelling) == loss
+    assert losses.get_loss(loss.describe()) == loss  # what a model file stores
+    assert type(cls.from_config(loss.get_config())) is cls
+    with pytest.raises(TypeError, match=name):
+        cls.from_config({"no_such_option": 1})
+
+
+@pytest.mark.parametrize("name", REGISTERED)
+def test_every_loss_passes_a_float64_gradcheck(name):
+    cls = losses.LOSSES.get(name)
+    prediction, target = example_batch(cls, np.random.default_rng(0))
+    assert bp.gradcheck(lambda p: cls()(p, target), Tensor(prediction, requires_grad=True))
+
+
+@pytest.mark.parametrize("name", [name for name in REGISTERED if losses.LOSSES.get(name).fused is not None])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_every_fused_form_equals_its_reference(name, weighted):
+    """J and δᴸ = ∂J/∂Z of ``fused`` equal the engine's reference, float64 to 1e-12."""
+    cls = losses.LOSSES.get(name)
+    rng = np.random.default_rng(1)
+    prediction, target = example_batch(cls, rng)
+    weight = rng.uniform(0.2, 2.0, prediction.shape[0]) if weighted else None
+    z = Tensor(prediction, requires_grad=True)
+    expected = cls()(z, target) if weight is None else cls()(z, target, sample_weight=weight)
+    expected.backward()
+    delta = np.full_like(prediction, np.nan)
+    with bp.jit.disabled():
+        value = cls().fused(prediction.copy(), target, weight, delta)
+    assert value == pytest.approx(float(expected.data), rel=1e-12, abs=1e-15)
+    np.testing.assert_allclose(delta, z.grad, rtol=1e-12, atol=1e-15)
+    if bp.jit.available():  # a compiled form, where the loss has one, agrees to rounding
+        compiled = np.full_like(prediction, np.nan)
+        assert cls().fused(prediction.copy(), target, weight, compiled) == pytest.approx(value, rel=1e-12)
+        np.testing.assert_allclose(compiled, delta, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("name", [name for name in REGISTERED if losses.LOSSES.get(name).accepts_sample_weight])
+def test_every_loss_weights_examples_by_their_weight(name):
+    """Integer weights act as repeated examples: the weighted mean Σ w_i J_i / Σ w_i."""
+    cls = losses.LOSSES.get(name)
+    prediction, target = example_batch(cls, np.random.default_rng(2), n=3)
+    repeated = [0, 0, 2]
+    weighted = cls()(Tensor(prediction), target, sample_weight=np.array([2, 0, 1])).item()
+    assert weighted == pytest.approx(cls()(Tensor(prediction[repeated]), target[repeated]).item(), rel=1e-12)
 
 
 def test_get_loss_suggests_the_closest_name():
@@ -41,9 +108,17 @@ def test_get_loss_suggests_the_closest_name():
     with pytest.raises(TypeError):
         losses.get_loss(3)
     assert losses.get_loss(losses.mae) is losses.mae
+    custom = lambda p, y: (p - y).abs().sum()  # noqa: E731
+    assert losses.get_loss(custom) is custom  # a custom callable passes through (no fused form)
+    assert losses.get_loss(losses.MSE) == losses.mse
 
 
-# ------------------------------------------------------------------ the notes' formulas
+def test_the_loss_objects_are_called_like_the_functions_they_replace():
+    assert losses.mse.__name__ == "mse" and repr(losses.cross_entropy) == "CrossEntropy()"
+    with pytest.raises(TypeError, match="no sample_weight"):
+        losses.rss(Tensor(np.ones(2)), np.zeros(2), sample_weight=np.ones(2))
+
+
 def test_cross_entropy_delta_is_softmax_minus_one_hot_over_n():
     z = Tensor(LOGITS, requires_grad=True)
     losses.cross_entropy(z, LABELS).backward()
@@ -116,21 +191,6 @@ def test_binary_cross_entropy_with_logits_at_extreme_logits(dtype):
 
 
 # ------------------------------------------------------------------ sample_weight
-@pytest.mark.parametrize("name", ["mse", "half_mse", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits",
-                                  "cross_entropy"])
-def test_integer_sample_weights_repeat_examples(name):
-    loss = losses.LOSSES[name]
-    rng = np.random.default_rng(0)
-    prediction = rng.uniform(0.1, 0.9, (3, 2))
-    target = np.array([1, 0, 1]) if name == "cross_entropy" else rng.uniform(0, 1, (3, 2))
-    weights = np.array([2, 0, 1])
-    repeated = [0, 0, 2]
-    weighted = loss(Tensor(prediction), target, sample_weight=weights).item()
-    assert weighted == pytest.approx(loss(Tensor(prediction[repeated]), target[repeated]).item(), rel=1e-12)
-    assert loss(Tensor(prediction), target, sample_weight=np.ones(3)).item() == pytest.approx(
-        loss(Tensor(prediction), target).item(), rel=1e-12)
-
-
 @pytest.mark.parametrize("weights, problem", [
     (np.ones(3), r"shape \(4,\)"), (np.array([1.0, -1.0, 1.0, 1.0]), "non-negative"), (np.zeros(4), "not all zero"),
 ])
@@ -170,4 +230,4 @@ def test_binary_cross_entropy_refuses_values_outside_0_1(p):
 @pytest.mark.parametrize("name", ["mse", "half_mse", "rss", "mae", "binary_cross_entropy_with_logits"])
 def test_shape_mismatch_names_both_shapes(name):
     with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 2\)"):
-        losses.LOSSES[name](Tensor(np.full((4, 3), 0.5)), np.ones((4, 2)))
+        losses.LOSSES.get(name)()(Tensor(np.full((4, 3), 0.5)), np.ones((4, 2)))

@@ -167,14 +167,13 @@ def recipe(model_factory: Callable, X, y, *, loss, optimizer="adam", lr: Optiona
     from backprop import random as bp_random
     from backprop.diagnostics.monitor import GradientMonitor
     from backprop.optim import Optimizer, get_optimizer
-    from backprop.training.data import loss_kind
     from backprop.training.trainer import _resolve_loss
 
     if isinstance(optimizer, Optimizer):
         raise ValueError("recipe: pass the optimiser by name (e.g. 'adam'): each step builds a fresh model")
-    _, loss_name = _resolve_loss(loss)
+    loss_fn, loss_name = _resolve_loss(loss)
     loss_name = loss_name or getattr(loss, "__name__", "loss")
-    classification = loss_kind(loss_name) in ("multiclass", "binary_logits", "binary_probabilities")
+    classification = getattr(loss_fn, "kind", "regression") != "regression"
 
     # Step 1: can the model fit one small batch?
     if seed is not None:

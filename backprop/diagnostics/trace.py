@@ -59,8 +59,6 @@ EQUATIONS = {
 }
 
 # Losses whose first argument is a logit; the trace shows the activation they apply.
-_LOGIT_LOSSES = {"cross_entropy": "softmax", "binary_cross_entropy_with_logits": "sigmoid"}
-_MEAN_LOSSES = {"mse", "half_mse", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits"}
 
 
 @dataclass
@@ -200,10 +198,13 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
         ValueError: for inputs that do not fit the model.
     """
     from backprop.backend import resolve_dtype
-    from backprop.losses import LOSSES, get_loss
+    from backprop.losses import Loss, get_loss
 
     loss_fn = get_loss(loss)
-    loss_name = next((name for name, fn in LOSSES.items() if fn is loss_fn), getattr(loss_fn, "__name__", "loss"))
+    loss_name = getattr(loss_fn, "__name__", "loss")
+    # A loss on logits applies its output activation (softmax, σ) itself: the trace shows it as f^L.
+    logit_activation = loss_fn.output_activation if isinstance(loss_fn, Loss) else None
+    multiclass = isinstance(loss_fn, Loss) and loss_fn.kind == "multiclass"
     groups = _group_layers(model)
     if dtype is None:
         dtype = groups[0][0].W.data.dtype
@@ -215,11 +216,11 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
     notes = []
     last_acts = groups[-1][1]
     in_loss = None
-    if loss_name in _LOGIT_LOSSES:
+    if logit_activation is not None:
         if all(act.name == "identity" for act in last_acts):
-            in_loss = _LOGIT_LOSSES[loss_name]
-        elif last_acts and last_acts[-1].name == _LOGIT_LOSSES[loss_name]:
-            applied = _LOGIT_LOSSES[loss_name]
+            in_loss = logit_activation
+        elif last_acts and last_acts[-1].name == logit_activation:
+            applied = logit_activation
             notes.append(
                 f"Warning: {loss_name} expects logits and applies {applied} itself, but the last layer "
                 f"already applies {applied}, so it is applied twice. Remove the last activation."
@@ -237,13 +238,13 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
         layers.append(_layer_record(m, dense, acts, rec, single))
 
     if in_loss is not None:
-        _fill_output_in_loss(layers[-1], loss_name, target, single)
+        _fill_output_in_loss(layers[-1], in_loss, target, single)
 
     residuals = _residuals(layers, single)
     if any(dense.weight_regularizer is not None for dense, _ in groups if hasattr(dense, "weight_regularizer")):
         notes.append("J is the data loss: the weight penalty of the model is not included.")
     y_rows = np.asarray(target)
-    if loss_name == "cross_entropy":
+    if multiclass:
         y_rows = _one_hot(target, layers[-1].n_out, dtype)
     elif y_rows.ndim == 1:
         y_rows = y_rows.reshape(-1, 1) if layers[-1].n_out == 1 else y_rows[None]
@@ -398,7 +399,7 @@ def _grad_or_zeros(t: Tensor) -> np.ndarray:
     return np.zeros_like(t.data) if t.grad is None else t.grad
 
 
-def _fill_output_in_loss(layer: LayerTrace, loss_name: str, target, single: bool) -> None:
+def _fill_output_in_loss(layer: LayerTrace, activation: str, target, single: bool) -> None:
     """Show the softmax (or σ) that a logit loss applies as the output activation.
 
     The network's output is z^L; the loss computes a^L = softmax(z^L) and
@@ -407,7 +408,7 @@ def _fill_output_in_loss(layer: LayerTrace, loss_name: str, target, single: bool
     outputs): ∂J/∂a = (a − y)/(n a(1 − a)) and δ = (a − y)/n.
     """
     z = layer.z[None] if single else layer.z
-    if loss_name == "cross_entropy":
+    if activation == "softmax":
         from backprop.layers.activations import SoftmaxActivation
 
         a = SoftmaxActivation().f(z)

@@ -150,7 +150,7 @@ def save(model, path, metadata: dict | None = None) -> None:
         if not _all_finite(value):
             raise ValueError(f"cannot save: {key!r} holds NaN or infinite values, which a model file may not")
     training = {
-        "loss": getattr(model, "loss_name_", None),
+        "loss": _loss_description(model),
         "classes": encode_classes(getattr(model, "classes_", None)),
         "n_features_in": getattr(model, "n_features_in_", None),
     }
@@ -163,6 +163,13 @@ def save(model, path, metadata: dict | None = None) -> None:
         except (TypeError, ValueError) as error:
             raise ValueError(f"metadata must be JSON-serialisable: {error}") from None
     write_safetensors(path, state, entries, kind=MODEL_KIND)
+
+
+def _loss_description(model):
+    """The fitted loss as the file stores it: its name, or ``{"name": ..., **config}`` for a loss with parameters."""
+    loss = getattr(model, "_fit_loss", None)
+    describe = getattr(loss, "describe", None)
+    return describe() if callable(describe) else getattr(model, "loss_name_", None)
 
 
 def load_with_metadata(path):
@@ -200,7 +207,8 @@ def load_with_metadata(path):
     training = checked["training"]
     _check_consistency(model, training, path)
     if training["loss"] is not None:
-        model.loss_name_ = training["loss"]
+        model._fit_loss = training["loss"]
+        model.loss_name_ = training["loss"].name
     if training["classes"] is not None:
         model.classes_ = training["classes"]
     if training["n_features_in"] is not None:
@@ -343,7 +351,7 @@ def _checked_training(training, path: str) -> dict:
     """``{"loss", "classes", "n_features_in"}`` from the ``training`` entry, each checked (None if absent)."""
     if training is None:
         return {"loss": None, "classes": None, "n_features_in": None}
-    from backprop.losses import LOSSES
+    from backprop.losses import LOSSES, get_loss
 
     if not isinstance(training, dict):
         raise ModelFileError(path, "metadata 'training' must be a JSON object")
@@ -352,9 +360,15 @@ def _checked_training(training, path: str) -> dict:
         raise ModelFileError(path, f"metadata 'training' has unknown keys {[short_repr(k) for k in unknown[:5]]}; "
                                    f"known: {sorted(_TRAINING_KEYS)}")
     loss = training.get("loss")
-    if loss is not None and (not isinstance(loss, str) or loss not in LOSSES):
-        raise ModelFileError(path, f"metadata 'training.loss' must be one of {sorted(LOSSES)} or null, "
-                                   f"got {short_repr(loss)}")
+    if loss is not None:
+        name = loss.get("name") if isinstance(loss, dict) else loss
+        if not isinstance(name, str) or name not in LOSSES.names():  # the registry name itself, not an alias
+            raise ModelFileError(path, f"metadata 'training.loss' must be one of {LOSSES.names()} (or a dict of "
+                                       f"its 'name' and config) or null, got {short_repr(loss)}")
+        try:
+            loss = get_loss(loss)  # a registered class, built from its checked config; nothing else is called
+        except (TypeError, ValueError) as error:
+            raise ModelFileError(path, f"metadata 'training.loss': {error}") from None
     n_features = training.get("n_features_in")
     if n_features is not None and (isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1):
         raise ModelFileError(path, f"metadata 'training.n_features_in' must be a positive int, got {short_repr(n_features)}")
@@ -378,8 +392,6 @@ def _built_model(config, tensors: dict, path: str):
 
 def _check_consistency(model, training: dict, path: str) -> None:
     """Refuse a file whose parts contradict each other (see :func:`load_with_metadata`)."""
-    from backprop.training.data import LOSS_KINDS
-
     expected = model.expected_in_features()
     n_features = training["n_features_in"]
     stored = sum(int(parameter.data.size) for parameter in model.parameters())
@@ -409,9 +421,9 @@ def _check_consistency(model, training: dict, path: str) -> None:
     loss, classes = training["loss"], training["classes"]
     if classes is None:
         return
-    kind = LOSS_KINDS.get(loss) if loss is not None else None
+    kind = loss.kind if loss is not None else None
     if kind == "regression":
-        raise ModelFileError(path, f"the file lists classes but its loss {loss!r} is a regression loss")
+        raise ModelFileError(path, f"the file lists classes but its loss {loss.name!r} is a regression loss")
     if n_outputs is None:
         return
     if kind == "multiclass" or (kind is None and n_outputs > 1):

@@ -157,9 +157,9 @@ class MLPObjective:
         """
         from backprop.training.fastpath import FusedLoss
 
-        kernels = {"softmax": "cross_entropy", "logistic": "binary_cross_entropy_with_logits",
-                   "identity": "half_mse"}
-        if self.out_activation not in kernels:
+        data_losses = {"softmax": losses.cross_entropy, "logistic": losses.binary_cross_entropy_with_logits,
+                       "identity": losses.half_mse}
+        if self.out_activation not in data_losses:
             return None
         scale = gradient_scale = 1.0
         n_outputs = float(self.weights[-1].shape[0]) if self.weights else 1.0
@@ -168,7 +168,7 @@ class MLPObjective:
         elif self.out_activation == "identity":
             gradient_scale = n_outputs  # scikit-learn's step along ½·Σ over outputs (module docstring)
         coefficient = self.penalty_coefficient if self.alpha != 0 and self.weights else None
-        return FusedLoss(kernels[self.out_activation], scale, coefficient, self.penalise, gradient_scale)
+        return FusedLoss(data_losses[self.out_activation], scale, coefficient, self.penalise, gradient_scale)
 
     def outputs(self, z: np.ndarray) -> np.ndarray:
         """scikit-learn's ``activations[-1]``: the output activation applied to z."""

@@ -138,9 +138,10 @@ def data_signature(arrays) -> dict:
 
 
 def _loss_identity(trainer):
-    if trainer.loss_name is not None:
-        return trainer.loss_name
     fn = trainer.loss_fn
+    if trainer.loss_name is not None:  # a registered loss: its name, and its config when it has one
+        config = fn.get_config()
+        return trainer.loss_name if not config else trainer.loss_name + json.dumps(config, sort_keys=True)
     return "custom:" + getattr(fn, "__qualname__", type(fn).__qualname__)
 
 

@@ -25,23 +25,11 @@ import numpy as np
 from backprop.engine.tensor import Tensor
 
 __all__ = [
-    "LOSS_KINDS", "loss_kind", "as_array", "check_features", "check_length", "check_regression_targets",
+    "as_array", "check_features", "check_length", "check_regression_targets",
     "check_sample_weight", "infer_classes", "encode_labels", "normalise_labels", "split_validation",
     "EpochBatches",
 ]
 
-# What the output of a network trained with each loss means.
-LOSS_KINDS = {
-    "cross_entropy": "multiclass",                       # logits of K classes
-    "binary_cross_entropy_with_logits": "binary_logits",  # logit(s) of independent yes/no
-    "binary_cross_entropy": "binary_probabilities",        # probabilities in [0, 1]
-    "mse": "regression", "half_mse": "regression", "rss": "regression", "mae": "regression",
-}
-
-
-def loss_kind(loss_name: str | None) -> str | None:
-    """``"multiclass"``, ``"binary_logits"``, ``"binary_probabilities"``, ``"regression"`` or None (unknown loss)."""
-    return LOSS_KINDS.get(loss_name) if loss_name else None
 
 
 # ------------------------------------------------------------ conversion

@@ -35,26 +35,25 @@ from backprop.layers.activations import ActivationLayer, SoftmaxActivation
 from backprop.layers.dense import Dense
 from backprop.layers.dropout import Dropout
 from backprop.layers.module import structure_changes
-from backprop.losses import (
-    LOSSES, binary_cross_entropy_with_logits, cross_entropy, half_mse, mse,
-)
+from backprop.losses import Loss
 from backprop.regularizers import L1, L1L2, L2
 from backprop.layers.sequential import Sequential
 from backprop.random import get_rng
 from backprop.training import kernels
 
-__all__ = ["FusedNetwork", "FusedLoss", "compile_model", "FUSED_LOSSES"]
+__all__ = ["FusedNetwork", "FusedLoss", "compile_model"]
 
 
 @dataclass(frozen=True)
 class FusedLoss:
-    """How a composite loss callable maps onto a fused kernel (see :func:`compile_model`).
+    """How the fast path runs a loss: a :class:`~backprop.losses.Loss`'s fused form, scaled.
 
-    A loss object with a ``fused_loss()`` method returning one of these is run as
-    J = scale · kernel(outputs, y) + c(n, w) · Σ_m ‖W^m‖², over every Dense layer's W.
+    A registered loss runs as ``FusedLoss(loss)``. A composite loss callable with a
+    ``fused_loss()`` method returning one of these (scikit-learn's cost) is run as
+    J = scale · loss.fused(outputs, y) + c(n, w) · Σ_m ‖W^m‖², over every Dense layer's W.
 
     Attributes:
-        name: a key of :data:`FUSED_LOSSES`' values, e.g. ``"cross_entropy"``.
+        loss: the Loss whose ``fused(Z, target, weight, delta)`` gives J and δᴸ.
         scale: the factor on the kernel's loss (and δ).
         l2_coefficient: ``c(n_examples, sample_weight) -> float``, or None for no penalty.
         l2_in_gradient: False when the penalty is only reported (an optimiser applies
@@ -64,18 +63,12 @@ class FusedLoss:
             gradient of the mean it reports).
     """
 
-    name: str
+    loss: Loss
     scale: float = 1.0
     l2_coefficient: Optional[Callable] = None
     l2_in_gradient: bool = True
     gradient_scale: float = 1.0
 
-FUSED_LOSSES = {
-    cross_entropy: "cross_entropy",
-    mse: "mse",
-    half_mse: "half_mse",
-    binary_cross_entropy_with_logits: "binary_cross_entropy_with_logits",
-}
 
 
 class _DenseOp:
@@ -262,11 +255,11 @@ def compile_model(model, loss_fn=None):
     """A :class:`FusedNetwork` for ``model`` (and ``loss_fn``), or None if it needs the engine."""
     spec = None
     if loss_fn is not None:
-        if loss_fn in FUSED_LOSSES:
-            spec = FusedLoss(FUSED_LOSSES[loss_fn])
+        if isinstance(loss_fn, Loss) and loss_fn.fused is not None:
+            spec = FusedLoss(loss_fn)
         elif callable(getattr(loss_fn, "fused_loss", None)):
             spec = loss_fn.fused_loss()
-        if spec is None or spec.name not in _LOSS_KERNELS:
+        if spec is None or spec.loss.fused is None:
             return None
     changes = structure_changes()
     cached = _compiled.get(model)
@@ -472,7 +465,7 @@ class FusedNetwork:
 
         delta = deltas[a.shape[1]]
         spec = self.loss
-        loss = _LOSS_KERNELS[spec.name](a, target, weight, delta)
+        loss = spec.loss.fused(a, target, weight, delta)
         if spec.scale != 1.0:
             loss *= spec.scale
             delta *= dtype.type(spec.scale)
@@ -509,84 +502,3 @@ class FusedNetwork:
         if shared_l2:
             penalty += shared_l2 * sum(float(np.vdot(op.W.data, op.W.data)) for op in self.dense)
         return loss + penalty, a
-
-
-# ---------------------------------------------------------------- fused losses
-def _weights(weight, n, dtype):
-    """Per-example weights summing to 1 (w_i / Σw, or 1/N), as a column."""
-    if weight is None:
-        return None
-    w = weight.astype(dtype, copy=False)
-    return (w / w.sum()).reshape(n, 1)
-
-
-def _cross_entropy(Z, target, weight, delta):
-    """J = mean_i (log Σ_k e^{z_ik} − Σ_k y_ik z_ik);  δ = (softmax(z)·Σy − y)/N."""
-    n = Z.shape[0]
-    if weight is None and target.ndim == 1 and target.dtype.kind in "iu" and jit.supports(Z.dtype) \
-            and delta.dtype == Z.dtype:
-        compiled = kernels.softmax_cross_entropy.get()
-        if compiled is not None:  # the same in one pass (backprop.training.kernels)
-            real = Z.dtype.type
-            return compiled(Z, target, delta, real(1.0 / n), real(0), real(1))
-    z_max = Z.max(axis=1, keepdims=True)
-    np.subtract(Z, z_max, out=delta)
-    np.exp(delta, out=delta)
-    sums = delta.sum(axis=1, keepdims=True)
-    delta /= sums  # softmax(z)
-    log_sum = (np.log(sums) + z_max).ravel()
-    if target.ndim == 1:
-        rows = np.arange(n)
-        per_example = log_sum - Z[rows, target]
-        delta[rows, target] -= 1
-    else:
-        per_example = log_sum * target.sum(axis=1) - np.einsum("ij,ij->i", target, Z)
-        delta *= target.sum(axis=1, keepdims=True)
-        delta -= target
-    w = _weights(weight, n, Z.dtype)
-    if w is None:
-        delta *= Z.dtype.type(1.0 / n)
-        return float(per_example.mean())
-    delta *= w
-    return float(per_example @ w.ravel())
-
-
-def _squared(Z, target, weight, delta, scale):
-    """J = scale · mean (ŷ − y)²;  δ = 2·scale·(ŷ − y)/n (per-example weighted when given)."""
-    y = target.reshape(Z.shape) if target.shape != Z.shape else target
-    np.subtract(Z, y, out=delta)
-    n, k = Z.shape
-    w = _weights(weight, n, Z.dtype)
-    if w is None:
-        loss = scale * float(np.vdot(delta, delta)) / delta.size
-        delta *= Z.dtype.type(2 * scale / delta.size)
-        return loss
-    per_example = np.einsum("ij,ij->i", delta, delta) / k
-    delta *= w * Z.dtype.type(2 * scale / k)
-    return scale * float(per_example @ w.ravel())
-
-
-def _bce_with_logits(Z, target, weight, delta):
-    """J = mean [max(z,0) − z·y + log(1 + e^{−|z|})];  δ = (σ(z) − y)/n."""
-    y = target.reshape(Z.shape) if target.shape != Z.shape else target
-    e = np.exp(-np.abs(Z))
-    per_element = np.maximum(Z, 0) - Z * y + np.log1p(e)
-    np.divide(1, 1 + e, out=delta)
-    np.copyto(delta, e * delta, where=Z < 0)  # σ(z) = e^z/(1 + e^z) for z < 0
-    delta -= y
-    n, k = Z.shape
-    w = _weights(weight, n, Z.dtype)
-    if w is None:
-        delta *= Z.dtype.type(1.0 / Z.size)
-        return float(per_element.mean())
-    delta *= w / k
-    return float(per_element.sum(axis=1) @ w.ravel()) / k
-
-
-_LOSS_KERNELS = {
-    "cross_entropy": _cross_entropy,
-    "mse": lambda Z, t, w, d: _squared(Z, t, w, d, 1.0),
-    "half_mse": lambda Z, t, w, d: _squared(Z, t, w, d, 0.5),
-    "binary_cross_entropy_with_logits": _bce_with_logits,
-}
-assert set(_LOSS_KERNELS) == set(FUSED_LOSSES.values()) and set(FUSED_LOSSES.values()) <= set(LOSSES)

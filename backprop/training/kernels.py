@@ -7,12 +7,10 @@ groups of calls; :mod:`backprop.training.fastpath` runs its NumPy code otherwise
 
 * :func:`add_bias_relu`:   Z ← Z + b,  A = max(Z, 0)                (forward of a ReLU layer)
 * :func:`relu_delta_and_bias_grad`:  δ ← δ ∘ f′(Z) with f′ = 1[Z > 0],  ∂J/∂b = Σ_rows δ
-* :func:`softmax_cross_entropy`:  J = mean_i (log Σ_k e^{z_ik} − z_{i,y_i}),
-  δ = (softmax(z) − onehot(y)) / N                               (the output layer's δ^L)
 
-The first two compute the same IEEE operations in the same order as the NumPy code
-they replace (bit-identical); the third adds up the loss in float64 and uses libm's exp
-and log, so it agrees with the NumPy kernel to rounding (``tests/training/test_kernels.py``).
+Both compute the same IEEE operations in the same order as the NumPy code they replace
+(bit-identical; ``tests/training/test_kernels.py``). The output layer's fused δᴸ lives
+with its loss (:meth:`backprop.losses.CrossEntropy.fused`).
 
 * :func:`dense_stack_row`:  a = f(W a + b), layer after layer, for one example
   (``predict`` on one row: three NumPy calls per layer become one call in all)
@@ -27,7 +25,7 @@ import numpy as np
 
 from backprop import jit
 
-__all__ = ["add_bias_relu", "relu_delta_and_bias_grad", "softmax_cross_entropy", "dense_stack_row"]
+__all__ = ["add_bias_relu", "relu_delta_and_bias_grad", "dense_stack_row"]
 
 
 @jit.kernel
@@ -65,40 +63,6 @@ def relu_delta_and_bias_grad(delta, Z, grad_b, zero):
                 grad_b[j] = d
             else:
                 grad_b[j] = grad_b[j] + d
-
-
-@jit.kernel
-def softmax_cross_entropy(Z, labels, delta, inverse_n, zero, one):
-    """Mean cross-entropy of logits Z (N×K) against integer labels; δ = (softmax(z) − onehot(y))·(1/N).
-
-    ``inverse_n``, ``zero`` and ``one`` are 1/N, 0 and 1 in Z's dtype. Returns the loss as a float64. A label outside 0..K−1 makes the loss NaN (and its row of δ
-    the softmax alone): callers encode labels before training, this only keeps memory safe.
-    """
-    n, k = Z.shape
-    if k == 0 or labels.shape[0] != n or delta.shape[0] != n or delta.shape[1] != k:
-        raise ValueError("softmax_cross_entropy: one label per row of Z, δ of Z's shape, K >= 1")
-    total = 0.0
-    for i in range(n):
-        z_max = Z[i, 0]
-        for j in range(1, k):
-            if Z[i, j] > z_max:
-                z_max = Z[i, j]
-        s = zero
-        for j in range(k):
-            e = np.exp(Z[i, j] - z_max)
-            delta[i, j] = e
-            s += e
-        for j in range(k):
-            delta[i, j] = delta[i, j] / s
-        y = labels[i]
-        if 0 <= y < k:
-            delta[i, y] = delta[i, y] - one
-            total += np.log(np.float64(s)) + np.float64(z_max) - np.float64(Z[i, y])
-        else:
-            total += np.nan
-        for j in range(k):
-            delta[i, j] = delta[i, j] * inverse_n
-    return total / n
 
 
 @jit.kernel(reassociate=True)

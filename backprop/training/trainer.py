@@ -36,15 +36,15 @@ from typing import Iterable
 import numpy as np
 
 from backprop import random as bp_random
-from backprop.engine.ops.activation import sigmoid_array, softmax_array
+from backprop.engine.ops.activation import sigmoid_array
 from backprop.engine.tensor import Tensor, eval_mode, no_grad
 from backprop.io.safefile import ModelFileError
-from backprop.losses import LOSSES, get_loss
+from backprop.losses import LOSSES, Loss, get_loss
 from backprop.optim.optimizer import pack_parameters
 from backprop.training import data as data_module
 from backprop.training.callbacks import Callback, CallbackList
 from backprop.training import fastpath
-from backprop.training.data import EpochBatches, loss_kind
+from backprop.training.data import EpochBatches
 from backprop.training.history import History
 from backprop.metrics import get_metric, metric_name
 from backprop.training.progress import ProgressLogger
@@ -89,8 +89,21 @@ def _resolve_loss(loss):
     if loss is None:
         raise ValueError("loss is required, e.g. loss='cross_entropy' or loss='mse'")
     function = get_loss(loss)
-    name = next((key for key, value in LOSSES.items() if value is function), None)
-    return function, name
+    return function, (function.name if isinstance(function, Loss) else None)
+
+
+def _loss_kind(loss) -> str | None:
+    """What the outputs of a network trained with ``loss`` mean (:attr:`Loss.kind`); None for a custom callable."""
+    return loss.kind if isinstance(loss, Loss) else None
+
+
+def fitted_loss(model) -> Loss | None:
+    """The Loss ``model`` was fit with (None for a custom loss callable, or a model never fit)."""
+    loss = getattr(model, "_fit_loss", None)
+    if isinstance(loss, Loss):
+        return loss
+    name = getattr(model, "loss_name_", None)
+    return get_loss(name) if isinstance(name, str) and name in LOSSES else None
 
 
 def _check_batch_size(batch_size) -> int | None:
@@ -203,7 +216,7 @@ class Trainer:
 
         self.model = model
         self.loss_fn, self.loss_name = _resolve_loss(loss)
-        self.kind = loss_kind(self.loss_name)
+        self.kind = _loss_kind(self.loss_fn)
         self.optimizer = None if optimizer is None else get_optimizer(optimizer, model.parameters())
         self.metric_specs = list(metrics or ())
         self.metrics = [(metric_name(m), get_metric(m)) for m in self.metric_specs]
@@ -693,16 +706,13 @@ def predict(model, X, batch_size: int | None = None) -> np.ndarray:
     return _forward(model, _checked_inputs(model, X), _check_batch_size(batch_size))
 
 
-def _probabilities(kind: str | None, outputs: np.ndarray) -> np.ndarray:
-    if kind in (None, "regression"):
+def _probabilities(loss: Loss | None, outputs: np.ndarray) -> np.ndarray:
+    if loss is None:
         raise ValueError(
-            "predict_proba/predict_classes need a model fit with cross_entropy or a binary "
-            f"cross-entropy loss; this one was fit with {kind or 'another'} loss"
+            "predict_proba/predict_classes need a model fit with a classification loss "
+            "(cross_entropy or a binary cross-entropy); this one was fit with a custom loss or not at all"
         )
-    outputs = outputs.astype(np.float64, copy=False)
-    if kind == "multiclass":
-        return softmax_array(outputs.reshape(outputs.shape[0], -1))
-    return sigmoid_array(outputs) if kind == "binary_logits" else np.clip(outputs, 0.0, 1.0)
+    return loss.probabilities(outputs)
 
 
 def _single_output(p: np.ndarray) -> bool:
@@ -722,9 +732,9 @@ def predict_proba(model, X, batch_size: int | None = None) -> np.ndarray:
     Raises:
         ValueError: for a model fit with a regression or custom loss.
     """
-    kind = loss_kind(getattr(model, "loss_name_", None))
-    p = _probabilities(kind, predict(model, X, batch_size))
-    if kind != "multiclass" and _single_output(p):
+    loss = fitted_loss(model)
+    p = _probabilities(loss, predict(model, X, batch_size))
+    if loss.kind != "multiclass" and _single_output(p):
         p = p.reshape(-1)
         return np.stack([1.0 - p, p], axis=1)
     return p
@@ -737,9 +747,9 @@ def predict_classes(model, X, batch_size: int | None = None) -> np.ndarray:
     the model has none). A model with several binary outputs (multi-label) gives a
     0/1 matrix.
     """
-    kind = loss_kind(getattr(model, "loss_name_", None))
-    p = _probabilities(kind, predict(model, X, batch_size))
-    if kind == "multiclass":
+    loss = fitted_loss(model)
+    p = _probabilities(loss, predict(model, X, batch_size))
+    if loss.kind == "multiclass":
         index = np.argmax(p, axis=1)
     elif _single_output(p):
         index = (p.reshape(-1) > 0.5).astype(np.int64)

@@ -4,7 +4,8 @@ Each row says only three things, as in Chainer's op tests: the inputs (shape and
 domain), the backprop expression, and the equivalent PyTorch expression.
 ``test_engine_ops.py`` gradchecks every row and fails when a public op has no row;
 ``test_engine_ops_torch.py`` compares every row's value and gradient with PyTorch.
-Adding an op (or a loss) means adding a row here.
+Adding an op means adding a row here; a loss may add rows for its PyTorch comparison
+(every registered loss is gradchecked by tests/test_losses.py, which iterates the registry).
 
 Domains keep gradcheck inputs away from kinks and poles (relu/abs/leaky_relu at 0,
 division by 0, clip's bounds), where central differences are meaningless.

@@ -19,16 +19,18 @@ OPERATOR_DUNDERS = {
 
 def public_ops() -> set:
     operators = {name for name in OPERATOR_DUNDERS if hasattr(Tensor, name)}
-    return (set(ops.__all__) - NOT_OPS) | set(bp.losses.LOSSES) | operators | {"T"}
+    return (set(ops.__all__) - NOT_OPS) | operators | {"T"}
 
 
 def test_every_public_op_has_a_row():
+    # (Every registered loss is gradchecked by tests/test_losses.py, which iterates the registry;
+    # the rows here add PyTorch comparisons for the losses PyTorch has.)
     missing = public_ops() - {r.op for r in ROWS}
     assert not missing, f"ops without a row in tests/engine/op_table.py: {sorted(missing)}"
 
 
 def test_every_row_names_a_public_op():
-    stale = {r.op for r in ROWS} - public_ops()
+    stale = {r.op for r in ROWS} - public_ops() - set(bp.losses.LOSSES.names())
     assert not stale, f"rows for names that are not public ops: {sorted(stale)}"
 
 

@@ -54,9 +54,9 @@ def test_softmax_cross_entropy_matches_numpy(dtype, rtol):
     Z[0] = [1000, -1000, 0, 999]  # extreme logits stay finite
     labels = rng.integers(0, 4, 9)
     delta, expected_delta = np.empty_like(Z), np.empty_like(Z)
-    loss = kernels.softmax_cross_entropy.get()(Z, labels, delta, dtype(1 / 9), dtype(0), dtype(1))
+    loss = losses.softmax_cross_entropy_kernel.get()(Z, labels, delta, dtype(1 / 9), dtype(0), dtype(1))
     with jit.disabled():
-        expected = fastpath._cross_entropy(Z, labels, None, expected_delta)
+        expected = losses.cross_entropy.fused(Z, labels, None, expected_delta)
     assert loss == pytest.approx(expected, rel=rtol)
     np.testing.assert_allclose(delta, expected_delta, rtol=rtol, atol=rtol / 9)
 
@@ -64,7 +64,7 @@ def test_softmax_cross_entropy_matches_numpy(dtype, rtol):
 def test_softmax_cross_entropy_out_of_range_label_is_nan_not_a_crash():
     Z = np.zeros((2, 3))
     delta = np.empty_like(Z)
-    loss = kernels.softmax_cross_entropy.get()(Z, np.array([0, 7]), delta, 0.5, 0.0, 1.0)
+    loss = losses.softmax_cross_entropy_kernel.get()(Z, np.array([0, 7]), delta, 0.5, 0.0, 1.0)
     assert np.isnan(loss)
 
 
@@ -80,7 +80,7 @@ def test_train_step_with_and_without_kernels(dtype, rtol, monkeypatch):
     X = rng.standard_normal((10, 6)).astype(dtype)
     y = rng.integers(0, 3, 10)
     calls = []
-    for kernel in (kernels.add_bias_relu, kernels.relu_delta_and_bias_grad, kernels.softmax_cross_entropy):
+    for kernel in (kernels.add_bias_relu, kernels.relu_delta_and_bias_grad, losses.softmax_cross_entropy_kernel):
         compiled = kernel.get()
         monkeypatch.setattr(kernel, "_compiled",
                             lambda *args, _f=compiled, _k=kernel: calls.append(_k) or _f(*args))
@@ -95,7 +95,7 @@ def test_train_step_with_and_without_kernels(dtype, rtol, monkeypatch):
             cost, outputs = net.train_step(X, y, None)
         results.append((cost, outputs.copy(), [p.grad.copy() for p in model.parameters()]))
     assert {k.py_func.__name__ for k in calls} == {"add_bias_relu", "relu_delta_and_bias_grad",
-                                                   "softmax_cross_entropy"}
+                                                   "softmax_cross_entropy_kernel"}
     (cost, outputs, grads), (cost0, outputs0, grads0) = results
     assert cost == pytest.approx(cost0, rel=rtol)
     np.testing.assert_array_equal(outputs, outputs0)  # the forward pass is bit-identical
@@ -223,7 +223,7 @@ def test_kernels_refuse_mismatched_shapes_themselves():
     with pytest.raises(ValueError):
         kernels.relu_delta_and_bias_grad.get()(Z, Z, b, np.float32(0))
     with pytest.raises(ValueError):
-        kernels.softmax_cross_entropy.get()(Z, np.zeros(7, np.int64), Z, np.float32(0.5), np.float32(0), np.float32(1))
+        losses.softmax_cross_entropy_kernel.get()(Z, np.zeros(7, np.int64), Z, np.float32(0.5), np.float32(0), np.float32(1))
     with pytest.raises(ValueError):
         kernels.dense_stack_row.get()((np.zeros((3, 9), np.float32),), (np.zeros(3, np.float32),), (True,),
                                       np.zeros(4, np.float32), np.float32(0))
