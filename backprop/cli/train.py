@@ -18,6 +18,7 @@ from backprop.cli.output import echo_json, format_number
 from backprop.datasets.registry import LOADERS
 from backprop.cli.diagnostics import attach_monitor, diagnostics_option, echo_diagnostics
 from backprop.engine.ops.activation import ACTIVATIONS
+from backprop.losses import LOSSES
 from backprop.optim import OPTIMIZERS, get_optimizer
 from backprop.cli.preprocessing import ID_LIKE_MIN_VALUES, ID_LIKE_RATIO
 
@@ -101,6 +102,7 @@ class TrainSettings:
     task: str = "auto"
     hidden: tuple[int, ...] = (128, 64)
     activation: str = "relu"
+    loss: str = "auto"  # auto: cross_entropy for classification, mse for regression
     epochs: int | None = None  # None: auto (see auto_epochs)
     batch_size: int = 32
     optimizer: str = "adam"
@@ -261,6 +263,18 @@ def _callbacks(settings: TrainSettings, schedule: Schedule) -> list:
     return callbacks
 
 
+def _training_loss(name: str, task: str) -> str:
+    """The loss for ``task``: the default, or the one asked for if its kind suits the task (the loss registry's)."""
+    if name == "auto":
+        return "cross_entropy" if task == "classification" else "mse"
+    kind = LOSSES.get(name).kind
+    wanted = ("multiclass",) if task == "classification" else ("regression",)
+    if kind not in wanted:
+        suitable = [n for n, cls in LOSSES.items() if cls.kind in wanted]
+        raise ValueError(f"--loss {name} does not suit a {task} task (it is a {kind} loss); use one of {suitable}")
+    return name
+
+
 def run_training(settings: TrainSettings) -> TrainResult:
     """Read, split, preprocess, build, fit, score and (optionally) save and plot."""
     import backprop
@@ -291,6 +305,7 @@ def run_training(settings: TrainSettings) -> TrainResult:
     if task == "regression":
         y_train = y_train[:, None]  # (n, 1), the shape of the network's output
 
+    loss = _training_loss(settings.loss, task)
     schedule = training_schedule(settings, len(train_rows), task)
 
     backprop.manual_seed(settings.seed)
@@ -305,7 +320,7 @@ def run_training(settings: TrainSettings) -> TrainResult:
     with np.errstate(over="ignore", invalid="ignore"), _diverged_is_an_error(settings):
         history = model.fit(
             X_train, y_train,
-            loss="cross_entropy" if task == "classification" else "mse",
+            loss=loss,
             optimizer=get_optimizer(settings.optimizer, model.parameters(), lr=settings.lr),
             epochs=schedule.epochs, batch_size=settings.batch_size,
             validation_split=schedule.val_split, callbacks=callbacks,
@@ -413,6 +428,9 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
 @click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default=TrainSettings.activation,
               show_default=True,
               help="Activation of the hidden layers.")
+@click.option("--loss", type=click.Choice(["auto"] + LOSSES.names()), default=TrainSettings.loss, show_default=True,
+              help="The loss: auto is cross_entropy for classification and mse for regression; a classification "
+                   "task takes a loss on class logits (cross_entropy), a regression task a regression loss.")
 @click.option("--epochs", type=Epochs(), default="auto", show_default=True,
               help=f"Passes over the training rows; auto: about {AUTO_STEPS} batches "
                    f"({AUTO_EPOCHS_RANGE[0]}-{AUTO_EPOCHS_RANGE[1]} epochs), and for regression early stopping "

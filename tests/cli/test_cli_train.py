@@ -130,3 +130,16 @@ def test_train_and_predict_on_parquet_files(backprop_cli, pets_csv, tmp_path):
     predicted = backprop_cli("predict", out, data)
     assert predicted.returncode == 0, predicted.stderr
     assert len(predicted.stdout.strip().splitlines()) == len(pd.read_csv(pets_csv)) + 1  # header + one per row
+
+
+def test_the_loss_comes_from_the_loss_registry(backprop_cli, houses_csv):
+    result = backprop_cli("train", houses_csv, "--target", "price", "--epochs", "2", "--loss", "mae", "--json")
+    assert result.returncode == 0, result.stderr
+    assert result.json()["final_loss"] > 0
+
+
+def test_a_loss_that_does_not_suit_the_task_is_one_line_and_exit_2(backprop_cli, pets_csv):
+    result = backprop_cli("train", pets_csv, "--target", "species", "--epochs", "1", "--loss", "mse")
+    assert result.returncode == 2
+    assert "--loss mse does not suit a classification task" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
