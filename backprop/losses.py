@@ -45,8 +45,8 @@ from backprop.registry import Registry
 
 __all__ = [
     "Loss", "LOSSES", "get_loss",
-    "MSE", "HalfMSE", "RSS", "MAE", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits", "CrossEntropy",
-    "mse", "half_mse", "rss", "mae",
+    "MSE", "HalfMSE", "RSS", "MAE", "Huber", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits", "CrossEntropy",
+    "mse", "half_mse", "rss", "mae", "huber",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
 ]
 
@@ -285,6 +285,54 @@ class MAE(Loss):
         return _reduce((prediction - y).abs(), sample_weight, self.name)
 
 
+@LOSSES.register
+class Huber(Loss):
+    """J = (1/n) Σ h(ŷ − y), with h(r) = ½ r² for |r| ≤ δ and δ(|r| − ½δ) beyond (PyTorch's HuberLoss).
+
+    Quadratic near 0 like MSE, linear far away like MAE, so outliers pull less;
+    ∂h/∂r = r for |r| ≤ δ, else δ·sign(r), i.e. clip(r, −δ, δ), and δᴸ = clip(ŷ − y, −δ, δ)/n.
+
+    Args:
+        delta: δ > 0, where the quadratic part meets the linear one (default 1.0).
+    """
+
+    name = "huber"
+    aliases = ("huber_loss",)
+
+    def __init__(self, delta: float = 1.0):
+        if isinstance(delta, bool) or not isinstance(delta, (int, float, np.floating, np.integer)) \
+                or not np.isfinite(delta) or delta <= 0:
+            raise ValueError(f"huber: delta must be a finite number > 0, got {short_repr(delta)}")
+        self.delta = float(delta)
+
+    def get_config(self) -> dict:
+        return {"delta": self.delta}
+
+    def forward(self, prediction, target, sample_weight=None) -> Tensor:
+        prediction, y = _prediction_and_target(prediction, target, self.name)
+        r = prediction - y
+        size = r.abs()
+        delta = self.delta
+        quadratic = r * r * 0.5
+        linear = (size - 0.5 * delta) * delta
+        near = Tensor((size.data <= delta).astype(size.dtype))  # a constant mask: h is C¹, its pieces meet at δ
+        return _reduce(quadratic * near + linear * (1 - near), sample_weight, self.name)
+
+    def fused(self, Z, target, weight, delta) -> float:
+        np.subtract(Z, _as_output_shape(target, Z), out=delta)  # r
+        d = Z.dtype.type(self.delta)
+        size = np.abs(delta)
+        per_element = np.where(size <= d, 0.5 * delta * delta, d * (size - 0.5 * d))
+        np.clip(delta, -d, d, out=delta)  # ∂h/∂r
+        n, k = Z.shape
+        w = _fused_weights(weight, n, Z.dtype)
+        if w is None:
+            delta *= Z.dtype.type(1.0 / Z.size)
+            return float(per_element.mean())
+        delta *= w / k
+        return float(per_element.sum(axis=1) @ w.ravel()) / k
+
+
 # ----------------------------------------------------- classification losses
 @LOSSES.register
 class BinaryCrossEntropy(Loss):
@@ -510,6 +558,7 @@ mse = MSE()
 half_mse = HalfMSE()
 rss = RSS()
 mae = MAE()
+huber = Huber()
 binary_cross_entropy = BinaryCrossEntropy()
 binary_cross_entropy_with_logits = BinaryCrossEntropyWithLogits()
 cross_entropy = CrossEntropy()

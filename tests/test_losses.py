@@ -231,3 +231,53 @@ def test_binary_cross_entropy_refuses_values_outside_0_1(p):
 def test_shape_mismatch_names_both_shapes(name):
     with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 2\)"):
         losses.LOSSES.get(name)()(Tensor(np.full((4, 3), 0.5)), np.ones((4, 2)))
+
+
+# ------------------------------------------------------------------ Huber
+def test_huber_is_quadratic_near_zero_and_linear_beyond_delta():
+    r = np.array([[0.5, -0.5, 3.0, -3.0]])
+    J = losses.Huber(delta=2.0)(Tensor(r), np.zeros_like(r))
+    assert J.item() == pytest.approx(np.mean([0.125, 0.125, 2 * (3 - 1), 2 * (3 - 1)]))
+
+
+@pytest.mark.parametrize("delta", [0.5, 1.0, 2.5])
+def test_huber_equals_pytorch(delta):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    prediction, target = rng.standard_normal((6, 3)) * 2, rng.standard_normal((6, 3))
+    z = Tensor(prediction, requires_grad=True)
+    J = losses.Huber(delta)(z, target)
+    J.backward()
+    t = torch.tensor(prediction, requires_grad=True)
+    expected = torch.nn.functional.huber_loss(t, torch.tensor(target), delta=delta)
+    expected.backward()
+    assert J.item() == pytest.approx(expected.item(), rel=1e-12)
+    np.testing.assert_allclose(z.grad, t.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("delta", [0, -1.0, float("nan"), float("inf"), True, "1"])
+def test_huber_refuses_a_bad_delta(delta):
+    with pytest.raises(ValueError, match="huber: delta must be a finite number > 0"):
+        losses.Huber(delta)
+
+
+def test_huber_keeps_its_delta_through_fit_save_load_and_the_fast_path(tmp_path):
+    rng = np.random.default_rng(6)
+    X = rng.standard_normal((64, 3)).astype(np.float64)
+    y = X @ np.array([1.0, -2.0, 0.5]) + rng.standard_normal(64) * 0.1
+    y[:4] += 30  # outliers: where Huber differs from MSE
+    histories = []
+    for fast_path in (True, False):
+        bp.manual_seed(0)
+        model = bp.nn.Sequential(bp.nn.Dense(3, 8, activation="tanh", dtype="float64"), bp.nn.Dense(8, 1, dtype="float64"))
+        trainer = bp.training.Trainer(model, loss={"name": "huber", "delta": 0.5}, optimizer="adam", batch_size=16,
+                                      verbose=0, fast_path=fast_path)
+        histories.append(trainer.fit(X, y, epochs=3, seed=0).history["loss"])
+        if fast_path:
+            assert trainer._fused is not None  # the fused form ran
+    np.testing.assert_allclose(histories[0], histories[1], rtol=1e-12)
+    path = tmp_path / "huber.safetensors"
+    model.save(path)
+    loaded = bp.load(path)
+    assert loaded.evaluate(X, y)["loss"] == pytest.approx(model.evaluate(X, y)["loss"], rel=1e-12)
+    assert model.evaluate(X, y)["loss"] != pytest.approx(model.evaluate(X, y, loss="huber")["loss"], rel=1e-3)
