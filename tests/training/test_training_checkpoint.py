@@ -121,7 +121,7 @@ def test_a_checkpoint_is_not_a_model_file(regression_data, tmp_path):
     path = tmp_path / "run.ckpt"
     mlp(2, 1).fit(X, y, loss="mse", epochs=1, verbose=0, checkpoint=path)
     with pytest.raises(ModelFileError, match="kind is 'checkpoint', expected 'model'"):
-        model_file.load(path)
+        bp.load(path)
 
 
 _SCRIPT = textwrap.dedent('''
