@@ -11,7 +11,7 @@ import pytest
 
 import backprop as bp
 from backprop import nn
-from backprop.io import ModelFileError, model_file
+from backprop.io import ModelFileError
 from backprop.io.safefile import read_safetensors, write_safetensors
 from backprop.training import FitRecord
 

@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
+import backprop as bp
 import backprop.callbacks
 from backprop import optim
-from backprop.io import model_file
 from backprop.training import (
     Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
 )

@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from backprop.io import ModelFileError, model_file
+import backprop as bp
+from backprop.io import ModelFileError
 from backprop.io.safefile import read_safetensors
 from backprop.training import Callback, CSVLogger, EarlyStopping, ReduceLROnPlateau
 from training_helpers import assert_same_weights, mlp, weights
