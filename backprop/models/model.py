@@ -73,7 +73,8 @@ class Model(Module):
         >>> _ = bp.manual_seed(0)
         >>> model = bp.Model(nn.Dense(2, 1))
         >>> X = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]]); y = X @ [2.0, -1.0]
-        >>> _ = model.fit(X, y, loss="mse", optimizer="sgd", epochs=500, batch_size=None, verbose=0)
+        >>> _ = model.fit(X, y, loss="mse", optimizer=bp.optim.SGD(model.parameters(), lr=0.5), epochs=300,
+        ...               batch_size=None, verbose=0)
         >>> np.round(model.predict(X).ravel(), 2).tolist()
         [-1.0, 2.0, 1.0, 0.0]
     """

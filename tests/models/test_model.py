@@ -332,3 +332,11 @@ def test_summary_of_a_wrapped_module():
     bp.manual_seed(0)
     rows, lines = _table(bp.Model(nn.Dense(3, 1)).summary(print_fn=None))
     assert lines[0] == "Model: Model" and rows["module"][1:4] == ["Dense", "(None,", "1)"]
+
+
+@pytest.mark.parametrize("module", ["backprop.models.model", "backprop.models.saving", "backprop.io.model_file"])
+def test_the_examples_in_the_docstrings_run(module):
+    import doctest
+    import importlib
+
+    assert doctest.testmod(importlib.import_module(module)).failed == 0
