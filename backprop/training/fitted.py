@@ -233,12 +233,13 @@ def _checked_loss(entry, path) -> tuple:
     if not isinstance(entry, dict) or set(entry) - {"name", "config"} or "name" not in entry:
         raise ModelFileError(path, "fit record 'loss' must be {'name': ..., 'config': {...}} or null")
     name, config = entry["name"], entry.get("config", {})
-    if not isinstance(name, str) or name not in LOSSES:
-        raise ModelFileError(path, f"fit record 'loss' must name one of {sorted(LOSSES)}, got {short_repr(name)}")
+    registered = dict(LOSSES.items())  # canonical names only: a file stores no alias
+    if not isinstance(name, str) or name not in registered:
+        raise ModelFileError(path, f"fit record 'loss' must name one of {sorted(registered)}, got {short_repr(name)}")
     if not isinstance(config, dict):
         raise ModelFileError(path, f"fit record 'loss.config' must be a JSON object, got {short_repr(config)}")
     if config:
-        from_config = getattr(LOSSES[name], "from_config", None)
+        from_config = getattr(registered[name], "from_config", None)
         if from_config is None:
             raise ModelFileError(path, f"the loss {name!r} takes no config, got {short_repr(config)}")
         try:

@@ -125,7 +125,9 @@ class Trainer:
         optimizer, history (a :class:`History`, cumulative over calls), epoch (epochs
         completed), stop_training (set it to stop after the current batch),
         params (epochs, steps, batch_size, samples), last_outputs (the outputs of the
-        last training step, as an ndarray).
+        last training step, as an ndarray), fit_record (what the last fit learnt besides the
+        weights, a :class:`~backprop.training.fitted.FitRecord`; it starts as the model's own,
+        and each fit sets it on the model too when the model keeps one).
     """
 
     def __init__(self, model, *, loss, optimizer="adam", metrics: Iterable = (), callbacks: Iterable = (),
