@@ -7,10 +7,12 @@
     >>> float(x.grad)
     6.0
 
-Subpackages: ``bp.nn`` (layers, losses, initialisers), ``bp.optim``, ``bp.losses``,
+Subpackages: ``bp.nn`` (layers, models, losses, initialisers), ``bp.optim``, ``bp.losses``,
 ``bp.callbacks``, ``bp.metrics``, ``bp.datasets``, ``bp.io``, ``bp.plot`` (imported
-on first use; matplotlib only when a plot is drawn); model files with ``bp.save`` /
-``bp.load``. The scikit-learn estimators are in ``backprop.sklearn``.
+on first use; matplotlib only when a plot is drawn). ``bp.Model`` is the front door
+(``fit``, ``predict``, ``save``, ``summary``...; ``bp.Model(module)`` wraps any module, and
+``nn.Sequential`` is one); model files with ``model.save`` / ``bp.load``. The scikit-learn
+estimators are in ``backprop.sklearn``.
 """
 
 from backprop.backend import get_default_dtype, set_default_dtype
@@ -22,9 +24,9 @@ from backprop.engine.ops import (
 from backprop.random import manual_seed
 from backprop import losses, nn, init, regularizers, optim, datasets, io
 from backprop import callbacks, metrics
-from backprop.training import History, fit, evaluate, predict
+from backprop.training import FitRecord, History, fit, evaluate, predict
 from backprop.datasets.split import train_test_split
-from backprop.io.model_file import load, load_with_metadata, save
+from backprop.models import Model, load, load_with_metadata, save
 from backprop.io.safefile import ModelFileError
 from backprop.diagnostics import DiagnosticsWarning, GradientMonitor, recipe, trace
 
@@ -36,6 +38,7 @@ __all__ = [
     "abs", "arctan", "clip", "exp", "identity", "leaky_relu", "linear", "log", "log_softmax", "matmul",
     "max", "mean", "relu", "reshape", "sigmoid", "softmax", "sqrt", "step", "sum", "tanh", "transpose",
     "losses", "nn", "init", "regularizers", "optim", "datasets", "io", "callbacks", "metrics",
+    "Model", "FitRecord",
     "History", "fit", "evaluate", "predict", "save", "load", "load_with_metadata", "ModelFileError",
     "trace", "recipe", "GradientMonitor", "DiagnosticsWarning", "plot",
     "train_test_split",

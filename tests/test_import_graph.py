@@ -12,8 +12,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import backprop
 
 PACKAGE_ROOT = Path(backprop.__file__).parent
@@ -99,7 +97,6 @@ def test_the_graph_is_read():
     assert len(edges) > 50
 
 
-@pytest.mark.xfail(strict=True, reason="issue 14: the front door still lives on nn.Module (until the Model lands)")
 def test_no_import_cycles():
     found = cycles(import_edges(package_modules()))
     assert not found, "import cycles (function-level imports counted):\n" + "\n".join(

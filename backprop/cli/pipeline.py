@@ -72,7 +72,7 @@ def load_model_file(path) -> LoadedModel:
             cannot read raw table rows.
     """
     from backprop.io import ModelFileError
-    from backprop.io.model_file import load_with_metadata
+    from backprop.models import load_with_metadata
     from backprop.cli.preprocessing import TabularPreprocessor
 
     try:

@@ -379,7 +379,7 @@ def _check_converged(nan_guard, settings: TrainSettings) -> None:
 
 
 def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: dict, schedule: Schedule) -> None:
-    from backprop.io.model_file import save
+    from backprop.models import save
 
     options = {key: value for key, value in asdict(settings).items()
                if key not in ("out", "plot", "verbose", "extra_callbacks", "data")}

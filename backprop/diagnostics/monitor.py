@@ -168,7 +168,7 @@ class GradientMonitor(Callback):
         X = np.asarray(X)[: self.probe_size]
         target = None
         if y is not None:
-            from backprop.training.trainer import Trainer
+            from backprop.training.loop import Trainer
 
             try:
                 prepared = Trainer(self.model, loss=self.trainer.loss_fn, optimizer=None, verbose=0).prepare(

@@ -167,11 +167,11 @@ def recipe(model_factory: Callable, X, y, *, loss, optimizer="adam", lr: Optiona
     from backprop import random as bp_random
     from backprop.diagnostics.monitor import GradientMonitor
     from backprop.optim import Optimizer, get_optimizer
-    from backprop.training.trainer import _resolve_loss
+    from backprop.training.loop import Trainer, evaluate, resolve_loss
 
     if isinstance(optimizer, Optimizer):
         raise ValueError("recipe: pass the optimiser by name (e.g. 'adam'): each step builds a fresh model")
-    loss_fn, loss_name = _resolve_loss(loss)
+    loss_fn, loss_name = resolve_loss(loss)
     loss_name = loss_name or getattr(loss, "__name__", "loss")
     classification = getattr(loss_fn, "kind", "regression") != "regression"
 
@@ -204,10 +204,12 @@ def recipe(model_factory: Callable, X, y, *, loss, optimizer="adam", lr: Optiona
     monitor = GradientMonitor(probe=(X_train[:256], y_train[:256]), warn=False)
     metrics = ["accuracy"] if classification else []
     step_optimizer = optimizer if lr is None else get_optimizer(optimizer, model.parameters(), lr=lr)
-    history = model.fit(X_train, y_train, loss=loss, optimizer=step_optimizer, epochs=epochs, batch_size=batch_size,
-                        validation_data=(X_val, y_val), metrics=metrics, callbacks=[monitor], verbose=verbose)
-    train = model.evaluate(X_train, y_train, loss=loss, metrics=metrics)
-    val = model.evaluate(X_val, y_val, loss=loss, metrics=metrics)
+    trainer = Trainer(model, loss=loss, optimizer=step_optimizer, batch_size=batch_size, metrics=metrics,
+                      callbacks=[monitor], verbose=verbose)
+    history = trainer.fit(X_train, y_train, epochs=epochs, validation_data=(X_val, y_val))
+    # The trainer's record: a plain module keeps none, and validation labels need the training classes.
+    train = evaluate(model, X_train, y_train, loss=loss, metrics=metrics, record=trainer.fit_record)
+    val = evaluate(model, X_val, y_val, loss=loss, metrics=metrics, record=trainer.fit_record)
     result.history = {key: list(values) for key, values in history.history.items()}
     result.model, result.monitor = model, monitor
     result.n_train, result.n_val = len(X_train), len(X_val)

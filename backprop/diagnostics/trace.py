@@ -46,7 +46,7 @@ import numpy as np
 
 from backprop.engine.ops.activation import Sigmoid
 from backprop.engine.ops.linear import linear
-from backprop.engine.tensor import Tensor, enable_grad, no_grad
+from backprop.engine.tensor import Tensor, enable_grad, eval_mode, no_grad
 
 __all__ = ["trace", "Trace", "LayerTrace", "EQUATIONS"]
 
@@ -182,7 +182,7 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
         x: one example (1-D) or a batch (2-D, examples in rows).
         y: its target(s): values for regression losses, class labels or one-hot rows
             for ``cross_entropy``, 0/1 for the binary cross-entropies. Labels are
-            encoded as ``fit`` encodes them (``model.classes_`` when set).
+            encoded as ``fit`` encodes them (with the fit record's classes when it has some).
         loss: a loss name (``"mse"``, ``"half_mse"``, ``"rss"``, ``"cross_entropy"``,
             ``"binary_cross_entropy"``, ``"binary_cross_entropy_with_logits"``...) or
             one of :mod:`backprop.losses`.
@@ -257,15 +257,16 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
 # --------------------------------------------------------------- the layers
 def _group_layers(model) -> list:
     """``[(dense, [Activation, ...])]``: each Dense with the activations applied to its z."""
-    from backprop.layers import Dense, Dropout, Flatten, Sequential
+    from backprop.layers import Dense, Dropout, Flatten
     from backprop.layers.activations import ActivationLayer
 
     def flatten(module):
-        if isinstance(module, Sequential):
-            for child in module:
-                yield from flatten(child)
-        else:
+        layers = module.sequential_layers()
+        if layers is None:
             yield module
+        else:
+            for child in layers:
+                yield from flatten(child)
 
     groups = []
     for layer in flatten(model):
@@ -294,7 +295,7 @@ def _group_layers(model) -> list:
 
 def _prepare(model, x, y, loss, single: bool, dtype):
     """(X as rows, target as the loss takes it), encoded exactly as ``fit`` encodes them."""
-    from backprop.training.trainer import Trainer
+    from backprop.training.loop import Trainer
 
     X = np.asarray(x.data if isinstance(x, Tensor) else x)
     if single:
@@ -330,10 +331,8 @@ def _forward_backward(groups, X, target, loss_fn, dtype):
 
 def _check_output(model, X, output, dtype) -> None:
     """The layer-by-layer recomputation must reproduce the model's own forward pass."""
-    from backprop.training.trainer import _EvalMode
-
     model_dtype = _model_dtype(model)
-    with _EvalMode(model):
+    with eval_mode():
         expected = np.asarray(model(Tensor(X.astype(model_dtype, copy=False))).data, dtype=np.float64)
     got = np.asarray(output.data, dtype=np.float64).reshape(expected.shape)
     exact = model_dtype == dtype == np.float64

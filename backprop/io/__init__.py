@@ -1,7 +1,10 @@
-"""Persistence: safe, atomic files of named arrays plus string metadata.
+"""Persistence: safe, atomic files of named arrays plus string metadata, and model files.
 
-This package knows nothing about models; higher layers map models and training
-checkpoints onto :func:`write_safetensors` / :func:`read_safetensors`.
+:mod:`backprop.io.safefile` knows only named arrays and string metadata;
+:mod:`backprop.io.model_file` maps one module (its registered architecture and weights)
+plus JSON metadata onto it. What a file means above that (the fit record, a Model) is
+for the higher layers: training checkpoints (:mod:`backprop.training.checkpoint`) and
+``Model.save`` / ``bp.load`` (:mod:`backprop.models`).
 """
 
 from backprop.io.safefile import (

@@ -1,16 +1,18 @@
 """Model files: architecture + weights in one safetensors file, safe to load from anyone.
 
-``save(model, path)`` writes (atomically, through :mod:`backprop.io.safefile`) a
-file of kind ``"model"`` whose tensors are ``model.state_dict()`` and whose
-metadata holds JSON strings:
+``write_model_file(module, path)`` writes (atomically, through :mod:`backprop.io.safefile`)
+a file of kind ``"model"`` whose tensors are ``module.state_dict()`` and whose metadata
+holds JSON strings:
 
-* ``"config"``: the architecture, ``backprop.layers.registry.module_to_config(model)``;
-* ``"training"``: what ``fit`` learnt besides weights: the loss name,
-  ``classes_`` (with their dtype) and ``n_features_in_``;
+* ``"config"``: the architecture, ``backprop.layers.registry.module_to_config(module)``;
+* ``"fit_record"``: what ``fit`` learnt besides the weights (the loss, the classes, the
+  number of input features, the metrics), as the models layer gives it
+  (:meth:`backprop.training.fitted.FitRecord.to_json`); this module stores it as bounded
+  JSON and does not interpret it;
 * ``"user_metadata"``: the caller's ``metadata`` dict, if any (the command line
   stores its preprocessing there).
 
-``load(path)`` rebuilds the model from the config — only registered layer
+``read_model_file(path)`` rebuilds the module from the config — only registered layer
 classes, by name; nothing is imported, evaluated or unpickled — and loads the
 weights, whose names and shapes must match the architecture exactly. The file is
 untrusted: every value is checked, and the shapes each layer states from its config
@@ -18,15 +20,22 @@ untrusted: every value is checked, and the shapes each layer states from its con
 data is read or anything is built, so memory stays bounded by what the file holds.
 Any problem raises :class:`~backprop.io.safefile.ModelFileError` naming the path.
 
+This is the file format of one module; the front door is above it: ``Model.save`` and
+``bp.load`` (:mod:`backprop.models`) put in and check the fit record and return a Model.
+
+Format versions: version 2 (this one) stores the fit record under ``"fit_record"``;
+version 1 stored ``"training"`` (``{"loss": name, "classes", "n_features_in"}``), which
+:func:`read_model_file` still reads, giving it in version 2's form.
+
 Example:
     >>> import os, tempfile
     >>> from backprop import nn
-    >>> model = nn.Sequential(nn.Dense(2, 3, activation="relu"), nn.Dense(3, 1))
+    >>> module = nn.Sequential(nn.Dense(2, 3, activation="relu"), nn.Dense(3, 1))
     >>> path = os.path.join(tempfile.mkdtemp(), "model.safetensors")
-    >>> save(model, path, metadata={"dataset": "housing"})
-    >>> same, metadata = load_with_metadata(path)
-    >>> metadata, same.state_dict()["0.W"].tolist() == model.state_dict()["0.W"].tolist()
-    ({'dataset': 'housing'}, True)
+    >>> write_model_file(module, path, metadata={"dataset": "housing"})
+    >>> stored = read_model_file(path)
+    >>> stored.metadata, stored.fit_record, stored.module.state_dict()["0.W"].tolist() == module.state_dict()["0.W"].tolist()
+    ({'dataset': 'housing'}, None, True)
 """
 
 
@@ -35,14 +44,17 @@ from __future__ import annotations
 import json
 import math
 import os
+from typing import NamedTuple
 
 import numpy as np
 
+from backprop.backend import get_default_dtype
+from backprop.engine.tensor import Tensor, eval_mode, no_grad
 from backprop.io.safefile import ModelFileError, read_json_metadata, read_safetensors, write_safetensors
+from backprop.layers.registry import declared_state_shapes, module_from_config, module_to_config
 from backprop.naming import short_repr
 
-__all__ = ["MODEL_KIND", "save", "load", "load_with_metadata",
-           "encode_classes", "decode_classes"]
+__all__ = ["MODEL_KIND", "ModelFile", "write_model_file", "read_model_file", "one_example_outputs"]
 
 MODEL_KIND = "model"
 
@@ -61,81 +73,48 @@ MAX_NAME_CHARS = 128
 """Longest string (layer, activation, initialiser, dtype names; config keys) in an architecture."""
 MAX_JSON_DEPTH = 64
 """Deepest nesting of lists and objects in any JSON metadata entry."""
-MAX_FEATURES = 2**20
-"""Largest ``n_features_in`` beyond the number of stored weights (a first layer needs a weight per input)."""
-MAX_CLASSES = 100_000
-"""Most class labels."""
-MAX_LABEL_CHARS = 1_000
-"""Longest string class label."""
+MAX_RECORD_CHARS = 1_000
+"""Longest string (a class label, a loss or metric name) in the fit record."""
 
-_METADATA_KEYS = frozenset({"format", "format_version", "kind", "config", "training", "user_metadata"})
-_TRAINING_KEYS = frozenset({"loss", "classes", "n_features_in"})
+_METADATA_KEYS = {
+    1: frozenset({"format", "format_version", "kind", "config", "training", "user_metadata"}),
+    2: frozenset({"format", "format_version", "kind", "config", "fit_record", "user_metadata"}),
+}
+_V1_TRAINING_KEYS = frozenset({"loss", "classes", "n_features_in"})
 _STATE_DTYPE_TAGS = frozenset({"BOOL", "U8", "I8", "U16", "I16", "U32", "I32", "U64", "I64", "F16", "F32", "F64"})
 _MAX_JSON_INT = 2**62
 
 
-def encode_classes(classes) -> dict | None:
-    """``classes_`` as JSON: ``{"dtype": ..., "values": [...]}`` (None stays None)."""
-    if classes is None:
-        return None
-    classes = np.asarray(classes)
-    kind = classes.dtype.kind
-    dtype = {"b": "bool", "i": "int64", "u": "int64", "f": "float64", "U": "str"}.get(kind)
-    if dtype is None:
-        raise ValueError(f"classes_ of dtype {classes.dtype} cannot be saved")
-    return {"dtype": dtype, "values": classes.tolist()}
+class ModelFile(NamedTuple):
+    """What a model file holds: the built ``module`` (weights loaded), its ``fit_record`` as JSON
+    data (None when the file has none; checked only as bounded JSON here) and the caller's
+    ``metadata`` dict (``{}`` when none was saved)."""
+
+    module: object
+    fit_record: dict | None
+    metadata: dict
 
 
-def decode_classes(encoded, path) -> np.ndarray | None:
-    """Inverse of :func:`encode_classes`, checking the JSON came from it.
-
-    At most :data:`MAX_CLASSES` distinct labels, strings of at most :data:`MAX_LABEL_CHARS`
-    characters, finite floats; anything else raises :class:`ModelFileError`.
-    """
-    if encoded is None:
-        return None
-    types = {"bool": (bool,), "int64": (int,), "float64": (int, float), "str": (str,)}
-    if not isinstance(encoded, dict) or set(encoded) != {"dtype", "values"} or not isinstance(encoded["dtype"], str) \
-            or encoded["dtype"] not in types or not isinstance(encoded["values"], list):
-        raise ModelFileError(path, f"classes must be {{'dtype': one of {sorted(types)}, 'values': [...]}}")
-    dtype, values = encoded["dtype"], encoded["values"]
-    if len(values) > MAX_CLASSES:
-        raise ModelFileError(path, f"classes lists {len(values)} labels, more than the limit {MAX_CLASSES}")
-    allowed = types[dtype]
-    if not all(isinstance(v, allowed) and (dtype == "bool" or not isinstance(v, bool)) for v in values):
-        raise ModelFileError(path, f"classes values do not all have dtype {dtype}")
-    if dtype == "str" and any(len(v) > MAX_LABEL_CHARS for v in values):
-        raise ModelFileError(path, f"a class label is longer than {MAX_LABEL_CHARS} characters")
-    if dtype == "float64" and not all(math.isfinite(v) for v in values if isinstance(v, float)):
-        raise ModelFileError(path, "classes values must be finite numbers")
-    if len(set(values)) != len(values):
-        raise ModelFileError(path, "classes values must be distinct")
-    try:
-        return np.array(values, dtype=str if dtype == "str" else dtype)
-    except OverflowError:
-        raise ModelFileError(path, f"classes values do not fit dtype {dtype}") from None
-
-
-def save(model, path, metadata: dict | None = None) -> None:
-    """Write ``model``'s architecture, weights and fitted attributes to ``path`` (atomically).
+def write_model_file(module, path, *, fit_record: dict | None = None, metadata: dict | None = None) -> None:
+    """Write ``module``'s architecture and weights, a fit record and metadata to ``path`` (atomically).
 
     Args:
-        model: a Module whose classes are registered (``@register_module``) and state their
+        module: a Module whose classes are registered (``@register_module``) and state their
             parameter shapes (:meth:`~backprop.nn.Module.state_shapes`), so that the file
             can be checked when it is loaded.
         path: destination file (``.safetensors`` is customary).
+        fit_record: JSON-ready data of the fit record (``FitRecord.to_json()``), or None.
         metadata: optional JSON-serialisable dict stored alongside, returned by
-            :func:`load_with_metadata`.
+            :func:`read_model_file`.
 
     Raises:
         ValueError: for an unregistered module class, a layer whose ``state_shapes`` is
-            missing or disagrees with its state, NaN or infinite weights (:func:`load`
-            would refuse such a file), or metadata that is not JSON-serialisable.
+            missing or disagrees with its state, NaN or infinite weights (loading would
+            refuse such a file), or metadata that is not JSON-serialisable.
+        TypeError: ``metadata`` or ``fit_record`` is not a dict.
     """
-    from backprop.layers.registry import declared_state_shapes, module_to_config
-
-    config = module_to_config(model)
-    state = model.state_dict()
+    config = module_to_config(module)
+    state = module.state_dict()
     try:
         declared = declared_state_shapes(config)
     except NotImplementedError as error:
@@ -149,48 +128,37 @@ def save(model, path, metadata: dict | None = None) -> None:
     for key, value in state.items():
         if not _all_finite(value):
             raise ValueError(f"cannot save: {key!r} holds NaN or infinite values, which a model file may not")
-    training = {
-        "loss": _loss_description(model),
-        "classes": encode_classes(getattr(model, "classes_", None)),
-        "n_features_in": getattr(model, "n_features_in_", None),
-    }
-    entries = {"config": json.dumps(config), "training": json.dumps(training)}
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            raise TypeError(f"metadata must be a dict, got {type(metadata).__name__}")
+    entries = {"config": json.dumps(config)}
+    for key, value in (("fit_record", fit_record), ("user_metadata", metadata)):
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise TypeError(f"{'metadata' if key == 'user_metadata' else key} must be a dict, got {type(value).__name__}")
         try:
-            entries["user_metadata"] = json.dumps(metadata, allow_nan=False)
+            entries[key] = json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as error:
-            raise ValueError(f"metadata must be JSON-serialisable: {error}") from None
+            raise ValueError(f"{'metadata' if key == 'user_metadata' else key} must be JSON-serialisable: {error}") from None
     write_safetensors(path, state, entries, kind=MODEL_KIND)
 
 
-def _loss_description(model):
-    """The fitted loss as the file stores it: its name, or ``{"name": ..., **config}`` for a loss with parameters."""
-    loss = getattr(model, "_fit_loss", None)
-    describe = getattr(loss, "describe", None)
-    return describe() if callable(describe) else getattr(model, "loss_name_", None)
-
-
-def load_with_metadata(path):
-    """Rebuild the model saved at ``path``; returns ``(model, metadata)`` (``{}`` if none was saved).
+def read_model_file(path) -> ModelFile:
+    """Rebuild the module saved at ``path``; returns a :class:`ModelFile` (module, fit record JSON, metadata).
 
     The file is untrusted. Before its tensor data is read, and so before anything is built,
     every value of its metadata is checked (types, ranges, the limits ``MAX_*`` of this
     module) and each layer states the shapes of its parameters from its config
     (:meth:`~backprop.nn.Module.state_shapes`); they must equal the stored tensors' shapes
     in the header. Only then are the data read and the layers built, so what is allocated
-    is bounded by what the file really holds. The model must then agree with the rest of
-    the file: finite weights, ``n_features_in`` equal to the first layer's inputs, one
-    example of zeros must pass through it (a softmax axis out of range fails here), a loss
-    from the registry, and ``classes`` that match its outputs (one per output for
-    cross_entropy, two for one output).
+    is bounded by what the file really holds. The module must then hold finite weights and
+    run on one example of zeros with as many features as its first layer takes (a softmax
+    axis out of range fails here). Whether the fit record agrees with the module is for
+    the record's reader to check (:meth:`~backprop.training.fitted.FitRecord.check_against`).
 
     Raises:
         FileNotFoundError: no such file.
         ModelFileError: the file is not a valid backprop model file: not safetensors, a
             pickle, truncated, a checkpoint, an unknown layer type, weights that do not
-            match the architecture, contradictory metadata... The message names the path.
+            match the architecture, malformed metadata... The message names the path.
     """
     path = os.fspath(path)
     checked = {}
@@ -203,21 +171,13 @@ def load_with_metadata(path):
     for key, value in tensors.items():
         if not _all_finite(value):
             raise ModelFileError(path, f"tensor {key!r} holds NaN or infinite values")
-    model = _built_model(checked["config"], tensors, path)
-    training = checked["training"]
-    _check_consistency(model, training, path)
-    if training["loss"] is not None:
-        model._fit_loss = training["loss"]
-        model.loss_name_ = training["loss"].name
-    if training["classes"] is not None:
-        model.classes_ = training["classes"]
-    if training["n_features_in"] is not None:
-        model.n_features_in_ = training["n_features_in"]
-    return model, checked["user_metadata"]
+    module = _built_model(checked["config"], tensors, path)
+    _check_runs(module, path)
+    return ModelFile(module, checked["fit_record"], checked["user_metadata"])
 
 
 def _checked_metadata(entries: dict, file_metadata: dict, path: str) -> dict:
-    """Everything the header says, validated, before the data is read: config, training, user metadata."""
+    """Everything the header says, validated, before the data is read: config, fit record, user metadata."""
     if len(entries) > MAX_TENSORS:
         raise ModelFileError(path, f"the file holds {len(entries)} tensors, more than the limit {MAX_TENSORS}")
     for name, (tag, _) in entries.items():
@@ -225,7 +185,8 @@ def _checked_metadata(entries: dict, file_metadata: dict, path: str) -> dict:
             raise ModelFileError(path, f"tensor name {short_repr(name)} is longer than {2 * MAX_NAME_CHARS} characters")
         if tag not in _STATE_DTYPE_TAGS:
             raise ModelFileError(path, f"tensor {name!r} has dtype {tag}; model weights are real numbers")
-    unknown = sorted(set(file_metadata) - _METADATA_KEYS)
+    version = int(file_metadata["format_version"])  # read_safetensors checked it: 1 ≤ version ≤ ours
+    unknown = sorted(set(file_metadata) - _METADATA_KEYS[version])
     if unknown:
         raise ModelFileError(path, f"unknown metadata keys {[short_repr(key) for key in unknown[:5]]}")
 
@@ -245,17 +206,20 @@ def _checked_metadata(entries: dict, file_metadata: dict, path: str) -> dict:
     if wrong:
         raise ModelFileError(path, f"weight shapes do not match the architecture: {'; '.join(wrong[:5])}")
 
-    training = None
-    if "training" in file_metadata:
-        training = read_json_metadata(file_metadata, "training", path=path)
-        _check_json(training, "training", path, max_chars=MAX_LABEL_CHARS)
+    record = None
+    record_key = "fit_record" if version >= 2 else "training"
+    if record_key in file_metadata:
+        record = read_json_metadata(file_metadata, record_key, path=path)
+        _check_json(record, record_key, path, max_chars=MAX_RECORD_CHARS)
+        if version == 1:
+            record = _record_from_version_1(record, path)
     user = {}
     if "user_metadata" in file_metadata:
         user = read_json_metadata(file_metadata, "user_metadata", path=path)
         _check_json(user, "user_metadata", path, max_chars=None)
         if not isinstance(user, dict):
             raise ModelFileError(path, "metadata 'user_metadata' must be a JSON object")
-    return {"config": config, "training": _checked_training(training, path), "user_metadata": user}
+    return {"config": config, "fit_record": record, "user_metadata": user}
 
 
 def _check_json(value, what: str, path: str, *, max_chars: int | None) -> int:
@@ -337,8 +301,6 @@ def _values(shapes: dict) -> int:
 
 def _declared_shapes(config, path: str) -> dict:
     """The state shapes every layer of ``config`` states, refusing an invalid config."""
-    from backprop.layers.registry import declared_state_shapes
-
     try:
         return declared_state_shapes(config)
     except NotImplementedError as error:
@@ -347,38 +309,23 @@ def _declared_shapes(config, path: str) -> dict:
         raise ModelFileError(path, f"invalid architecture config: {error}") from None
 
 
-def _checked_training(training, path: str) -> dict:
-    """``{"loss", "classes", "n_features_in"}`` from the ``training`` entry, each checked (None if absent)."""
-    if training is None:
-        return {"loss": None, "classes": None, "n_features_in": None}
-    from backprop.losses import LOSSES, get_loss
-
+def _record_from_version_1(training, path: str) -> dict:
+    """A version-1 ``training`` entry (``{"loss": name, "classes", "n_features_in"}``) in version 2's form."""
     if not isinstance(training, dict):
         raise ModelFileError(path, "metadata 'training' must be a JSON object")
-    unknown = sorted(set(training) - _TRAINING_KEYS)
+    unknown = sorted(set(training) - _V1_TRAINING_KEYS)
     if unknown:
         raise ModelFileError(path, f"metadata 'training' has unknown keys {[short_repr(k) for k in unknown[:5]]}; "
-                                   f"known: {sorted(_TRAINING_KEYS)}")
+                                   f"known: {sorted(_V1_TRAINING_KEYS)}")
     loss = training.get("loss")
-    if loss is not None:
-        name = loss.get("name") if isinstance(loss, dict) else loss
-        if not isinstance(name, str) or name not in LOSSES.names():  # the registry name itself, not an alias
-            raise ModelFileError(path, f"metadata 'training.loss' must be one of {LOSSES.names()} (or a dict of "
-                                       f"its 'name' and config) or null, got {short_repr(loss)}")
-        try:
-            loss = get_loss(loss)  # a registered class, built from its checked config; nothing else is called
-        except (TypeError, ValueError) as error:
-            raise ModelFileError(path, f"metadata 'training.loss': {error}") from None
-    n_features = training.get("n_features_in")
-    if n_features is not None and (isinstance(n_features, bool) or not isinstance(n_features, int) or n_features < 1):
-        raise ModelFileError(path, f"metadata 'training.n_features_in' must be a positive int, got {short_repr(n_features)}")
-    return {"loss": loss, "classes": decode_classes(training.get("classes"), path), "n_features_in": n_features}
+    if loss is not None and not isinstance(loss, str):
+        raise ModelFileError(path, f"metadata 'training.loss' must be a loss name or null, got {short_repr(loss)}")
+    return {"loss": None if loss is None else {"name": loss, "config": {}},
+            "classes": training.get("classes"), "n_features_in": training.get("n_features_in"), "metrics": []}
 
 
 def _built_model(config, tensors: dict, path: str):
     """The model the (checked) config describes, with the file's weights."""
-    from backprop.layers.registry import module_from_config
-
     try:
         model = module_from_config(config)
     except (TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError) as error:
@@ -390,75 +337,38 @@ def _built_model(config, tensors: dict, path: str):
     return model
 
 
-def _check_consistency(model, training: dict, path: str) -> None:
-    """Refuse a file whose parts contradict each other (see :func:`load_with_metadata`)."""
-    expected = model.expected_in_features()
-    n_features = training["n_features_in"]
-    stored = sum(int(parameter.data.size) for parameter in model.parameters())
-    if n_features is not None and n_features > max(MAX_FEATURES, stored):
-        # The example of zeros below must not cost more than the file holds.
-        raise ModelFileError(path, f"metadata 'training.n_features_in' is {n_features}, more than the model's "
-                                   f"{stored} weights or the limit {MAX_FEATURES}")
-    if n_features is not None and expected is not None and n_features != expected:
-        raise ModelFileError(path, f"metadata 'training.n_features_in' is {n_features} but the first layer "
-                                   f"takes {expected} inputs")
-    n_outputs = model.output_features(None)
-    # A model whose layers take images or sequences (N, C, ...) cannot be run on one row of
-    # features; its sizes were checked against the tensors already (state_shapes).
-    spatial = any(module.takes_spatial_input for module in model.modules())
-    if not spatial and (n_features is not None or expected is not None):
-        try:
-            outputs = _one_example(model, expected if n_features is None else n_features, path)
-            n_outputs = int(np.prod(outputs.shape[1:])) if outputs.ndim > 1 else 1
-        except ModelFileError:
-            # Rows of n_features_in features are what fit saw. Without it, rows of the first
-            # layer's inputs are what the model takes unless a layer such as Flatten lets it
-            # take (N, d1, d2, ...) inputs instead: only then may this example fail.
-            if n_features is not None or all(
-                    layer.output_features(2) is not None for layer in model.modules() if not layer.children()):
-                raise
+def _check_runs(module, path: str) -> None:
+    """Refuse a module that cannot run on one example of zeros with its first layer's number of inputs.
 
-    loss, classes = training["loss"], training["classes"]
-    if classes is None:
-        return
-    kind = loss.kind if loss is not None else None
-    if kind == "regression":
-        raise ModelFileError(path, f"the file lists classes but its loss {loss.name!r} is a regression loss")
-    if n_outputs is None:
-        return
-    if kind == "multiclass" or (kind is None and n_outputs > 1):
-        needed = n_outputs
-    elif n_outputs == 1:
-        needed = 2
-    else:
-        raise ModelFileError(path, f"the file lists classes but the model has {n_outputs} independent binary "
-                                   f"outputs ({loss}), which have none")
-    if len(classes) != needed:
-        raise ModelFileError(path, f"the file lists {len(classes)} classes but the model has {n_outputs} "
-                                   f"output{'s' * (n_outputs != 1)}, which need {needed}")
-
-
-def _one_example(model, n_features: int, path: str) -> np.ndarray:
-    """The outputs for one example of zeros, in evaluation mode (no dropout mask drawn, no statistics moved).
-
-    A freshly loaded model is no one else's yet, so flipping its ``training`` flags is safe.
+    A module whose layers take images or sequences (N, C, ...) cannot be run on one row of
+    features; its sizes were checked against the tensors already (state_shapes). Neither can
+    a module whose first layer fixes no size; and where a layer such as Flatten lets the
+    module take (N, d1, d2, ...) inputs instead, rows need not work.
     """
-    from backprop.backend import get_default_dtype
-    from backprop.engine.tensor import Tensor
-
-    dtype = next((p.data.dtype for p in model.parameters() if p.data.dtype.kind == "f"), get_default_dtype())
-    modes = [(module, module.training) for module in model.modules()]
+    expected = module.expected_in_features()
+    if expected is None or any(layer.takes_spatial_input for layer in module.modules()):
+        return
     try:
-        for module, _ in modes:
-            module.training = False
-        with np.errstate(all="ignore"):
-            outputs = model(Tensor(np.zeros((1, n_features), dtype=dtype)))
+        one_example_outputs(module, expected, path)
+    except ModelFileError:
+        if all(layer.output_features(2) is not None for layer in module.modules() if not layer.children()):
+            raise
+
+
+def one_example_outputs(module, n_features: int, path) -> np.ndarray:
+    """The outputs for one example of zeros with ``n_features`` features, in evaluation mode
+    (no dropout mask drawn, no statistics moved, no flag changed), without a graph.
+
+    Raises:
+        ModelFileError: naming ``path``, when the module cannot run on it.
+    """
+    dtype = next((p.data.dtype for p in module.parameters() if p.data.dtype.kind == "f"), get_default_dtype())
+    try:
+        with eval_mode(), no_grad(), np.errstate(all="ignore"):
+            outputs = module(Tensor(np.zeros((1, n_features), dtype=dtype)))
         return np.asarray(getattr(outputs, "data", outputs))
     except (TypeError, ValueError, IndexError, ArithmeticError, NotImplementedError) as error:
         raise ModelFileError(path, f"the model cannot run on one example of {n_features} features: {error}") from None
-    finally:
-        for module, mode in modes:
-            module.training = mode
 
 
 def _all_finite(array: np.ndarray) -> bool:
@@ -469,12 +379,3 @@ def _all_finite(array: np.ndarray) -> bool:
         if math.isfinite(float(array.sum(dtype=np.float64))):
             return True
     return bool(np.isfinite(array).all())
-
-
-def load(path):
-    """Rebuild the model saved at ``path`` by :func:`save` (see :func:`load_with_metadata`)."""
-    model, _ = load_with_metadata(path)
-    return model
-
-
-# The names ``Module.save`` and the package ``backprop.io`` use.

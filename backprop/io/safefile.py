@@ -4,7 +4,7 @@ This is the lowest layer of persistence: it knows about named NumPy arrays and
 string metadata, never about models. A file written here is a plain safetensors
 file (readable by any safetensors tool) whose metadata also carries
 
-    {"format": "backprop", "format_version": "1", "kind": <kind>}
+    {"format": "backprop", "format_version": "2", "kind": <kind>}
 
 so that we can tell our files from anybody else's, refuse files written by a
 newer version, and refuse to load, say, a training checkpoint as a model.
@@ -63,7 +63,7 @@ __all__ = [
 FORMAT_NAME = "backprop"
 """Value of the ``"format"`` metadata key that marks a file as ours."""
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 """Newest ``"format_version"`` this code writes and can read."""
 
 DEFAULT_MAX_HEADER_BYTES = 100 * 2**20

@@ -1,7 +1,7 @@
 """``backprop.layers``: the Module protocol, Parameter, the layer registry and the layers.
 
-Users reach these through :mod:`backprop.nn`, which also holds the models, the losses,
-the initialisers and the regularisers.
+Users reach these through :mod:`backprop.nn`, which also holds the models (Sequential,
+Model: :mod:`backprop.models`), the losses, the initialisers and the regularisers.
 """
 
 from backprop.layers.parameter import Parameter
@@ -18,10 +18,9 @@ from backprop.layers.batchnorm import BatchNorm, batch_norm
 from backprop.layers.flatten import Flatten
 from backprop.layers.conv import Conv1d, Conv2d
 from backprop.layers.pooling import AvgPool1d, AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d
-from backprop.layers.sequential import Sequential
 
 __all__ = [
-    "Module", "Parameter", "LoadResult", "Sequential",
+    "Module", "Parameter", "LoadResult",
     "Dense", "Dropout", "BatchNorm", "batch_norm", "Flatten",
     "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "GlobalAvgPool2d",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax", "Identity",

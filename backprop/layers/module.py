@@ -15,6 +15,11 @@ They are registered by attribute assignment, as in PyTorch::
 
 and are visited in the order they were assigned, so ``parameters()``,
 ``state_dict()`` and saved files are deterministic.
+
+A Module knows its maths, its config and its shapes, and nothing about training or
+files: ``fit``, ``evaluate``, ``predict``, ``save`` and ``summary`` live on
+:class:`backprop.models.Model` (``nn.Sequential`` is one; ``bp.Model(module)`` wraps any
+other), as Keras keeps them on ``Model`` and not on ``Layer``.
 """
 
 from __future__ import annotations
@@ -414,47 +419,16 @@ class Module:
         """The number of features it outputs for inputs with ``in_features`` features (None: unknown)."""
         return None
 
-    # ------------------------------------------------------------ delegates
-    def fit(self, *args, **kwargs):
-        """Train this model; delegates to :func:`backprop.training.fit`."""
-        from backprop.training import fit
+    # ------------------------------------------------------ composition
+    def sequential_layers(self) -> Optional[list]:
+        """The modules this one applies one after another, ``a^[ℓ] = layer_ℓ(a^[ℓ−1])``, when its
+        ``forward`` is exactly that composition (a Sequential, a Model wrapping one module); None
+        for a module that computes its output itself.
 
-        return fit(self, *args, **kwargs)
-
-    def evaluate(self, *args, **kwargs):
-        """Loss and metrics on data; delegates to :func:`backprop.training.evaluate`."""
-        from backprop.training import evaluate
-
-        return evaluate(self, *args, **kwargs)
-
-    def predict(self, *args, **kwargs):
-        """Outputs in evaluation mode, without a graph; delegates to :func:`backprop.training.predict`."""
-        return _trainer().predict(self, *args, **kwargs)
-
-    def predict_proba(self, X, batch_size=None):
-        """Class probabilities (softmax or σ of the outputs, by the loss fit used);
-        delegates to :func:`backprop.training.predict_proba`."""
-        from backprop.training import predict_proba
-
-        return predict_proba(self, X, batch_size)
-
-    def predict_classes(self, X, batch_size=None):
-        """Predicted labels from ``classes_``; delegates to :func:`backprop.training.predict_classes`."""
-        from backprop.training import predict_classes
-
-        return predict_classes(self, X, batch_size)
-
-    def save(self, *args, **kwargs):
-        """Write config and weights to a file; delegates to :func:`backprop.io.model_file.save`."""
-        from backprop.io.model_file import save
-
-        return save(self, *args, **kwargs)
-
-    def trace(self, *args, **kwargs):
-        """Record z, a, δ and the gradients layer by layer; delegates to :func:`backprop.diagnostics.trace`."""
-        from backprop.diagnostics import trace
-
-        return trace(self, *args, **kwargs)
+        Code below the models (the fast path, :func:`~backprop.diagnostics.trace`) walks a network
+        through this, without knowing the container classes.
+        """
+        return None
 
     # --------------------------------------------------------------- repr
     def extra_repr(self) -> str:
@@ -482,20 +456,6 @@ _MISSING = object()
 # a model's structure (the fast path's compiled networks) re-checks the structure only
 # when this has moved; the layers' parameters and settings all change through setattr.
 _changes = [0]
-
-
-_trainer_module = None
-
-
-def _trainer():
-    """backprop.training.trainer, imported on first use (it imports this module); kept, because
-    an import statement per call would cost more than predicting one row's arithmetic."""
-    global _trainer_module
-    if _trainer_module is None:
-        from backprop.training import trainer
-
-        _trainer_module = trainer
-    return _trainer_module
 
 
 def structure_changes() -> int:

@@ -5,7 +5,7 @@ The estimator is a front. ``fit`` validates the data as scikit-learn does, build
 with scikit-learn's initial weights, and trains it:
 
 * ``solver="sgd" | "adam" | "rmsprop" | "adamw"``: with the library's
-  :class:`~backprop.training.trainer.Trainer` and optimisers; scikit-learn's
+  :class:`~backprop.training.loop.Trainer` and optimisers; scikit-learn's
   convergence rules and learning-rate schedules are the callbacks of
   :mod:`backprop.sklearn.callbacks`;
 * ``solver="lbfgs"``: with ``scipy.optimize.minimize(method="L-BFGS-B")`` on the
@@ -54,7 +54,7 @@ from backprop.training import fastpath
 from backprop.sklearn._adam import ScikitLearnAdam
 from backprop.sklearn._objective import MLPObjective
 from backprop.sklearn.callbacks import EpochRecord, InvScalingLR, NoImprovementStopping, ValidationScore
-from backprop.training.trainer import Trainer, TrainingDivergedError
+from backprop.training.loop import Trainer, TrainingDivergedError
 
 __all__ = ["BaseMLP"]
 

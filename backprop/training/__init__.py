@@ -8,8 +8,12 @@ Typical use::
     history.history["val_accuracy"][-1]
     model.predict_classes(X_test)        # labels; model.predict_proba(X_test) for probabilities
 
-``model.fit`` etc. are thin delegates to the functions here; :class:`Trainer` is the
-reusable loop behind them.
+``model.fit`` etc. (:class:`~backprop.models.Model`) are thin delegates to the functions
+here, which take any Module: the training loop (:mod:`~backprop.training.loop`:
+:class:`Trainer`, :func:`fit`, :func:`evaluate`) and the inference API
+(:mod:`~backprop.training.inference`: :func:`predict`, :func:`predict_proba`,
+:func:`predict_classes`). What a fit learnt besides the weights is one
+:class:`FitRecord` (:mod:`~backprop.training.fitted`).
 """
 
 from backprop import metrics
@@ -23,12 +27,13 @@ from backprop.metrics import get_metric
 from backprop.training.progress import ProgressLogger
 from backprop.training.recipe import overfit_batch
 from backprop.training.checkpoint import CheckpointMismatchError
-from backprop.training.trainer import (
-    Trainer, TrainingDivergedError, evaluate, fit, predict, predict_classes, predict_proba,
-)
+from backprop.training.fitted import FitRecord
+from backprop.training.inference import predict, predict_classes, predict_proba
+from backprop.training.loop import Trainer, TrainingDivergedError, evaluate, fit
 
 __all__ = [
-    "Trainer", "TrainingDivergedError", "CheckpointMismatchError", "fit", "evaluate", "predict", "predict_proba", "predict_classes", "History",
+    "Trainer", "TrainingDivergedError", "CheckpointMismatchError", "fit", "evaluate", "predict", "predict_proba",
+    "predict_classes", "FitRecord", "History",
     "Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
     "ReduceLROnPlateau", "TerminateOnNaN", "CSVLogger", "ProgressLogger", "get_metric",
     "overfit_batch", "callbacks", "metrics",

@@ -1,6 +1,6 @@
 """Callbacks: code that the training loop calls at fixed points, to watch or steer training.
 
-The :class:`~backprop.training.trainer.Trainer` calls, in this order::
+The :class:`~backprop.training.loop.Trainer` calls, in this order::
 
     on_train_begin(logs)
     for each epoch:
@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from backprop.io.model_file import write_model_file
 from backprop.metrics import HIGHER_IS_BETTER
 
 __all__ = [
@@ -57,7 +58,7 @@ class Callback:
 
     Attributes:
         model: The model being trained (set by the trainer before ``on_train_begin``).
-        trainer: The :class:`~backprop.training.trainer.Trainer` running the loop; it
+        trainer: The :class:`~backprop.training.loop.Trainer` running the loop; it
             gives access to ``trainer.optimizer``, ``trainer.stop_training``,
             ``trainer.epoch`` and ``trainer.params`` (epochs, steps per epoch, ...).
     """
@@ -309,7 +310,8 @@ class EarlyStopping(Callback):
 
 # -------------------------------------------------------- model checkpoint
 class ModelCheckpoint(Callback):
-    """Save the model (a model file, see :mod:`backprop.io.model_file`) at the end of epochs.
+    """Save the model and its fit record (a model file, as ``Model.save`` writes; ``bp.load``
+    reads it) at the end of epochs.
 
     Args:
         path: File to write. It may contain ``str.format`` fields filled from the
@@ -342,9 +344,9 @@ class ModelCheckpoint(Callback):
             if current is None or not self._monitor.improved(current, self.best, 0.0):
                 return
             self.best = current
-        from backprop.io.model_file import save  # io depends on nn only; import late to keep layers apart
-
-        save(self.model, self.path.format(epoch=epoch + 1, **logs))
+        record = self.trainer.fit_record
+        write_model_file(self.model, self.path.format(epoch=epoch + 1, **logs),
+                         fit_record=None if record is None else record.to_json())
         self.saved_epochs.append(epoch)
 
     def state_dict(self) -> dict:

@@ -8,7 +8,7 @@ once more when training ends), a safetensors file of kind ``"checkpoint"``:
   ``callbacks.<i>``);
 * metadata ``"checkpoint"`` (JSON): the epochs completed, whether training has
   finished or was stopped, the architecture (``module_to_config``) and the
-  state-dict shapes, the loss name, ``classes_``, the optimiser's class and its
+  state-dict shapes, the loss name, the fit record's classes, the optimiser's class and its
   state (arrays replaced by references to the tensors), the library's random
   state (``backprop.random.get_state()``: it fixes the next epoch's data order
   and dropout masks, since checkpoints are taken between epochs), the history and
@@ -53,8 +53,8 @@ from typing import Any
 import numpy as np
 
 from backprop import random as bp_random
-from backprop.io.model_file import decode_classes, encode_classes
 from backprop.io.safefile import ModelFileError, read_json_metadata, read_safetensors, write_safetensors
+from backprop.training.fitted import decode_classes, encode_classes
 
 __all__ = ["CHECKPOINT_KIND", "write_checkpoint", "read_checkpoint", "check_compatible", "check_same_run",
            "run_fingerprint", "data_signature", "restore", "restore_callbacks", "StoredCheckpoint",
@@ -184,6 +184,7 @@ def write_checkpoint(path, trainer, callbacks, *, finished: bool) -> None:
         for i, callback in enumerate(callbacks)
     ]
     tensors.update(extra)
+    fitted = trainer.fit_record
     record = {
         "version": _VERSION,
         "epoch": trainer.epoch,
@@ -194,8 +195,8 @@ def write_checkpoint(path, trainer, callbacks, *, finished: bool) -> None:
         "architecture": _architecture(model),
         "state_shapes": {key: list(value.shape) for key, value in model.state_dict().items()},
         "loss": trainer.loss_name,
-        "classes": encode_classes(getattr(model, "classes_", None)),
-        "n_features_in": getattr(model, "n_features_in_", None),
+        "classes": None if fitted is None else encode_classes(fitted.classes),
+        "n_features_in": None if fitted is None else fitted.n_features_in,
         "optimizer": {"class": type(trainer.optimizer).__name__, "state": optimizer_state},
         "random_state": bp_random.get_state(),
         "history": trainer.history.state_dict(),
@@ -401,19 +402,18 @@ def check_same_run(stored: StoredCheckpoint, fingerprint: dict) -> dict:
 def _snapshot(trainer) -> tuple:
     model = trainer.model
     return (model.state_dict(), trainer.optimizer.state_dict(), bp_random.get_state(), trainer.history.state_dict(),
-            trainer.epoch, trainer.stop_training, model.__dict__.get("classes_"))
+            trainer.epoch, trainer.stop_training, trainer.fit_record)
 
 
 def roll_back(trainer, snapshot) -> None:
     """Put back what :func:`snapshot` took."""
-    model_state, optimizer_state, random_state, history, epoch, stop, classes = snapshot
+    model_state, optimizer_state, random_state, history, epoch, stop, fit_record = snapshot
     trainer.model.load_state_dict(model_state)
     trainer.optimizer.load_state_dict(optimizer_state)
     bp_random.set_state(random_state)
     trainer.history.load_state_dict(history)
     trainer.epoch, trainer.stop_training = epoch, stop
-    if classes is not None:
-        trainer.model.classes_ = classes
+    trainer.set_fit_record(fit_record)
 
 
 def snapshot(trainer) -> tuple:
@@ -441,9 +441,7 @@ def restore(stored: StoredCheckpoint, trainer, before=None) -> None:
         raise ModelFileError(stored.path, f"cannot restore the checkpoint ({type(error).__name__}: {str(error)[:200]})") from None
     trainer.epoch = stored.epoch
     trainer.stop_training = stored.stop_training
-    classes = stored.classes
-    if classes is not None:
-        model.classes_ = classes
+    # The stored classes reach the fit record through the data: Trainer.fit encodes the labels with them.
 
 
 def restore_callbacks(stored: StoredCheckpoint, trainer, callbacks) -> None:

@@ -37,7 +37,6 @@ from backprop.layers.dropout import Dropout
 from backprop.layers.module import structure_changes
 from backprop.losses import Loss
 from backprop.regularizers import L1, L1L2, L2
-from backprop.layers.sequential import Sequential
 from backprop.random import get_rng
 from backprop.training import kernels
 
@@ -185,7 +184,8 @@ class _DropoutOp:
 
 
 def _ops_of(model):
-    layers = list(model) if isinstance(model, Sequential) else [model]
+    layers = model.sequential_layers()
+    layers = [model] if layers is None else layers
     ops = []
     for layer in layers:
         kind = type(layer)
@@ -202,7 +202,7 @@ def _ops_of(model):
             ops.append(_ActivationOp(layer.activation))
         elif kind is Dropout:
             ops.append(_DropoutOp(layer))
-        elif isinstance(layer, Sequential):
+        elif layer.sequential_layers() is not None:
             inner = _ops_of(layer)
             if inner is None:
                 return None
@@ -219,10 +219,11 @@ def _ops_of(model):
 
 def _structure_key(model) -> tuple:
     """What a compiled network depends on: the layers, their parameters and settings, by identity."""
-    layers = list(model) if isinstance(model, Sequential) else [model]
+    layers = model.sequential_layers()
+    layers = [model] if layers is None else layers
     key = []
     for layer in layers:
-        if isinstance(layer, Sequential):
+        if layer.sequential_layers() is not None:
             key.append(_structure_key(layer))
             continue
         d, params = layer.__dict__, layer.__dict__.get("_parameters", {})  # Parameters live in _parameters

@@ -17,6 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop import random as bp_random
+from backprop.optim import get_optimizer
+from backprop.training.loop import Trainer
+
 __all__ = ["overfit_batch"]
 
 
@@ -40,9 +44,6 @@ def overfit_batch(model, X, y, *, loss, optimizer="adam", lr: float | None = Non
         The batch's cost at each step, an array of length ``steps`` (step t's cost is
         computed by its forward pass, before its update).
     """
-    from backprop import random as bp_random
-    from backprop.optim import get_optimizer
-    from backprop.training.trainer import Trainer
 
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps!r}")
@@ -55,9 +56,7 @@ def overfit_batch(model, X, y, *, loss, optimizer="adam", lr: float | None = Non
     batch = data.take(0, int(batch_size))
     if seed is not None:
         bp_random.manual_seed(seed)
-    if batch.classes is not None:
-        model.classes_ = np.asarray(batch.classes)
-    model.loss_name_ = trainer.loss_name
+    trainer.record_fit(batch)
     model.train()
     losses = np.empty(int(steps))
     for step in range(int(steps)):

@@ -220,11 +220,11 @@ def test_advice_when_most_classes_have_a_single_row(capsys, tmp_path):
 
 def _craft(pets_model, path, mutate):
     """A copy of the pets model whose metadata ``mutate`` edited (weights unchanged)."""
-    from backprop.io.model_file import load_with_metadata, save
+    from backprop import load_with_metadata
 
     model, metadata = load_with_metadata(pets_model)
     mutate(metadata)
-    save(model, path, metadata=metadata)
+    model.save(path, metadata=metadata)
     return path
 
 

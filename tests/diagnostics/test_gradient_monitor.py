@@ -133,7 +133,7 @@ def test_a_healthy_run_gets_no_warning_and_a_readable_report(digits):
 
 def test_without_a_probe_or_gradients_the_norms_come_from_the_probe():
     """A training step that leaves no .grad (a fused fast path) still gets norms from the probe."""
-    from backprop.training.trainer import Trainer
+    from backprop.training.loop import Trainer
 
     class NoGradTrainer(Trainer):
         def _train_step(self, x_batch, y_batch, w_batch):

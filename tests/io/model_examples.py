@@ -71,8 +71,18 @@ def sequences():
                          nn.Flatten(), nn.Dense(6, 2))
 
 
+def wrapped():
+    """A Model wrapping a Sequential (keys "module.0.W", ...), fit with binary cross-entropy on two labels."""
+    bp.manual_seed(6)
+    model = bp.Model(nn.Sequential(nn.Dense(3, 4, activation="tanh"), nn.Dense(4, 1)))
+    X = np.random.default_rng(6).normal(size=(16, 3)).astype(np.float32)
+    model.fit(X, np.where(X[:, 1] > 0, "yes", "no"), loss="binary_cross_entropy_with_logits", epochs=1,
+              batch_size=8, verbose=0)
+    return model
+
+
 ARCHITECTURES = {"classifier": classifier, "binary": binary, "everything": everything, "regressor": regressor,
-                 "images": images, "sequences": sequences}
+                 "images": images, "sequences": sequences, "wrapped": wrapped}
 
 
 def layer_examples() -> dict:

@@ -7,6 +7,7 @@ import pytest
 import scipy.sparse as sp
 from sklearn.datasets import make_classification, make_regression
 
+import backprop as bp
 from backprop import nn
 from backprop import random as bp_random
 from backprop.sklearn import MLPClassifier, MLPRegressor
@@ -156,12 +157,11 @@ def test_predict_proba_and_log_proba(blobs):
 
 def test_model_can_be_saved_by_the_library(blobs, tmp_path):
     """model_ is an ordinary Sequential: the library's pickle-free model files work on it."""
-    model_file = pytest.importorskip("backprop.io.model_file")
     X, y = blobs
     clf = MLPClassifier(hidden_layer_sizes=(8,), batch_norm=True, max_iter=3, random_state=0).fit(X, y)
     path = tmp_path / "mlp.safetensors"
-    model_file.save(clf.model_, path)
-    loaded = model_file.load(path)
+    clf.model_.save(path)
+    loaded = bp.load(path)
     assert isinstance(loaded, nn.Sequential)
     X32 = X.astype(np.float32)
     np.testing.assert_allclose(loaded.eval()(X32).data, clf.model_.eval()(X32).data)

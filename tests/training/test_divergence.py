@@ -89,4 +89,6 @@ def test_a_weight_that_overflows_at_the_last_step_is_reported():
             W[...] = np.inf  # a step that leaves a weight infinite although this batch's cost was finite
 
     with pytest.raises(TrainingDivergedError, match="weight .* no longer finite"):
-        model.fit(X, y, loss="mse", optimizer=Explode(model.parameters(), lr=0.1), epochs=1, batch_size=None, verbose=0)
+        # A bare layer trains through bp.fit (it has no fit of its own: it is no Model).
+        bp.fit(model, X, y, loss="mse", optimizer=Explode(model.parameters(), lr=0.1), epochs=1, batch_size=None,
+               verbose=0)

@@ -265,7 +265,7 @@ def test_the_compiled_network_cache_does_not_keep_a_bare_layer_alive():
     import weakref
 
     layer = nn.Dense(3, 2)
-    layer.predict(np.ones((1, 3), np.float32))
+    fastpath.compile_model(layer).predict(np.ones((1, 3), np.float32))
     alive = weakref.ref(layer)
     del layer
     gc.collect()

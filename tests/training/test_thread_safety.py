@@ -32,7 +32,7 @@ def _library_layer_classes():
     classes = []
     for name in nn.registered_modules():
         klass = nn.get_module_class(name)
-        if klass.__module__.startswith("backprop.") and klass is not nn.Sequential:
+        if klass.__module__.startswith("backprop.") and not issubclass(klass, nn.Model):
             classes.append(klass)
     return classes
 

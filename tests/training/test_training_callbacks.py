@@ -7,9 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
+import backprop as bp
 import backprop.callbacks
 from backprop import optim
-from backprop.io import model_file
 from backprop.training import (
     Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint, ReduceLROnPlateau, TerminateOnNaN,
 )
@@ -133,7 +133,7 @@ def test_model_checkpoint_save_best_only_keeps_the_best_epoch(tmp_path, regressi
     model.fit(X, y, loss="mse", optimizer="sgd", epochs=6, batch_size=None,
               callbacks=[recorder, ScriptedValLoss([4, 2, 3, 1.5, 1.6, 2]), saver], verbose=0)
     assert saver.saved_epochs == [0, 1, 3]
-    assert_same_weights(weights(model_file.load(path)), recorder.epoch_weights[3])
+    assert_same_weights(weights(bp.load(path)), recorder.epoch_weights[3])
 
 
 def test_model_checkpoint_every_epoch_with_a_formatted_path(tmp_path, regression_data):
@@ -144,7 +144,7 @@ def test_model_checkpoint_every_epoch_with_a_formatted_path(tmp_path, regression
     names = sorted(p.name for p in tmp_path.iterdir())
     assert names == [f"m-{e + 1:02d}-{loss:.1f}.safetensors" for e, loss in enumerate(history.history["loss"])]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-    np.testing.assert_array_equal(model_file.load(tmp_path / names[-1]).predict(X), model.predict(X))
+    np.testing.assert_array_equal(bp.load(tmp_path / names[-1]).predict(X), model.predict(X))
 
 
 # ------------------------------------------------------------- learning rates

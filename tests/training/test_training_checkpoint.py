@@ -13,7 +13,8 @@ import time
 import numpy as np
 import pytest
 
-from backprop.io import ModelFileError, model_file
+import backprop as bp
+from backprop.io import ModelFileError
 from backprop.io.safefile import read_safetensors
 from backprop.training import Callback, CSVLogger, EarlyStopping, ReduceLROnPlateau
 from training_helpers import assert_same_weights, mlp, weights
@@ -121,7 +122,7 @@ def test_a_checkpoint_is_not_a_model_file(regression_data, tmp_path):
     path = tmp_path / "run.ckpt"
     mlp(2, 1).fit(X, y, loss="mse", epochs=1, verbose=0, checkpoint=path)
     with pytest.raises(ModelFileError, match="kind is 'checkpoint', expected 'model'"):
-        model_file.load(path)
+        bp.load(path)
 
 
 _SCRIPT = textwrap.dedent('''

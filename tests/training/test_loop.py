@@ -145,7 +145,7 @@ def test_string_labels_are_encoded_sorted_and_decoded(blobs):
     model.fit(X, y, loss="cross_entropy", optimizer=optim.Adam(model.parameters(), lr=0.05), epochs=30,
               batch_size=None, verbose=0)
     np.testing.assert_array_equal(model.classes_, ["setosa", "versicolor", "virginica"])
-    assert model.loss_name_ == "cross_entropy"
+    assert model.fit_record.loss == "cross_entropy"
     labels = model.predict_classes(X)
     assert labels.dtype.kind == "U" and np.mean(labels == y) == 1.0
     proba = model.predict_proba(X)

@@ -10,20 +10,14 @@ mini-batch gradient descent.
 
 :class:`Trainer` holds the model, the loss, the optimiser (and so its state),
 the metrics and the callbacks, and can be driven one ``fit`` call at a time
-(the scikit-learn front does so for ``partial_fit``). :func:`fit`,
-:func:`evaluate`, :func:`predict`, :func:`predict_proba` and
-:func:`predict_classes` are the functions behind ``model.fit(...)`` etc.
+(the scikit-learn front does so for ``partial_fit``). :func:`fit` and
+:func:`evaluate` are the functions behind ``model.fit(...)`` and
+``model.evaluate(...)`` (:class:`~backprop.models.Model`); the inference API
+(``predict``, ``predict_proba``, ``predict_classes``) is :mod:`backprop.training.inference`.
 
-Getting labels and probabilities from a classifier::
-
-    model.fit(X, y, loss="cross_entropy")     # y: any labels, e.g. ["cat", "dog", ...]
-    model.predict(X)          # raw outputs z (logits), shape (N, K)
-    model.predict_proba(X)    # softmax(z): P(class k), columns in the order of model.classes_
-    model.predict_classes(X)  # model.classes_[argmax z], the original labels
-
-With ``binary_cross_entropy_with_logits`` and one output, ``predict_proba``
-returns the two columns [1 − σ(z), σ(z)] (scikit-learn's layout) and
-``predict_classes`` picks ``classes_[1]`` where σ(z) > 0.5, i.e. z > 0.
+What a fit learnt besides the weights (the loss, the classes, the number of features)
+is one :class:`~backprop.training.fitted.FitRecord`: ``trainer.fit_record``, also set on
+the model when the model keeps one (a Model does; a plain layer does not).
 """
 
 from __future__ import annotations
@@ -37,20 +31,24 @@ import numpy as np
 
 from backprop import random as bp_random
 from backprop.engine.ops.activation import sigmoid_array
-from backprop.engine.tensor import Tensor, eval_mode, no_grad
+from backprop.engine.tensor import Tensor, no_grad
 from backprop.io.safefile import ModelFileError
-from backprop.losses import LOSSES, Loss, get_loss
-from backprop.optim.optimizer import pack_parameters
-from backprop.training import data as data_module
-from backprop.training.callbacks import Callback, CallbackList
-from backprop.training import fastpath
-from backprop.training.data import EpochBatches
-from backprop.training.history import History
+from backprop.losses import Loss, get_loss
 from backprop.metrics import get_metric, metric_name
+from backprop.optim import get_optimizer
+from backprop.optim.optimizer import pack_parameters
+from backprop.training import checkpoint as checkpoint_module
+from backprop.training import data as data_module
+from backprop.training import fastpath
+from backprop.training.callbacks import Callback, CallbackList, TerminateOnNaN
+from backprop.training.data import EpochBatches
+from backprop.training.fitted import FitRecord, fit_record_of, keeps_fit_record, loss_identity
+from backprop.training.history import History
+from backprop.training import inference
+from backprop.training.inference import check_batch_size, expected_features, forward, parameter_dtype
 from backprop.training.progress import ProgressLogger
 
-__all__ = ["Trainer", "TrainingDivergedError", "fit", "evaluate", "predict", "predict_proba", "predict_classes",
-           "DIVERGENCE_FACTOR"]
+__all__ = ["Trainer", "TrainingDivergedError", "fit", "evaluate", "DIVERGENCE_FACTOR"]
 
 # A batch cost above this many times max(|J of the run's first batch|, 1) counts as divergence.
 # Adam at lr=1e6 reaches 1e13 times its first cost while staying finite; a healthy run, even
@@ -84,90 +82,12 @@ class _Prepared:
                          None if self.weight is None else self.weight[cut], self.classes)
 
 
-def _resolve_loss(loss):
+def resolve_loss(loss):
     """``(callable, canonical name or None)``; a loss passed as one of ours keeps its name."""
     if loss is None:
         raise ValueError("loss is required, e.g. loss='cross_entropy' or loss='mse'")
     function = get_loss(loss)
-    return function, (function.name if isinstance(function, Loss) else None)
-
-
-def _loss_kind(loss) -> str | None:
-    """What the outputs of a network trained with ``loss`` mean (:attr:`Loss.kind`); None for a custom callable."""
-    return loss.kind if isinstance(loss, Loss) else None
-
-
-def fitted_loss(model) -> Loss | None:
-    """The Loss ``model`` was fit with (None for a custom loss callable, or a model never fit)."""
-    loss = getattr(model, "_fit_loss", None)
-    if isinstance(loss, Loss):
-        return loss
-    name = getattr(model, "loss_name_", None)
-    return get_loss(name) if isinstance(name, str) and name in LOSSES else None
-
-
-def _check_batch_size(batch_size) -> int | None:
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer or None (full batch), got {batch_size!r}")
-    return int(batch_size)
-
-
-def _parameter_dtype(model) -> np.dtype:
-    from backprop.backend import get_default_dtype
-
-    for p in model.parameters():
-        if p.data.dtype.kind == "f":
-            return p.data.dtype
-    return get_default_dtype()
-
-
-def _EvalMode(model):
-    """Context: ``model`` computes as in evaluation mode in this thread, its flags untouched.
-
-    (Kept under this name for callers such as ``diagnostics.trace``; see
-    :func:`backprop.engine.eval_mode`. Saving and restoring the ``training`` flags instead
-    would race with another thread predicting or training with the same model.)
-    """
-    return eval_mode()
-
-
-def _forward(model, X: np.ndarray, batch_size: int | None) -> np.ndarray:
-    """Outputs of the model on X in evaluation mode, without recording a graph."""
-    fused = fastpath.compile_model(model)
-    if fused is not None:
-        if batch_size is None or batch_size >= X.shape[0]:
-            return fused.predict(X)
-        return np.concatenate([fused.predict(X[start:start + batch_size])
-                               for start in range(0, X.shape[0], batch_size)], axis=0)
-    with _EvalMode(model), no_grad():
-        if batch_size is None or batch_size >= X.shape[0]:
-            return np.asarray(model(Tensor(X)).data)
-        chunks = [np.asarray(model(Tensor(X[start:start + batch_size])).data)
-                  for start in range(0, X.shape[0], batch_size)]
-        return np.concatenate(chunks, axis=0)
-
-
-def _expected_features(model) -> int | None:
-    n = getattr(model, "n_features_in_", None)
-    if n is None and hasattr(model, "expected_in_features"):
-        n = model.expected_in_features()
-    return None if n is None else int(n)
-
-
-def _n_outputs(model, X: np.ndarray) -> int | None:
-    """The number of outputs per example: from the architecture, or a one-row forward pass."""
-    n = None
-    if hasattr(model, "output_features") and X.ndim == 2:
-        n = model.output_features(X.shape[1])
-    if n is not None:
-        return int(n)
-    try:
-        out = _forward(model, X[:1], None)
-    except (ValueError, TypeError) as error:
-        raise ValueError(f"the model cannot process X of shape {X.shape} (wrong number of features?): {error}") from None
-    return int(np.prod(out.shape[1:])) if out.ndim > 1 else 1
+    return function, loss_identity(function)[0]
 
 
 class Trainer:
@@ -205,25 +125,25 @@ class Trainer:
         optimizer, history (a :class:`History`, cumulative over calls), epoch (epochs
         completed), stop_training (set it to stop after the current batch),
         params (epochs, steps, batch_size, samples), last_outputs (the outputs of the
-        last training step, as an ndarray).
+        last training step, as an ndarray), fit_record (what the last fit learnt besides the
+        weights, a :class:`~backprop.training.fitted.FitRecord`; it starts as the model's own,
+        and each fit sets it on the model too when the model keeps one).
     """
 
     def __init__(self, model, *, loss, optimizer="adam", metrics: Iterable = (), callbacks: Iterable = (),
                  batch_size: int | None = 32, shuffle: bool = True, verbose: int = 1,
                  fast_path: bool = True, divergence_factor: float | None = DIVERGENCE_FACTOR,
                  order_rng=None):
-        from backprop.optim import get_optimizer  # optim is a sibling package; keep import order free
-
         self.model = model
-        self.loss_fn, self.loss_name = _resolve_loss(loss)
-        self.kind = _loss_kind(self.loss_fn)
+        self.loss_fn, self.loss_name = resolve_loss(loss)
+        self.kind = getattr(self.loss_fn, "kind", None) if isinstance(self.loss_fn, Loss) else None
         self.optimizer = None if optimizer is None else get_optimizer(optimizer, model.parameters())
         self.metric_specs = list(metrics or ())
         self.metrics = [(metric_name(m), get_metric(m)) for m in self.metric_specs]
         names = [name for name, _ in self.metrics]
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"metric names must be distinct and not 'loss', got {names}")
-        self.batch_size = _check_batch_size(batch_size)
+        self.batch_size = check_batch_size(batch_size)
         self.shuffle = bool(shuffle)
         if verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
@@ -250,13 +170,15 @@ class Trainer:
         self._first_loss = None
         self._terminate_on_nan = False
         self._run_fingerprint = None  # what the checkpoint of the current fit call records (see checkpoint.py)
+        #: What the last fit learnt besides the weights; starts as the model's own (a previous fit's or a file's).
+        self.fit_record: FitRecord | None = fit_record_of(model)
 
     # ================================================================= data
     def prepare(self, X, y, sample_weight=None, *, classes=None, name: str = "") -> _Prepared:
         """Validate and convert one dataset (see :mod:`backprop.training.data`); nothing is modified.
 
         Args:
-            classes: the classes to encode labels with (default: ``model.classes_``); labels
+            classes: the classes to encode labels with (default: the fit record's); labels
                 outside them are refused. Without any, they are inferred from the labels.
             name: prefix for messages, e.g. ``"validation "``.
 
@@ -264,15 +186,16 @@ class Trainer:
             ValueError: naming the problem (NaN/inf, shapes, lengths, unknown labels...).
         """
         model = self.model
-        dtype = _parameter_dtype(model)
-        X = data_module.check_features(X, dtype=dtype, n_features=_expected_features(model), name=f"{name}X")
+        dtype = parameter_dtype(model)
+        X = data_module.check_features(X, dtype=dtype, n_features=expected_features(model, self.fit_record),
+                                       name=f"{name}X")
         n = X.shape[0]
-        n_outputs = _n_outputs(model, X)
+        n_outputs = inference.n_outputs(model, X)
         y_name = f"{name}y"
         if y is None:
             raise ValueError(f"{y_name} is None; targets are required")
         if classes is None:
-            classes = getattr(model, "classes_", None)
+            classes = self._known_classes()
         kind = self.kind
         if kind == "multiclass" or (kind in ("binary_logits", "binary_probabilities") and n_outputs == 1):
             target, truth, classes = self._class_targets(y, n, n_outputs, classes, dtype, y_name)
@@ -311,6 +234,29 @@ class Trainer:
             return codes, codes, classes
         return codes.astype(dtype), codes, classes
 
+    # ========================================================== fit record
+    def _known_classes(self):
+        """The classes labels are encoded with when none are given: the last fit's (None: infer them)."""
+        return None if self.fit_record is None else self.fit_record.classes
+
+    def record_fit(self, prepared: _Prepared) -> FitRecord:
+        """Build the fit record of training on ``prepared`` with this trainer's loss and metrics, and keep it.
+
+        Returns:
+            The :class:`FitRecord`, also in ``self.fit_record`` (see :meth:`set_fit_record`).
+        """
+        X = prepared.X
+        record = FitRecord.of_fit(self.loss_fn, classes=prepared.classes, metrics=self.metric_specs,
+                                  n_features_in=int(X.shape[1]) if X.ndim == 2 else None)
+        self.set_fit_record(record)
+        return record
+
+    def set_fit_record(self, record: FitRecord | None) -> None:
+        """Keep ``record`` as ``self.fit_record``, and on the model when it keeps one (a Model)."""
+        self.fit_record = record
+        if keeps_fit_record(self.model):
+            self.model.fit_record = record
+
     # ================================================================= loop
     def fit(self, X, y, *, epochs: int = 1, validation_data=None, validation_split: float = 0.0,
             sample_weight=None, checkpoint=None, seed: int | None = None) -> History:
@@ -343,13 +289,11 @@ class Trainer:
             raise ValueError("this Trainer was built without an optimizer; it can only evaluate")
         if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-        from backprop.training import checkpoint as checkpoint_module
-
         stored = None
         if checkpoint is not None and os.path.exists(os.fspath(checkpoint)):
             stored = checkpoint_module.read_checkpoint(checkpoint)  # validated; a ModelFileError otherwise
             checkpoint_module.check_compatible(stored, self)
-        classes = getattr(self.model, "classes_", None)
+        classes = self._known_classes()
         if stored is not None and stored.classes is not None:
             classes = stored.classes
 
@@ -360,7 +304,7 @@ class Trainer:
             if stored is None or stored.classes is None:
                 raise
             try:  # bad data in themselves, or labels the checkpoint's run never had?
-                self.prepare(X, y, sample_weight, classes=getattr(self.model, "classes_", None))
+                self.prepare(X, y, sample_weight, classes=self._known_classes())
             except ValueError:
                 raise error from None
             raise checkpoint_module.CheckpointMismatchError(
@@ -382,12 +326,7 @@ class Trainer:
         if stored is not None:
             checkpoint_module.restore(stored, self, before)
         model = self.model
-        model.loss_name_ = self.loss_name
-        model._fit_loss = self.loss_fn
-        model.fit_metrics_ = list(self.metric_specs)
-        if self.kind is not None and classes is not None:
-            model.classes_ = np.asarray(classes)
-        model.n_features_in_ = int(train.X.shape[1]) if train.X.ndim == 2 else None
+        self.record_fit(train)
         if stored is not None and stored.finished and (stored.stop_training or self.epoch >= target_epoch):
             return self.history
 
@@ -406,8 +345,6 @@ class Trainer:
         callbacks.set_trainer(self)
         self.stop_training = False
         self._loss_limit, self._first_loss = -math.inf, None  # the next batch's cost is the reference
-        from backprop.training.callbacks import TerminateOnNaN
-
         self._terminate_on_nan = any(isinstance(callback, TerminateOnNaN) for callback in user_callbacks)
 
         resumed = stored is not None
@@ -585,7 +522,7 @@ class Trainer:
         return {prefix + name: float(metric(truth, outputs)) for name, metric in self.metrics}
 
     def _evaluate_prepared(self, prepared: _Prepared, prefix: str = "", batch_size: int | None = None) -> dict:
-        outputs = _forward(self.model, prepared.X, batch_size)
+        outputs = forward(self.model, prepared.X, batch_size)
         with no_grad():
             if prepared.weight is None:
                 cost = self.loss_fn(Tensor(outputs), prepared.target)
@@ -600,7 +537,7 @@ class Trainer:
     def evaluate(self, X, y, *, sample_weight=None, batch_size: int | None = None) -> dict:
         """``{"loss": J, metric: value, ...}`` on (X, y) in evaluation mode (J includes the penalty)."""
         prepared = self.prepare(X, y, sample_weight)
-        return self._evaluate_prepared(prepared, batch_size=_check_batch_size(batch_size))
+        return self._evaluate_prepared(prepared, batch_size=check_batch_size(batch_size))
 
 
 # ===================================================================== front
@@ -608,14 +545,17 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
         shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
         metrics=(), seed: int | None = None, checkpoint=None, verbose: int = 1, sample_weight=None,
         divergence_factor: float | None = DIVERGENCE_FACTOR) -> History:
-    """Train ``model`` on (X, y) with mini-batch gradient descent; ``model.fit`` calls this.
+    """Train ``model`` on (X, y) with mini-batch gradient descent; ``Model.fit`` calls this.
 
     Args:
-        model: any Module.
+        model: any Module. A :class:`~backprop.models.Model` keeps what the fit learnt
+            besides the weights as ``model.fit_record``; a plain module keeps none (its
+            record is lost with the Trainer: wrap it, ``bp.Model(module)``, to keep it).
         X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples.
         y: targets: class labels (ints or strings) for the cross-entropy losses, values
             for regression. Classification labels are encoded (sorted unique, like
-            scikit-learn's LabelEncoder) and the labels kept as ``model.classes_``.
+            scikit-learn's LabelEncoder) and the labels kept in the fit record
+            (``model.classes_``).
         loss: a loss name or callable (see :class:`Trainer`). The reported ``loss`` is the
             cost: data loss + ``model.regularization_loss()``.
         optimizer: a name (with the optimiser's defaults) or an optimiser instance.
@@ -659,13 +599,18 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
                        sample_weight=sample_weight, checkpoint=checkpoint, seed=seed)
 
 
-def evaluate(model, X, y, *, loss=None, metrics=None, batch_size: int | None = None, sample_weight=None) -> dict:
+def evaluate(model, X, y, *, loss=None, metrics=None, batch_size: int | None = None, sample_weight=None,
+             record: FitRecord | None = None) -> dict:
     """Loss and metrics of ``model`` on (X, y), in evaluation mode, without a graph.
 
     Args:
-        loss: default: the loss the model was fit with.
+        model: any Module.
+        X, y: data, as for :func:`fit`; labels are encoded with the classes fit saw.
+        loss: default: the loss the model was fit with (its fit record's).
         metrics: default: the metrics given at fit time.
         batch_size: rows per forward pass (None: all at once).
+        sample_weight: one non-negative weight per example.
+        record: the fit record to take the defaults and classes from (default: ``model.fit_record``).
 
     Returns:
         ``{"loss": J, metric_name: value, ...}``, J including the regularisation penalty.
@@ -673,87 +618,13 @@ def evaluate(model, X, y, *, loss=None, metrics=None, batch_size: int | None = N
     Raises:
         ValueError: bad input, or labels the model never saw.
     """
+    recorded = fit_record_of(model) if record is None else record
     if loss is None:
-        loss = getattr(model, "_fit_loss", None) or getattr(model, "loss_name_", None)
+        loss = None if recorded is None else recorded.loss_spec
         if loss is None:
             raise ValueError("evaluate: the model has not been fit; pass loss=")
     if metrics is None:
-        metrics = getattr(model, "fit_metrics_", ())
+        metrics = () if recorded is None else recorded.metrics
     trainer = Trainer(model, loss=loss, optimizer=None, metrics=metrics, verbose=0)
+    trainer.fit_record = recorded
     return trainer.evaluate(X, y, sample_weight=sample_weight, batch_size=batch_size)
-
-
-def _checked_inputs(model, X) -> np.ndarray:
-    return data_module.check_features(X, dtype=_parameter_dtype(model), n_features=_expected_features(model))
-
-
-def predict(model, X, batch_size: int | None = None) -> np.ndarray:
-    """The network's outputs on X as an ndarray, in evaluation mode under ``no_grad``.
-
-    For a classifier these are the raw scores (logits); see :func:`predict_proba` and
-    :func:`predict_classes`. No flag is changed (see :func:`backprop.engine.eval_mode`): safe from several threads.
-    """
-    fused = fastpath.compile_model(model)
-    if fused is not None and batch_size is None:
-        # The lean path: one row must not cost more than its three small matmuls.
-        n_features = model.__dict__.get("n_features_in_") or fused.n_features  # no __getattr__ miss
-        if (type(X) is np.ndarray and X.shape == (1, n_features) and X.dtype == fused.dtype
-                and X.flags.c_contiguous):
-            out = fused.predict_row(X)  # checks X's values itself (None if any is NaN or ±inf)
-            if out is not None:
-                return out
-        return fused.predict(data_module.check_features(X, dtype=fused.dtype, n_features=n_features))
-    return _forward(model, _checked_inputs(model, X), _check_batch_size(batch_size))
-
-
-def _probabilities(loss: Loss | None, outputs: np.ndarray) -> np.ndarray:
-    if loss is None:
-        raise ValueError(
-            "predict_proba/predict_classes need a model fit with a classification loss "
-            "(cross_entropy or a binary cross-entropy); this one was fit with a custom loss or not at all"
-        )
-    return loss.probabilities(outputs)
-
-
-def _single_output(p: np.ndarray) -> bool:
-    return p.ndim == 1 or (p.ndim == 2 and p.shape[1] == 1)
-
-
-def predict_proba(model, X, batch_size: int | None = None) -> np.ndarray:
-    """Class probabilities, depending on the loss the model was fit with.
-
-    * ``cross_entropy``: softmax of the outputs, shape (N, K), columns ordered as
-      ``model.classes_``;
-    * ``binary_cross_entropy_with_logits`` (σ of the outputs) and
-      ``binary_cross_entropy`` (the outputs are probabilities): with one output, the
-      two columns [1 − p, p] for ``classes_[0]``, ``classes_[1]``; with several
-      outputs, p for each (multi-label).
-
-    Raises:
-        ValueError: for a model fit with a regression or custom loss.
-    """
-    loss = fitted_loss(model)
-    p = _probabilities(loss, predict(model, X, batch_size))
-    if loss.kind != "multiclass" and _single_output(p):
-        p = p.reshape(-1)
-        return np.stack([1.0 - p, p], axis=1)
-    return p
-
-
-def predict_classes(model, X, batch_size: int | None = None) -> np.ndarray:
-    """Predicted labels: ``classes_[argmax z]`` (cross_entropy) or ``classes_[1 if p > 0.5 else 0]`` (binary).
-
-    Labels are the ones fit saw (``model.classes_``, e.g. strings; output indices if
-    the model has none). A model with several binary outputs (multi-label) gives a
-    0/1 matrix.
-    """
-    loss = fitted_loss(model)
-    p = _probabilities(loss, predict(model, X, batch_size))
-    if loss.kind == "multiclass":
-        index = np.argmax(p, axis=1)
-    elif _single_output(p):
-        index = (p.reshape(-1) > 0.5).astype(np.int64)
-    else:
-        return (p > 0.5).astype(np.int64)
-    classes = getattr(model, "classes_", None)
-    return index if classes is None else np.asarray(classes)[index]

@@ -1,4 +1,4 @@
-"""Sequential: layers applied one after another, a^[ℓ] = layer_ℓ(a^[ℓ−1])."""
+"""Sequential: layers applied one after another, a^[ℓ] = layer_ℓ(a^[ℓ−1]); a Model, so it trains and saves."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ from typing import Iterator, Optional
 
 from backprop.layers.module import Module
 from backprop.layers.registry import declared_state_shapes, module_from_config, module_to_config, register_module
+from backprop.models.model import Model
 
 __all__ = ["Sequential"]
 
 
 @register_module
-class Sequential(Module):
-    """A stack of layers: the output of each is the input of the next.
+class Sequential(Model):
+    """A stack of layers: the output of each is the input of the next; a :class:`Model` (``fit``, ``save``...).
 
     The layers are registered as submodules named "0", "1", ..., so parameter names
     read ``"0.W"``, ``"0.b"``, ``"2.W"``. At construction (and on :meth:`append`)
@@ -79,6 +80,9 @@ class Sequential(Module):
         for layer in self:
             x = layer(x)
         return x
+
+    def sequential_layers(self) -> list:
+        return self.children()
 
     def __getitem__(self, index):
         layers = self.children()
