@@ -43,7 +43,7 @@ import functools
 import inspect
 import math
 import numbers
-from typing import Callable, Optional, Union
+from typing import Callable, Union
 
 import numpy as np
 
