@@ -1,5 +1,7 @@
 """Initialisers: the stated standard deviations, names, seeds, dtypes, errors."""
 
+import inspect
+import json
 import math
 
 import numpy as np
@@ -103,3 +105,54 @@ def test_errors():
         init.constant(float("inf"))
     with pytest.raises(ValueError, match="shape"):
         init.zeros((0, 3))
+
+
+# ------------------------------------------------------- every registered initialiser
+ENTRIES = init.INITIALIZERS.items()
+IDS = [name for name, _ in ENTRIES]
+
+
+def sample(cls) -> init.Initializer:
+    """An instance of ``cls``: its defaults, and 0.5 for a parameter without one (constant's value)."""
+    required = {name: 0.5 for name, p in inspect.signature(cls).parameters.items() if p.default is p.empty}
+    return cls(**required)
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_every_name_and_alias_resolves(name, cls):
+    aliases = [alias for alias, target in init.INITIALIZERS.aliases().items() if target == name]
+    for spelling in [name, *aliases, name.upper()]:
+        assert init.INITIALIZERS.get(spelling) is cls
+        config = {"name": spelling, **sample(cls).get_config()}
+        assert init.get_initializer(config) == sample(cls)
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_config_round_trips_through_json(name, cls):
+    initializer = sample(cls)
+    saved = json.loads(json.dumps(init.initializer_config(initializer)))
+    assert init.get_initializer(saved) == initializer
+    assert cls.from_config(initializer.get_config()) == initializer
+    assert init.get_initializer(initializer) is initializer
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_shape_dtype_and_seed(name, cls):
+    initializer = sample(cls)
+    for dtype in ("float32", "float64"):
+        W = initializer((3, 4, 2), rng=np.random.default_rng(5), dtype=dtype)
+        assert W.shape == (3, 4, 2) and W.dtype == np.dtype(dtype) and np.all(np.isfinite(W))
+    a = initializer((6, 5), rng=np.random.default_rng(5), dtype="float64")
+    b = initializer((6, 5), rng=np.random.default_rng(5), dtype="float32")
+    np.testing.assert_allclose(a, b, rtol=1e-6)  # drawn in float64, then cast
+
+
+@pytest.mark.parametrize("name, cls", [e for e in ENTRIES if issubclass(e[1], init.FanScaled)],
+                         ids=[n for n, c in ENTRIES if issubclass(c, init.FanScaled)])
+def test_fan_scaled_standard_deviation_follows_its_fan_rule(name, cls):
+    for shape in (SHAPE, (64, 16, 5, 5)):  # a matrix (n_out, n_in) and a convolution kernel
+        W = cls()(shape, rng=np.random.default_rng(0), dtype="float64")
+        std = math.sqrt(2 / cls.fan(*init.fans(shape)))
+        assert abs(W.std() / std - 1) < 0.01
+        if cls.distribution == "uniform":
+            assert np.abs(W).max() <= math.sqrt(3) * std
