@@ -30,6 +30,8 @@ class Registry:
         kind: what the entries are, for messages ("loss", "activation", ...).
         case_sensitive: whether ``"ReLU"`` and ``"relu"`` are different names (layer
             class names are; loss and activation names are not).
+        cutoff: how similar a name must be to be suggested (difflib's ratio; lower for
+            registries of short names, such as "l1" and "l2").
 
     Example:
         >>> shapes = Registry("shape")
@@ -40,9 +42,10 @@ class Registry:
         (True, ['square'])
     """
 
-    def __init__(self, kind: str, *, case_sensitive: bool = False):
+    def __init__(self, kind: str, *, case_sensitive: bool = False, cutoff: float = 0.6):
         self.kind = kind
         self.case_sensitive = case_sensitive
+        self.cutoff = cutoff
         self._entries: dict = {}  # canonical name -> entry, in registration order
         self._aliases: dict = {}  # alias -> canonical name
         self._watchers: list = []  # callbacks told of each entry registered
@@ -113,7 +116,7 @@ class Registry:
         key = self._key(name)
         key = self._aliases.get(key, key)
         if key not in self._entries:
-            raise unknown_name_error(self.kind, name, key, self.names(), candidates=self._aliases)
+            raise unknown_name_error(self.kind, name, key, self.names(), candidates=self._aliases, cutoff=self.cutoff)
         return key
 
     def get(self, name):

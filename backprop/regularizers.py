@@ -26,7 +26,7 @@ from backprop.registry import Registry
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "REGULARIZERS", "get_regularizer"]
 
-REGULARIZERS = Registry("regulariser")
+REGULARIZERS = Registry("regulariser", cutoff=0.4)  # short names: "l3" should suggest "l2"
 """Every regulariser class, by ``name`` and ``aliases`` (case-insensitive)."""
 
 
