@@ -24,9 +24,13 @@ Every draw uses :func:`backprop.random.get_rng` unless ``rng`` is given, so
 :func:`backprop.manual_seed` reproduces it. Values are drawn in float64 and then
 cast, so a seed gives the same numbers in float32 and float64.
 
-Use an initialiser by name (``Dense(4, 3, weight_init="he_normal")``), by
-function (``weight_init=init.he_normal``), with parameters
-(``init.constant(0.5)``, ``{"name": "normal", "std": 0.5}``), or call it directly:
+Each initialiser is a class registered in :data:`INITIALIZERS` under its ``name`` and
+``aliases`` (``glorot_normal`` is ``xavier_normal``); an instance is the callable
+``init(shape, rng=None, dtype=None) -> ndarray`` with its parameters fixed, and the
+module's lower-case names are the default instances. Use one by name
+(``Dense(4, 3, weight_init="he_normal")``), by object (``weight_init=init.he_normal``,
+``init.Normal(std=0.5)``, ``init.constant(0.5)``), as a ``{"name": "normal", "std": 0.5}``
+dict, or call it directly:
 
     >>> import backprop.init as init
     >>> init.he_normal((3, 4)).shape
@@ -39,19 +43,25 @@ import functools
 import inspect
 import math
 import numbers
-from typing import Callable, Optional, Union
+from typing import Callable, Union
 
 import numpy as np
 
 from backprop.backend import get_default_dtype, resolve_dtype
-from backprop.naming import unknown_name_error
+from backprop.engine.ops.activation import ACTIVATIONS, Activation
+from backprop.naming import short_repr
 from backprop.random import get_rng
+from backprop.registry import Registry
 
 __all__ = [
-    "zeros", "ones", "constant", "normal", "uniform",
-    "xavier_normal", "xavier_uniform", "he_normal", "he_uniform",
-    "INITIALIZERS", "get_initializer", "initializer_config", "default_weight_init", "fans",
+    "Initializer", "INITIALIZERS", "Zeros", "Ones", "Constant", "Normal", "Uniform", "FanScaled",
+    "XavierNormal", "XavierUniform", "HeNormal", "HeUniform",
+    "zeros", "ones", "constant", "normal", "uniform", "xavier_normal", "xavier_uniform", "he_normal", "he_uniform",
+    "get_initializer", "initializer_config", "default_weight_init", "fans",
 ]
+
+INITIALIZERS = Registry("initialiser")
+"""Every initialiser class, by ``name`` and ``aliases`` (case-insensitive)."""
 
 
 # ------------------------------------------------------------------ helpers
@@ -77,216 +87,284 @@ def fans(shape) -> tuple:
     return shape[1] * receptive, shape[0] * receptive
 
 
-def _rng_dtype(rng, dtype):
-    return (get_rng() if rng is None else rng), (get_default_dtype() if dtype is None else resolve_dtype(dtype))
-
-
 def _number(value, name: str, initializer: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{initializer}: {name} must be a finite number, got {value!r}")
+        raise ValueError(f"{initializer}: {name} must be a finite number, got {short_repr(value)}")
     return float(value)
 
 
-def _gaussian(shape, mean: float, std: float, rng, dtype) -> np.ndarray:
-    rng, dtype = _rng_dtype(rng, dtype)
-    return rng.normal(mean, std, size=_shape(shape)).astype(dtype)
-
-
-def _uniform(shape, low: float, high: float, rng, dtype) -> np.ndarray:
-    rng, dtype = _rng_dtype(rng, dtype)
-    return rng.uniform(low, high, size=_shape(shape)).astype(dtype)
+@functools.lru_cache(maxsize=None)
+def _parameters(cls) -> dict:
+    """``{name: default}`` of an initialiser class's constructor (``inspect.Parameter.empty``: required)."""
+    return {name: p.default for name, p in list(inspect.signature(cls.__init__).parameters.items())[1:]
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 # ------------------------------------------------------------- initialisers
-def zeros(shape, rng=None, dtype=None) -> np.ndarray:
+class Initializer:
+    """Initial values of a parameter: ``init(shape, rng=None, dtype=None) -> ndarray``.
+
+    A subclass sets ``name`` and ``aliases``, takes its parameters as constructor
+    arguments (validated there, kept as attributes of the same names, which are its
+    config) and implements :meth:`draw`. Every draw uses :func:`backprop.random.get_rng`
+    unless ``rng`` is given; random values are drawn in float64 and then cast.
+    """
+
+    name = ""
+    aliases: tuple = ()
+
+    def __call__(self, shape, rng=None, dtype=None) -> np.ndarray:
+        rng = get_rng() if rng is None else rng
+        dtype = get_default_dtype() if dtype is None else resolve_dtype(dtype)
+        return self.draw(_shape(shape), rng, dtype)
+
+    def draw(self, shape: tuple, rng, dtype) -> np.ndarray:
+        """The array of ``shape`` and ``dtype`` (the shape is validated; ``rng`` a NumPy Generator)."""
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """Every constructor argument, ``{parameter: value}`` (``{}`` when there are none)."""
+        return {name: getattr(self, name) for name in _parameters(type(self))}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Initializer":
+        """``cls(**config)``, refusing parameters the class does not take.
+
+        Raises:
+            TypeError: unknown or missing parameters, naming the accepted ones.
+            ValueError: an invalid value.
+        """
+        accepted = _parameters(cls)
+        unknown = sorted(str(k)[:40] for k in config if k not in accepted)
+        if unknown:
+            raise TypeError(f"initialiser {cls.name!r} takes no parameters {unknown[:10]}; it accepts {sorted(accepted)}")
+        missing = sorted(k for k, default in accepted.items() if default is inspect.Parameter.empty and k not in config)
+        if missing:
+            raise TypeError(f"initialiser {cls.name!r} needs {missing}")
+        return cls(**config)
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(self.get_config().items()))))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+@INITIALIZERS.register
+class Zeros(Initializer):
     """All zeros: the default for biases b."""
-    return np.zeros(_shape(shape), dtype=_rng_dtype(rng, dtype)[1])
+
+    name = "zeros"
+    aliases = ("zero",)
+
+    def draw(self, shape, rng, dtype):
+        return np.zeros(shape, dtype=dtype)
 
 
-def ones(shape, rng=None, dtype=None) -> np.ndarray:
+@INITIALIZERS.register
+class Ones(Initializer):
     """All ones (e.g. BatchNorm's γ)."""
-    return np.ones(_shape(shape), dtype=_rng_dtype(rng, dtype)[1])
+
+    name = "ones"
+    aliases = ("one",)
+
+    def draw(self, shape, rng, dtype):
+        return np.ones(shape, dtype=dtype)
 
 
-def constant(value: float) -> Callable:
-    """An initialiser filling every entry with ``value``.
+@INITIALIZERS.register
+class Constant(Initializer):
+    """Every entry equal to ``value``.
 
     With every weight equal, all neurons of a layer compute the same thing and get
     the same gradient (the notes' symmetry problem), which is why random
     initialisers exist.
 
     Example:
-        >>> constant(0.5)((2, 3))
+        >>> Constant(0.5)((2, 3))
         array([[0.5, 0.5, 0.5],
                [0.5, 0.5, 0.5]], dtype=float32)
     """
-    value = _number(value, "value", "constant")
 
-    def constant_init(shape, rng=None, dtype=None) -> np.ndarray:
-        return np.full(_shape(shape), value, dtype=_rng_dtype(rng, dtype)[1])
+    name = "constant"
 
-    constant_init.config = {"name": "constant", "value": value}
-    constant_init.__qualname__ = f"constant({value!r})"
-    return constant_init
+    def __init__(self, value: float):
+        self.value = _number(value, "value", "constant")
+
+    def draw(self, shape, rng, dtype):
+        return np.full(shape, self.value, dtype=dtype)
 
 
-def normal(shape, rng=None, dtype=None, *, mean: float = 0.0, std: float = 0.1) -> np.ndarray:
+@INITIALIZERS.register
+class Normal(Initializer):
     """W ~ N(mean, std²), by default N(0, 0.1): the notes' small random numbers (std 0.1)."""
-    mean, std = _normal_params(mean, std)
-    return _gaussian(shape, mean, std, rng, dtype)
+
+    name = "normal"
+    aliases = ("random_normal",)
+
+    def __init__(self, mean: float = 0.0, std: float = 0.1):
+        self.mean, self.std = _number(mean, "mean", "normal"), _number(std, "std", "normal")
+        if self.std < 0:
+            raise ValueError(f"normal: std must be >= 0, got {std!r}")
+
+    def draw(self, shape, rng, dtype):
+        return rng.normal(self.mean, self.std, size=shape).astype(dtype)
 
 
-def _normal_params(mean, std):
-    mean, std = _number(mean, "mean", "normal"), _number(std, "std", "normal")
-    if std < 0:
-        raise ValueError(f"normal: std must be >= 0, got {std!r}")
-    return mean, std
-
-
-def uniform(shape, rng=None, dtype=None, *, low: float = -0.05, high: float = 0.05) -> np.ndarray:
+@INITIALIZERS.register
+class Uniform(Initializer):
     """W ~ U(low, high), by default U(−0.05, 0.05) (Keras's RandomUniform)."""
-    low, high = _uniform_params(low, high)
-    return _uniform(shape, low, high, rng, dtype)
+
+    name = "uniform"
+    aliases = ("random_uniform",)
+
+    def __init__(self, low: float = -0.05, high: float = 0.05):
+        self.low, self.high = _number(low, "low", "uniform"), _number(high, "high", "uniform")
+        if not self.low < self.high:
+            raise ValueError(f"uniform: low must be less than high, got low={low!r}, high={high!r}")
+
+    def draw(self, shape, rng, dtype):
+        return rng.uniform(self.low, self.high, size=shape).astype(dtype)
 
 
-def _uniform_params(low, high):
-    low, high = _number(low, "low", "uniform"), _number(high, "high", "uniform")
-    if not low < high:
-        raise ValueError(f"uniform: low must be less than high, got low={low!r}, high={high!r}")
-    return low, high
+class FanScaled(Initializer):
+    """W with variance σ² = 2 / fan, where the fan rule of the subclass gives fan from (n_in, n_out).
+
+    ``distribution = "normal"``: W ~ N(0, σ²); ``"uniform"``: W ~ U(−l, l) with
+    l = √(6 / fan) = √3 σ, so the same σ. :func:`fans` gives n_in and n_out for a matrix
+    (n_out, n_in) or a convolution kernel.
+    """
+
+    distribution = "normal"
+
+    @staticmethod
+    def fan(fan_in: int, fan_out: int) -> int:
+        """The fan rule: the count that σ² = 2 / fan divides by."""
+        raise NotImplementedError
+
+    def draw(self, shape, rng, dtype):
+        fan = self.fan(*fans(shape))
+        if self.distribution == "uniform":
+            limit = math.sqrt(6.0 / fan)
+            return rng.uniform(-limit, limit, size=shape).astype(dtype)
+        return rng.normal(0.0, math.sqrt(2.0 / fan), size=shape).astype(dtype)
 
 
-def xavier_normal(shape, rng=None, dtype=None) -> np.ndarray:
+class _Xavier(FanScaled):
+    @staticmethod
+    def fan(fan_in, fan_out):
+        """fan = n_in + n_out: σ = √(2/(n_in + n_out)), the notes' Xavier formula √(2/(n^[ℓ] + n^[ℓ−1]))."""
+        return fan_in + fan_out
+
+
+class _He(FanScaled):
+    @staticmethod
+    def fan(fan_in, fan_out):
+        """fan = n_in: σ = √(2/n_in), twice the variance, because ReLU zeroes half of z."""
+        return fan_in
+
+
+@INITIALIZERS.register
+class XavierNormal(_Xavier):
     """W ~ N(0, σ²) with σ = √(2/(n_in + n_out)): the notes' Xavier initialisation (Glorot normal)."""
-    fan_in, fan_out = fans(shape)
-    return _gaussian(shape, 0.0, math.sqrt(2.0 / (fan_in + fan_out)), rng, dtype)
+
+    name = "xavier_normal"
+    aliases = ("glorot_normal",)
 
 
-def xavier_uniform(shape, rng=None, dtype=None) -> np.ndarray:
+@INITIALIZERS.register
+class XavierUniform(_Xavier):
     """W ~ U(−l, l) with l = √(6/(n_in + n_out)), so σ = l/√3 = √(2/(n_in + n_out)) (Glorot uniform)."""
-    fan_in, fan_out = fans(shape)
-    limit = math.sqrt(6.0 / (fan_in + fan_out))
-    return _uniform(shape, -limit, limit, rng, dtype)
+
+    name = "xavier_uniform"
+    aliases = ("glorot_uniform",)
+    distribution = "uniform"
 
 
-def he_normal(shape, rng=None, dtype=None) -> np.ndarray:
+@INITIALIZERS.register
+class HeNormal(_He):
     """W ~ N(0, σ²) with σ = √(2/n_in) (He/Kaiming normal), for ReLU layers."""
-    fan_in, _ = fans(shape)
-    return _gaussian(shape, 0.0, math.sqrt(2.0 / fan_in), rng, dtype)
+
+    name = "he_normal"
+    aliases = ("kaiming_normal",)
 
 
-def he_uniform(shape, rng=None, dtype=None) -> np.ndarray:
+@INITIALIZERS.register
+class HeUniform(_He):
     """W ~ U(−l, l) with l = √(6/n_in), so σ = √(2/n_in) (He/Kaiming uniform)."""
-    fan_in, _ = fans(shape)
-    limit = math.sqrt(6.0 / fan_in)
-    return _uniform(shape, -limit, limit, rng, dtype)
+
+    name = "he_uniform"
+    aliases = ("kaiming_uniform",)
+    distribution = "uniform"
+
+
+# The default instances, called as functions: init.he_normal((3, 4)).
+zeros, ones, normal, uniform = Zeros(), Ones(), Normal(), Uniform()
+xavier_normal, xavier_uniform, he_normal, he_uniform = XavierNormal(), XavierUniform(), HeNormal(), HeUniform()
+constant = Constant
+"""``init.constant(v)`` is ``Constant(v)``: the one initialiser that needs a value."""
 
 
 # --------------------------------------------------------- lookup by name
-INITIALIZERS = {
-    "zeros": zeros,
-    "ones": ones,
-    "constant": constant,
-    "normal": normal,
-    "uniform": uniform,
-    "xavier_normal": xavier_normal,
-    "xavier_uniform": xavier_uniform,
-    "he_normal": he_normal,
-    "he_uniform": he_uniform,
-}
-_ALIASES = {
-    "glorot_normal": "xavier_normal", "glorot_uniform": "xavier_uniform",
-    "kaiming_normal": "he_normal", "kaiming_uniform": "he_uniform",
-    "random_normal": "normal", "random_uniform": "uniform", "zero": "zeros", "one": "ones",
-}
-_PARAM_CHECKS = {"normal": _normal_params, "uniform": _uniform_params}
-
-
-def _lookup(name) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"initialiser name must be a str, got {type(name).__name__}")
-    key = name.lower()
-    key = _ALIASES.get(key, key)
-    if key not in INITIALIZERS:
-        raise unknown_name_error("initialiser", name, key, sorted(INITIALIZERS), candidates=_ALIASES)
-    return key
-
-
 def get_initializer(spec: Union[str, dict, Callable]) -> Callable:
-    """Resolve a name, a ``{"name": ..., **params}`` dict or a callable to ``fn(shape, rng=None, dtype=None)``.
+    """Resolve a name, a ``{"name": ..., **params}`` dict, an Initializer (class or object) or a callable.
+
+    Returns an initialiser ``init(shape, rng=None, dtype=None)``: an :class:`Initializer`, or the
+    custom callable as it is.
 
     Raises:
         ValueError: for an unknown name (suggesting the closest one) or an invalid parameter value.
         TypeError: for a spec of the wrong type or parameters the initialiser does not take.
     """
+    if isinstance(spec, Initializer):
+        return spec
     if isinstance(spec, str):
-        key = _lookup(spec)
-        if key == "constant":
-            raise ValueError("initialiser 'constant' needs a value: use init.constant(v) or {'name': 'constant', 'value': v}")
-        return INITIALIZERS[key]
+        spec = {"name": spec}
     if isinstance(spec, dict):
         if not isinstance(spec.get("name"), str):
-            raise TypeError(f"an initialiser dict needs a 'name' string, got {spec!r}")
-        key = _lookup(spec["name"])
+            raise TypeError(f"an initialiser dict needs a 'name' string, got {short_repr(spec)}")
+        cls = INITIALIZERS.get(spec["name"])
         params = {k: v for k, v in spec.items() if k != "name"}
-        accepted = _keyword_parameters(key)
-        unknown = sorted(str(k) for k in params if k not in accepted)
-        if unknown:
-            raise TypeError(f"initialiser {key!r} takes no parameters {unknown}; it accepts {sorted(accepted)}")
-        if key == "constant":
-            if "value" not in params:
-                raise TypeError("initialiser 'constant' needs a 'value'")
-            return constant(params["value"])
-        if not params:
-            return INITIALIZERS[key]
-        if key in _PARAM_CHECKS:
-            _PARAM_CHECKS[key](**{**_defaults(key), **params})
-        return functools.partial(INITIALIZERS[key], **params)
-    if spec is constant:
-        raise TypeError("init.constant is a factory: pass init.constant(value)")
+        if cls is Constant and "value" not in params:
+            raise ValueError("initialiser 'constant' needs a value: use init.constant(v) or {'name': 'constant', 'value': v}")
+        return cls.from_config(params)
+    if isinstance(spec, type) and issubclass(spec, Initializer):
+        if spec is Constant:
+            raise TypeError("init.constant needs its value: pass init.constant(value)")
+        return spec()
     if callable(spec):
         return spec
     raise TypeError(f"initialiser must be a name, a dict or a callable, got {type(spec).__name__}")
 
 
-def _keyword_parameters(key: str) -> set:
-    if key == "constant":
-        return {"value"}
-    return {name for name, p in inspect.signature(INITIALIZERS[key]).parameters.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY}
-
-
-def _defaults(key: str) -> dict:
-    return {name: p.default for name, p in inspect.signature(INITIALIZERS[key]).parameters.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY}
-
-
 def initializer_config(fn: Callable) -> Union[str, dict]:
-    """The inverse of :func:`get_initializer`: a name, or ``{"name": ..., **params}``, for a config file.
+    """The inverse of :func:`get_initializer` for a config file: the name, or ``{"name": ..., **params}``
+    with the parameters that differ from their defaults.
 
     Raises:
         ValueError: for a custom callable, which a config file cannot describe.
     """
-    for key, known in INITIALIZERS.items():
-        if fn is known and key != "constant":
-            return key
-    config = getattr(fn, "config", None)
-    if isinstance(config, dict) and config.get("name") == "constant":
-        return dict(config)
-    if isinstance(fn, functools.partial) and not fn.args:
-        for key, known in INITIALIZERS.items():
-            if fn.func is known:
-                return {"name": key, **fn.keywords}
-    raise ValueError(
-        f"cannot describe the custom initialiser {fn!r} in a config; use one of {sorted(INITIALIZERS)} "
-        "(by name, or a {'name': ..., **params} dict) to save the model"
-    )
+    name = INITIALIZERS.name_of(fn) if isinstance(fn, Initializer) else None
+    if name is None:
+        raise ValueError(
+            f"cannot describe the custom initialiser {fn!r} in a config; use one of {INITIALIZERS.names()} "
+            "(by name, or a {'name': ..., **params} dict) to save the model"
+        )
+    defaults = _parameters(type(fn))
+    params = {k: v for k, v in fn.get_config().items() if v != defaults[k]}
+    return {"name": name, **params} if params else name
 
 
-def default_weight_init(activation_name: Optional[str]) -> str:
-    """The default weight initialiser for a layer with this activation.
+def default_weight_init(activation: Union[None, str, Activation]) -> str:
+    """The weight initialiser for a layer whose z goes through ``activation``: the activation's ``weight_init``.
 
     relu and leaky_relu → ``"he_normal"`` (σ = √(2/n_in)); everything else, including
     no activation, sigmoid, tanh and softmax → ``"xavier_normal"`` (σ = √(2/(n_in + n_out))).
     """
-    return "he_normal" if activation_name in ("relu", "leaky_relu") else "xavier_normal"
+    if activation is None:
+        return Activation.weight_init
+    return (ACTIVATIONS.get(activation) if isinstance(activation, str) else activation).weight_init

@@ -1,8 +1,9 @@
 """Metrics: numbers that describe predictions, reported by ``fit`` and ``evaluate``.
 
-Every metric is a plain function ``metric(y_true, y_pred) -> float`` on NumPy
-arrays (lists, pandas objects and Tensors are converted), so it can be called
-on the network's raw outputs:
+Every metric is a :class:`Metric`: a function ``metric(y_true, y_pred) -> float`` on
+NumPy arrays (lists, pandas objects and Tensors are converted), so it can be called
+on the network's raw outputs, that carries its facets (name, aliases,
+``higher_is_better``, what it compares) and is registered in :data:`METRICS`:
 
 * Classification metrics accept class labels, class scores or probabilities
   for ``y_pred``:
@@ -38,16 +39,70 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable
+import functools
+from typing import Callable, Optional
 
 import numpy as np
 
-from backprop.naming import unknown_name_error
+from backprop.registry import Registry
 
 __all__ = [
-    "accuracy", "binary_accuracy", "precision", "recall", "f1", "mse", "mae", "r2",
-    "METRICS", "HIGHER_IS_BETTER", "get_metric", "metric_name",
+    "Metric", "METRICS", "accuracy", "binary_accuracy", "precision", "recall", "f1", "mse", "mae", "r2",
+    "get_metric", "metric_name",
 ]
+
+METRICS = Registry("metric")
+"""Every metric, by ``name`` and ``aliases`` (case-insensitive); the entries are :class:`Metric` objects."""
+
+
+class Metric:
+    """A metric ``fn(y_true, y_pred, ...) -> float`` with its facets; calling it calls ``fn``.
+
+    Args:
+        fn: the computation (its name, docstring and signature become the metric's).
+        name: the registered name (default: ``fn.__name__``).
+        aliases: other accepted spellings.
+        higher_is_better: whether larger values are better (callbacks' ``mode="auto"``).
+        kind: what it compares: ``"labels"`` (class labels, from labels, scores or
+            probabilities), ``"binary"`` (0/1 targets against ``y_pred > threshold``, element
+            by element) or ``"values"`` (regression).
+        sklearn_equivalent: ``(function name in sklearn.metrics, keyword arguments)`` that
+            gives the same value, or None.
+
+    Example:
+        >>> @Metric.define(higher_is_better=False, kind="values")
+        ... def max_error(y_true, y_pred):
+        ...     return float(np.max(np.abs(np.asarray(y_pred) - np.asarray(y_true))))
+        >>> max_error([1.0, 2.0], [1.5, 2.0]), max_error.higher_is_better
+        (0.5, False)
+    """
+
+    kinds = ("labels", "binary", "values")
+
+    def __init__(self, fn: Callable, *, name: Optional[str] = None, aliases: tuple = (), higher_is_better: bool,
+                 kind: str, sklearn_equivalent: Optional[tuple] = None):
+        if not callable(fn):
+            raise TypeError(f"Metric: fn must be callable, got {type(fn).__name__}")
+        if kind not in self.kinds:
+            raise ValueError(f"Metric: kind must be one of {list(self.kinds)}, got {kind!r}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.aliases = tuple(aliases)
+        self.higher_is_better = bool(higher_is_better)
+        self.kind = kind
+        self.sklearn_equivalent = sklearn_equivalent
+
+    @classmethod
+    def define(cls, **facets):
+        """Decorator: ``@Metric.define(higher_is_better=True, kind="labels")`` over a function."""
+        return lambda fn: cls(fn, **facets)
+
+    def __call__(self, y_true, y_pred, **kwargs) -> float:
+        return self.fn(y_true, y_pred, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<metric {self.name}>"
 
 
 # ------------------------------------------------------------------ helpers
@@ -124,6 +179,8 @@ def _safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 # --------------------------------------------------------- classification
+@METRICS.register
+@Metric.define(aliases=("acc",), higher_is_better=True, kind="labels", sklearn_equivalent=("accuracy_score", {}))
 def accuracy(y_true, y_pred, threshold: float = 0.5) -> float:
     """Fraction of examples whose predicted class equals the true class.
 
@@ -133,6 +190,8 @@ def accuracy(y_true, y_pred, threshold: float = 0.5) -> float:
     return float(np.mean(true == pred))
 
 
+@METRICS.register
+@Metric.define(higher_is_better=True, kind="binary")
 def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> float:
     """Fraction of 0/1 targets matched by ``y_pred > threshold``, over every element.
 
@@ -151,6 +210,9 @@ def binary_accuracy(y_true, y_pred, threshold: float = 0.5) -> float:
     return float(np.mean((true > 0.5) == predicted))
 
 
+@METRICS.register
+@Metric.define(higher_is_better=True, kind="labels",
+             sklearn_equivalent=("precision_score", {"average": "macro", "zero_division": 0}))
 def precision(y_true, y_pred, threshold: float = 0.5) -> float:
     """Macro precision: the mean over classes of TP_k / (TP_k + FP_k).
 
@@ -161,12 +223,18 @@ def precision(y_true, y_pred, threshold: float = 0.5) -> float:
     return float(np.mean(_safe_ratio(hits, predicted)))
 
 
+@METRICS.register
+@Metric.define(higher_is_better=True, kind="labels",
+             sklearn_equivalent=("recall_score", {"average": "macro", "zero_division": 0}))
 def recall(y_true, y_pred, threshold: float = 0.5) -> float:
     """Macro recall: the mean over classes of TP_k / (TP_k + FN_k)."""
     hits, _, actual = _per_class_counts(*_label_pair(y_true, y_pred, threshold))
     return float(np.mean(_safe_ratio(hits, actual)))
 
 
+@METRICS.register
+@Metric.define(aliases=("f1_score",), higher_is_better=True, kind="labels",
+             sklearn_equivalent=("f1_score", {"average": "macro", "zero_division": 0}))
 def f1(y_true, y_pred, threshold: float = 0.5) -> float:
     """Macro F1: the mean over classes of 2·TP_k / (2·TP_k + FP_k + FN_k).
 
@@ -177,18 +245,26 @@ def f1(y_true, y_pred, threshold: float = 0.5) -> float:
 
 
 # ----------------------------------------------------------------- regression
+@METRICS.register
+@Metric.define(aliases=("mean_squared_error",), higher_is_better=False, kind="values",
+             sklearn_equivalent=("mean_squared_error", {}))
 def mse(y_true, y_pred) -> float:
     """Mean squared error (1/n) Σ (ŷ − y)² over all elements."""
     true, pred = _value_pair(y_true, y_pred)
     return float(np.mean((pred - true) ** 2))
 
 
+@METRICS.register
+@Metric.define(aliases=("mean_absolute_error",), higher_is_better=False, kind="values",
+             sklearn_equivalent=("mean_absolute_error", {}))
 def mae(y_true, y_pred) -> float:
     """Mean absolute error (1/n) Σ |ŷ − y| over all elements."""
     true, pred = _value_pair(y_true, y_pred)
     return float(np.mean(np.abs(pred - true)))
 
 
+@METRICS.register
+@Metric.define(aliases=("r2_score",), higher_is_better=True, kind="values", sklearn_equivalent=("r2_score", {}))
 def r2(y_true, y_pred) -> float:
     """Coefficient of determination R² = 1 − Σ (y − ŷ)² / Σ (y − ȳ)².
 
@@ -206,31 +282,9 @@ def r2(y_true, y_pred) -> float:
     return float(np.mean(scores))
 
 
-# ------------------------------------------------------------------- registry
-METRICS: dict[str, Callable] = {
-    "accuracy": accuracy,
-    "binary_accuracy": binary_accuracy,
-    "precision": precision,
-    "recall": recall,
-    "f1": f1,
-    "mse": mse,
-    "mae": mae,
-    "r2": r2,
-}
-_ALIASES = {
-    "acc": "accuracy",
-    "f1_score": "f1",
-    "mean_squared_error": "mse",
-    "mean_absolute_error": "mae",
-    "r2_score": "r2",
-}
-
-HIGHER_IS_BETTER = frozenset({"accuracy", "binary_accuracy", "precision", "recall", "f1", "r2", "acc"})
-"""Metric names (without ``val_``) that improve upwards; callbacks' ``mode="auto"`` uses it."""
-
-
+# ------------------------------------------------------------------- lookup
 def get_metric(name_or_fn) -> Callable:
-    """Resolve a metric name (or pass a callable through).
+    """Resolve a metric name (or pass a callable, such as a :class:`Metric`, through).
 
     Raises:
         ValueError: for an unknown name, suggesting the closest valid one.
@@ -240,10 +294,7 @@ def get_metric(name_or_fn) -> Callable:
         return name_or_fn
     if not isinstance(name_or_fn, str):
         raise TypeError(f"metric must be a name or a callable, got {type(name_or_fn).__name__}")
-    key = _ALIASES.get(name_or_fn.lower(), name_or_fn.lower())
-    if key not in METRICS:
-        raise unknown_name_error("metric", name_or_fn, key, sorted(METRICS), candidates=_ALIASES)
-    return METRICS[key]
+    return METRICS.get(name_or_fn)
 
 
 def metric_name(name_or_fn) -> str:

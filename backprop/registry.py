@@ -30,6 +30,8 @@ class Registry:
         kind: what the entries are, for messages ("loss", "activation", ...).
         case_sensitive: whether ``"ReLU"`` and ``"relu"`` are different names (layer
             class names are; loss and activation names are not).
+        cutoff: how similar a name must be to be suggested (difflib's ratio; lower for
+            registries of short names, such as "l1" and "l2").
 
     Example:
         >>> shapes = Registry("shape")
@@ -40,11 +42,13 @@ class Registry:
         (True, ['square'])
     """
 
-    def __init__(self, kind: str, *, case_sensitive: bool = False):
+    def __init__(self, kind: str, *, case_sensitive: bool = False, cutoff: float = 0.6):
         self.kind = kind
         self.case_sensitive = case_sensitive
+        self.cutoff = cutoff
         self._entries: dict = {}  # canonical name -> entry, in registration order
         self._aliases: dict = {}  # alias -> canonical name
+        self._watchers: list = []  # callbacks told of each entry registered
 
     def _key(self, name: str) -> str:
         return name if self.case_sensitive else name.lower()
@@ -75,9 +79,30 @@ class Registry:
             for spelling in spellings:
                 if spelling != key:
                     self._aliases[spelling] = key
+            for watcher in list(self._watchers):
+                watcher(item)
             return item
 
         return add(entry) if entry is not None else add
+
+    def unregister(self, name: str):
+        """Remove the entry registered as ``name`` (or an alias of it) with all its aliases; return it.
+
+        For tests that register a throw-away entry; what a watcher derived from it stays.
+        """
+        key = self.canonical(name)
+        self._aliases = {alias: target for alias, target in self._aliases.items() if target != key}
+        return self._entries.pop(key)
+
+    def watch(self, callback) -> None:
+        """Call ``callback(entry)`` for each entry now registered, and for every entry registered later.
+
+        A higher layer derives from a lower layer's entries this way without the lower one
+        importing it (the activation layers are derived from the activations).
+        """
+        self._watchers.append(callback)
+        for item in list(self._entries.values()):
+            callback(item)
 
     def canonical(self, name) -> str:
         """The registered name that ``name`` (or an alias of it) stands for.
@@ -91,7 +116,7 @@ class Registry:
         key = self._key(name)
         key = self._aliases.get(key, key)
         if key not in self._entries:
-            raise unknown_name_error(self.kind, name, key, self.names(), candidates=self._aliases)
+            raise unknown_name_error(self.kind, name, key, self.names(), candidates=self._aliases, cutoff=self.cutoff)
         return key
 
     def get(self, name):

@@ -11,6 +11,8 @@ J_L2 = J + (λ/2)‖W‖², whose gradient is λW; to get the notes' penalty use
 ``L2(λ/2)``. As in the notes, only weights are penalised, never biases.
 
 Penalties are composed from engine ops, so their gradients come from backprop.
+Each regulariser class is registered in :data:`REGULARIZERS` under its ``name`` and
+``aliases``; its config is ``{"name": ..., **strengths}``.
 """
 
 from __future__ import annotations
@@ -18,16 +20,21 @@ from __future__ import annotations
 from typing import Optional, Union
 
 from backprop.engine.tensor import Tensor, as_tensor
-from backprop.naming import unknown_name_error
 from backprop.layers.module import check_real
+from backprop.naming import short_repr
+from backprop.registry import Registry
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "REGULARIZERS", "get_regularizer"]
+
+REGULARIZERS = Registry("regulariser", cutoff=0.4)  # short names: "l3" should suggest "l2"
+"""Every regulariser class, by ``name`` and ``aliases`` (case-insensitive)."""
 
 
 class Regularizer:
     """A penalty on a weight matrix: ``penalty(W) -> Tensor`` (a scalar). Calling it is the same."""
 
     name = ""
+    aliases: tuple = ()
 
     def penalty(self, W) -> Tensor:
         raise NotImplementedError
@@ -38,6 +45,21 @@ class Regularizer:
     def get_config(self) -> dict:
         """``{"name": ..., **params}``, the form :func:`get_regularizer` accepts."""
         raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Regularizer":
+        """Rebuild from :meth:`get_config`'s parameters (``"name"`` may be there or not).
+
+        Raises:
+            TypeError: parameters the class does not take.
+            ValueError: an invalid strength.
+        """
+        params = {k: v for k, v in config.items() if k != "name"}
+        accepted = set(cls().get_config()) - {"name"}
+        unknown = sorted(str(k)[:40] for k in params if k not in accepted)
+        if unknown:
+            raise TypeError(f"regulariser {cls.name!r} takes no parameters {unknown[:10]}; it accepts {sorted(accepted)}")
+        return cls(**params)
 
     def __eq__(self, other) -> bool:
         return type(self) is type(other) and self.get_config() == other.get_config()
@@ -54,6 +76,7 @@ def _strength(value, name: str, owner: str) -> float:
     return check_real(value, name, owner, low=0, allowed="[0, inf)")
 
 
+@REGULARIZERS.register
 class L1(Regularizer):
     """penalty(W) = λ Σ_ij |W_ij|;  ∂/∂W = λ sign(W).
 
@@ -73,6 +96,7 @@ class L1(Regularizer):
         return {"name": self.name, "l1": self.l1}
 
 
+@REGULARIZERS.register
 class L2(Regularizer):
     """penalty(W) = λ Σ_ij W_ij² (Keras's convention, no ½);  ∂/∂W = 2λW.
 
@@ -93,6 +117,7 @@ class L2(Regularizer):
         return {"name": self.name, "l2": self.l2}
 
 
+@REGULARIZERS.register
 class L1L2(Regularizer):
     """penalty(W) = l1 Σ_ij |W_ij| + l2 Σ_ij W_ij² (elastic net).
 
@@ -101,6 +126,7 @@ class L1L2(Regularizer):
     """
 
     name = "l1_l2"
+    aliases = ("l1l2", "elastic_net")
 
     def __init__(self, l1: float = 0.01, l2: float = 0.01):
         self.l1 = _strength(l1, "l1", "L1L2")
@@ -114,10 +140,6 @@ class L1L2(Regularizer):
         return {"name": self.name, "l1": self.l1, "l2": self.l2}
 
 
-REGULARIZERS = {cls.name: cls for cls in (L1, L2, L1L2)}
-_ALIASES = {"l1l2": "l1_l2", "elastic_net": "l1_l2"}
-
-
 def get_regularizer(spec: Union[None, str, dict, Regularizer]) -> Optional[Regularizer]:
     """Resolve None, a name (``"l2"``: λ = 0.01), a ``{"name": "l2", "l2": 1e-3}`` dict or a Regularizer.
 
@@ -128,23 +150,9 @@ def get_regularizer(spec: Union[None, str, dict, Regularizer]) -> Optional[Regul
     if spec is None or isinstance(spec, Regularizer):
         return spec
     if isinstance(spec, str):
-        return _lookup(spec)()
+        return REGULARIZERS.get(spec)()
     if isinstance(spec, dict):
         if not isinstance(spec.get("name"), str):
-            raise TypeError(f"a regulariser dict needs a 'name' string, got {spec!r}")
-        cls = _lookup(spec["name"])
-        params = {k: v for k, v in spec.items() if k != "name"}
-        accepted = set(cls().get_config()) - {"name"}
-        unknown = sorted(str(k) for k in params if k not in accepted)
-        if unknown:
-            raise TypeError(f"regulariser {cls.name!r} takes no parameters {unknown}; it accepts {sorted(accepted)}")
-        return cls(**params)
+            raise TypeError(f"a regulariser dict needs a 'name' string, got {short_repr(spec)}")
+        return REGULARIZERS.get(spec["name"]).from_config(spec)
     raise TypeError(f"weight_regularizer must be None, a name, a dict or a Regularizer, got {type(spec).__name__}")
-
-
-def _lookup(name: str) -> type:
-    key = name.lower()
-    key = _ALIASES.get(key, key)
-    if key not in REGULARIZERS:
-        raise unknown_name_error("regulariser", name, key, sorted(REGULARIZERS), candidates=_ALIASES, cutoff=0.4)
-    return REGULARIZERS[key]

@@ -1,5 +1,7 @@
 """Initialisers: the stated standard deviations, names, seeds, dtypes, errors."""
 
+import inspect
+import json
 import math
 
 import numpy as np
@@ -52,7 +54,7 @@ def test_constant_zeros_ones():
 
 
 def test_parameters_by_keyword_and_dict():
-    W = init.normal((300, 300), rng=np.random.default_rng(0), std=0.5)
+    W = init.Normal(std=0.5)((300, 300), rng=np.random.default_rng(0))
     assert abs(W.std() - 0.5) < 0.01
     fn = init.get_initializer({"name": "normal", "std": 0.5})
     assert init.initializer_config(fn) == {"name": "normal", "std": 0.5}
@@ -91,7 +93,7 @@ def test_errors():
         init.get_initializer("xavier_normla")
     with pytest.raises(ValueError, match="needs a value"):
         init.get_initializer("constant")
-    with pytest.raises(TypeError, match="factory"):
+    with pytest.raises(TypeError, match="needs its value"):
         init.get_initializer(init.constant)
     with pytest.raises(TypeError, match="takes no parameters"):
         init.get_initializer({"name": "he_normal", "std": 1.0})
@@ -103,3 +105,54 @@ def test_errors():
         init.constant(float("inf"))
     with pytest.raises(ValueError, match="shape"):
         init.zeros((0, 3))
+
+
+# ------------------------------------------------------- every registered initialiser
+ENTRIES = init.INITIALIZERS.items()
+IDS = [name for name, _ in ENTRIES]
+
+
+def sample(cls) -> init.Initializer:
+    """An instance of ``cls``: its defaults, and 0.5 for a parameter without one (constant's value)."""
+    required = {name: 0.5 for name, p in inspect.signature(cls).parameters.items() if p.default is p.empty}
+    return cls(**required)
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_every_name_and_alias_resolves(name, cls):
+    aliases = [alias for alias, target in init.INITIALIZERS.aliases().items() if target == name]
+    for spelling in [name, *aliases, name.upper()]:
+        assert init.INITIALIZERS.get(spelling) is cls
+        config = {"name": spelling, **sample(cls).get_config()}
+        assert init.get_initializer(config) == sample(cls)
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_config_round_trips_through_json(name, cls):
+    initializer = sample(cls)
+    saved = json.loads(json.dumps(init.initializer_config(initializer)))
+    assert init.get_initializer(saved) == initializer
+    assert cls.from_config(initializer.get_config()) == initializer
+    assert init.get_initializer(initializer) is initializer
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_shape_dtype_and_seed(name, cls):
+    initializer = sample(cls)
+    for dtype in ("float32", "float64"):
+        W = initializer((3, 4, 2), rng=np.random.default_rng(5), dtype=dtype)
+        assert W.shape == (3, 4, 2) and W.dtype == np.dtype(dtype) and np.all(np.isfinite(W))
+    a = initializer((6, 5), rng=np.random.default_rng(5), dtype="float64")
+    b = initializer((6, 5), rng=np.random.default_rng(5), dtype="float32")
+    np.testing.assert_allclose(a, b, rtol=1e-6)  # drawn in float64, then cast
+
+
+@pytest.mark.parametrize("name, cls", [e for e in ENTRIES if issubclass(e[1], init.FanScaled)],
+                         ids=[n for n, c in ENTRIES if issubclass(c, init.FanScaled)])
+def test_fan_scaled_standard_deviation_follows_its_fan_rule(name, cls):
+    for shape in (SHAPE, (64, 16, 5, 5)):  # a matrix (n_out, n_in) and a convolution kernel
+        W = cls()(shape, rng=np.random.default_rng(0), dtype="float64")
+        std = math.sqrt(2 / cls.fan(*init.fans(shape)))
+        assert abs(W.std() / std - 1) < 0.01
+        if cls.distribution == "uniform":
+            assert np.abs(W).max() <= math.sqrt(3) * std

@@ -96,3 +96,66 @@ def test_mismatched_lengths_and_empty_inputs_are_refused():
         metrics.mse([], [])
     with pytest.raises(ValueError, match="shape"):
         metrics.mse(np.zeros((3, 2)), np.zeros((3, 3)))
+
+
+# ---------------------------------------------------------- every registered metric
+ENTRIES = metrics.METRICS.items()
+IDS = [name for name, _ in ENTRIES]
+
+
+def sample(kind: str, seed: int = 0):
+    """(y_true, a perfect y_pred, a noisy y_pred) for what a metric of this kind compares."""
+    rng = np.random.default_rng(seed)
+    if kind == "labels":
+        y_true = rng.integers(0, 3, size=120)
+        perfect = 3.0 * np.eye(3)[y_true]  # class scores whose argmax is right
+        return y_true, perfect, perfect + 2.5 * rng.normal(size=perfect.shape)
+    if kind == "binary":
+        y_true = rng.integers(0, 2, size=(120, 2))
+        return y_true, 0.1 + 0.8 * y_true, rng.uniform(size=y_true.shape)  # probabilities
+    y_true = rng.normal(size=(120, 2))
+    return y_true, y_true.copy(), y_true + 0.5 * rng.normal(size=y_true.shape)
+
+
+def sklearn_inputs(kind: str, y_true, y_pred):
+    """What scikit-learn's function takes: labels (argmax of scores) or values as they are."""
+    return (y_true, y_pred.argmax(axis=1)) if kind == "labels" else (y_true, y_pred)
+
+
+@pytest.mark.parametrize("name, metric", ENTRIES, ids=IDS)
+def test_every_name_and_alias_resolves_to_the_metric(name, metric):
+    aliases = [alias for alias, target in metrics.METRICS.aliases().items() if target == name]
+    for spelling in [name, *aliases, name.upper()]:
+        assert metrics.get_metric(spelling) is metric
+        assert metrics.metric_name(spelling) == spelling  # the log key is the name as given
+    assert metrics.get_metric(metric) is metric and metrics.metric_name(metric) == name
+    assert metric.kind in metrics.Metric.kinds and callable(metric)
+
+
+@pytest.mark.parametrize("name, metric", [e for e in ENTRIES if e[1].sklearn_equivalent],
+                         ids=[n for n, m in ENTRIES if m.sklearn_equivalent])
+def test_agrees_with_scikit_learn(name, metric):
+    function, kwargs = metric.sklearn_equivalent
+    for seed in range(3):
+        y_true, _, y_pred = sample(metric.kind, seed)
+        expected = getattr(sklearn_metrics, function)(*sklearn_inputs(metric.kind, y_true, y_pred), **kwargs)
+        assert metric(y_true, y_pred) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("name, metric", ENTRIES, ids=IDS)
+def test_higher_is_better_says_which_way_perfect_predictions_lie(name, metric):
+    y_true, perfect, noisy = sample(metric.kind)
+    better, worse = metric(y_true, perfect), metric(y_true, noisy)
+    assert better > worse if metric.higher_is_better else better < worse
+
+
+@pytest.mark.parametrize("name, metric", ENTRIES, ids=IDS)
+def test_callbacks_auto_mode_reads_higher_is_better(name, metric):
+    from backprop.training.callbacks import EarlyStopping, ModelCheckpoint
+
+    expected = "max" if metric.higher_is_better else "min"
+    aliases = [alias for alias, target in metrics.METRICS.aliases().items() if target == name]
+    for key in [name, *aliases]:
+        for monitor in (key, f"val_{key}"):
+            assert EarlyStopping(monitor=monitor)._monitor.mode == expected
+            assert ModelCheckpoint("unused.safetensors", monitor=monitor)._monitor.mode == expected

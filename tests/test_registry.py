@@ -48,3 +48,35 @@ def test_case_sensitive_registries_keep_case():
     registry = Registry("layer", case_sensitive=True)
     registry.register(int, name="ReLU")
     assert "ReLU" in registry and "relu" not in registry
+
+
+def test_unregister_removes_the_entry_and_its_aliases():
+    registry, Square, Circle = _registry()
+    assert registry.unregister("BOX") is Square
+    assert "square" not in registry and "box" not in registry and registry.names() == ["circle"]
+    with pytest.raises(ValueError, match="unknown shape"):
+        registry.unregister("square")
+
+
+def test_watchers_see_every_entry_present_and_future():
+    registry, Square, Circle = _registry()
+    seen = []
+    registry.watch(seen.append)
+    assert seen == [Square, Circle]
+
+    @registry.register
+    class Triangle:
+        name = "triangle"
+
+    assert seen == [Square, Circle, Triangle]
+
+
+def test_cutoff_sets_how_close_a_suggestion_must_be():
+    strict, loose = Registry("regulariser"), Registry("regulariser", cutoff=0.4)
+    for registry in (strict, loose):
+        registry.register(object(), name="l2")
+    with pytest.raises(ValueError) as error:
+        strict.get("l3")
+    assert "did you mean" not in str(error.value)
+    with pytest.raises(ValueError, match="did you mean 'l2'"):
+        loose.get("l3")

@@ -1,10 +1,13 @@
 """Regularisers: penalties (Keras's λΣW², no ½), gradients, weights only, names."""
 
+import json
+
 import numpy as np
 import pytest
 
 import backprop as bp
 from backprop import nn
+from backprop.regularizers import REGULARIZERS
 
 torch = pytest.importorskip("torch")
 
@@ -79,3 +82,34 @@ def test_alias_module():
     import backprop.regularizers
 
     assert backprop.regularizers.L2 is nn.L2
+
+
+# ------------------------------------------------------- every registered regulariser
+ENTRIES = REGULARIZERS.items()
+IDS = [name for name, _ in ENTRIES]
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_every_name_and_alias_resolves(name, cls):
+    aliases = [alias for alias, target in REGULARIZERS.aliases().items() if target == name]
+    for spelling in [name, *aliases, name.upper()]:
+        assert REGULARIZERS.get(spelling) is cls
+        assert nn.get_regularizer(spelling) == cls()
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_config_round_trips_through_json_and_a_layer(name, cls):
+    strengths = {key: 0.5 * (i + 1) for i, key in enumerate(k for k in cls().get_config() if k != "name")}
+    regularizer = cls(**strengths)
+    config = json.loads(json.dumps(regularizer.get_config()))
+    assert config["name"] == name and nn.get_regularizer(config) == regularizer
+    layer = nn.Dense(3, 2, weight_regularizer=regularizer)
+    rebuilt = nn.module_from_config(json.loads(json.dumps(nn.module_to_config(layer))))
+    assert rebuilt.weight_regularizer == regularizer
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_penalty_gradient_matches_finite_differences(name, cls):
+    W = bp.Tensor(W_NP.copy(), requires_grad=True)  # no entry at 0, where |W| has its kink
+    assert bp.gradcheck(cls().penalty, W)
+    assert cls().penalty(bp.Tensor(np.zeros((2, 2)))).item() == 0

@@ -425,8 +425,8 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
               help="auto: classification for text/bool targets and integers with <= 20 values, else regression.")
 @click.option("--hidden", type=HiddenLayers(), default=",".join(map(str, TrainSettings.hidden)), show_default=True,
               help="Hidden layer sizes, comma-separated ('none' for no hidden layer).")
-@click.option("--activation", type=click.Choice(sorted(ACTIVATIONS)), default=TrainSettings.activation,
-              show_default=True,
+@click.option("--activation", type=click.Choice(sorted(a.name for a in ACTIVATIONS if a.elementwise)),
+              default=TrainSettings.activation, show_default=True,
               help="Activation of the hidden layers.")
 @click.option("--loss", type=click.Choice(["auto"] + LOSSES.names()), default=TrainSettings.loss, show_default=True,
               help="The loss: auto is cross_entropy for classification and mse for regression; a classification "
@@ -436,7 +436,7 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
                    f"({AUTO_EPOCHS_RANGE[0]}-{AUTO_EPOCHS_RANGE[1]} epochs), and for regression early stopping "
                    f"(patience {AUTO_REGRESSION_PATIENCE}) on a {AUTO_VAL_SPLIT:g} validation split.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=TrainSettings.batch_size, show_default=True)
-@click.option("--optimizer", type=click.Choice(sorted(OPTIMIZERS)), default=TrainSettings.optimizer,
+@click.option("--optimizer", type=click.Choice(OPTIMIZERS.names()), default=TrainSettings.optimizer,
               show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=TrainSettings.lr, show_default=True,
               help="Learning rate (> 0).")

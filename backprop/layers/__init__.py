@@ -7,11 +7,11 @@ Model: :mod:`backprop.models`), the losses, the initialisers and the regulariser
 from backprop.layers.parameter import Parameter
 from backprop.layers.module import LoadResult, Module
 from backprop.layers.registry import (
-    get_module_class, module_from_config, module_to_config, register_module, registered_modules,
+    LAYERS, get_module_class, module_from_config, module_to_config, register_module, registered_modules,
 )
-from backprop.layers.activations import (
-    Arctan, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, SoftmaxActivation, Step, Tanh, resolve_activation,
-)
+# The activation layers (nn.ReLU, nn.Softmax, ...) are derived from the registered activations.
+from backprop.layers import activations as _activations
+from backprop.layers.activations import *  # noqa: F401,F403
 from backprop.layers.dense import Dense
 from backprop.layers.dropout import Dropout
 from backprop.layers.batchnorm import BatchNorm, batch_norm
@@ -23,7 +23,6 @@ __all__ = [
     "Module", "Parameter", "LoadResult",
     "Dense", "Dropout", "BatchNorm", "batch_norm", "Flatten",
     "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "GlobalAvgPool2d",
-    "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax", "Identity",
-    "SoftmaxActivation", "resolve_activation",
-    "register_module", "module_to_config", "module_from_config", "get_module_class", "registered_modules",
+    *_activations.__all__,
+    "LAYERS", "register_module", "module_to_config", "module_from_config", "get_module_class", "registered_modules",
 ]

@@ -4,58 +4,33 @@ f and f′ are defined once, in :mod:`backprop.engine.ops.activation`; each laye
 holds that object as ``layer.activation``, so that other code (the trace of the
 four equations) finds f and f′ in one place for layers and for ``Dense(activation=...)``.
 
+The layer of every registered activation is derived here from its class: ``nn.ReLU``
+is ``ReLU`` in :data:`~backprop.engine.ops.activation.ACTIVATIONS` made a layer, named
+by the activation's ``layer_name``, taking the activation's constructor arguments and
+registered in the layer registry. Only a layer that does more is written by hand
+(:class:`Identity`, which returns its input itself). An activation registered later
+(a test's, a user's) gets its layer at once.
+
 :func:`resolve_activation` turns what a user writes (``"relu"``, ``"logistic"``,
 ``"softmax"``, an Activation, None) into the object a Dense layer applies.
 """
 
 from __future__ import annotations
 
-import numbers
+import functools
+import inspect
 from typing import Optional, Union
 
-from backprop.engine.ops.activation import Activation, get_activation, softmax_array
-from backprop.engine.ops.activation import softmax as softmax_op
+from backprop.engine.ops.activation import ACTIVATIONS, Activation
+from backprop.engine.ops.activation import Identity as IdentityActivation
+from backprop.engine.ops.activation import Softmax as SoftmaxActivation
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop.naming import short_repr
-from backprop.layers.module import Module, check_real
-from backprop.layers.registry import register_module
+from backprop.layers.module import Module
+from backprop.layers.registry import LAYERS, register_module
 
-__all__ = [
-    "ActivationLayer", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax", "Identity",
-    "SoftmaxActivation", "resolve_activation", "activation_config",
-]
-
-
-class SoftmaxActivation(Activation):
-    """Softmax along ``axis`` in the Activation interface: a_k = e^(z_k) / Σ_j e^(z_j).
-
-    Not elementwise: its Jacobian ∂a/∂z = diag(a) − a aᵀ is a matrix, so there is no
-    f′(z) vector and :meth:`df` raises. Backward (the engine's softmax op) applies
-    the Jacobian as δ = a ∘ (g − Σ_k g_k a_k).
-    """
-
-    name = "softmax"
-
-    def __init__(self, axis: int = -1):
-        # NumPy arrays have at most 64 axes; the model-file loader checks the real rank.
-        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -64 <= axis < 64:
-            raise ValueError(f"Softmax: axis must be an int in [-64, 63], got {short_repr(axis)}")
-        self.axis = int(axis)
-
-    def f(self, z):
-        return softmax_array(z, self.axis)
-
-    def df(self, z, a):
-        raise NotImplementedError(
-            "softmax is not elementwise: its Jacobian is diag(a) - a a^T, applied in backward as "
-            "a * (g - sum(g * a, axis)); there is no f'(z) vector"
-        )
-
-    def __call__(self, x) -> Tensor:
-        return softmax_op(x, axis=self.axis)
-
-    def get_config(self) -> dict:
-        return {} if self.axis == -1 else {"axis": self.axis}
+# The layers of the registered activations are added to __all__ as they are derived.
+__all__ = ["ActivationLayer", "Identity", "SoftmaxActivation", "activation_layer", "resolve_activation"]
 
 
 def resolve_activation(spec: Union[None, str, dict, Activation]) -> Optional[Activation]:
@@ -63,34 +38,31 @@ def resolve_activation(spec: Union[None, str, dict, Activation]) -> Optional[Act
 
     None, "identity", "linear" and an Identity object all give None: no activation,
     a = z (f′ = 1), which saves a copy and a graph node. "softmax" gives a
-    :class:`SoftmaxActivation` over the last axis.
+    softmax over the last axis.
 
     Raises:
-        ValueError: for an unknown name, suggesting the closest valid one.
+        ValueError: for an unknown name, suggesting the closest valid one, or a bad parameter value.
         TypeError: for a spec of the wrong type or unknown parameters.
     """
     if spec is None:
         return None
-    if isinstance(spec, dict):
-        if not isinstance(spec.get("name"), str):
+    if isinstance(spec, Activation):
+        activation = spec
+    elif isinstance(spec, (str, dict)):
+        if isinstance(spec, dict) and not isinstance(spec.get("name"), str):
             raise TypeError(f"an activation dict needs a 'name' string, got {short_repr(spec)}")
-        name, params = spec["name"], {k: v for k, v in spec.items() if k != "name"}
-    elif isinstance(spec, (str, Activation)):
-        name, params = spec, {}
+        name = spec if isinstance(spec, str) else spec["name"]
+        params = {} if isinstance(spec, str) else {k: v for k, v in spec.items() if k != "name"}
+        cls = ACTIVATIONS.get(name)
+        accepted = _parameters(cls)
+        unknown = sorted(str(key)[:40] for key in params if key not in accepted)
+        if unknown:
+            raise TypeError(f"activation {short_repr(name)} does not take the parameters {unknown[:10]}; "
+                            f"it accepts {sorted(accepted)}")
+        activation = cls.from_config(params)
     else:
         raise TypeError(f"activation must be None, a name, a dict or an Activation, got {type(spec).__name__}")
-    if isinstance(name, str) and name.lower() == "softmax":
-        activation = SoftmaxActivation(**params)
-    else:
-        try:
-            activation = get_activation(name, **params)
-        except TypeError as error:
-            if "unexpected keyword" not in str(error):
-                raise
-            raise TypeError(f"activation {short_repr(name)} does not take the parameters {sorted(params)[:10]}") from None
-    if activation.name == "leaky_relu":  # a NaN or infinite slope would make every output NaN
-        check_real(activation.negative_slope, "negative_slope", "leaky_relu")
-    return None if activation.name == "identity" else activation
+    return None if isinstance(activation, IdentityActivation) else activation
 
 
 def activation_config(activation: Optional[Activation]):
@@ -101,10 +73,22 @@ def activation_config(activation: Optional[Activation]):
     return {"name": activation.name, **params} if params else activation.name
 
 
+@functools.lru_cache(maxsize=None)
+def _parameters(activation_class) -> tuple:
+    """The names of an activation class's constructor parameters (its config keys)."""
+    return tuple(name for name, p in list(inspect.signature(activation_class.__init__).parameters.items())[1:]
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+
 class ActivationLayer(Module):
-    """A layer a = f(z) applying ``self.activation`` elementwise; shapes pass through unchanged."""
+    """A layer a = f(z) applying ``self.activation``; shapes pass through unchanged.
+
+    A subclass names the activation class it wraps as ``activation_class``; its config
+    is that activation's constructor arguments.
+    """
 
     holds_no_arrays = True  # f has no parameters
+    activation_class: type = None
 
     def __init__(self, activation: Activation):
         super().__init__()
@@ -117,83 +101,66 @@ class ActivationLayer(Module):
         return in_features
 
     def get_config(self) -> dict:
-        return self.activation.get_config()
-
-
-@register_module
-class ReLU(ActivationLayer):
-    """a = max(0, z);  f′(z) = 1 for z > 0, else 0."""
-
-    def __init__(self):
-        super().__init__(get_activation("relu"))
-
-
-@register_module
-class LeakyReLU(ActivationLayer):
-    """a = z for z > 0, else s·z;  f′(z) = 1 for z > 0, else s.
-
-    Args:
-        negative_slope: s, the slope for z ≤ 0 (default 0.01).
-    """
-
-    def __init__(self, negative_slope: float = 0.01):
-        check_real(negative_slope, "negative_slope", "LeakyReLU")
-        super().__init__(get_activation("leaky_relu", negative_slope=float(negative_slope)))
-
-
-@register_module
-class Sigmoid(ActivationLayer):
-    """a = σ(z) = 1/(1 + e^(−z));  f′(z) = a(1 − a)."""
-
-    def __init__(self):
-        super().__init__(get_activation("sigmoid"))
-
-
-@register_module
-class Tanh(ActivationLayer):
-    """a = tanh z;  f′(z) = 1 − a²."""
-
-    def __init__(self):
-        super().__init__(get_activation("tanh"))
-
-
-@register_module
-class Arctan(ActivationLayer):
-    """a = arctan z;  f′(z) = 1/(1 + z²)."""
-
-    def __init__(self):
-        super().__init__(get_activation("arctan"))
-
-
-@register_module
-class Step(ActivationLayer):
-    """a = 1 for z ≥ 0, else 0;  f′(z) = 0, so no gradient passes (why the notes avoid it)."""
-
-    def __init__(self):
-        super().__init__(get_activation("step"))
+        return {name: getattr(self.activation, name) for name in _parameters(type(self.activation))}
 
 
 @register_module
 class Identity(ActivationLayer):
     """a = z;  f′(z) = 1. Returns its input itself, as ``torch.nn.Identity`` does."""
 
+    activation_class = IdentityActivation
+
     def __init__(self):
-        super().__init__(get_activation("identity"))
+        super().__init__(IdentityActivation())
 
     def forward(self, x) -> Tensor:
         return as_tensor(x)
 
 
-@register_module
-class Softmax(ActivationLayer):
-    """a_k = e^(z_k) / Σ_j e^(z_j) along ``axis``, computed as e^(z_k − max z) (no overflow).
+def activation_layer(activation: Union[str, type]) -> type:
+    """The layer class of a registered activation (given by name, alias or class): ``nn.<layer_name>``.
 
-    Args:
-        axis: the axis that sums to 1 (default −1, the features of a batch in rows).
+    Derived from the activation class on first use, registered in the layer registry and
+    bound in this module; a hand-written one (its ``activation_class`` the activation) is
+    returned as it is.
+
+    Raises:
+        ValueError: an unknown activation name, or a ``layer_name`` another layer has taken.
+        TypeError: an activation class without a ``layer_name``.
     """
+    cls = ACTIVATIONS.get(activation) if isinstance(activation, str) else activation
+    if not (isinstance(cls, type) and issubclass(cls, Activation)):
+        raise TypeError(f"activation_layer: expected an activation name or Activation class, got {short_repr(cls)}")
+    name = cls.layer_name
+    if not name:
+        raise TypeError(f"activation_layer: {cls.__qualname__} does not name its layer (layer_name)")
+    existing = LAYERS.get(name) if name in LAYERS else None
+    if existing is not None and getattr(existing, "activation_class", None) is cls:
+        return existing
+    layer = register_module(_derived_layer(cls))
+    globals()[name] = layer
+    if name not in __all__:
+        __all__.append(name)
+    return layer
 
-    def __init__(self, axis: int = -1):
-        super().__init__(SoftmaxActivation(axis))
 
-    def get_config(self) -> dict:
-        return {"axis": self.activation.axis}
+def _derived_layer(activation_class: type) -> type:
+    """``class <layer_name>(ActivationLayer)`` whose constructor takes the activation's arguments."""
+
+    def __init__(self, *args, **kwargs):
+        ActivationLayer.__init__(self, activation_class(*args, **kwargs))
+
+    # Show (and let the config check see) the activation's own parameters.
+    __init__.__signature__ = inspect.signature(activation_class.__init__)
+    __init__.__qualname__ = f"{activation_class.layer_name}.__init__"
+    doc = inspect.getdoc(activation_class) or ""
+    return type(activation_class.layer_name, (ActivationLayer,), {
+        "__init__": __init__,
+        "__module__": __name__,
+        "__qualname__": activation_class.layer_name,
+        "__doc__": f"The layer a = f(z) of the activation ``{activation_class.name}``.\n\n{doc}",
+        "activation_class": activation_class,
+    })
+
+
+ACTIVATIONS.watch(activation_layer)

@@ -1,7 +1,7 @@
-"""The module registry: one explicit dict from class names to Module classes.
+"""The layer registry, :data:`LAYERS`: class names to Module classes.
 
 Saved models store their architecture as ``{"class_name": "Dense", "config": {...}}``
-(nested for Sequential). Loading looks the class name up in this dict and calls the
+(nested for Sequential). Loading looks the class name up in this registry and calls the
 class's ``from_config``, which checks the keys and passes them to the constructor,
 which checks the values. Nothing in a config is ever imported, evaluated or executed.
 """
@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from backprop.naming import short_repr
 from backprop.layers.module import Module
+from backprop.registry import Registry
 
-__all__ = ["register_module", "get_module_class", "registered_modules", "module_to_config", "module_from_config",
-           "declared_state_shapes"]
+__all__ = ["LAYERS", "register_module", "get_module_class", "registered_modules", "module_to_config",
+           "module_from_config", "declared_state_shapes"]
 
-_REGISTRY: dict = {}
+LAYERS = Registry("layer", case_sensitive=True)
+"""Every loadable Module class, by its class name (or the name given to :func:`register_module`)."""
 
 
 def register_module(cls=None, *, name: str = None):
@@ -35,13 +37,12 @@ def register_module(cls=None, *, name: str = None):
         key = name or klass.__name__
         if not isinstance(key, str) or not key.isidentifier():
             raise ValueError(f"register_module: name must be an identifier, got {key!r}")
-        existing = _REGISTRY.get(key)
-        if existing is not None and existing is not klass and _qualified(existing) != _qualified(klass):
+        try:
+            return LAYERS.register(klass, name=key)  # the same class defined again replaces itself
+        except ValueError:
             raise ValueError(
-                f"register_module: the name {key!r} is already taken by {_qualified(existing)}; pass name=..."
-            )
-        _REGISTRY[key] = klass
-        return klass
+                f"register_module: the name {key!r} is already taken by {_qualified(LAYERS.get(key))}; pass name=..."
+            ) from None
 
     return register(cls) if cls is not None else register
 
@@ -52,7 +53,7 @@ def _qualified(klass) -> str:
 
 def registered_modules() -> list:
     """The registered class names, sorted."""
-    return sorted(_REGISTRY)
+    return LAYERS.names()
 
 
 def get_module_class(class_name: str) -> type:
@@ -61,9 +62,9 @@ def get_module_class(class_name: str) -> type:
     Raises:
         ValueError: ``unknown layer type 'X'; known types: [...]``.
     """
-    if not isinstance(class_name, str) or class_name not in _REGISTRY:
+    if not isinstance(class_name, str) or class_name not in LAYERS:
         raise ValueError(f"unknown layer type {short_repr(class_name)}; known types: {registered_modules()}")
-    return _REGISTRY[class_name]
+    return LAYERS.get(class_name)
 
 
 def module_to_config(module: Module) -> dict:
@@ -74,9 +75,9 @@ def module_to_config(module: Module) -> dict:
     """
     if not isinstance(module, Module):
         raise TypeError(f"module_to_config: expected a Module, got {type(module).__name__}")
-    for key, klass in _REGISTRY.items():
-        if klass is type(module):
-            return {"class_name": key, "config": module.get_config()}
+    key = LAYERS.name_of(module)
+    if key is not None:
+        return {"class_name": key, "config": module.get_config()}
     raise ValueError(
         f"module_to_config: {type(module).__name__} is not registered; decorate it with @register_module "
         "so that it can be saved and loaded"

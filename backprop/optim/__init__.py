@@ -7,43 +7,44 @@
     >>> schedule = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
 
 Each step: ``opt.zero_grad(); loss.backward(); opt.step()``; each epoch: ``schedule.step()``.
+
+Each optimiser registers itself in :data:`OPTIMIZERS` in its own file, and each schedule in
+:data:`~backprop.optim.lr_scheduler.SCHEDULES`; importing the file here is what makes it
+available by name.
 """
 
 from __future__ import annotations
 
 import inspect
 
-from backprop.naming import unknown_name_error
 from backprop.optim import lr_scheduler
 from backprop.optim.adam import Adam
 from backprop.optim.adamw import AdamW
 from backprop.optim.momentum import Momentum
-from backprop.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
-from backprop.optim.optimizer import Optimizer, pack_parameters
+from backprop.optim.lr_scheduler import (
+    SCHEDULES, CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR, get_lr_scheduler,
+)
+from backprop.optim.optimizer import OPTIMIZERS, Optimizer, pack_parameters
 from backprop.optim.rmsprop import RMSprop
 from backprop.optim.sgd import SGD
 
 __all__ = [
     "Optimizer", "pack_parameters", "SGD", "Momentum", "RMSprop", "Adam", "AdamW", "OPTIMIZERS", "get_optimizer",
-    "lr_scheduler", "LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
+    "lr_scheduler", "LRScheduler", "SCHEDULES", "get_lr_scheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
 ]
-
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam, "adamw": AdamW}
-
-# Defaults used when an optimiser is picked by name and its class has no default.
-_NAME_DEFAULTS = {"sgd": {"lr": 0.01}, "momentum": {"lr": 0.01}}
 
 
 def get_optimizer(name_or_optimizer, params, **overrides) -> Optimizer:
     """Build an optimiser from a name, or pass an optimiser through.
 
     Args:
-        name_or_optimizer: one of ``OPTIMIZERS`` ("sgd", "momentum", "rmsprop", "adam", "adamw",
-            any case), an Optimizer subclass, or an Optimizer instance (returned
+        name_or_optimizer: a name in ``OPTIMIZERS`` ("sgd", "momentum", "rmsprop", "adam",
+            "adamw", any case), an Optimizer subclass, or an Optimizer instance (returned
             as it is; ``params`` is then ignored and no overrides are allowed).
         params: the Tensors to optimise, or parameter groups (dicts with "params").
         **overrides: constructor arguments, e.g. ``lr=0.1, momentum=0.9``; the rest
-            are the optimiser's defaults (SGD picked by name: lr = 0.01).
+            are the optimiser's defaults, and its ``defaults_when_named`` when picked by name
+            (SGD: lr = 0.01).
 
     Raises:
         ValueError: for an unknown name (with the closest valid one) or bad arguments.
@@ -61,12 +62,9 @@ def get_optimizer(name_or_optimizer, params, **overrides) -> Optimizer:
         raise TypeError(
             f"optimizer must be a name, an Optimizer class or an Optimizer, got {type(name_or_optimizer).__name__}"
         )
-    key = name_or_optimizer.lower()
-    if key not in OPTIMIZERS:
-        raise unknown_name_error("optimizer", name_or_optimizer, key, sorted(OPTIMIZERS))
-    cls = OPTIMIZERS[key]
+    cls = OPTIMIZERS.get(name_or_optimizer)
     accepted = set(inspect.signature(cls).parameters) - {"params"}
     unknown = sorted(set(overrides) - accepted)
     if unknown:
         raise ValueError(f"{cls.__name__} has no argument(s) {unknown}; it accepts {sorted(accepted)}")
-    return cls(params, **{**_NAME_DEFAULTS.get(key, {}), **overrides})
+    return cls(params, **{**cls.defaults_when_named, **overrides})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from backprop import jit
+from backprop.optim.optimizer import OPTIMIZERS
 from backprop.optim.optimizer import (
     Optimizer, check_betas, check_bool, check_non_negative, check_positive, lerp_, lerp_form,
 )
@@ -13,6 +14,7 @@ from backprop.optim.optimizer import (
 __all__ = ["Adam"]
 
 
+@OPTIMIZERS.register
 class Adam(Optimizer):
     r"""Adam, PyTorch's ``torch.optim.Adam`` for the same arguments.
 
@@ -40,6 +42,8 @@ class Adam(Optimizer):
         weight_decay: λ >= 0.
         amsgrad: use the running maximum of v.
     """
+
+    name = "adam"
 
     state_arrays = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     state_scalars = ("step",)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from backprop.optim.adam import Adam
+from backprop.optim.optimizer import OPTIMIZERS
 
 __all__ = ["AdamW"]
 
 
+@OPTIMIZERS.register
 class AdamW(Adam):
     r"""AdamW, PyTorch's ``torch.optim.AdamW`` for the same arguments.
 
@@ -31,6 +33,8 @@ class AdamW(Adam):
         weight_decay: λ >= 0 (default 0.01).
         amsgrad: use the running maximum of v (see :class:`Adam`).
     """
+
+    name = "adamw"
 
     decoupled_weight_decay = True
 

@@ -11,16 +11,27 @@ Like PyTorch, the schedules compute the next lr from the current ``group["lr"]``
 
 ``state_dict()`` is a JSON-serialisable dict of the schedule's counters and
 settings; restore the optimiser's state_dict too, since the current lr lives there.
+``get_config()`` is its constructor arguments (without the optimiser).
+
+Each schedule class is registered in :data:`SCHEDULES` under a snake-case ``name``
+with its PyTorch class name as an alias, so ``get_lr_scheduler("StepLR", opt,
+step_size=10)`` and ``get_lr_scheduler("step_lr", opt, step_size=10)`` are the same.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 
 from backprop.optim.optimizer import Optimizer
+from backprop.registry import Registry
 
-__all__ = ["LRScheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau"]
+__all__ = ["LRScheduler", "SCHEDULES", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
+           "get_lr_scheduler"]
+
+SCHEDULES = Registry("learning-rate schedule")
+"""Every schedule class, by ``name`` and ``aliases`` (case-insensitive)."""
 
 
 def _check_optimizer(optimizer) -> None:
@@ -50,6 +61,8 @@ class LRScheduler:
         last_epoch: the epoch whose lr is in force (0 after construction).
     """
 
+    name = ""
+    aliases: tuple = ()
     _hyperparameters: tuple = ()
 
     def __init__(self, optimizer: Optimizer):
@@ -82,6 +95,10 @@ class LRScheduler:
         """The learning rate of each parameter group, as set by the last ``step()``."""
         return list(self._last_lr)
 
+    def get_config(self) -> dict:
+        """The constructor arguments after the optimiser: ``type(s)(optimizer, **s.get_config())``."""
+        return {name: getattr(self, name) for name in self._hyperparameters}
+
     def state_dict(self) -> dict:
         """Counters and settings (JSON-serialisable); the optimiser is not included."""
         state = {"base_lrs": list(self.base_lrs), "last_epoch": self.last_epoch,
@@ -107,6 +124,7 @@ class LRScheduler:
         return f"{type(self).__name__}({settings}, last_epoch={self.last_epoch})"
 
 
+@SCHEDULES.register
 class StepLR(LRScheduler):
     """Multiply the lr by γ every ``step_size`` epochs: η_e = η₀ · γ^⌊e / step_size⌋.
 
@@ -116,6 +134,8 @@ class StepLR(LRScheduler):
         gamma: γ > 0, the factor.
     """
 
+    name = "step_lr"
+    aliases = ("StepLR",)
     _hyperparameters = ("step_size", "gamma")
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
@@ -131,6 +151,7 @@ class StepLR(LRScheduler):
         return [lr * self.gamma for lr in self._current_lrs()]
 
 
+@SCHEDULES.register
 class ExponentialLR(LRScheduler):
     """Multiply the lr by γ every epoch: η_e = η₀ · γ^e.
 
@@ -139,6 +160,8 @@ class ExponentialLR(LRScheduler):
         gamma: γ > 0, the factor per epoch.
     """
 
+    name = "exponential_lr"
+    aliases = ("ExponentialLR",)
     _hyperparameters = ("gamma",)
 
     def __init__(self, optimizer: Optimizer, gamma: float):
@@ -152,6 +175,7 @@ class ExponentialLR(LRScheduler):
         return [lr * self.gamma for lr in self._current_lrs()]
 
 
+@SCHEDULES.register
 class CosineAnnealingLR(LRScheduler):
     r"""Follow half a cosine from η₀ down to η_min over T_max epochs.
 
@@ -164,6 +188,8 @@ class CosineAnnealingLR(LRScheduler):
         eta_min: η_min >= 0, the lowest lr.
     """
 
+    name = "cosine_annealing_lr"
+    aliases = ("CosineAnnealingLR",)
     _hyperparameters = ("T_max", "eta_min")
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0):
@@ -184,6 +210,7 @@ class CosineAnnealingLR(LRScheduler):
                 for lr in self._current_lrs()]
 
 
+@SCHEDULES.register
 class ReduceLROnPlateau(LRScheduler):
     """Multiply the lr by ``factor`` when a metric has stopped improving for ``patience`` epochs.
 
@@ -207,6 +234,8 @@ class ReduceLROnPlateau(LRScheduler):
         eps: >= 0; a reduction smaller than this is skipped.
     """
 
+    name = "reduce_lr_on_plateau"
+    aliases = ("ReduceLROnPlateau",)
     _hyperparameters = ("mode", "factor", "patience", "threshold", "threshold_mode", "cooldown",
                         "min_lrs", "eps")
 
@@ -274,6 +303,12 @@ class ReduceLROnPlateau(LRScheduler):
     def in_cooldown(self) -> bool:
         return self.cooldown_counter > 0
 
+    def get_config(self) -> dict:
+        config = super().get_config()
+        min_lrs = config.pop("min_lrs")
+        config["min_lr"] = min_lrs[0] if len(set(min_lrs)) == 1 else list(min_lrs)
+        return config
+
     def state_dict(self) -> dict:
         """Counters and settings; ``best`` may be ±inf (Python's json writes it as Infinity)."""
         state = {"last_epoch": self.last_epoch, "_last_lr": list(self._last_lr), "best": self.best,
@@ -281,3 +316,35 @@ class ReduceLROnPlateau(LRScheduler):
         state.update({name: getattr(self, name) for name in self._hyperparameters})
         state["min_lrs"] = list(self.min_lrs)
         return state
+
+
+def get_lr_scheduler(name_or_schedule, optimizer: Optimizer, **arguments) -> LRScheduler:
+    """Build a schedule by name (``"StepLR"``, ``"step_lr"``, any case) or class for ``optimizer``.
+
+    Args:
+        name_or_schedule: a name in ``SCHEDULES``, an LRScheduler subclass, or an LRScheduler
+            (returned as it is; no arguments are then allowed).
+        optimizer: the optimiser to drive.
+        **arguments: the schedule's constructor arguments, e.g. ``step_size=10, gamma=0.5``.
+
+    Raises:
+        ValueError: an unknown name (with the closest valid one) or bad arguments.
+        TypeError: something that is neither a name nor a schedule.
+    """
+    if isinstance(name_or_schedule, LRScheduler):
+        if arguments:
+            raise ValueError(f"get_lr_scheduler: got a schedule and the arguments {sorted(arguments)}; "
+                             "set them when building the schedule, or pass its name instead")
+        return name_or_schedule
+    if isinstance(name_or_schedule, str):
+        cls = SCHEDULES.get(name_or_schedule)
+    elif isinstance(name_or_schedule, type) and issubclass(name_or_schedule, LRScheduler):
+        cls = name_or_schedule
+    else:
+        raise TypeError(f"a schedule must be a name, an LRScheduler class or an LRScheduler, "
+                        f"got {type(name_or_schedule).__name__}")
+    accepted = set(inspect.signature(cls).parameters) - {"optimizer"}
+    unknown = sorted(str(key) for key in arguments if key not in accepted)
+    if unknown:
+        raise ValueError(f"{cls.__name__} has no argument(s) {unknown}; it accepts {sorted(accepted)}")
+    return cls(optimizer, **arguments)

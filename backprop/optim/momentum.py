@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop.optim.optimizer import OPTIMIZERS
 from backprop.optim.optimizer import Optimizer, check_in_unit_interval, check_positive
 
 __all__ = ["Momentum"]
 
 
+@OPTIMIZERS.register
 class Momentum(Optimizer):
     r"""The notes' momentum (seed 001): v ← β v + (1 − β) g, then W ← W − α v, from v₀ = 0.
 
@@ -32,6 +34,9 @@ class Momentum(Optimizer):
         >>> print(W.data)  # v = 0.1·g = [0.1, -0.2];  W − 0.5 v
         [ 0.95 -1.9 ]
     """
+
+    name = "momentum"
+    defaults_when_named = {"lr": 0.01}  # lr is required when built directly, as in the notes
 
     state_arrays = ("velocity",)
 

@@ -48,8 +48,12 @@ from typing import Any, Callable, Iterable, Optional
 import numpy as np
 
 from backprop.engine.tensor import Tensor, enable_grad
+from backprop.registry import Registry
 
-__all__ = ["Optimizer", "pack_parameters"]
+__all__ = ["Optimizer", "OPTIMIZERS", "pack_parameters"]
+
+OPTIMIZERS = Registry("optimizer")
+"""Every optimiser class, by ``name`` and ``aliases`` (case-insensitive); each registers itself in its file."""
 
 
 class Optimizer:
@@ -63,9 +67,15 @@ class Optimizer:
 
     Subclasses define ``_check_group(group)`` (raise ValueError on a bad
     hyper-parameter), ``_update(W, g, state, group)`` and the class attributes
-    ``state_arrays`` / ``state_scalars`` (the names their state may hold).
+    ``state_arrays`` / ``state_scalars`` (the names their state may hold); a subclass
+    picked by name sets ``name``, ``aliases`` and ``defaults_when_named`` (the arguments
+    ``get_optimizer(name, ...)`` supplies that its constructor requires, e.g. SGD's lr)
+    and registers itself with ``@OPTIMIZERS.register``.
     """
 
+    name = ""
+    aliases: tuple = ()
+    defaults_when_named: dict = {}
     state_arrays: tuple = ()
     state_scalars: tuple = ()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from backprop import jit
+from backprop.optim.optimizer import OPTIMIZERS
 from backprop.optim.optimizer import (
     Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_, lerp_form,
 )
@@ -12,6 +13,7 @@ from backprop.optim.optimizer import (
 __all__ = ["RMSprop"]
 
 
+@OPTIMIZERS.register
 class RMSprop(Optimizer):
     r"""RMSprop, PyTorch's ``torch.optim.RMSprop`` for the same arguments.
 
@@ -38,6 +40,8 @@ class RMSprop(Optimizer):
         centered: divide by √(s − m²) instead of √s.
         weight_decay: λ >= 0, the L2 penalty (λ/2)‖W‖² added to J.
     """
+
+    name = "rmsprop"
 
     state_arrays = ("square_avg", "grad_avg", "momentum_buffer")
     state_scalars = ("step",)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from backprop import jit
+from backprop.optim.optimizer import OPTIMIZERS
 from backprop.optim.optimizer import (
     Optimizer, check_bool, check_non_negative, check_positive, check_real,
 )
@@ -12,6 +13,7 @@ from backprop.optim.optimizer import (
 __all__ = ["SGD"]
 
 
+@OPTIMIZERS.register
 class SGD(Optimizer):
     r"""Gradient descent on minibatch gradients: W ← W − η g, with g = ∂J/∂W.
 
@@ -52,6 +54,9 @@ class SGD(Optimizer):
         >>> print(W.data)  # W − 0.1·2W (the first v is g itself)
         [ 0.8 -1.6]
     """
+
+    name = "sgd"
+    defaults_when_named = {"lr": 0.01}  # lr is required when built directly, as in the notes
 
     state_arrays = ("momentum_buffer",)
 

@@ -48,6 +48,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from backprop import nn
 from backprop import random as bp_random
+from backprop.engine.ops.activation import ACTIVATIONS
 from backprop.engine.tensor import Tensor, enable_grad, eval_mode, no_grad
 from backprop.optim import SGD, AdamW, RMSprop
 from backprop.training import fastpath
@@ -59,10 +60,6 @@ from backprop.training.loop import Trainer, TrainingDivergedError
 __all__ = ["BaseMLP"]
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam", "rmsprop", "adamw")
-
-# scikit-learn's activation names → the library's layers.
-_HIDDEN_ACTIVATIONS = {"identity": None, "logistic": "sigmoid", "tanh": "tanh", "relu": "relu"}
-_ACTIVATION_LAYERS = {"identity": nn.Identity, "logistic": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU}
 
 
 @contextlib.contextmanager
@@ -338,7 +335,8 @@ class BaseMLP(BaseEstimator):
         layers = []
         for i, (fan_in, fan_out) in enumerate(zip(layer_units[:-1], layer_units[1:])):
             hidden = i < n_layers - 1
-            activation = _HIDDEN_ACTIVATIONS[self.activation] if hidden and not self.batch_norm else None
+            # scikit-learn's names (identity, logistic, tanh, relu) are names or aliases in the registry
+            activation = self.activation if hidden and not self.batch_norm else None
             dense = nn.Dense(fan_in, fan_out, activation=activation, weight_init="zeros", dtype=dtype)
             if weights is None:
                 init_bound = np.sqrt(factor / (fan_in + fan_out))
@@ -350,7 +348,7 @@ class BaseMLP(BaseEstimator):
             dense.b.data = np.array(intercept, dtype=dtype)
             layers.append(dense)
             if hidden and self.batch_norm:
-                layers += [nn.BatchNorm(fan_out, dtype=dtype), _ACTIVATION_LAYERS[self.activation]()]
+                layers += [nn.BatchNorm(fan_out, dtype=dtype), nn.activation_layer(ACTIVATIONS.get(self.activation))()]
             if hidden and self.dropout > 0:
                 layers.append(nn.Dropout(self.dropout))
         return nn.Sequential(*layers)

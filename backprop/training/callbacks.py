@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from backprop.io.model_file import write_model_file
-from backprop.metrics import HIGHER_IS_BETTER
+from backprop.metrics import METRICS
 
 __all__ = [
     "Callback", "CallbackList", "EarlyStopping", "ModelCheckpoint", "LearningRateScheduler",
@@ -218,7 +218,9 @@ class _Monitor:
 
 def _auto_mode(monitor: str) -> str:
     name = monitor[4:] if monitor.startswith("val_") else monitor
-    return "max" if name in HIGHER_IS_BETTER or "acc" in name else "min"
+    if name in METRICS:
+        return "max" if METRICS.get(name).higher_is_better else "min"
+    return "max" if "acc" in name else "min"  # an unregistered metric: Keras's guess
 
 
 # --------------------------------------------------------- early stopping

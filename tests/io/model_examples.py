@@ -9,6 +9,7 @@ import numpy as np
 
 import backprop as bp
 from backprop import nn
+from backprop.engine.ops.activation import ACTIVATIONS
 
 
 def classifier():
@@ -41,9 +42,14 @@ def everything():
         nn.BatchNorm(5, momentum=None),
         nn.Sequential(nn.Dense(5, 4, use_bias=False, bias_init="zeros"), nn.ReLU(), nn.LeakyReLU(0.3)),
         nn.Dense(4, 4, activation="softmax", weight_init={"name": "normal", "std": 0.2}),
-        nn.Sigmoid(), nn.Tanh(), nn.Arctan(), nn.Step(), nn.Identity(), nn.Dropout(0.1),
+        *activation_layers(), nn.Dropout(0.1),
         nn.Dense(4, 3), nn.Softmax(axis=-1),
     )
+
+
+def activation_layers() -> list:
+    """One layer of every registered activation, with its default arguments."""
+    return [nn.activation_layer(activation)() for activation in ACTIVATIONS]
 
 
 def regressor():

@@ -108,8 +108,8 @@ def test_initialiser_scale_uses_conv_fan_in(weight_init, expected_std):
 
 
 def test_default_init_follows_the_activation_as_for_dense():
-    assert nn.Conv2d(2, 3, 3, activation="relu").weight_init is nn.init.he_normal
-    assert nn.Conv2d(2, 3, 3).weight_init is nn.init.xavier_normal
+    assert nn.Conv2d(2, 3, 3, activation="relu").weight_init == nn.init.he_normal
+    assert nn.Conv2d(2, 3, 3).weight_init == nn.init.xavier_normal
     assert np.all(nn.Conv2d(2, 3, 3).b.data == 0)
 
 

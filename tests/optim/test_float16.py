@@ -12,7 +12,7 @@ import backprop as bp
 from backprop import nn, optim
 
 
-@pytest.mark.parametrize("name", sorted(optim.OPTIMIZERS))
+@pytest.mark.parametrize("name", optim.OPTIMIZERS.names())
 def test_a_float16_step_is_the_float32_step_rounded(name):
     rng = np.random.default_rng(0)
     W0 = rng.normal(scale=0.5, size=(4, 3)).astype(np.float16)

@@ -1,5 +1,6 @@
 """Learning-rate schedules give PyTorch's values, epoch by epoch, and resume from a state_dict."""
 
+import inspect
 import json
 import math
 
@@ -167,3 +168,67 @@ def test_bad_arguments(make, message):
 def test_needs_an_optimizer():
     with pytest.raises(TypeError, match="optimiser"):
         lr_scheduler.StepLR(object(), step_size=2)
+
+
+# ------------------------------------------------------------ every registered schedule
+ENTRIES = lr_scheduler.SCHEDULES.items()
+IDS = [name for name, _ in ENTRIES]
+_SAMPLE_VALUES = {"int": 3, "float": 0.5}
+
+
+def required_arguments(cls) -> dict:
+    """A value for each argument the schedule requires (3 for an int, 0.5 for a float), from its signature."""
+    parameters = list(inspect.signature(cls).parameters.values())[1:]  # after the optimiser
+    return {p.name: _SAMPLE_VALUES[p.annotation] for p in parameters if p.default is p.empty}
+
+
+def steps(cls, scheduler, epochs=EPOCHS) -> list:
+    opt = scheduler.optimizer
+    return lr_trajectory(opt, scheduler, epochs, metrics=METRICS[:epochs] if _takes_metric(cls) else None)
+
+
+def _takes_metric(cls) -> bool:
+    return any(p.default is p.empty for p in list(inspect.signature(cls.step).parameters.values())[1:])
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_every_name_and_alias_builds_the_schedule(name, cls):
+    aliases = [alias for alias, target in lr_scheduler.SCHEDULES.aliases().items() if target == name]
+    assert cls.__name__.lower() in aliases  # PyTorch's class name is accepted
+    for spelling in [name, *aliases, cls.__name__]:
+        opt, _ = make_optimizers()
+        assert lr_scheduler.SCHEDULES.get(spelling) is cls
+        assert type(optim.get_lr_scheduler(spelling, opt, **required_arguments(cls))) is cls
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_config_rebuilds_the_same_schedule(name, cls):
+    opt, _ = make_optimizers()
+    scheduler = optim.get_lr_scheduler(name, opt, **required_arguments(cls))
+    config = json.loads(json.dumps(scheduler.get_config()))
+    opt_again, _ = make_optimizers()
+    rebuilt = cls(opt_again, **config)
+    assert rebuilt.get_config() == scheduler.get_config()
+    assert steps(cls, rebuilt) == steps(cls, scheduler)
+
+
+@pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
+def test_follows_torch_with_its_required_arguments(name, cls):
+    ours, theirs = make_optimizers()
+    arguments = required_arguments(cls)
+    our_lrs = steps(cls, optim.get_lr_scheduler(name, ours, **arguments))
+    their_lrs = steps(cls, getattr(torch.optim.lr_scheduler, cls.__name__)(theirs, **arguments))
+    np.testing.assert_allclose(our_lrs, their_lrs, rtol=1e-12)
+    assert len({tuple(lrs) for lrs in our_lrs}) > 1  # the lr did change
+
+
+def test_get_lr_scheduler_refuses_unknown_names_and_arguments():
+    opt, _ = make_optimizers()
+    with pytest.raises(ValueError, match="did you mean 'step_lr'"):
+        optim.get_lr_scheduler("step_lrr", opt, step_size=2)
+    with pytest.raises(ValueError, match="no argument"):
+        optim.get_lr_scheduler("StepLR", opt, step_size=2, gama=0.5)
+    scheduler = optim.get_lr_scheduler(lr_scheduler.StepLR, opt, step_size=2)
+    assert optim.get_lr_scheduler(scheduler, opt) is scheduler
+    with pytest.raises(TypeError):
+        optim.get_lr_scheduler(3, opt)

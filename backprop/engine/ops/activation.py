@@ -1,29 +1,67 @@
-"""Activation functions f, each defined once with its derivative f′ beside it.
+"""Activation functions f: each one class holding f, its derivative f′ and their in-place forms.
 
 An elementwise activation computes a = f(z) and, in backward, δ = g ∘ f′(z),
 the Hadamard product of the notes' δ equations. The same objects serve the
-layers (``Dense(activation="relu")``) and the trace of issue 8, which shows f′(z).
-Softmax is not elementwise: its Jacobian is diag(a) − a aᵀ, applied in backward as
-a ∘ (g − ⟨g, a⟩).
+layers (``Dense(activation="relu")``, ``nn.ReLU()``) and the trace of issue 8, which
+shows f′(z). Softmax is not elementwise: its Jacobian is diag(a) − a aᵀ, applied in
+backward as a ∘ (g − ⟨g, a⟩).
+
+Every activation class is registered in :data:`ACTIVATIONS` under its ``name`` and
+``aliases``; the layer ``nn.<layer_name>`` is derived from it (in
+:mod:`backprop.layers.activations`), so a new activation is one class here:
+
+    >>> ACTIVATIONS.get("logistic").layer_name, ACTIVATIONS.canonical("linear")
+    ('Sigmoid', 'identity')
 """
 
 from __future__ import annotations
 
+import math
+import numbers
+
 from backprop.backend import xp
 from backprop.engine.tensor import Tensor, as_tensor, make_result, tensor_method
-from backprop.naming import unknown_name_error
+from backprop.naming import short_repr
+from backprop.registry import Registry
 
 __all__ = [
     "Activation", "ACTIVATIONS", "get_activation",
+    "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax",
     "identity", "relu", "leaky_relu", "sigmoid", "tanh", "arctan", "step", "softmax", "log_softmax",
     "sigmoid_array", "softmax_array",
 ]
 
+ACTIVATIONS = Registry("activation")
+"""Every activation class, by ``name`` and ``aliases`` (case-insensitive)."""
+
 
 class Activation:
-    """An elementwise activation: ``f(z)`` and its derivative ``df(z, a)`` where a = f(z)."""
+    """An activation a = f(z): ``f(z)`` and its derivative ``df(z, a)`` where a = f(z).
+
+    A subclass states its facets as class attributes and registers itself with
+    ``@ACTIVATIONS.register``:
+
+    * ``name``, ``aliases``: what ``Dense(activation=...)``, the command line and the
+      scikit-learn front accept;
+    * ``layer_name``: the class name of its layer, ``nn.<layer_name>`` (derived
+      automatically unless :mod:`backprop.layers.activations` writes one by hand);
+    * ``elementwise``: f acts on each z_i alone, so f′(z) is an array shaped like z
+      (softmax: False, its Jacobian is a matrix);
+    * ``weight_init``: the initialiser of a layer whose z goes through f when none is
+      given (He for the ReLUs, Xavier otherwise; see :mod:`backprop.init`).
+
+    Parameters (LeakyReLU's slope) are constructor arguments kept as attributes of the
+    same names, so that the layer's config and :meth:`get_config` read them back.
+    """
 
     name = ""
+    aliases: tuple = ()
+    layer_name = ""
+    elementwise = True
+    weight_init = "xavier_normal"
+
+    def __init__(self):
+        pass
 
     def f(self, z):
         raise NotImplementedError
@@ -32,7 +70,12 @@ class Activation:
         raise NotImplementedError
 
     def get_config(self) -> dict:
+        """The constructor arguments that rebuild this activation (``{}`` when it has none)."""
         return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Activation":
+        return cls(**config)
 
     # In-place kernels for the fused training fast path (backprop.training.fastpath).
     # They compute the same numbers as f and df without allocating; subclasses
@@ -50,22 +93,30 @@ class Activation:
         a = self.f(x.data)
         return make_result(a, (x,), lambda g: (g * self.df(x.data, a),), self.name)
 
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash((type(self), tuple(sorted(self.get_config().items()))))
+
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
 
 
+@ACTIVATIONS.register
 class Identity(Activation):
     """f(z) = z;  f′(z) = 1. The notes' linear activation."""
 
     name = "identity"
+    aliases = ("linear", "none")
+    layer_name = "Identity"
 
     def f(self, z):
         return z.copy()
 
     def df(self, z, a):
         return xp.ones_like(z)
-
 
     def f_into(self, z, out):
         if out is not z:
@@ -74,17 +125,20 @@ class Identity(Activation):
     def backprop_into(self, delta, z, a, scratch):
         pass
 
+
+@ACTIVATIONS.register
 class ReLU(Activation):
     """f(z) = max(0, z);  f′(z) = 1 for z > 0, else 0."""
 
     name = "relu"
+    layer_name = "ReLU"
+    weight_init = "he_normal"  # ReLU zeroes half of z, so W needs twice the variance (He)
 
     def f(self, z):
         return xp.maximum(z, 0)
 
     def df(self, z, a):
         return (z > 0).astype(z.dtype)
-
 
     def f_into(self, z, out):
         xp.maximum(z, 0, out=out)
@@ -93,14 +147,24 @@ class ReLU(Activation):
         xp.greater(z, 0, out=scratch)  # 1.0 where z > 0, else 0.0
         xp.multiply(delta, scratch, out=delta)
 
+
+@ACTIVATIONS.register
 class LeakyReLU(Activation):
-    """f(z) = z for z > 0, else s·z;  f′(z) = 1 for z > 0, else s (s = negative_slope)."""
+    """f(z) = z for z > 0, else s·z;  f′(z) = 1 for z > 0, else s.
+
+    Args:
+        negative_slope: s, the slope for z ≤ 0 (default 0.01), a finite number.
+    """
 
     name = "leaky_relu"
+    layer_name = "LeakyReLU"
+    weight_init = "he_normal"
 
     def __init__(self, negative_slope: float = 0.01):
-        if not isinstance(negative_slope, (int, float)) or isinstance(negative_slope, bool):
-            raise TypeError(f"negative_slope must be a number, got {negative_slope!r}")
+        super().__init__()
+        ok = isinstance(negative_slope, numbers.Real) and not isinstance(negative_slope, bool)
+        if not ok or not math.isfinite(negative_slope):  # a NaN slope would make every output NaN
+            raise ValueError(f"LeakyReLU: negative_slope must be a finite number, got {short_repr(negative_slope)}")
         self.negative_slope = float(negative_slope)
 
     def f(self, z):
@@ -113,13 +177,16 @@ class LeakyReLU(Activation):
         return {"negative_slope": self.negative_slope}
 
 
+@ACTIVATIONS.register
 class Sigmoid(Activation):
-    """The logistic function f(z) = 1/(1 + e^(−z));  f′(z) = a(1 − a).
+    """The logistic function f(z) = σ(z) = 1/(1 + e^(−z));  f′(z) = a(1 − a).
 
     Computed without overflow: for z < 0 as e^z/(1 + e^z).
     """
 
     name = "sigmoid"
+    aliases = ("logistic",)
+    layer_name = "Sigmoid"
 
     def f(self, z):
         e = xp.exp(-xp.abs(z))
@@ -128,23 +195,24 @@ class Sigmoid(Activation):
     def df(self, z, a):
         return a * (1 - a)
 
-
     def backprop_into(self, delta, z, a, scratch):
         xp.subtract(1, a, out=scratch)
         xp.multiply(scratch, a, out=scratch)
         xp.multiply(delta, scratch, out=delta)
 
+
+@ACTIVATIONS.register
 class Tanh(Activation):
     """f(z) = tanh z;  f′(z) = 1 − a²."""
 
     name = "tanh"
+    layer_name = "Tanh"
 
     def f(self, z):
         return xp.tanh(z)
 
     def df(self, z, a):
         return 1 - a * a
-
 
     def f_into(self, z, out):
         xp.tanh(z, out=out)
@@ -154,10 +222,13 @@ class Tanh(Activation):
         xp.subtract(1, scratch, out=scratch)
         xp.multiply(delta, scratch, out=delta)
 
+
+@ACTIVATIONS.register
 class Arctan(Activation):
     """f(z) = arctan z;  f′(z) = 1/(1 + z²)."""
 
     name = "arctan"
+    layer_name = "Arctan"
 
     def f(self, z):
         return xp.arctan(z)
@@ -166,6 +237,7 @@ class Arctan(Activation):
         return 1 / (1 + z * z)
 
 
+@ACTIVATIONS.register
 class Step(Activation):
     """The threshold function f(z) = 1 for z ≥ 0, else 0;  f′(z) = 0 everywhere.
 
@@ -174,6 +246,7 @@ class Step(Activation):
     """
 
     name = "step"
+    layer_name = "Step"
 
     def f(self, z):
         return (z >= 0).astype(z.dtype)
@@ -182,15 +255,53 @@ class Step(Activation):
         return xp.zeros_like(z)
 
 
-ACTIVATIONS = {cls.name: cls for cls in (Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Arctan, Step)}
-_ALIASES = {"linear": "identity", "logistic": "sigmoid", "none": "identity"}
+@ACTIVATIONS.register
+class Softmax(Activation):
+    """a_k = e^(z_k) / Σ_j e^(z_j) along ``axis``, computed as e^(z_k − max z) (no overflow).
+
+    Not elementwise: its Jacobian ∂a/∂z = diag(a) − a aᵀ is a matrix, so there is no
+    f′(z) vector and :meth:`df` raises. Backward (the :func:`softmax` op) applies
+    the Jacobian as δ = a ∘ (g − Σ_k g_k a_k).
+
+    Args:
+        axis: the axis that sums to 1 (default −1, the features of a batch in rows).
+    """
+
+    name = "softmax"
+    layer_name = "Softmax"
+    elementwise = False
+
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        # NumPy arrays have at most 64 axes; the model-file loader checks the real rank.
+        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -64 <= axis < 64:
+            raise ValueError(f"Softmax: axis must be an int in [-64, 63], got {short_repr(axis)}")
+        self.axis = int(axis)
+
+    def f(self, z):
+        return softmax_array(z, self.axis)
+
+    def df(self, z, a):
+        raise NotImplementedError(
+            "softmax is not elementwise: its Jacobian is diag(a) - a a^T, applied in backward as "
+            "a * (g - sum(g * a, axis)); there is no f'(z) vector"
+        )
+
+    def __call__(self, x) -> Tensor:
+        return softmax(x, axis=self.axis)
+
+    def get_config(self) -> dict:
+        return {} if self.axis == -1 else {"axis": self.axis}
 
 
 def get_activation(name_or_activation, **kwargs) -> Activation:
     """Resolve ``"relu"``, ``"logistic"`` etc. (or an :class:`Activation`) to an Activation object.
 
+    ``kwargs`` are the activation's parameters (``negative_slope=0.2``); None gives Identity.
+
     Raises:
-        ValueError: for an unknown name, suggesting the closest valid one.
+        ValueError: for an unknown name, listing the valid ones and suggesting the closest.
+        TypeError: for something that is neither a name nor an Activation.
     """
     if isinstance(name_or_activation, Activation):
         return name_or_activation
@@ -198,11 +309,7 @@ def get_activation(name_or_activation, **kwargs) -> Activation:
         return Identity()
     if not isinstance(name_or_activation, str):
         raise TypeError(f"activation must be a name or an Activation, got {type(name_or_activation).__name__}")
-    key = name_or_activation.lower()
-    key = _ALIASES.get(key, key)
-    if key not in ACTIVATIONS:
-        raise unknown_name_error("activation", name_or_activation, key, sorted(ACTIVATIONS) + ["softmax"])
-    return ACTIVATIONS[key](**kwargs)
+    return ACTIVATIONS.get(name_or_activation)(**kwargs)
 
 
 _RELU, _SIGMOID, _TANH, _ARCTAN, _STEP = ReLU(), Sigmoid(), Tanh(), Arctan(), Step()
