@@ -19,7 +19,7 @@ from typing import Optional, Union
 
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop.naming import unknown_name_error
-from backprop.layers.module import check_real
+from backprop.checks import check_non_negative
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "REGULARIZERS", "get_regularizer"]
 
@@ -51,7 +51,7 @@ class Regularizer:
 
 
 def _strength(value, name: str, owner: str) -> float:
-    return check_real(value, name, owner, low=0, allowed="[0, inf)")
+    return check_non_negative(value, name, owner)
 
 
 class L1(Regularizer):

@@ -10,14 +10,14 @@ four equations) finds f and f′ in one place for layers and for ``Dense(activat
 
 from __future__ import annotations
 
-import numbers
 from typing import Optional, Union
 
 from backprop.engine.ops.activation import Activation, get_activation, softmax_array
 from backprop.engine.ops.activation import softmax as softmax_op
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop.naming import short_repr
-from backprop.layers.module import Module, check_real
+from backprop.checks import check_int, check_real
+from backprop.layers.module import Module
 from backprop.layers.registry import register_module
 
 __all__ = [
@@ -38,9 +38,7 @@ class SoftmaxActivation(Activation):
 
     def __init__(self, axis: int = -1):
         # NumPy arrays have at most 64 axes; the model-file loader checks the real rank.
-        if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -64 <= axis < 64:
-            raise ValueError(f"Softmax: axis must be an int in [-64, 63], got {short_repr(axis)}")
-        self.axis = int(axis)
+        self.axis = check_int(axis, "axis", "Softmax", low=-64, high=63)
 
     def f(self, z):
         return softmax_array(z, self.axis)
