@@ -44,6 +44,7 @@ from typing import Callable, Optional, Union
 import numpy as np
 
 from backprop.backend import get_default_dtype, resolve_dtype
+from backprop.checks import check_non_negative, check_real
 from backprop.naming import unknown_name_error
 from backprop.random import get_rng
 
@@ -81,12 +82,6 @@ def _rng_dtype(rng, dtype):
     return (get_rng() if rng is None else rng), (get_default_dtype() if dtype is None else resolve_dtype(dtype))
 
 
-def _number(value, name: str, initializer: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{initializer}: {name} must be a finite number, got {value!r}")
-    return float(value)
-
-
 def _gaussian(shape, mean: float, std: float, rng, dtype) -> np.ndarray:
     rng, dtype = _rng_dtype(rng, dtype)
     return rng.normal(mean, std, size=_shape(shape)).astype(dtype)
@@ -120,7 +115,7 @@ def constant(value: float) -> Callable:
         array([[0.5, 0.5, 0.5],
                [0.5, 0.5, 0.5]], dtype=float32)
     """
-    value = _number(value, "value", "constant")
+    value = check_real(value, "value", "constant")
 
     def constant_init(shape, rng=None, dtype=None) -> np.ndarray:
         return np.full(_shape(shape), value, dtype=_rng_dtype(rng, dtype)[1])
@@ -137,10 +132,7 @@ def normal(shape, rng=None, dtype=None, *, mean: float = 0.0, std: float = 0.1) 
 
 
 def _normal_params(mean, std):
-    mean, std = _number(mean, "mean", "normal"), _number(std, "std", "normal")
-    if std < 0:
-        raise ValueError(f"normal: std must be >= 0, got {std!r}")
-    return mean, std
+    return check_real(mean, "mean", "normal"), check_non_negative(std, "std", "normal")
 
 
 def uniform(shape, rng=None, dtype=None, *, low: float = -0.05, high: float = 0.05) -> np.ndarray:
@@ -150,7 +142,7 @@ def uniform(shape, rng=None, dtype=None, *, low: float = -0.05, high: float = 0.
 
 
 def _uniform_params(low, high):
-    low, high = _number(low, "low", "uniform"), _number(high, "high", "uniform")
+    low, high = check_real(low, "low", "uniform"), check_real(high, "high", "uniform")
     if not low < high:
         raise ValueError(f"uniform: low must be less than high, got low={low!r}, high={high!r}")
     return low, high

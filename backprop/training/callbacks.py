@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from backprop.checks import check_int
 from backprop.metrics import HIGHER_IS_BETTER
 
 __all__ = [
@@ -248,8 +249,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  mode: str = "auto", restore_best_weights: bool = False, baseline: float | None = None):
-        if patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
+        patience = check_int(patience, "patience", "EarlyStopping", low=0)
         self._monitor = _Monitor("EarlyStopping", monitor, mode)
         self.monitor = monitor
         self.min_delta = abs(float(min_delta))
