@@ -16,7 +16,7 @@ from backprop.engine.ops.activation import Activation, get_activation, softmax_a
 from backprop.engine.ops.activation import softmax as softmax_op
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop.naming import short_repr
-from backprop.checks import check_int, check_real
+from backprop.checks import check_int
 from backprop.layers.module import Module
 from backprop.layers.registry import register_module
 
@@ -86,8 +86,6 @@ def resolve_activation(spec: Union[None, str, dict, Activation]) -> Optional[Act
             if "unexpected keyword" not in str(error):
                 raise
             raise TypeError(f"activation {short_repr(name)} does not take the parameters {sorted(params)[:10]}") from None
-    if activation.name == "leaky_relu":  # a NaN or infinite slope would make every output NaN
-        check_real(activation.negative_slope, "negative_slope", "leaky_relu")
     return None if activation.name == "identity" else activation
 
 
@@ -135,8 +133,7 @@ class LeakyReLU(ActivationLayer):
     """
 
     def __init__(self, negative_slope: float = 0.01):
-        check_real(negative_slope, "negative_slope", "LeakyReLU")
-        super().__init__(get_activation("leaky_relu", negative_slope=float(negative_slope)))
+        super().__init__(get_activation("leaky_relu", negative_slope=negative_slope))
 
 
 @register_module

@@ -10,6 +10,7 @@ a ∘ (g − ⟨g, a⟩).
 from __future__ import annotations
 
 from backprop.backend import xp
+from backprop.checks import check_real
 from backprop.engine.tensor import Tensor, as_tensor, make_result, tensor_method
 from backprop.naming import unknown_name_error
 
@@ -99,9 +100,8 @@ class LeakyReLU(Activation):
     name = "leaky_relu"
 
     def __init__(self, negative_slope: float = 0.01):
-        if not isinstance(negative_slope, (int, float)) or isinstance(negative_slope, bool):
-            raise TypeError(f"negative_slope must be a number, got {negative_slope!r}")
-        self.negative_slope = float(negative_slope)
+        # a NaN or infinite slope would make every output NaN
+        self.negative_slope = check_real(negative_slope, "negative_slope", "leaky_relu")
 
     def f(self, z):
         return xp.where(z > 0, z, z * z.dtype.type(self.negative_slope))
