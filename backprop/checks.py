@@ -48,6 +48,13 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
+def _is_finite(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float (10**400): no float can hold it
+        return False
+
+
 def _number_text(x) -> str:
     return str(x) if _is_int(x) else f"{x:g}"
 
@@ -123,7 +130,7 @@ def check_real(value, name: str, owner: str | None = None, *, low: float | None 
     """
     if allow_none and value is None:
         return None
-    ok = _is_real(value) and math.isfinite(value)
+    ok = _is_real(value) and _is_finite(value)
     if ok and low is not None:
         ok = value > low if low_open else value >= low
     if ok and high is not None:
