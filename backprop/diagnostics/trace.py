@@ -60,7 +60,6 @@ EQUATIONS = {
 
 # Losses whose first argument is a logit; the trace shows the activation they apply.
 _LOGIT_LOSSES = {"cross_entropy": "softmax", "binary_cross_entropy_with_logits": "sigmoid"}
-_MEAN_LOSSES = {"mse", "half_mse", "mae", "binary_cross_entropy", "binary_cross_entropy_with_logits"}
 
 
 @dataclass

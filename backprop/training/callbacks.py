@@ -342,7 +342,8 @@ class ModelCheckpoint(Callback):
             if current is None or not self._monitor.improved(current, self.best, 0.0):
                 return
             self.best = current
-        from backprop.io.model_file import save  # io depends on nn only; import late to keep layers apart
+        # (here, not at the top: io.model_file imports training.data, so the two import each other)
+        from backprop.io.model_file import save
 
         save(self.model, self.path.format(epoch=epoch + 1, **logs))
         self.saved_epochs.append(epoch)

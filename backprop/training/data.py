@@ -138,6 +138,10 @@ def _check_finite(array: np.ndarray, name: str) -> None:
 
 
 def check_length(n_examples: int, y: np.ndarray, name: str, x_name: str = "X") -> None:
+    """``len(y) == n_examples``, or a ValueError naming both arrays.
+
+    The count comes first here, unlike in the other checks (docs/architecture.md, Conventions).
+    """
     if y.shape[0] != n_examples:
         raise ValueError(f"{x_name} and {name} have different lengths: {n_examples} and {y.shape[0]} examples")
 
