@@ -48,6 +48,7 @@ from typing import Callable, Union
 import numpy as np
 
 from backprop.backend import get_default_dtype, resolve_dtype
+from backprop.checks import check_real
 from backprop.engine.ops.activation import ACTIVATIONS, Activation
 from backprop.naming import short_repr
 from backprop.random import get_rng
@@ -85,12 +86,6 @@ def fans(shape) -> tuple:
         return shape[0], shape[0]
     receptive = math.prod(shape[2:])  # 1 for a matrix
     return shape[1] * receptive, shape[0] * receptive
-
-
-def _number(value, name: str, initializer: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise ValueError(f"{initializer}: {name} must be a finite number, got {short_repr(value)}")
-    return float(value)
 
 
 @functools.lru_cache(maxsize=None)
@@ -193,7 +188,7 @@ class Constant(Initializer):
     name = "constant"
 
     def __init__(self, value: float):
-        self.value = _number(value, "value", "constant")
+        self.value = check_real(value, "value", "constant")
 
     def draw(self, shape, rng, dtype):
         return np.full(shape, self.value, dtype=dtype)
@@ -207,7 +202,7 @@ class Normal(Initializer):
     aliases = ("random_normal",)
 
     def __init__(self, mean: float = 0.0, std: float = 0.1):
-        self.mean, self.std = _number(mean, "mean", "normal"), _number(std, "std", "normal")
+        self.mean, self.std = check_real(mean, "mean", "normal"), check_real(std, "std", "normal")
         if self.std < 0:
             raise ValueError(f"normal: std must be >= 0, got {std!r}")
 
@@ -223,7 +218,7 @@ class Uniform(Initializer):
     aliases = ("random_uniform",)
 
     def __init__(self, low: float = -0.05, high: float = 0.05):
-        self.low, self.high = _number(low, "low", "uniform"), _number(high, "high", "uniform")
+        self.low, self.high = check_real(low, "low", "uniform"), check_real(high, "high", "uniform")
         if not self.low < self.high:
             raise ValueError(f"uniform: low must be less than high, got low={low!r}, high={high!r}")
 

@@ -26,6 +26,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from backprop.checks import check_bool
+
 __all__ = ["Kernel", "kernel", "available", "set_enabled", "disabled", "supports", "flat_views"]
 
 _FALSE = ("0", "false", "no", "off")
@@ -52,9 +54,7 @@ def available() -> bool:
 def set_enabled(enabled: bool) -> bool:
     """Turn compiled kernels on or off for this process; returns the previous setting."""
     global _enabled
-    if not isinstance(enabled, bool):
-        raise TypeError(f"enabled must be True or False, got {enabled!r}")
-    previous, _enabled = _enabled, enabled
+    previous, _enabled = _enabled, check_bool(enabled, "enabled", "set_enabled")
     return previous
 
 

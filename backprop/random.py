@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from backprop.checks import check_int
+
 __all__ = ["manual_seed", "get_rng", "get_state", "set_state", "BIT_GENERATORS"]
 
 _rng = np.random.default_rng()
@@ -17,9 +19,7 @@ _rng = np.random.default_rng()
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed the library's generator (like ``torch.manual_seed``) and return it."""
     global _rng
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    _rng = np.random.default_rng(int(seed))
+    _rng = np.random.default_rng(check_int(seed, "seed", "manual_seed", low=0))
     return _rng
 
 

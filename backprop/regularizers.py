@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Optional, Union
 
 from backprop.engine.tensor import Tensor, as_tensor
-from backprop.layers.module import check_real
+from backprop.checks import check_non_negative
 from backprop.naming import short_repr
 from backprop.registry import Registry
 
@@ -73,7 +73,7 @@ class Regularizer:
 
 
 def _strength(value, name: str, owner: str) -> float:
-    return check_real(value, name, owner, low=0, allowed="[0, inf)")
+    return check_non_negative(value, name, owner)
 
 
 @REGULARIZERS.register

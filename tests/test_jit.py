@@ -20,7 +20,7 @@ def _axpy(y, x, a):
 
 
 def test_set_enabled_checks_type_and_returns_previous():
-    with pytest.raises(TypeError, match="True or False"):
+    with pytest.raises(ValueError, match="set_enabled: enabled must be True or False, got 1"):
         jit.set_enabled(1)
     previous = jit.set_enabled(False)
     try:

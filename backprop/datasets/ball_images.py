@@ -14,6 +14,7 @@ import numbers
 
 import numpy as np
 
+from backprop.checks import check_int, check_non_negative, check_positive_int
 from backprop.datasets.dataset import resolve_float_dtype
 
 __all__ = ["make_ball_images", "BALL_REGIONS"]
@@ -66,12 +67,10 @@ def make_ball_images(n: int, seed: int = 0, positions=None, *, size: int = 64, r
         >>> X.shape, X.dtype, y.tolist()
         ((4, 3, 64, 64), dtype('float32'), [0, 0, 1, 1])
     """
-    n = _positive_int(n, "n")
-    size = _positive_int(size, "size")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(f"make_ball_images: seed must be a non-negative int, got {seed!r}")
-    if (isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not np.isfinite(noise) or noise < 0):
-        raise ValueError(f"make_ball_images: noise must be a finite number >= 0, got {noise!r}")
+    n = check_positive_int(n, "n", "make_ball_images")
+    size = check_positive_int(size, "size", "make_ball_images")
+    seed = check_int(seed, "seed", "make_ball_images", low=0)
+    noise = check_non_negative(noise, "noise", "make_ball_images")
     smallest, largest = _radius_range(radius)
     dtype = resolve_float_dtype(dtype)
     top, bottom, left, right = _region(positions)
@@ -100,12 +99,6 @@ def make_ball_images(n: int, seed: int = 0, positions=None, *, size: int = 64, r
     disc = ((rows - centre_row) ** 2 + (cols - centre_col) ** 2 <= ball_radius ** 2) & (y.reshape(n, 1, 1) == 1)
     X = np.where(disc[:, None], colour + rng.normal(0.0, noise, X.shape), X)
     return np.clip(X, 0.0, 1.0).astype(dtype), y
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"make_ball_images: {name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def _radius_range(radius) -> tuple:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backprop.checks import check_bool
 from backprop.datasets.dataset import Dataset, resolve_float_dtype
 
 __all__ = ["load_iris", "load_digits", "load_breast_cancer", "load_diabetes", "bundled_metadata", "BUNDLED"]
@@ -136,8 +137,7 @@ def load_diabetes(dtype="float32", scaled: bool = True) -> Dataset:
     Returns:
         A regression :class:`Dataset`; ``y`` (25 to 346) is not scaled.
     """
-    if not isinstance(scaled, (bool, np.bool_)):
-        raise TypeError(f"scaled must be True or False, got {scaled!r}")
+    scaled = check_bool(scaled, "scaled", "load_diabetes")
     dataset, X64 = _load_bundled("diabetes", dtype)
     if scaled:
         # Scaled in float64 before the cast, as scikit-learn does (population std).

@@ -12,10 +12,10 @@ samples houses and prices from exactly that network, written out by hand
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 
+from backprop.checks import check_bool, check_int, check_non_negative, check_positive_int
 from backprop.datasets.dataset import Dataset, resolve_float_dtype
 from backprop.random import get_rng
 
@@ -132,14 +132,10 @@ def make_housing(n_samples: int = 500, noise: float = 0.1, seed: int | None = No
         ValueError, TypeError: An argument is out of range or of the wrong type.
         ImportError: ``as_frame=True`` and pandas is not installed.
     """
-    if isinstance(n_samples, bool) or not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-        raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}")
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not (0 <= noise < np.inf):
-        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
-    if not isinstance(as_frame, (bool, np.bool_)):
-        raise TypeError(f"as_frame must be True or False, got {as_frame!r}")
+    n_samples = check_positive_int(n_samples, "n_samples", "make_housing")
+    noise = check_non_negative(noise, "noise", "make_housing")
+    seed = check_int(seed, "seed", "make_housing", low=0, allow_none=True)
+    as_frame = check_bool(as_frame, "as_frame", "make_housing")
     dtype = resolve_float_dtype(dtype)
     if as_frame:
         try:

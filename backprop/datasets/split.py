@@ -7,6 +7,7 @@ import numbers
 
 import numpy as np
 
+from backprop.checks import check_bool, check_int
 from backprop.random import get_rng
 
 __all__ = ["train_test_split"]
@@ -47,10 +48,8 @@ def train_test_split(X, y, test_size=0.2, seed=0, stratify: bool = False):
     if n < 2:
         raise ValueError(f"train_test_split: need at least 2 examples to split, got {n}")
     n_test = _test_count(test_size, n)
-    if not isinstance(stratify, bool):
-        raise ValueError(f"train_test_split: stratify must be True or False, got {stratify!r}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError(f"train_test_split: seed must be None or a non-negative int, got {seed!r}")
+    stratify = check_bool(stratify, "stratify", "train_test_split")
+    seed = check_int(seed, "seed", "train_test_split", low=0, allow_none=True)
     rng = get_rng() if seed is None else np.random.default_rng(seed)
 
     if stratify:

@@ -25,7 +25,8 @@ import numpy as np
 from backprop.backend import get_default_dtype, resolve_dtype
 from backprop.engine.tensor import Tensor, as_tensor, in_eval_mode, make_result
 from backprop import init
-from backprop.layers.module import Module, check_positive_int, check_real
+from backprop.checks import check_positive, check_positive_int, check_real
+from backprop.layers.module import Module
 from backprop.layers.parameter import Parameter
 from backprop.layers.registry import register_module
 
@@ -175,9 +176,8 @@ class BatchNorm(Module):
 def _checked_arguments(num_features, momentum=0.1, eps=1e-5, dtype=None) -> tuple:
     """(num_features, momentum, eps, dtype) validated, allocating nothing."""
     num_features = check_positive_int(num_features, "num_features", "BatchNorm")
-    if momentum is not None:
-        momentum = check_real(momentum, "momentum", "BatchNorm", low=0, high=1, allowed="[0, 1] (or None)")
-    eps = check_real(eps, "eps", "BatchNorm", low=0, low_open=True, allowed="(0, inf)")
+    momentum = check_real(momentum, "momentum", "BatchNorm", low=0, high=1, allow_none=True)
+    eps = check_positive(eps, "eps", "BatchNorm")
     try:
         dtype = get_default_dtype() if dtype is None else resolve_dtype(dtype)
     except (TypeError, ValueError) as error:

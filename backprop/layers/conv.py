@@ -11,11 +11,12 @@ from __future__ import annotations
 from typing import Optional
 
 from backprop.backend import get_default_dtype, resolve_dtype
-from backprop.engine.ops.conv import conv1d, conv2d, conv_padding, pair, window_geometry
+from backprop.checks import check_bool, check_int_tuple, check_positive_int
+from backprop.engine.ops.conv import conv1d, conv2d, conv_padding, window_geometry
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop import init
 from backprop.layers.activations import activation_config, resolve_activation
-from backprop.layers.module import Module, check_positive_int
+from backprop.layers.module import Module
 from backprop.layers.parameter import Parameter
 from backprop.layers.registry import register_module
 from backprop.regularizers import get_regularizer
@@ -38,10 +39,8 @@ class _ConvNd(Module):
         name, n = cls.__name__, cls._dims
         c_in = check_positive_int(config["in_channels"], "in_channels", name)
         c_out = check_positive_int(config["out_channels"], "out_channels", name)
-        kernel = pair(config["kernel_size"], "kernel_size", name, n=n)
-        bias = config.get("bias", True)
-        if not isinstance(bias, bool):
-            raise ValueError(f"{name}: bias must be True or False, got {bias!r}")
+        kernel = check_int_tuple(config["kernel_size"], "kernel_size", name, length=n)
+        bias = check_bool(config.get("bias", True), "bias", name)
         return {"W": (c_out, c_in, *kernel), **({"b": (c_out,)} if bias else {})}
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, *,
@@ -50,13 +49,12 @@ class _ConvNd(Module):
         name, n = type(self).__name__, self._dims
         self.in_channels = check_positive_int(in_channels, "in_channels", name)
         self.out_channels = check_positive_int(out_channels, "out_channels", name)
-        self.kernel_size = pair(kernel_size, "kernel_size", name, n=n)
-        self.stride = pair(stride, "stride", name, n=n)
-        self.dilation = pair(dilation, "dilation", name, n=n)
+        self.kernel_size = check_int_tuple(kernel_size, "kernel_size", name, length=n)
+        self.stride = check_int_tuple(stride, "stride", name, length=n)
+        self.dilation = check_int_tuple(dilation, "dilation", name, length=n)
         self._pads = conv_padding(padding, self.kernel_size, self.dilation, self.stride, name)
-        self.padding = padding if isinstance(padding, str) else pair(padding, "padding", name, minimum=0, n=n)
-        if not isinstance(bias, bool):
-            raise ValueError(f"{name}: bias must be True or False, got {bias!r}")
+        self.padding = padding if isinstance(padding, str) else check_int_tuple(padding, "padding", name, low=0, length=n)
+        bias = check_bool(bias, "bias", name)
         self.activation = _named(name, "activation", resolve_activation, activation)
         if weight_init is None:
             weight_init = init.default_weight_init(None if self.activation is None else self.activation.name)

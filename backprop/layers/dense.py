@@ -9,8 +9,8 @@ from backprop.engine.ops.linear import linear
 from backprop.engine.tensor import Tensor
 from backprop import init
 from backprop.layers.activations import activation_config, resolve_activation
-from backprop.naming import short_repr
-from backprop.layers.module import Module, check_positive_int
+from backprop.checks import check_bool, check_positive_int
+from backprop.layers.module import Module
 from backprop.layers.parameter import Parameter
 from backprop.layers.registry import register_module
 from backprop.regularizers import get_regularizer
@@ -134,8 +134,7 @@ def _checked_arguments(in_features, out_features, *, activation=None, use_bias=T
     """The constructor's arguments, validated and resolved (names to objects), allocating no weights."""
     in_features = check_positive_int(in_features, "in_features", "Dense")
     out_features = check_positive_int(out_features, "out_features", "Dense")
-    if not isinstance(use_bias, bool):
-        raise ValueError(f"Dense: use_bias must be True or False, got {short_repr(use_bias)}")
+    use_bias = check_bool(use_bias, "use_bias", "Dense")
     activation = _named("activation", resolve_activation, activation)
     if getattr(activation, "name", None) == "softmax" and not -2 <= activation.axis <= 1:
         # z has the axes (N, n_out) (or (n_out,) for one example): no other axis exists.

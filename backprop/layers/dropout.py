@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from backprop.engine.tensor import Tensor, as_tensor, in_eval_mode
-from backprop.layers.module import Module, check_real
+from backprop.checks import check_real
+from backprop.layers.module import Module
 from backprop.layers.registry import register_module
 from backprop.random import get_rng
 
@@ -33,7 +34,7 @@ class Dropout(Module):
 
     def __init__(self, rate: float = 0.5):
         super().__init__()
-        self.rate = check_real(rate, "rate", "Dropout", low=0, high=1, high_open=True, allowed="[0, 1)")
+        self.rate = check_real(rate, "rate", "Dropout", low=0, high=1, high_open=True)
 
     def forward(self, a) -> Tensor:
         a = as_tensor(a)

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import math
-import numbers
 from collections import namedtuple
 from typing import Optional
 
@@ -35,10 +33,9 @@ import numpy as np
 
 from backprop.backend import resolve_dtype
 from backprop.engine.tensor import Tensor
-from backprop.naming import short_repr
 from backprop.layers.parameter import Parameter
 
-__all__ = ["Module", "LoadResult", "check_positive_int", "check_real"]
+__all__ = ["Module", "LoadResult"]
 
 LoadResult = namedtuple("LoadResult", ["missing_keys", "unexpected_keys"])
 LoadResult.__doc__ = "What :meth:`Module.load_state_dict` did not match: missing and unexpected keys."
@@ -473,27 +470,3 @@ def _constructor_parameters(cls) -> dict:
         if p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     }
 
-
-# ----------------------------------------------- argument checks for the layers
-def check_positive_int(value, name: str, owner: str) -> int:
-    """Return ``value`` as an int, or raise ValueError unless it is a positive integer (bools refused)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive int, got {short_repr(value)}")
-    return int(value)
-
-
-def check_real(value, name: str, owner: str, *, low=None, high=None, low_open=False, high_open=False,
-               allowed: str = "") -> float:
-    """Return ``value`` as a float, or raise ValueError unless it is a finite real number in the range.
-
-    ``allowed`` describes the range in the message, e.g. ``"[0, 1)"``.
-    """
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        where = f" in {allowed}" if allowed else ""
-        raise ValueError(f"{owner}: {name} must be a finite number{where}, got {short_repr(value)}")
-    return float(value)

@@ -8,13 +8,13 @@ The maths lives in the engine ops (:mod:`backprop.engine.ops.conv`).
 
 from __future__ import annotations
 
+from backprop.checks import check_bool, check_int_tuple
 from backprop.engine.ops.conv import (
     avg_pool1d,
     avg_pool2d,
     global_avg_pool2d,
     max_pool1d,
     max_pool2d,
-    pair,
     window_geometry,
 )
 from backprop.engine.tensor import Tensor, as_tensor
@@ -36,10 +36,10 @@ class _Pool(Module):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1):
         super().__init__()
         name, n = type(self).__name__, self._dims
-        self.kernel_size = pair(kernel_size, "kernel_size", name, n=n)
-        self.stride = self.kernel_size if stride is None else pair(stride, "stride", name, n=n)
-        self.padding = pair(padding, "padding", name, minimum=0, n=n)
-        self.dilation = pair(dilation, "dilation", name, n=n)
+        self.kernel_size = check_int_tuple(kernel_size, "kernel_size", name, length=n)
+        self.stride = self.kernel_size if stride is None else check_int_tuple(stride, "stride", name, length=n)
+        self.padding = check_int_tuple(padding, "padding", name, low=0, length=n)
+        self.dilation = check_int_tuple(dilation, "dilation", name, length=n)
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
             raise ValueError(
                 f"{name}: padding {self.padding} must be at most half the kernel size {self.kernel_size} "
@@ -88,9 +88,7 @@ class _AvgPool(_Pool):
 
     def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
         super().__init__(kernel_size, stride, padding)
-        if not isinstance(count_include_pad, bool):
-            raise ValueError(f"{type(self).__name__}: count_include_pad must be True or False, got {count_include_pad!r}")
-        self.count_include_pad = count_include_pad
+        self.count_include_pad = check_bool(count_include_pad, "count_include_pad", type(self).__name__)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "count_include_pad": self.count_include_pad}
@@ -169,9 +167,7 @@ class GlobalAvgPool2d(Module):
 
     def __init__(self, keepdims: bool = False):
         super().__init__()
-        if not isinstance(keepdims, bool):
-            raise ValueError(f"GlobalAvgPool2d: keepdims must be True or False, got {keepdims!r}")
-        self.keepdims = keepdims
+        self.keepdims = check_bool(keepdims, "keepdims", "GlobalAvgPool2d")
 
     def forward(self, x) -> Tensor:
         x = as_tensor(x)

@@ -6,10 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from backprop import jit
-from backprop.optim.optimizer import OPTIMIZERS
-from backprop.optim.optimizer import (
-    Optimizer, check_betas, check_bool, check_non_negative, check_positive, lerp_, lerp_form,
-)
+from backprop.checks import check_betas, check_bool, check_non_negative, check_positive
+from backprop.optim.optimizer import OPTIMIZERS, Optimizer, lerp_, lerp_form
 
 __all__ = ["Adam"]
 
@@ -54,11 +52,12 @@ class Adam(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
-        check_positive("lr", group["lr"])
-        group["betas"] = check_betas(group["betas"])
-        check_non_negative("eps", group["eps"])
-        check_non_negative("weight_decay", group["weight_decay"])
-        check_bool("amsgrad", group["amsgrad"])
+        owner = type(self).__name__
+        check_positive(group["lr"], "lr", owner)
+        group["betas"] = check_betas(group["betas"], "betas", owner)
+        check_non_negative(group["eps"], "eps", owner)
+        check_non_negative(group["weight_decay"], "weight_decay", owner)
+        check_bool(group["amsgrad"], "amsgrad", owner)
 
     def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr = float(group["lr"])

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 
+from backprop.checks import check_in_unit_interval, check_int, check_non_negative, check_positive, check_positive_int
 from backprop.optim.optimizer import Optimizer
 from backprop.registry import Registry
 
@@ -37,19 +37,6 @@ SCHEDULES = Registry("learning-rate schedule")
 def _check_optimizer(optimizer) -> None:
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"a schedule needs a backprop.optim optimiser, got {type(optimizer).__name__}")
-
-
-def _check_number(name: str, value, low: float, low_inclusive: bool, high: float = math.inf,
-                  high_inclusive: bool = False, integer: bool = False) -> None:
-    kind = numbers.Integral if integer else numbers.Real
-    ok = isinstance(value, kind) and not isinstance(value, bool)
-    if ok:
-        ok = (value >= low if low_inclusive else value > low) and (value <= high if high_inclusive else value < high)
-    if not ok:
-        bound = f"{'>=' if low_inclusive else '>'} {low}"
-        if high != math.inf:
-            bound += f" and {'<=' if high_inclusive else '<'} {high}"
-        raise ValueError(f"{name} must be {'an integer' if integer else 'a number'} {bound}, got {value!r}")
 
 
 class LRScheduler:
@@ -139,8 +126,8 @@ class StepLR(LRScheduler):
     _hyperparameters = ("step_size", "gamma")
 
     def __init__(self, optimizer: Optimizer, step_size: int, gamma: float = 0.1):
-        _check_number("step_size", step_size, 1, True, integer=True)
-        _check_number("gamma", gamma, 0, False)
+        check_positive_int(step_size, "step_size", "StepLR")
+        check_positive(gamma, "gamma", "StepLR")
         self.step_size = step_size
         self.gamma = gamma
         super().__init__(optimizer)
@@ -165,7 +152,7 @@ class ExponentialLR(LRScheduler):
     _hyperparameters = ("gamma",)
 
     def __init__(self, optimizer: Optimizer, gamma: float):
-        _check_number("gamma", gamma, 0, False)
+        check_positive(gamma, "gamma", "ExponentialLR")
         self.gamma = gamma
         super().__init__(optimizer)
 
@@ -193,8 +180,8 @@ class CosineAnnealingLR(LRScheduler):
     _hyperparameters = ("T_max", "eta_min")
 
     def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0):
-        _check_number("T_max", T_max, 0, False)
-        _check_number("eta_min", eta_min, 0, True)
+        check_positive(T_max, "T_max", "CosineAnnealingLR")
+        check_non_negative(eta_min, "eta_min", "CosineAnnealingLR")
         self.T_max = T_max
         self.eta_min = eta_min
         super().__init__(optimizer)
@@ -247,11 +234,11 @@ class ReduceLROnPlateau(LRScheduler):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         if threshold_mode not in ("rel", "abs"):
             raise ValueError(f"threshold_mode must be 'rel' or 'abs', got {threshold_mode!r}")
-        _check_number("factor", factor, 0, True, 1, False)
-        _check_number("patience", patience, 0, True, integer=True)
-        _check_number("threshold", threshold, 0, True)
-        _check_number("cooldown", cooldown, 0, True, integer=True)
-        _check_number("eps", eps, 0, True)
+        check_in_unit_interval(factor, "factor", "ReduceLROnPlateau")
+        check_int(patience, "patience", "ReduceLROnPlateau", low=0)
+        check_non_negative(threshold, "threshold", "ReduceLROnPlateau")
+        check_int(cooldown, "cooldown", "ReduceLROnPlateau", low=0)
+        check_non_negative(eps, "eps", "ReduceLROnPlateau")
         n_groups = len(optimizer.param_groups)
         if isinstance(min_lr, (list, tuple)):
             if len(min_lr) != n_groups:
@@ -261,7 +248,7 @@ class ReduceLROnPlateau(LRScheduler):
         else:
             min_lrs = [min_lr] * n_groups
         for value in min_lrs:
-            _check_number("min_lr", value, 0, True)
+            check_non_negative(value, "min_lr", "ReduceLROnPlateau")
         self.optimizer = optimizer
         self.mode, self.factor, self.patience = mode, factor, patience
         self.threshold, self.threshold_mode, self.cooldown = threshold, threshold_mode, cooldown

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from backprop.optim.optimizer import OPTIMIZERS
-from backprop.optim.optimizer import Optimizer, check_in_unit_interval, check_positive
+from backprop.checks import check_in_unit_interval, check_positive
+from backprop.optim.optimizer import OPTIMIZERS, Optimizer
 
 __all__ = ["Momentum"]
 
@@ -44,8 +44,9 @@ class Momentum(Optimizer):
         super().__init__(params, {"lr": lr, "beta": beta})
 
     def _check_group(self, group: dict) -> None:
-        check_positive("lr", group["lr"])
-        check_in_unit_interval("beta", group["beta"])
+        owner = type(self).__name__
+        check_positive(group["lr"], "lr", owner)
+        check_in_unit_interval(group["beta"], "beta", owner)
 
     def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr, beta = float(group["lr"]), float(group["beta"])

@@ -41,12 +41,11 @@ state keys as ints or as the strings JSON turns them into.
 
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
+from backprop.checks import check_non_negative, check_positive
 from backprop.engine.tensor import Tensor, enable_grad
 from backprop.registry import Registry
 
@@ -365,7 +364,7 @@ class Optimizer:
                 new_group["betas"] = tuple(new_group["betas"])  # JSON turns tuples into lists
             self._check_group(new_group)  # a state_dict may come from a file: the same checks as the constructor
             if "initial_lr" in new_group:
-                check_positive("initial_lr", new_group["initial_lr"])
+                check_positive(new_group["initial_lr"], "initial_lr", type(self).__name__)
             new_group["params"] = group["params"]
             new_groups.append(new_group)
 
@@ -389,8 +388,7 @@ class Optimizer:
         if name in self.state_scalars:
             if isinstance(value, np.ndarray):
                 value = value.item()
-            if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"state '{name}' of parameter {index} must be a finite number >= 0, got {str(value)[:40]}")
+            check_non_negative(value, f"state '{name}' of parameter {index}")
             return int(value) if float(value).is_integer() else float(value)
         if name in self.state_arrays:
             array = np.asarray(value)
@@ -415,52 +413,6 @@ class Optimizer:
                 if key != "params":
                     lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
-
-
-# ------------------------------------------------------------ validation helpers
-def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def check_real(name: str, value) -> None:
-    """A finite real number: an infinite or NaN hyper-parameter would make every weight NaN."""
-    if not _is_real(value) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite real number, got {value!r}")
-
-
-def check_positive(name: str, value) -> None:
-    if not _is_real(value) or not math.isfinite(value) or not value > 0:
-        raise ValueError(f"{name} must be > 0 and finite, got {value!r}")
-
-
-def check_non_negative(name: str, value) -> None:
-    if not _is_real(value) or not math.isfinite(value) or not value >= 0:
-        raise ValueError(f"{name} must be >= 0 and finite, got {value!r}")
-
-
-def check_in_unit_interval(name: str, value, closed_right: bool = False) -> None:
-    """0 <= value < 1 (or <= 1 with closed_right)."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and (
-        0 <= value <= 1 if closed_right else 0 <= value < 1
-    )
-    if not ok:
-        interval = "[0, 1]" if closed_right else "[0, 1)"
-        raise ValueError(f"{name} must be in {interval}, got {value!r}")
-
-
-def check_betas(betas) -> tuple:
-    """Adam's (β₁, β₂) as a tuple, each in [0, 1), or ValueError."""
-    if (not isinstance(betas, (tuple, list)) or len(betas) != 2
-            or not all(isinstance(b, numbers.Real) and not isinstance(b, bool) for b in betas)):
-        raise ValueError(f"betas must be a pair (beta1, beta2), each in [0, 1), got {betas!r}")
-    check_in_unit_interval("betas[0]", betas[0])
-    check_in_unit_interval("betas[1]", betas[1])
-    return tuple(betas)
-
-
-def check_bool(name: str, value) -> None:
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
 def lerp_form(weight: float) -> tuple[bool, float]:

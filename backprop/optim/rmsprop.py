@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from backprop import jit
-from backprop.optim.optimizer import OPTIMIZERS
-from backprop.optim.optimizer import (
-    Optimizer, check_bool, check_in_unit_interval, check_non_negative, check_positive, lerp_, lerp_form,
-)
+from backprop.checks import check_bool, check_in_unit_interval, check_non_negative, check_positive
+from backprop.optim.optimizer import OPTIMIZERS, Optimizer, lerp_, lerp_form
 
 __all__ = ["RMSprop"]
 
@@ -52,12 +50,13 @@ class RMSprop(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
-        check_positive("lr", group["lr"])
-        check_in_unit_interval("alpha", group["alpha"], closed_right=True)
-        check_non_negative("eps", group["eps"])
-        check_non_negative("momentum", group["momentum"])
-        check_bool("centered", group["centered"])
-        check_non_negative("weight_decay", group["weight_decay"])
+        owner = type(self).__name__
+        check_positive(group["lr"], "lr", owner)
+        check_in_unit_interval(group["alpha"], "alpha", owner, closed_right=True)
+        check_non_negative(group["eps"], "eps", owner)
+        check_non_negative(group["momentum"], "momentum", owner)
+        check_bool(group["centered"], "centered", owner)
+        check_non_negative(group["weight_decay"], "weight_decay", owner)
 
     def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         lr = float(group["lr"])

@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from backprop import jit
-from backprop.optim.optimizer import OPTIMIZERS
-from backprop.optim.optimizer import (
-    Optimizer, check_bool, check_non_negative, check_positive, check_real,
-)
+from backprop.checks import check_bool, check_non_negative, check_positive, check_real
+from backprop.optim.optimizer import OPTIMIZERS, Optimizer
 
 __all__ = ["SGD"]
 
@@ -66,11 +64,12 @@ class SGD(Optimizer):
         super().__init__(params, defaults)
 
     def _check_group(self, group: dict) -> None:
-        check_positive("lr", group["lr"])
-        check_non_negative("momentum", group["momentum"])
-        check_non_negative("weight_decay", group["weight_decay"])
-        check_bool("nesterov", group["nesterov"])
-        check_real("dampening", group["dampening"])
+        owner = type(self).__name__
+        check_positive(group["lr"], "lr", owner)
+        check_non_negative(group["momentum"], "momentum", owner)
+        check_non_negative(group["weight_decay"], "weight_decay", owner)
+        check_bool(group["nesterov"], "nesterov", owner)
+        check_real(group["dampening"], "dampening", owner)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError(
                 "nesterov=True requires momentum > 0 and dampening = 0, got "

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from backprop.checks import check_int
 from backprop.plot._canvas import new_figure, save_figure
 
 __all__ = ["decision_boundary"]
@@ -89,13 +90,12 @@ def decision_boundary(model, X, y, path: str | os.PathLike | None = None, *,
         raise ValueError(f"decision_boundary needs X of shape (n, 2) with n >= 1, got {X.shape}")
     if y.shape != (len(X),):
         raise ValueError(f"y must have shape ({len(X)},) to match X, got {y.shape}")
-    if int(resolution) < 2:
-        raise ValueError(f"resolution must be at least 2, got {resolution}")
+    resolution = check_int(resolution, "resolution", "decision_boundary", low=2)
 
     low, high = X.min(axis=0), X.max(axis=0)
     pad = margin * np.where(high > low, high - low, 1.0)
-    grid_x, grid_y = np.meshgrid(np.linspace(low[0] - pad[0], high[0] + pad[0], int(resolution)),
-                                 np.linspace(low[1] - pad[1], high[1] + pad[1], int(resolution)))
+    grid_x, grid_y = np.meshgrid(np.linspace(low[0] - pad[0], high[0] + pad[0], resolution),
+                                 np.linspace(low[1] - pad[1], high[1] + pad[1], resolution))
     points = np.column_stack([grid_x.ravel(), grid_y.ravel()]).astype(np.float32)
     predicted = _predicted_classes(model, points)
 

@@ -19,7 +19,8 @@ import math
 import numpy as np
 
 from backprop import jit
-from backprop.optim.optimizer import Optimizer, check_betas, check_positive
+from backprop.checks import check_betas, check_positive
+from backprop.optim.optimizer import Optimizer
 
 __all__ = ["ScikitLearnAdam"]
 
@@ -45,9 +46,10 @@ class ScikitLearnAdam(Optimizer):
         super().__init__(params, {"lr": lr, "betas": betas, "eps": eps})
 
     def _check_group(self, group: dict) -> None:
-        check_positive("lr", group["lr"])
-        group["betas"] = check_betas(group["betas"])
-        check_positive("eps", group["eps"])
+        owner = type(self).__name__
+        check_positive(group["lr"], "lr", owner)
+        group["betas"] = check_betas(group["betas"], "betas", owner)
+        check_positive(group["eps"], "eps", owner)
 
     def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
         beta1, beta2 = float(group["betas"][0]), float(group["betas"][1])

@@ -44,6 +44,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
+from backprop.checks import check_int, check_real
 from backprop.io.model_file import write_model_file
 from backprop.metrics import METRICS
 
@@ -251,8 +252,7 @@ class EarlyStopping(Callback):
 
     def __init__(self, monitor: str = "val_loss", min_delta: float = 0.0, patience: int = 0,
                  mode: str = "auto", restore_best_weights: bool = False, baseline: float | None = None):
-        if patience < 0:
-            raise ValueError(f"EarlyStopping: patience must be >= 0, got {patience}")
+        patience = check_int(patience, "patience", "EarlyStopping", low=0)
         self._monitor = _Monitor("EarlyStopping", monitor, mode)
         self.monitor = monitor
         self.min_delta = abs(float(min_delta))
@@ -459,14 +459,13 @@ class ReduceLROnPlateau(Callback):
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10,
                  min_delta: float = 1e-4, cooldown: int = 0, min_lr: float = 0.0, mode: str = "auto"):
-        if not 0.0 < factor < 1.0:
-            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor}")
+        owner = "ReduceLROnPlateau"
+        self.factor = check_real(factor, "factor", owner, low=0, high=1, low_open=True, high_open=True)
         self.monitor = monitor
-        self._monitor = _Monitor("ReduceLROnPlateau", monitor, mode)
-        self.factor = float(factor)
-        self.patience = int(patience)
+        self._monitor = _Monitor(owner, monitor, mode)
+        self.patience = check_int(patience, "patience", owner, low=0)
         self.min_delta = abs(float(min_delta))
-        self.cooldown = int(cooldown)
+        self.cooldown = check_int(cooldown, "cooldown", owner, low=0)
         self.min_lr = float(min_lr)
         self._reset()
 

@@ -22,6 +22,7 @@ import numbers
 
 import numpy as np
 
+from backprop.checks import check_in_unit_interval
 from backprop.engine.tensor import Tensor
 
 __all__ = [
@@ -125,6 +126,10 @@ def _check_finite(array: np.ndarray, name: str) -> None:
 
 
 def check_length(n_examples: int, y: np.ndarray, name: str, x_name: str = "X") -> None:
+    """``len(y) == n_examples``, or a ValueError naming both arrays.
+
+    The count comes first here, unlike in the other checks (docs/architecture.md, Conventions).
+    """
     if y.shape[0] != n_examples:
         raise ValueError(f"{x_name} and {name} have different lengths: {n_examples} and {y.shape[0]} examples")
 
@@ -269,9 +274,7 @@ def split_validation(n_examples: int, validation_split: float) -> int:
     Raises:
         ValueError: for a fraction outside [0, 1) or one that leaves a part empty.
     """
-    if isinstance(validation_split, bool) or not isinstance(validation_split, numbers.Real) \
-            or not 0.0 <= validation_split < 1.0:
-        raise ValueError(f"validation_split must be a number in [0, 1), got {validation_split!r}")
+    validation_split = check_in_unit_interval(validation_split, "validation_split")
     split_at = int(np.floor(n_examples * (1.0 - validation_split)))
     if validation_split > 0 and (split_at == n_examples or split_at == 0):
         raise ValueError(

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from backprop import random as bp_random
+from backprop.checks import check_positive_int
 from backprop.optim import get_optimizer
 from backprop.training.loop import Trainer
 
@@ -45,10 +46,8 @@ def overfit_batch(model, X, y, *, loss, optimizer="adam", lr: float | None = Non
         computed by its forward pass, before its update).
     """
 
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise ValueError(f"steps must be a positive integer, got {steps!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    steps = check_positive_int(steps, "steps", "overfit_batch")
+    batch_size = check_positive_int(batch_size, "batch_size", "overfit_batch")
     if lr is not None:
         optimizer = get_optimizer(optimizer, model.parameters(), lr=lr)
     trainer = Trainer(model, loss=loss, optimizer=optimizer, verbose=0, batch_size=None)

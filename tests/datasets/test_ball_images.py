@@ -60,7 +60,7 @@ def test_a_box_works_like_a_region_name():
     ({"n": 4, "positions": (0, 1, 0)}, r"a box \(top, bottom, left, right\)"),
     ({"n": 4, "positions": (0, 0.1, 0, 0.1)}, "too small for a ball of radius 8"),
     ({"n": 4, "radius": (6, 3)}, "smallest <= largest"),
-    ({"n": 4, "noise": -0.1}, "noise must be a finite number >= 0"),
+    ({"n": 4, "noise": -0.1}, "noise must be >= 0 and finite"),
 ])
 def test_bad_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -245,7 +245,7 @@ def test_fifty_adam_steps_follow_torch():
     (lambda: nn.Conv2d(1, 4, 0), r"Conv2d: kernel_size must be a positive int"),
     (lambda: nn.Conv2d(1, 4, (3, 3, 3)), r"Conv2d: kernel_size must be a positive int or a tuple of 2"),
     (lambda: nn.Conv2d(1, 4, 3, stride=-1), r"Conv2d: stride must be a positive int"),
-    (lambda: nn.Conv2d(1, 4, 3, padding=-1), r"Conv2d: padding must be an int >= 0"),
+    (lambda: nn.Conv2d(1, 4, 3, padding=-1), r"Conv2d: padding must be a non-negative int"),
     (lambda: nn.Conv2d(1, 4, 3, stride=2, padding="same"), r"Conv2d: padding='same' needs stride 1"),
     (lambda: nn.Conv2d(1, 4, 3, bias="yes"), r"Conv2d: bias must be True or False"),
     (lambda: nn.Conv2d(1, 4, 3, activation="relux"), r"Conv2d: activation: "),

@@ -147,15 +147,15 @@ def test_load_state_dict_missing_key():
 
 
 @pytest.mark.parametrize("make,message", [
-    (lambda o: lr_scheduler.StepLR(o, step_size=0), "step_size must be an integer >= 1"),
-    (lambda o: lr_scheduler.StepLR(o, step_size=2.5), "step_size must be an integer"),
-    (lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=0), "gamma must be a number > 0"),
-    (lambda o: lr_scheduler.ExponentialLR(o, gamma=-0.5), "gamma must be a number > 0"),
-    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=0), "T_max must be a number > 0"),
-    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=5, eta_min=-1), "eta_min must be a number >= 0"),
+    (lambda o: lr_scheduler.StepLR(o, step_size=0), "StepLR: step_size must be a positive int, got 0"),
+    (lambda o: lr_scheduler.StepLR(o, step_size=2.5), "StepLR: step_size must be a positive int, got 2.5"),
+    (lambda o: lr_scheduler.StepLR(o, step_size=2, gamma=0), "StepLR: gamma must be > 0 and finite"),
+    (lambda o: lr_scheduler.ExponentialLR(o, gamma=-0.5), "ExponentialLR: gamma must be > 0"),
+    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=0), "T_max must be > 0"),
+    (lambda o: lr_scheduler.CosineAnnealingLR(o, T_max=5, eta_min=-1), "eta_min must be >= 0"),
     (lambda o: lr_scheduler.ReduceLROnPlateau(o, mode="minimum"), "mode must be 'min' or 'max'"),
-    (lambda o: lr_scheduler.ReduceLROnPlateau(o, factor=1.0), "factor must be a number >= 0 and < 1"),
-    (lambda o: lr_scheduler.ReduceLROnPlateau(o, patience=-1), "patience must be an integer >= 0"),
+    (lambda o: lr_scheduler.ReduceLROnPlateau(o, factor=1.0), r"factor must be in \[0, 1\)"),
+    (lambda o: lr_scheduler.ReduceLROnPlateau(o, patience=-1), "patience must be a non-negative int"),
     (lambda o: lr_scheduler.ReduceLROnPlateau(o, threshold_mode="relative"), "threshold_mode must be"),
     (lambda o: lr_scheduler.ReduceLROnPlateau(o, min_lr=[0.1]), "one per parameter group"),
 ])

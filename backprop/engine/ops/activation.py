@@ -16,10 +16,10 @@ Every activation class is registered in :data:`ACTIVATIONS` under its ``name`` a
 
 from __future__ import annotations
 
-import math
 import numbers
 
 from backprop.backend import xp
+from backprop.checks import check_real
 from backprop.engine.tensor import Tensor, as_tensor, make_result, tensor_method
 from backprop.naming import short_repr
 from backprop.registry import Registry
@@ -162,10 +162,8 @@ class LeakyReLU(Activation):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        ok = isinstance(negative_slope, numbers.Real) and not isinstance(negative_slope, bool)
-        if not ok or not math.isfinite(negative_slope):  # a NaN slope would make every output NaN
-            raise ValueError(f"LeakyReLU: negative_slope must be a finite number, got {short_repr(negative_slope)}")
-        self.negative_slope = float(negative_slope)
+        # a NaN or infinite slope would make every output NaN
+        self.negative_slope = check_real(negative_slope, "negative_slope", "LeakyReLU")
 
     def f(self, z):
         return xp.where(z > 0, z, z * z.dtype.type(self.negative_slope))

@@ -24,35 +24,21 @@ time (kh·kw vectorised adds).
 
 from __future__ import annotations
 
-import numbers
 from typing import Optional
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from backprop.checks import check_bool, check_int_tuple
 from backprop.engine.tensor import Tensor, as_tensor, is_grad_enabled, make_result
 
 __all__ = [
     "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
-    "conv_output_size", "conv_padding", "pair", "window_geometry",
+    "conv_output_size", "conv_padding", "window_geometry",
 ]
 
 
 # ------------------------------------------------------------- arguments
-def pair(value, name: str, owner: str, *, minimum: int = 1, n: int = 2) -> tuple:
-    """``value`` as an n-tuple of ints >= ``minimum`` (an int is repeated), or ValueError naming ``owner``."""
-    values = (value,) * n if isinstance(value, numbers.Integral) and not isinstance(value, bool) else value
-    try:
-        values = tuple(values)
-    except TypeError:
-        values = None
-    if (values is None or len(values) != n
-            or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum for v in values)):
-        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise ValueError(f"{owner}: {name} must be {kind} or a tuple of {n} of them, got {value!r}")
-    return tuple(int(v) for v in values)
-
-
 def conv_padding(padding, kernel: tuple, dilation: tuple, stride: tuple, owner: str) -> tuple:
     """Per axis (before, after) zero padding for ``padding`` = an int, a tuple, "valid" or "same".
 
@@ -68,7 +54,7 @@ def conv_padding(padding, kernel: tuple, dilation: tuple, stride: tuple, owner: 
             totals = [d * (k - 1) for k, d in zip(kernel, dilation)]
             return tuple((t // 2, t - t // 2) for t in totals)
         raise ValueError(f"{owner}: padding must be an int, a tuple of ints, 'valid' or 'same', got {padding!r}")
-    return tuple((p, p) for p in pair(padding, "padding", owner, minimum=0, n=n))
+    return tuple((p, p) for p in check_int_tuple(padding, "padding", owner, low=0, length=n))
 
 
 def conv_output_size(size: int, kernel: int, stride: int, pads: tuple, dilation: int) -> int:
@@ -202,8 +188,8 @@ def _conv_arguments(x: Tensor, W: Tensor, b, stride, padding, dilation, owner: s
     _check_images(x, owner)
     _check_channels_and_bias(x, W, b, owner)
     kernel = W.shape[2:]
-    stride = pair(stride, "stride", owner)
-    dilation = pair(dilation, "dilation", owner)
+    stride = check_int_tuple(stride, "stride", owner)
+    dilation = check_int_tuple(dilation, "dilation", owner)
     pads = conv_padding(padding, kernel, dilation, stride, owner)
     return stride, pads, dilation, window_geometry(x.shape, kernel, stride, pads, dilation, owner)
 
@@ -255,7 +241,7 @@ def conv1d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
         raise ValueError(f"{owner}: W must be 3-D (out_channels, in_channels, k), got shape {W.shape}")
     _check_images(x, owner, ndim=3)
     _check_channels_and_bias(x, W, b, owner)
-    stride, dilation = pair(stride, "stride", owner, n=1), pair(dilation, "dilation", owner, n=1)
+    stride, dilation = check_int_tuple(stride, "stride", owner, length=1), check_int_tuple(dilation, "dilation", owner, length=1)
     pads = conv_padding(padding, W.shape[2:], dilation, stride, owner)
     out_hw = (1, *window_geometry(x.shape, W.shape[2:], stride, pads, dilation, owner))
     stride, dilation, pads = (1, *stride), (1, *dilation), ((0, 0), *pads)
@@ -276,10 +262,10 @@ def conv1d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
 
 # ------------------------------------------------------------- pooling
 def _pool_arguments(x_shape: tuple, kernel_size, stride, padding, dilation, owner: str, n: int = 2):
-    kernel = pair(kernel_size, "kernel_size", owner, n=n)
-    stride = kernel if stride is None else pair(stride, "stride", owner, n=n)
-    padding = pair(padding, "padding", owner, minimum=0, n=n)
-    dilation = pair(dilation, "dilation", owner, n=n)
+    kernel = check_int_tuple(kernel_size, "kernel_size", owner, length=n)
+    stride = kernel if stride is None else check_int_tuple(stride, "stride", owner, length=n)
+    padding = check_int_tuple(padding, "padding", owner, low=0, length=n)
+    dilation = check_int_tuple(dilation, "dilation", owner, length=n)
     if any(2 * p > k for p, k in zip(padding, kernel)):
         raise ValueError(f"{owner}: padding {padding} must be at most half the kernel size {kernel} (as in PyTorch)")
     return kernel, stride, tuple((p, p) for p in padding), dilation
@@ -354,8 +340,7 @@ def avg_pool2d(x, kernel_size, stride=None, padding=0, count_include_pad: bool =
     x = as_tensor(x)
     owner = "avg_pool2d"
     _check_images(x, owner)
-    if not isinstance(count_include_pad, bool):
-        raise ValueError(f"{owner}: count_include_pad must be True or False, got {count_include_pad!r}")
+    count_include_pad = check_bool(count_include_pad, "count_include_pad", owner)
     kernel, stride, pads, _ = _pool_arguments(x.shape, kernel_size, stride, padding, 1, owner)
     out_hw = window_geometry(x.shape, kernel, stride, pads, (1, 1), owner)
     return _avg_pool(x, kernel, stride, pads, out_hw, count_include_pad, x.data, x.shape, "avg_pool2d")
@@ -404,8 +389,7 @@ def avg_pool1d(x, kernel_size, stride=None, padding=0, count_include_pad: bool =
     x = as_tensor(x)
     owner = "avg_pool1d"
     _check_images(x, owner, ndim=3)
-    if not isinstance(count_include_pad, bool):
-        raise ValueError(f"{owner}: count_include_pad must be True or False, got {count_include_pad!r}")
+    count_include_pad = check_bool(count_include_pad, "count_include_pad", owner)
     kernel, stride, pads, _ = _pool_arguments(x.shape, kernel_size, stride, padding, 1, owner, n=1)
     out_hw = (1, *window_geometry(x.shape, kernel, stride, pads, (1,), owner))
     kernel, stride, pads = (1, *kernel), (1, *stride), ((0, 0), *pads)
