@@ -222,6 +222,35 @@ class Tanh(Activation):
 
 
 @ACTIVATIONS.register
+class Softplus(Activation):
+    """f(z) = ln(1 + e^z), a smooth ReLU;  f′(z) = σ(z) = 1/(1 + e^(−z)).
+
+    Computed as max(z, 0) + ln(1 + e^(−|z|)), so that e^z never overflows (PyTorch's
+    ``Softplus()`` returns z itself above z = 20, where the two differ by < 3e−9).
+    """
+
+    name = "softplus"
+    layer_name = "Softplus"
+
+    def f(self, z):
+        return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+    def df(self, z, a):
+        e = xp.exp(-xp.abs(z))
+        return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+    def f_into(self, z, out):
+        xp.abs(z, out=out)
+        xp.negative(out, out=out)
+        xp.exp(out, out=out)
+        xp.log1p(out, out=out)
+        out += xp.maximum(z, 0)
+
+    def backprop_into(self, delta, z, a, scratch):
+        xp.multiply(delta, self.df(z, a), out=delta)
+
+
+@ACTIVATIONS.register
 class Arctan(Activation):
     """f(z) = arctan z;  f′(z) = 1/(1 + z²)."""
 
