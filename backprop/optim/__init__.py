@@ -18,18 +18,19 @@ from __future__ import annotations
 import inspect
 
 from backprop.optim import lr_scheduler
-from backprop.optim.adam import Adam
-from backprop.optim.adamw import AdamW
-from backprop.optim.momentum import Momentum
+from backprop.optim.adam import Adam as Adam  # noqa: F401 (public: listed by the registry)
+from backprop.optim.adamw import AdamW as AdamW  # noqa: F401 (public: listed by the registry)
+from backprop.optim.momentum import Momentum as Momentum  # noqa: F401 (public: listed by the registry)
 from backprop.optim.lr_scheduler import (
     SCHEDULES, CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR, get_lr_scheduler,
 )
 from backprop.optim.optimizer import OPTIMIZERS, Optimizer, pack_parameters
-from backprop.optim.rmsprop import RMSprop
-from backprop.optim.sgd import SGD
+from backprop.optim.rmsprop import RMSprop as RMSprop  # noqa: F401 (public: listed by the registry)
+from backprop.optim.sgd import SGD as SGD  # noqa: F401 (public: listed by the registry)
 
-__all__ = [
-    "Optimizer", "pack_parameters", "SGD", "Momentum", "RMSprop", "Adam", "AdamW", "OPTIMIZERS", "get_optimizer",
+# Every registered optimiser class is public under its class name (importing its file above registers it).
+__all__ = [cls.__name__ for cls in OPTIMIZERS] + [
+    "Optimizer", "pack_parameters", "OPTIMIZERS", "get_optimizer",
     "lr_scheduler", "LRScheduler", "SCHEDULES", "get_lr_scheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
 ]
 
