@@ -18,6 +18,7 @@ from __future__ import annotations
 import inspect
 
 from backprop.optim import lr_scheduler
+from backprop.optim.adagrad import Adagrad as Adagrad  # noqa: F401 (public: listed by the registry)
 from backprop.optim.adam import Adam as Adam  # noqa: F401 (public: listed by the registry)
 from backprop.optim.adamw import AdamW as AdamW  # noqa: F401 (public: listed by the registry)
 from backprop.optim.momentum import Momentum as Momentum  # noqa: F401 (public: listed by the registry)
