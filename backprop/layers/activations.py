@@ -167,10 +167,14 @@ class Arctan(ActivationLayer):
 
 @register_module
 class Step(ActivationLayer):
-    """a = 1 for z ≥ 0, else 0;  f′(z) = 0, so no gradient passes (why the notes avoid it)."""
+    """a = 1 for z ≥ k, else 0;  f′(z) = 0, so no gradient passes (why the notes avoid it).
 
-    def __init__(self):
-        super().__init__(get_activation("step"))
+    Args:
+        k: the threshold (default 0).
+    """
+
+    def __init__(self, k: float = 0.0):
+        super().__init__(get_activation("step", k=k))
 
 
 @register_module

@@ -9,6 +9,9 @@ a ∘ (g − ⟨g, a⟩).
 
 from __future__ import annotations
 
+import math
+import numbers
+
 from backprop.backend import xp
 from backprop.engine.tensor import Tensor, as_tensor, make_result, tensor_method
 from backprop.naming import unknown_name_error
@@ -167,19 +170,31 @@ class Arctan(Activation):
 
 
 class Step(Activation):
-    """The threshold function f(z) = 1 for z ≥ 0, else 0;  f′(z) = 0 everywhere.
+    """The notes' threshold function σ_Step(z; k) = 1 for z ≥ k, else 0;  f′(z) = 0 everywhere.
 
     With a zero derivative no gradient reaches the weights, which is why the notes
     reject it for training by gradient descent.
+
+    Args:
+        k: the threshold (default 0; the notes use k = ½ on a probability to pick a class).
     """
 
     name = "step"
 
+    def __init__(self, k: float = 0.0):
+        # A NaN threshold would make every output 0 without a word; an infinite one too.
+        if isinstance(k, bool) or not isinstance(k, numbers.Real) or not math.isfinite(k):
+            raise ValueError(f"step: k must be a finite number, got {k!r}")
+        self.k = float(k)
+
     def f(self, z):
-        return (z >= 0).astype(z.dtype)
+        return (z >= self.k).astype(z.dtype)
 
     def df(self, z, a):
         return xp.zeros_like(z)
+
+    def get_config(self) -> dict:
+        return {} if self.k == 0 else {"k": self.k}
 
 
 ACTIVATIONS = {cls.name: cls for cls in (Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Arctan, Step)}
