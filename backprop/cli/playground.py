@@ -98,5 +98,10 @@ def playground_command(port: int, host: str, no_browser: bool) -> None:
         threading.Thread(target=_open_when_started, args=(server, url), daemon=True).start()
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down on Ctrl-C and then raises the signal again for its caller:
+        # stopping the server is what Ctrl-C is for here, not an error.
+        pass
     finally:
         sock.close()
+    click.echo("backprop playground: stopped", err=True)
