@@ -143,6 +143,8 @@
       $("loss").value = session.loss;
       $("example-index").max = session.data.train.x.length - 1;
       $("accuracy-line").hidden = session.data.task !== "classification";
+      for (const id of ["trace-button", "random-example"]) $(id).disabled = !session.traceable;
+      $("apply-button").disabled = true;
       say(`${session.data.source}: ${session.data.train.x.length} training and ${session.data.test.x.length} test rows, `
         + `${session.data.task}; ${session.parameters} parameters.`);
       buildNetwork();
@@ -180,7 +182,11 @@
     if (app.busy) return;
     app.busy = true;
     try {
-      while (app.playing && app.session) {
+      while (app.playing) {
+        if (!app.session) { // pressed while the network is being built: wait for it
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          continue;
+        }
         const ms = await trainOnce(app.epochsPerRequest);
         if (ms === null) break;
         // Aim at about 150 ms per request: smooth drawing, few requests.
@@ -249,7 +255,7 @@
     const box = maxN > 16 ? 14 : maxN > 8 ? 26 : 38;
     const gap = maxN > 16 ? 4 : 10;
     const height = maxN * (box + gap) + 10;
-    container.style.height = `${height}px`;
+    container.style.height = `${height + 24}px`; // and a line for the columns' labels
     svg.setAttribute("width", width);
     svg.setAttribute("height", height);
     const columns = sizes.length, margin = 36;
@@ -278,6 +284,7 @@
             const hit = document.createElementNS(SVG, "line");
             for (const [key, value] of Object.entries(coords)) hit.setAttribute(key, value);
             hit.classList.add("hit");
+            hit.dataset.layer = m; hit.dataset.row = j; hit.dataset.col = k;
             hit.addEventListener("click", () => select({ kind: "weight", layer: m, row: j, col: k }));
             svg.appendChild(hit);
           } else {
@@ -307,7 +314,7 @@
     });
     const label = (text, x) => {
       const node = el("div", { class: "neuron-label" }, text);
-      Object.assign(node.style, { left: `${x - 10}px`, top: `${height - 4}px` });
+      Object.assign(node.style, { left: `${x - 10}px`, top: `${height + 4}px` });
       container.appendChild(node);
     };
     label("input a⁰", xs[0]);
@@ -406,7 +413,7 @@
     if (!geometry) return;
     geometry.neurons.forEach((layer, m) => layer.forEach((node, j) => {
       const box = node.querySelector(".value");
-      if (!trace || geometry.box < 26) { box.innerHTML = ""; return; }
+      if (!trace || geometry.box < 38) { box.innerHTML = ""; return; } // no room beside small boxes
       if (m === 0) { box.innerHTML = `a ${fmt(trace.x[j])}`; return; }
       const record = trace.layers[m - 1];
       box.innerHTML = `a ${fmt(record.a[j])}<br><span class="d">δ ${fmt(record.delta[j])}</span>`;
@@ -505,8 +512,8 @@
     ctx.fillText(fmt(high), 2, pad - 4);
     ctx.fillText("0", 2, pad + h);
     ctx.fillText(`epoch ${train.length}`, pad + w - 50, canvas.height - 4);
-    ctx.fillStyle = "#333"; ctx.fillText("train", pad + 4, pad + 12);
-    ctx.fillStyle = css(POS); ctx.fillText("test", pad + 40, pad + 12);
+    ctx.fillStyle = "#333"; ctx.fillText("— train", pad + w - 90, pad + 12);
+    ctx.fillStyle = css(POS); ctx.fillText("— test", pad + w - 40, pad + 12);
   }
 
   function renderWarnings() {
@@ -829,6 +836,13 @@
     $("csv-use").addEventListener("click", useCsv);
     $("share").addEventListener("click", share);
     $("download").addEventListener("click", download);
+    window.addEventListener("hashchange", () => { // a shared link pasted into this tab
+      const wanted = settingsFromHash();
+      if (JSON.stringify(wanted) !== JSON.stringify(app.settings)) {
+        app.settings = Object.assign(structuredClone(app.options.defaults), wanted);
+        rebuild(0);
+      }
+    });
     window.addEventListener("resize", () => { if (app.session) { buildNetwork(); renderNetwork(); } });
     await createSession();
   }
