@@ -191,7 +191,8 @@ def build_data(settings: Settings, csv_text=None) -> PlaygroundData:
     if task == "classification":
         n_classes = len(np.unique(labels.astype(str)))
         if not 2 <= n_classes <= MAX_CLASSES:
-            raise SettingsError(f"the target {target!r} has {n_classes} classes; the playground takes 2 to {MAX_CLASSES}")
+            raise SettingsError(f"the target {target!r} has {n_classes} classes; "
+                                f"the playground takes 2 to {MAX_CLASSES}")
         if loss == "binary_cross_entropy_with_logits" and n_classes != 2:
             raise SettingsError(f"binary_cross_entropy_with_logits needs two classes; {target!r} has {n_classes}; "
                                 "use cross_entropy")

@@ -34,12 +34,12 @@ from collections import OrderedDict
 import numpy as np
 
 import backprop as bp
-from backprop.playground.data import build_data
+from backprop.playground.data import GRID, NEURON_GRID, build_data
 from backprop.playground.network import build_network
 from backprop.playground.settings import Settings, SettingsError
 
-__all__ = ["Session", "SessionStore", "UnavailableError", "two_logit_softmax", "MAX_EPOCHS_PER_REQUEST", "TRAIN_BUDGET_S",
-           "PROBE_ROWS"]
+__all__ = ["Session", "SessionStore", "UnavailableError", "two_logit_softmax", "MAX_EPOCHS_PER_REQUEST",
+           "TRAIN_BUDGET_S", "PROBE_ROWS"]
 
 MAX_EPOCHS_PER_REQUEST = 1000
 TRAIN_BUDGET_S = 0.5  # a train request stops after the epoch that passes this
@@ -179,7 +179,7 @@ class Session:
         network = self.network
         return {
             "id": self.id, "settings": self.settings.to_dict(), "data": self.data.to_json(),
-            "loss": self.loss_name, "grid": [int(np.sqrt(len(self.data.grid))), int(np.sqrt(len(self.data.neuron_grid)))],
+            "loss": self.loss_name, "grid": [GRID, NEURON_GRID],
             "sizes": [2] + [d.out_features for d in network.dense],
             "activations": [layer.activation for layer in self.settings.layers] + [self._output_activation()],
             "batch_norm": network.has_batch_norm, "traceable": not network.has_batch_norm,
@@ -228,7 +228,8 @@ class Session:
         raw = (self.data.raw_train if split == "train" else self.data.raw_test)[index]
         label = (self.data.label_train if split == "train" else self.data.label_test)[index]
         return {
-            "split": split, "index": index, "x_raw": _floats(raw), "label": label.item() if isinstance(label, np.generic) else label,
+            "split": split, "index": index, "x_raw": _floats(raw),
+            "label": label.item() if isinstance(label, np.generic) else label,
             "x": _floats(t.x), "y": _floats(t.y), "target": _floats(y), "loss": float(t.loss), "loss_name": t.loss_name,
             "lr": lr, "layers": layers, "notes": list(t.notes), "output_in_loss": t.output_in_loss,
             "residuals": {key: {str(m): value for m, value in per_layer.items()}

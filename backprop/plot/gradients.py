@@ -3,8 +3,8 @@
 Each line is one Dense layer's ‖∂J/∂W^m‖ (mean over the epoch's steps), on a
 log scale; a norm of exactly 0 (no gradient reaches the layer) is drawn on a dotted line a
 decade below the smallest positive norm, with a ▼ marker, and the legend says so. The
-legend stands beside the axes, so that a deep network's lines stay visible. Healthy training keeps the lines within a factor of ten or so of
-each other; lines for the first layers far below the last ones mean vanishing
+legend stands beside the axes, so that a deep network's lines stay visible. Healthy
+training keeps the lines within a factor of ten or so of each other; lines for the first layers far below the last ones mean vanishing
 gradients (the notes' deep sigmoid networks), far above mean exploding ones.
 """
 

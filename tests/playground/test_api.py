@@ -182,7 +182,8 @@ def write_rows(path, rows):
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "binary_cross_entropy_with_logits"])
-def test_the_downloaded_model_is_what_backprop_predict_reads(live_session, client, make_session, tmp_path, capsys, loss):
+def test_the_downloaded_model_is_what_backprop_predict_reads(live_session, client, make_session, tmp_path, capsys,
+                                                              loss):
     session = make_session(dataset="circle", loss=loss, optimizer="adam", lr=0.03)
     train(client, session["id"], 30)
     response = client.get(f"/api/sessions/{session['id']}/model.safetensors")

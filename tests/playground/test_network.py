@@ -15,8 +15,9 @@ def kinds(network):
 
 
 def test_dense_layers_carry_their_activation_and_the_classifier_outputs_logits():
-    net = build_network(parse_settings({"layers": [{"neurons": 5, "activation": "relu"},
-                                                   {"neurons": 3, "activation": "step", "k": 0.5}]}), 2, "classification")
+    settings = parse_settings({"layers": [{"neurons": 5, "activation": "relu"},
+                                          {"neurons": 3, "activation": "step", "k": 0.5}]})
+    net = build_network(settings, 2, "classification")
     assert kinds(net) == ["Dense", "Dense", "Dense"]
     assert [d.out_features for d in net.dense] == [5, 3, 2]
     assert net.dense[0].activation.name == "relu"

@@ -17,7 +17,8 @@ from backprop.playground.settings import (
 def test_the_defaults_are_a_small_tanh_network_on_the_circle():
     s = parse_settings({})
     assert s == Settings()
-    assert (s.dataset, [(layer.neurons, layer.activation) for layer in s.layers]) == ("circle", [(4, "tanh"), (2, "tanh")])
+    assert s.dataset == "circle"
+    assert [(layer.neurons, layer.activation) for layer in s.layers] == [(4, "tanh"), (2, "tanh")]
     assert s.loss_for("classification") == "cross_entropy" and s.loss_for("regression") == "mse"
 
 
