@@ -68,6 +68,8 @@ class GradientMonitor(Callback):
             exploding_ratio × that of the input (exploding activations).
         rise_factor: warn about the learning rate when the epoch's loss is above
             rise_factor × the lowest loss seen so far (the first step's loss included),
+            and the rise is at least ``rise_share`` (0.1) of the fall from the first loss to
+            that lowest one (a loss near 0 that doubles by noise is no learning-rate problem),
             or is not finite (1.5).
         dead_share: warn when at least this share of all ReLU units is dead (0.5), or when
             every unit of a ReLU layer is (no gradient then passes through it).
@@ -88,6 +90,7 @@ class GradientMonitor(Callback):
 
     def __init__(self, probe=None, *, probe_size: int = 256, vanishing_ratio: float = 1e-2,
                  gradient_floor: float = 1e-8, exploding_ratio: float = 1e2, rise_factor: float = 1.5,
+                 rise_share: float = 0.1,
                  dead_share: float = 0.5, warn: bool = True):
         self.probe = probe
         self.probe_size = int(probe_size)
@@ -95,6 +98,8 @@ class GradientMonitor(Callback):
         self.gradient_floor = float(gradient_floor)
         self.exploding_ratio = float(exploding_ratio)
         self.rise_factor = float(rise_factor)
+        self.rise_share = float(rise_share)
+        self._start_loss = None  # the first loss this monitor saw, over all fit calls
         self.dead_share = float(dead_share)
         self.warn = bool(warn)
         self.history: dict = {}
@@ -145,6 +150,8 @@ class GradientMonitor(Callback):
             return
         if self._first_loss is None:
             self._first_loss = float(loss)
+            if self._start_loss is None and math.isfinite(self._first_loss):
+                self._start_loss = self._first_loss
             self._best_loss = min(self._best_loss, self._first_loss)
         if not math.isfinite(loss):
             self._warn_learning_rate(f"the loss became {loss} in epoch {self.trainer.epoch + 1}")
@@ -339,7 +346,8 @@ class GradientMonitor(Callback):
     def _check_loss(self, loss: float, epoch: int):
         if not math.isfinite(loss):
             self._warn_learning_rate(f"the loss is {loss} after epoch {epoch}")
-        elif math.isfinite(self._best_loss) and loss > self.rise_factor * self._best_loss:
+        elif (math.isfinite(self._best_loss) and loss > self.rise_factor * self._best_loss
+              and loss - self._best_loss >= self.rise_share * max((self._start_loss or 0.0) - self._best_loss, 0.0)):
             self._warn_learning_rate(
                 f"the loss rose to {loss:.4g} in epoch {epoch}, above {self.rise_factor:g} × the lowest "
                 f"loss so far ({self._best_loss:.4g})"
@@ -411,13 +419,15 @@ class GradientMonitor(Callback):
 
     def state_dict(self) -> dict:
         return {"history": self.history, "losses": list(self.losses), "warnings": list(self.warnings),
-                "kinds_warned": sorted(self._kinds_warned)}
+                "kinds_warned": sorted(self._kinds_warned), "start_loss": self._start_loss}
 
     def load_state_dict(self, state: dict) -> None:
         self.history = state.get("history", {})
         self.losses = list(state.get("losses", []))
         self.warnings = list(state.get("warnings", []))
         self._kinds_warned = set(state.get("kinds_warned", []))
+        start = state.get("start_loss")
+        self._start_loss = float(start) if isinstance(start, (int, float)) and math.isfinite(start) else None
 
 
 def _watched_layers(model):

@@ -250,3 +250,17 @@ def test_a_step_layer_is_said_to_have_no_gradient_not_to_vanish(digits, position
     # and it is so: the weights up to the step layer never moved
     for dense, W in zip((model[0], model[1])[:position + 1], before):
         np.testing.assert_array_equal(dense.W.data, W)
+
+
+def test_noise_on_a_loss_near_zero_is_not_a_learning_rate_problem():
+    # Seen in the playground: Adam on the circle falls from 0.7 to 0.0092, then an epoch at 0.0176.
+    monitor = GradientMonitor(warn=False)
+    monitor._start_loss, monitor._best_loss = 0.7, 0.0092
+    monitor._check_loss(0.0176, 16)
+    assert monitor.warnings == []
+    monitor._check_loss(0.5, 17)  # most of the way back up: the steps overshoot
+    assert len(monitor.warnings) == 1 and "learning rate too high" in monitor.warnings[0]
+    never_fell = GradientMonitor(warn=False)
+    never_fell._start_loss, never_fell._best_loss = 2.3, 2.3
+    never_fell._check_loss(4.0, 2)
+    assert "learning rate too high" in never_fell.warnings[0]

@@ -512,8 +512,8 @@
     ctx.fillText(fmt(high), 2, pad - 4);
     ctx.fillText("0", 2, pad + h);
     ctx.fillText(`epoch ${train.length}`, pad + w - 50, canvas.height - 4);
-    ctx.fillStyle = "#333"; ctx.fillText("— train", pad + w - 90, pad + 12);
-    ctx.fillStyle = css(POS); ctx.fillText("— test", pad + w - 40, pad + 12);
+    ctx.fillStyle = "#333"; ctx.fillText("— train", pad + w - 100, pad + 12);
+    ctx.fillStyle = css(POS); ctx.fillText("— test", pad + w - 50, pad + 12);
   }
 
   function renderWarnings() {
