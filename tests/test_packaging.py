@@ -195,6 +195,8 @@ def test_the_wheel_holds_the_package_data_licences_and_metadata_and_builds_witho
     assert "backprop/py.typed" in names
     assert "backprop/datasets/data/LICENSE-scikit-learn.txt" in names
     assert {"iris.csv.gz", "digits.csv.gz"} <= {n.rsplit("/", 1)[-1] for n in names}
+    static = {n.rsplit("/", 1)[-1] for n in names if n.startswith("backprop/playground/static/")}
+    assert {"index.html", "playground.js", "playground.css"} <= static  # the playground's page
     assert f"{dist_info}/licenses/LICENSE" in names
     assert f"Name: {DISTRIBUTION}\n" in metadata
     assert f"License-Expression: {PYPROJECT['project']['license']}\n" in metadata

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+import numpy as np
 
 __all__ = ["explain_command", "explain_row", "diagnostics_option", "attach_monitor", "echo_diagnostics"]
 
@@ -52,9 +53,13 @@ def explain_row(model_path, data_path, row: int, *, max_items: int = 6) -> str:
     result = trace(loaded.model, x, target, loss=loss)
 
     lines = [f"Row {row} of {data_path}:"]
-    raw = ", ".join(f"{name}={_cell(selected.iloc[0][name])}" for name in preprocessor.feature_names_in)
+    # Cell by cell from each column (a row of mixed columns would turn 30305 into 30305.0); a
+    # categorical cell as the category it is matched as.
+    kinds = {column["name"]: column["kind"] for column in preprocessor.get_config().get("columns", [])}
+    raw = ", ".join(f"{name}={_cell(selected[name].iloc[0], kinds.get(name))}"
+                    for name in preprocessor.feature_names_in)
     lines += _wrapped(raw, "  ")
-    truth = _cell(selected.iloc[0][preprocessor.target])
+    truth = _cell(selected[preprocessor.target].iloc[0])
     if classification:
         classes = ", ".join(str(c) for c in preprocessor.classes)
         lines += _wrapped(f"target {preprocessor.target} = {truth}: class {int(y[0])} of [{classes}]; "
@@ -63,12 +68,26 @@ def explain_row(model_path, data_path, row: int, *, max_items: int = 6) -> str:
         lines += _wrapped(f"target {preprocessor.target} = {truth}, standardised to y = {float(y[0]):.4g}.", "  ")
     lines += _wrapped("x = a^0 is the row after preprocessing (numbers standardised, text one-hot): "
                       + ", ".join(str(n) for n in preprocessor.feature_names_out) + ".", "  ")
+    lines += _wrapped(_prediction(preprocessor, result), "  ")
     lines.append("")
     return "\n".join(lines) + "\n" + result.table(max_items=max_items)
 
 
-def _cell(value) -> str:
-    """A table cell as a person writes it: 4.42, 'black', <missing>."""
+def _prediction(preprocessor, result) -> str:
+    """The network's output a^L for the row, in the target's own labels or units."""
+    output = np.asarray(result.output, dtype=np.float64).reshape(1, -1)
+    predicted = preprocessor.inverse_transform_target(output)[0]
+    if preprocessor.task == "classification":
+        k = int(np.argmax(output[0])) if output.shape[1] > 1 else int(output[0, 0] > 0.5)
+        probability = output[0, k] if output.shape[1] > 1 else (output[0, 0] if k else 1 - output[0, 0])
+        return (f"prediction: {preprocessor.target} = {_cell(predicted)} (class {k}, with probability "
+                f"{probability:.4g} = a^L_{k + 1}).")
+    return (f"prediction: {preprocessor.target} = {float(predicted):.6g} (a^L = {float(output[0, 0]):.4g} in "
+            "standardised units, mapped back with the training target's mean and std).")
+
+
+def _cell(value, kind=None) -> str:
+    """A table cell as a person writes it: 4.42, 'black', <missing>; a categorical 30305.0 as 30305."""
     try:
         import pandas as pd
 
@@ -78,6 +97,8 @@ def _cell(value) -> str:
         pass
     if hasattr(value, "item"):
         value = value.item()
+    if kind == "categorical" and isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a category column read as floats (it had missing cells)
     return repr(value) if isinstance(value, str) else str(value)
 
 

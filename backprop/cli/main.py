@@ -22,6 +22,7 @@ from backprop.cli.info import info_command
 from backprop.cli.predict import predict_command
 from backprop.cli.train import train_command
 from backprop.cli.diagnostics import explain_command
+from backprop.cli.playground import playground_command
 
 __all__ = ["cli", "main"]
 
@@ -41,6 +42,7 @@ def cli() -> None:
       backprop info house.safetensors
       backprop explain house.safetensors test.csv --row 3   # the four equations on one row
       backprop datasets                               # the bundled datasets
+      backprop playground                             # the playground page in your browser
 
     Errors are one 'error: ...' line on stderr with exit status 2 (bad input)
     or 1 (unexpected); set BACKPROP_DEBUG=1 for a traceback.
@@ -48,7 +50,7 @@ def cli() -> None:
 
 
 for _command in (train_command, predict_command, evaluate_command, info_command, datasets_command,
-                 explain_command):
+                 explain_command, playground_command):
     cli.add_command(_command)
 
 

@@ -307,6 +307,7 @@ def run_training(settings: TrainSettings) -> TrainResult:
 
     loss = _training_loss(settings.loss, task)
     schedule = training_schedule(settings, len(train_rows), task)
+    _give_probe(settings, X_train, y_train)
 
     backprop.manual_seed(settings.seed)
     model = build_model(X_train.shape[1], n_out, settings)
@@ -351,6 +352,19 @@ def run_training(settings: TrainSettings) -> TrainResult:
         learning_curves(history, settings.plot)
     return TrainResult(model=model, preprocessor=preprocessor, history=history, metrics=metrics,
                        summary=summary)
+
+
+def _give_probe(settings: TrainSettings, X_train, y_train) -> None:
+    """A GradientMonitor without a probe batch (``--diagnostics``) measures on the first training rows.
+
+    Its dead-ReLU and saturation columns need one; the first rows are training rows also when
+    ``--val-split`` holds out the last ones.
+    """
+    from backprop.diagnostics.monitor import GradientMonitor
+
+    for callback in settings.extra_callbacks:
+        if isinstance(callback, GradientMonitor) and callback.probe is None:
+            callback.probe = (X_train[:callback.probe_size], y_train[:callback.probe_size])
 
 
 @contextlib.contextmanager

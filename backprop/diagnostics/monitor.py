@@ -16,7 +16,12 @@ so high that the loss rises. The monitor records, per Dense layer m and per epoc
   (over units and probe examples), where f′ is below 0.01 (sigmoid) or 0.02 (tanh).
 
 It warns once per problem (a :class:`DiagnosticsWarning`, also kept in
-``monitor.warnings``) with a sentence that says what to do.
+``monitor.warnings``) with a sentence that says what to do, fitted to the network: the
+advice for vanishing gradients names the cause it can see (weights that start zero or
+equal, dead ReLUs, saturated sigmoids, or a network that already uses ReLU). A step
+activation, whose f′ is 0 everywhere, is reported as such rather than as "vanishing"; with a
+probe batch, activations that grow by ``exploding_ratio`` from the input to some layer (a
+deep linear network with too large weights) are reported as exploding.
 
 Example:
     >>> monitor = GradientMonitor(probe=(X[:256], y[:256]))               # doctest: +SKIP
@@ -59,9 +64,12 @@ class GradientMonitor(Callback):
             fairly). Checked on the first step's gradients and on each epoch's mean.
         gradient_floor: ... or when g_1 < gradient_floor ≤ g_L (1e-8).
         exploding_ratio: warn when g_1 > exploding_ratio × g_L (1e2), or a gradient is
-            not finite.
+            not finite; and, with a probe, when the root-mean-square of some layer's z exceeds
+            exploding_ratio × that of the input (exploding activations).
         rise_factor: warn about the learning rate when the epoch's loss is above
             rise_factor × the lowest loss seen so far (the first step's loss included),
+            and the rise is at least ``rise_share`` (0.1) of the fall from the first loss to
+            that lowest one (a loss near 0 that doubles by noise is no learning-rate problem),
             or is not finite (1.5).
         dead_share: warn when at least this share of all ReLU units is dead (0.5), or when
             every unit of a ReLU layer is (no gradient then passes through it).
@@ -82,6 +90,7 @@ class GradientMonitor(Callback):
 
     def __init__(self, probe=None, *, probe_size: int = 256, vanishing_ratio: float = 1e-2,
                  gradient_floor: float = 1e-8, exploding_ratio: float = 1e2, rise_factor: float = 1.5,
+                 rise_share: float = 0.1,
                  dead_share: float = 0.5, warn: bool = True):
         self.probe = probe
         self.probe_size = int(probe_size)
@@ -89,6 +98,8 @@ class GradientMonitor(Callback):
         self.gradient_floor = float(gradient_floor)
         self.exploding_ratio = float(exploding_ratio)
         self.rise_factor = float(rise_factor)
+        self.rise_share = float(rise_share)
+        self._start_loss = None  # the first loss this monitor saw, over all fit calls
         self.dead_share = float(dead_share)
         self.warn = bool(warn)
         self.history: dict = {}
@@ -98,6 +109,7 @@ class GradientMonitor(Callback):
         self.weight_sizes: list = []
         self.probe_used = False
         self._kinds_warned: set = set()
+        self._symmetric = None  # what _check_symmetry found: "all zero", "all equal", "identical" or None
 
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs=None):
@@ -115,6 +127,9 @@ class GradientMonitor(Callback):
         self._first_loss = None
         self._checked_first_step = bool(self.losses)
         self._check_symmetry()
+        self._check_no_gradient()
+        if self._probe is not None:
+            self._check_activation_growth("before training")
 
     def on_epoch_begin(self, epoch, logs=None):
         self._start_weights = [np.array(dense.W.data, dtype=np.float64) for dense, _ in self._groups]
@@ -135,6 +150,8 @@ class GradientMonitor(Callback):
             return
         if self._first_loss is None:
             self._first_loss = float(loss)
+            if self._start_loss is None and math.isfinite(self._first_loss):
+                self._start_loss = self._first_loss
             self._best_loss = min(self._best_loss, self._first_loss)
         if not math.isfinite(loss):
             self._warn_learning_rate(f"the loss became {loss} in epoch {self.trainer.epoch + 1}")
@@ -159,6 +176,9 @@ class GradientMonitor(Callback):
             self._check_loss(float(loss), n)
         self._check_gradients(norms, f"epoch {n}")
         self._check_dead(n)
+        if self._probe is not None and "learning_rate" not in self._kinds_warned:
+            # (after a learning rate that is too high, large activations are its consequence, already said)
+            self._check_activation_growth(f"epoch {n}")
 
     # ------------------------------------------------------------------ probe
     def _prepare_probe(self):
@@ -237,6 +257,7 @@ class GradientMonitor(Callback):
             warnings.warn(message, DiagnosticsWarning, stacklevel=3)
 
     def _check_symmetry(self):
+        self._symmetric = None
         for m, (dense, _) in enumerate(self._groups, 1):
             W = dense.W.data
             if W.shape[0] < 2:
@@ -245,6 +266,7 @@ class GradientMonitor(Callback):
             same_rows = np.all(W == W[:1]) and (b is None or np.all(b == b[0]))
             if same_rows:
                 what = "all zero" if not np.any(W) else "all equal" if np.all(W == W.flat[0]) else "identical"
+                self._symmetric = what
                 self._issue("symmetry", (
                     f"GradientMonitor: symmetric initialisation: the weights of layer {m} are {what}, so its "
                     f"{W.shape[0]} neurons compute the same output and receive the same gradient; the neurons "
@@ -252,10 +274,80 @@ class GradientMonitor(Callback):
                 ))
                 return
 
+    def _check_no_gradient(self):
+        """A step activation has f′(z) = 0 for every z: δ is 0 there and in every layer before it."""
+        steps = [m for m, (_, acts) in enumerate(self._groups, 1) if any(act.name == "step" for act in acts)]
+        if not steps:
+            return
+        m = steps[-1]
+        before = "layer 1" if m == 1 else f"layers 1 to {m}"
+        self._issue("no_gradient", (
+            f"GradientMonitor: the step function has no gradient: layer {m} applies step, whose f′(z) = 0 for "
+            f"every z, so δ^{m} = 0 and, through δ^(k−1) = f′(z^(k−1)) ∘ (W^k)ᵀ δ^k, so is the δ of every "
+            f"layer before it: {before} never learn. Train with sigmoid, tanh or ReLU there (the notes' "
+            "reason to replace the step by the sigmoid); keep the step for thresholding a trained output."
+        ))
+
+    def _check_activation_growth(self, when: str):
+        """Warn when the RMS of z^m exceeds exploding_ratio × the RMS of the input (activations explode)."""
+        X, _ = self._probe
+        with np.errstate(all="ignore"):
+            base = float(np.sqrt(np.mean(np.square(np.asarray(X, dtype=np.float64)))))
+            sizes = [float(np.sqrt(np.mean(np.square(np.asarray(z, dtype=np.float64)))))
+                     for z, _ in self._probe_forward()]
+        if not base > 0 or not sizes:
+            return
+        growth = [size / base for size in sizes]
+        worst = max(range(len(growth)), key=lambda i: growth[i] if math.isfinite(growth[i]) else math.inf)
+        if math.isfinite(growth[worst]) and growth[worst] <= self.exploding_ratio:
+            return
+        self._issue("exploding_activations", (
+            f"GradientMonitor: exploding activations and gradients: the root-mean-square of z grows from "
+            f"{base:.2g} at the input to {sizes[worst]:.2g} in layer {worst + 1} ({when}), so the outputs, the "
+            "loss and the gradients are huge. Use Xavier/He initialisation (they keep the variance of z from "
+            "layer to layer) or batch normalisation, and a smaller learning rate."
+        ))
+
+    def _unit_shares(self):
+        """(share of ReLU units dead, share of sigmoid/tanh activations saturated) on the probe, or None."""
+        if self._probe is None:
+            return None
+        dead, relu_units, saturated, squashed = 0.0, 0, 0.0, 0
+        for (_, acts), (_, a) in zip(self._groups, self._probe_forward()):
+            last = acts[-1].name if acts else "identity"
+            if last == "relu":
+                dead += float(np.sum(np.all(a <= 0, axis=0)))
+                relu_units += a.shape[1]
+            elif last == "sigmoid":
+                saturated += float(np.sum((a < SIGMOID_SATURATION) | (a > 1 - SIGMOID_SATURATION)))
+                squashed += a.size
+            elif last == "tanh":
+                saturated += float(np.sum(np.abs(a) > TANH_SATURATION))
+                squashed += a.size
+        return (dead / relu_units if relu_units else 0.0), (saturated / squashed if squashed else 0.0)
+
+    def _vanishing_advice(self) -> str:
+        """What to do about vanishing gradients, for the cause this network shows."""
+        if self._symmetric is not None:
+            return (f"The weights start {self._symmetric} (see the symmetric-initialisation warning), so δ cannot "
+                    "reach the first layers: use random initialisation such as he_normal/xavier_normal.")
+        shares = self._unit_shares()
+        if shares is not None and shares[0] >= self.dead_share:
+            return ("Most ReLUs are dead (a = 0, so f′ = 0, for every probe example): lower the learning rate, "
+                    "use He initialisation, or LeakyReLU.")
+        hidden = [acts[-1].name if acts else "identity" for _, acts in self._groups[:-1]]
+        if hidden and all(name in ("relu", "leaky_relu") for name in hidden):
+            return ("The network already uses ReLU: check the initialisation's scale (He: σ = √(2/n_in)), "
+                    "or add batch normalisation.")
+        if any(name in ("sigmoid", "tanh") for name in hidden) or (shares is not None and shares[1] >= 0.5):
+            return "Use ReLU and He initialisation, or batch normalisation."
+        return "Use He or Xavier initialisation, or batch normalisation."
+
     def _check_loss(self, loss: float, epoch: int):
         if not math.isfinite(loss):
             self._warn_learning_rate(f"the loss is {loss} after epoch {epoch}")
-        elif math.isfinite(self._best_loss) and loss > self.rise_factor * self._best_loss:
+        elif (math.isfinite(self._best_loss) and loss > self.rise_factor * self._best_loss
+              and loss - self._best_loss >= self.rise_share * max((self._start_loss or 0.0) - self._best_loss, 0.0)):
             self._warn_learning_rate(
                 f"the loss rose to {loss:.4g} in epoch {epoch}, above {self.rise_factor:g} × the lowest "
                 f"loss so far ({self._best_loss:.4g})"
@@ -285,10 +377,11 @@ class GradientMonitor(Callback):
         first, last = norms[0] / math.sqrt(sizes[0]), norms[-1] / math.sqrt(sizes[-1])
         L = len(norms)
         if last > 0 and (first < self.vanishing_ratio * last or first < self.gradient_floor <= last):
+            if "no_gradient" in self._kinds_warned or "vanishing" in self._kinds_warned:
+                return  # a step activation is the cause, and its warning says so
             self._issue("vanishing", (
                 f"GradientMonitor: vanishing gradients: per weight, ∂J/∂W of layer 1 is {first / last:.1g} × "
-                f"that of layer {L} ({when}), so the first layers barely learn. "
-                "Use ReLU and He initialisation, or batch normalisation."
+                f"that of layer {L} ({when}), so the first layers barely learn. {self._vanishing_advice()}"
             ))
         elif first > 0 and first > self.exploding_ratio * last:
             self._issue("exploding", (
@@ -307,10 +400,14 @@ class GradientMonitor(Callback):
         worst = max(latest, key=latest.get)
         if overall >= self.dead_share or latest[worst] == 1.0:
             share = f" ({overall:.0%} of all ReLU units)" if len(latest) > 1 else ""
+            if self._symmetric == "all zero":
+                advice = ("The weights started at zero, so z = b and every unit of a layer is the same: use random "
+                          "initialisation such as he_normal.")
+            else:
+                advice = "Lower the learning rate, use He initialisation, or LeakyReLU."
             self._issue("dead_relu", (
                 f"GradientMonitor: dead ReLUs: {latest[worst]:.0%} of the ReLU units of {worst}{share} "
-                f"output 0 for every probe example (epoch {epoch}) and no longer learn. Lower the learning "
-                "rate, use He initialisation, or LeakyReLU."
+                f"output 0 for every probe example (epoch {epoch}) and no longer learn. {advice}"
             ))
 
     # ----------------------------------------------------------------- report
@@ -322,13 +419,15 @@ class GradientMonitor(Callback):
 
     def state_dict(self) -> dict:
         return {"history": self.history, "losses": list(self.losses), "warnings": list(self.warnings),
-                "kinds_warned": sorted(self._kinds_warned)}
+                "kinds_warned": sorted(self._kinds_warned), "start_loss": self._start_loss}
 
     def load_state_dict(self, state: dict) -> None:
         self.history = state.get("history", {})
         self.losses = list(state.get("losses", []))
         self.warnings = list(state.get("warnings", []))
         self._kinds_warned = set(state.get("kinds_warned", []))
+        start = state.get("start_loss")
+        self._start_loss = float(start) if isinstance(start, (int, float)) and math.isfinite(start) else None
 
 
 def _watched_layers(model):

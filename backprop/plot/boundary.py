@@ -52,8 +52,32 @@ def _shared_classes(labels: list, predicted: list) -> tuple[list, list]:
     return labels + sorted({p for p in predicted if p not in known}, key=str), predicted
 
 
+def _axis_names(X, feature_names) -> list:
+    """The two axis labels: ``feature_names``, else a DataFrame's column names, else x1 and x2."""
+    if feature_names is None:
+        columns = getattr(X, "columns", None)
+        return [str(c) for c in columns] if columns is not None and len(columns) == 2 else ["x1", "x2"]
+    names = list(feature_names) if not isinstance(feature_names, str) else None
+    if names is None or len(names) != 2 or not all(isinstance(n, str) for n in names):
+        raise ValueError(f"feature_names must be two strings, one per column of X, got {feature_names!r}")
+    return names
+
+
+def _class_names(labels: list, class_names) -> list:
+    """What the legend calls each label: ``class_names[label]`` (a mapping) or the k-th name (a sequence)."""
+    if class_names is None:
+        return [str(label) for label in labels]
+    if isinstance(class_names, dict):
+        return [str(class_names.get(label, label)) for label in labels]
+    names = list(class_names) if not isinstance(class_names, str) else []
+    if len(names) != len(labels):
+        raise ValueError(f"class_names must name each of the {len(labels)} classes {labels[:10]} (in that order) "
+                         f"or map labels to names, got {class_names!r}")
+    return [str(name) for name in names]
+
+
 def decision_boundary(model, X, y, path: str | os.PathLike | None = None, *,
-                      resolution: int = 200, margin: float = 0.1):
+                      resolution: int = 200, margin: float = 0.1, feature_names=None, class_names=None):
     """Colour the plane by the class ``model`` predicts, and scatter the points on top.
 
     Example::
@@ -75,6 +99,12 @@ def decision_boundary(model, X, y, path: str | os.PathLike | None = None, *,
             extension), atomically.
         resolution: Grid points per axis.
         margin: Extra room around the data, as a fraction of each axis' range.
+        feature_names: The axes' labels, two strings. Default: the column names when
+            ``X`` is a DataFrame, else "x1" and "x2".
+        class_names: What the legend calls the classes: a sequence with one name per
+            class of ``y`` (in sorted order), or a mapping ``{label: name}``. Default:
+            the labels of ``y`` themselves; the legend's title is ``y``'s name when it
+            is a pandas Series, else "class".
 
     Returns:
         The :class:`matplotlib.figure.Figure`.
@@ -84,6 +114,8 @@ def decision_boundary(model, X, y, path: str | os.PathLike | None = None, *,
         ValueError: ``X`` is not ``(n, 2)``, ``y`` does not match it, or
             ``resolution`` is below 2.
     """
+    axis_names = _axis_names(X, feature_names)
+    title = str(y.name) if getattr(y, "name", None) is not None and hasattr(y, "to_numpy") else "class"
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
     if X.ndim != 2 or X.shape[1] != 2 or len(X) == 0:
@@ -109,14 +141,15 @@ def decision_boundary(model, X, y, path: str | os.PathLike | None = None, *,
     colours = [f"C{k % 10}" for k in range(len(classes))]
     axes.contourf(grid_x, grid_y, region, levels=np.arange(len(classes) + 1) - 0.5,
                   cmap=ListedColormap(colours), alpha=0.3)
-    for label in np.unique(y).tolist():
+    labels = np.unique(y).tolist()
+    for label, name in zip(labels, _class_names(labels, class_names)):
         mask = y == label
         axes.scatter(X[mask, 0], X[mask, 1], s=18, color=colours[code[label]],
-                     edgecolors="black", linewidths=0.4, label=str(label))
-    axes.set_xlabel("x1")
-    axes.set_ylabel("x2")
+                     edgecolors="black", linewidths=0.4, label=name)
+    axes.set_xlabel(axis_names[0])
+    axes.set_ylabel(axis_names[1])
     axes.set_title("decision boundary")
-    axes.legend(title="class", loc="best")
+    axes.legend(title=title, loc="best")
     if path is not None:
         save_figure(figure, path)
     return figure

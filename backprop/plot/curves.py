@@ -55,6 +55,22 @@ def _plot_series(axes, records: dict, key: str) -> None:
     axes.legend()
 
 
+def _mark_divergence(axes, losses: list) -> None:
+    """Say in the plot where the loss stopped being finite (a diverged run draws no line past it)."""
+    bad = next((epoch for epoch, v in enumerate(losses, start=1) if not math.isfinite(v)), None)
+    if bad is None:
+        return
+    finite = any(math.isfinite(v) for v in losses)
+    if finite:
+        axes.axvline(bad, color="C3", linestyle=":", linewidth=1.5)
+    if bad == 1 and not finite:
+        axes.set_xlim(0.5, max(len(losses), 1) + 0.5)
+    text = f"training diverged: the loss is not finite from epoch {bad} on"
+    if not finite:
+        text += "\n(no finite value to draw: lower the learning rate)"
+    axes.text(0.5, 0.97, text, transform=axes.transAxes, ha="center", va="top", color="C3", fontsize="small")
+
+
 def learning_curves(history, path: str | os.PathLike | None = None, metric: str | None = None):
     """Plot the loss and one metric against the epoch, training and validation side by side.
 
@@ -84,6 +100,9 @@ def learning_curves(history, path: str | os.PathLike | None = None, metric: str 
     Raises:
         ImportError: matplotlib is not installed (``pip install "backprop-nn[plot]"``).
         ValueError: the history has no ``"loss"``, or ``metric`` is not in it.
+
+    A loss that stops being finite (a diverged run) is marked: a dotted line at the first
+    such epoch and a sentence saying so, also when there is no finite value to draw.
         TypeError: ``history`` is neither a History nor a mapping.
     """
     records = _history_dict(history)
@@ -94,6 +113,7 @@ def learning_curves(history, path: str | os.PathLike | None = None, metric: str 
 
     figure, axes = new_figure(1 if metric is None else 2)
     _plot_series(axes[0], records, "loss")
+    _mark_divergence(axes[0], records["loss"])
     losses = records["loss"]
     if losses and all(v > 0 and math.isfinite(v) for v in losses) and max(losses) > 10 * min(losses):
         # A loss that falls over orders of magnitude: a log scale shows the late epochs too.

@@ -108,3 +108,52 @@ def test_train_with_diagnostics_reports_the_gradient_flow(pets):
     assert "Gradient flow over 3 epochs" in report
     assert "layer" in report and "‖∂J/∂W‖" in report
     assert max(len(line) for line in report.splitlines()) <= 80
+
+
+def test_train_with_diagnostics_measures_dead_relus_on_training_rows(pets):
+    _, data, _ = pets
+    result = run(["train", data, "--target", "species", "--hidden", "8,8", "--epochs", "2", "--diagnostics"])
+    assert result.returncode == 0, result.stderr
+    report = result.stdout[result.stdout.index("Gradient flow"):]
+    assert "need GradientMonitor(probe" not in report  # no Python advice on the command line
+    relu_rows = [line for line in report.splitlines() if re.match(r"^[12]\s+relu\s", line)]
+    assert len(relu_rows) == 2 and all(line.rstrip().endswith("%") for line in relu_rows), report
+
+
+def test_explain_prints_the_predicted_class(pets):
+    model, data, _ = pets
+    result = run(["explain", model, data, "--row", "3"], explain=True)
+    from backprop.cli import pipeline
+
+    loaded = pipeline.load_model_file(model)
+    frame = pd.read_csv(data)
+    probabilities = loaded.model.predict_proba(loaded.preprocessor.transform(frame.iloc[[3]]))[0]
+    label = loaded.preprocessor.classes[int(np.argmax(probabilities))]
+    assert f"prediction: species = '{label}' (class {int(np.argmax(probabilities))}" in result.stdout
+    assert f"{probabilities.max():.4g}" in result.stdout
+
+
+def test_explain_shows_raw_categories_and_predicts_in_the_targets_units(tmp_path):
+    rng = np.random.default_rng(1)
+    n = 120
+    zip_code = rng.choice([30305, 94110], size=n).astype(float)
+    zip_code[5] = np.nan  # a missing cell: pandas reads the column as floats
+    rooms = rng.integers(1, 6, size=n)
+    price = 100 + 20 * rooms + np.where(zip_code == 94110, 80, 0)
+    data = tmp_path / "houses.csv"
+    pd.DataFrame({"rooms": rooms, "zip_code": zip_code, "price": price}).to_csv(data, index=False)
+    model = tmp_path / "house.safetensors"
+    trained = run(["train", data, "--target", "price", "--task", "regression", "--categorical", "zip_code",
+                   "--epochs", "20", "--out", model])
+    assert trained.returncode == 0, trained.stderr
+    result = run(["explain", model, data, "--row", "0"], explain=True)
+    assert result.returncode == 0, result.stderr
+    first = pd.read_csv(data).iloc[0]
+    assert f"rooms={int(first['rooms'])}, zip_code={int(first['zip_code'])}" in result.stdout  # not 30305.0
+    from backprop.cli import pipeline
+
+    loaded = pipeline.load_model_file(model)
+    X = loaded.preprocessor.transform(pd.read_csv(data).iloc[[0]])
+    expected = loaded.preprocessor.inverse_transform_target(loaded.model.predict(X))[0]
+    match = re.search(r"prediction: price = ([-\d.e+]+) \(a\^L = ", result.stdout)
+    assert match and float(match[1]) == pytest.approx(expected, rel=1e-5)

@@ -169,3 +169,98 @@ def test_a_monitor_can_be_reused_on_another_network():
         layers = [nn.Dense(a, b, activation="relu") for a, b in zip(sizes, sizes[1:])] + [nn.Dense(sizes[-1], 3)]
         nn.Sequential(*layers).fit(X, y, loss="cross_entropy", epochs=2, verbose=0, callbacks=[monitor])
     assert len(monitor.history["grad_norm"]) == 3
+
+
+# ------------------------------------------------------------- advice that fits the network
+
+def test_equal_weights_get_initialisation_advice_not_relu_advice(digits):
+    X, y = digits
+    model = deep_network("relu", {"name": "constant", "value": 0.05}, depth=4, width=32)
+    monitor = train(model, X, y, GradientMonitor(probe=(X[:128], y[:128])), epochs=2)
+    assert "symmetric" in kinds(monitor)
+    for message in monitor.warnings:
+        assert "Use ReLU" not in message, message
+    vanishing = [m for m in monitor.warnings if "vanishing" in m]
+    assert vanishing and "start all equal" in vanishing[0] and "random initialisation" in vanishing[0]
+
+
+def test_zero_weights_explain_the_dead_relus(digits):
+    X, y = digits
+    monitor = train(deep_network("relu", "zeros", depth=4, width=32), X, y,
+                    GradientMonitor(probe=(X[:128], y[:128])), epochs=2)
+    dead = next(m for m in monitor.warnings if "dead ReLUs" in m)
+    assert "started at zero" in dead and "Lower the learning rate" not in dead
+    assert not any("Use ReLU" in m for m in monitor.warnings)
+
+
+def vanishing_advice(model, probe=None) -> str:
+    """The advice the monitor gives for vanishing gradients in ``model`` (as at the start of training)."""
+    from backprop.diagnostics.monitor import _watched_layers
+
+    monitor = GradientMonitor(warn=False)
+    monitor.model = model
+    monitor._groups, _ = _watched_layers(model)
+    monitor._probe = None if probe is None else (np.asarray(probe, dtype=np.float32), None)
+    monitor._check_symmetry()
+    return monitor._vanishing_advice()
+
+
+def test_the_advice_for_vanishing_gradients_fits_the_network(digits):
+    X, _ = digits
+    bp.manual_seed(0)
+    relu = deep_network("relu", "he_normal", depth=4, width=32)
+    assert "already uses ReLU" in vanishing_advice(relu, X[:128]) and "Use ReLU" not in vanishing_advice(relu)
+    for dense in (relu[0], relu[1]):
+        dense.b.data[...] = -100.0  # z < 0 for every example: dead ReLUs, as after a too-large step
+    assert "ReLUs are dead" in vanishing_advice(relu, X[:128])
+    assert "Use ReLU and He" in vanishing_advice(deep_network("sigmoid", "xavier_normal", depth=4))
+    assert "start all zero" in vanishing_advice(deep_network("relu", "zeros", depth=4))
+    assert "He or Xavier" in vanishing_advice(deep_network(None, {"name": "normal", "std": 0.01}, depth=4))
+
+
+def test_a_deep_linear_network_with_large_weights_is_told_its_activations_explode(digits):
+    X, y = digits
+    bp.manual_seed(0)
+    model = deep_network(None, {"name": "normal", "std": 0.5}, depth=8, width=32)
+    monitor = train(model, X, y, GradientMonitor(probe=(X[:128], y[:128])), lr=1e-5, epochs=2)
+    assert monitor.losses[0] > 100  # the loss is in the thousands, and nothing else would warn
+    message = next(m for m in monitor.warnings if "exploding activations" in m)
+    assert "in layer 8" in message and "Xavier/He initialisation" in message
+    # The same network with Xavier's σ keeps z at the input's scale: no warning.
+    bp.manual_seed(0)
+    healthy = train(deep_network(None, "xavier_normal", depth=8, width=32), X, y,
+                    GradientMonitor(probe=(X[:128], y[:128])), lr=1e-2, epochs=2)
+    assert not any("exploding" in m for m in healthy.warnings)
+
+
+@pytest.mark.parametrize("position", [0, 1])
+def test_a_step_layer_is_said_to_have_no_gradient_not_to_vanish(digits, position):
+    X, y = digits
+    bp.manual_seed(0)
+    activations = ["relu", "relu"]
+    activations[position] = "step"
+    model = nn.Sequential(nn.Dense(64, 16, activation=activations[0]), nn.Dense(16, 16, activation=activations[1]),
+                          nn.Dense(16, 10))
+    before = [dense.W.data.copy() for dense in (model[0], model[1])]
+    monitor = train(model, X, y, GradientMonitor(probe=(X[:128], y[:128])), epochs=1)
+    message = next(m for m in monitor.warnings if "step function has no gradient" in m)
+    assert f"layer {position + 1} applies step" in message
+    assert ("layer 1 never learn" if position == 0 else "layers 1 to 2 never learn") in message
+    assert not any("vanishing" in m for m in monitor.warnings)
+    # and it is so: the weights up to the step layer never moved
+    for dense, W in zip((model[0], model[1])[:position + 1], before):
+        np.testing.assert_array_equal(dense.W.data, W)
+
+
+def test_noise_on_a_loss_near_zero_is_not_a_learning_rate_problem():
+    # Seen in the playground: Adam on the circle falls from 0.7 to 0.0092, then an epoch at 0.0176.
+    monitor = GradientMonitor(warn=False)
+    monitor._start_loss, monitor._best_loss = 0.7, 0.0092
+    monitor._check_loss(0.0176, 16)
+    assert monitor.warnings == []
+    monitor._check_loss(0.5, 17)  # most of the way back up: the steps overshoot
+    assert len(monitor.warnings) == 1 and "learning rate too high" in monitor.warnings[0]
+    never_fell = GradientMonitor(warn=False)
+    never_fell._start_loss, never_fell._best_loss = 2.3, 2.3
+    never_fell._check_loss(4.0, 2)
+    assert "learning rate too high" in never_fell.warnings[0]

@@ -37,11 +37,34 @@ def test_the_plot_is_a_valid_png_with_one_line_per_layer(tmp_path):
     assert list(tmp_path.iterdir()) == [path]  # written atomically: no temporary file left
 
 
-def test_history_and_plain_dicts_are_accepted_and_zeros_are_skipped():
+def test_history_and_plain_dicts_are_accepted_and_not_finite_norms_are_skipped():
     monitor = trained_monitor()
     assert len(gradient_norms(monitor.history).axes[0].get_lines()) == 3
-    figure = gradient_norms({"layer 1": [0.0, 1e-3], "layer 2": [0.5, float("nan")]})
-    assert [len(line.get_xdata()) for line in figure.axes[0].get_lines()] == [1, 1]
+    figure = gradient_norms({"layer 1": [2e-3, 1e-3], "layer 2": [0.5, float("nan")]})
+    assert [len(line.get_xdata()) for line in figure.axes[0].get_lines()] == [2, 1]
+
+
+def test_a_gradient_of_zero_is_drawn_at_the_floor_and_marked():
+    # A step layer (f′ = 0) or dead layer: its norm is exactly 0, which a log scale cannot show.
+    figure = gradient_norms({"layer 1": [0.0, 0.0, 0.0], "layer 2": [3e-3, 2e-3, 1e-3], "layer 3": [0.5, 0.4, 0.3]})
+    (axes,) = figure.axes
+    layer1, layer2, layer3, floor_line = axes.get_lines()
+    assert layer1.get_label() == "layer 1 (0 at the floor)" and layer2.get_label() == "layer 2"
+    floor = 1e-4  # a decade below the smallest positive norm, 1e-3
+    np.testing.assert_allclose(layer1.get_ydata(), [floor] * 3)
+    np.testing.assert_allclose(floor_line.get_ydata(), [floor, floor])
+    assert axes.get_ylim()[0] <= floor
+    assert any(tuple(marker.get_offsets()[0]) == (1.0, floor) for marker in axes.collections)  # ▼ markers
+    assert any("∂J/∂W = 0" in text.get_text() for text in axes.texts)
+
+
+def test_the_legend_of_a_deep_network_stands_beside_the_lines(tmp_path):
+    norms = {f"layer {m}": [10.0 ** -m, 10.0 ** -m] for m in range(1, 13)}
+    figure = gradient_norms(norms, tmp_path / "deep.png")
+    (axes,) = figure.axes
+    figure.canvas.draw()
+    legend, box = axes.get_legend().get_window_extent(), axes.get_window_extent()
+    assert legend.x0 >= box.x1  # right of the axes: it covers no line
 
 
 def test_nothing_to_plot_is_an_error():

@@ -66,3 +66,23 @@ def test_bad_arguments():
         nn.LeakyReLU("a")
     with pytest.raises(ValueError, match="axis"):
         nn.Softmax(axis=1.5)
+
+
+def test_step_threshold_k_is_the_notes_sigma_step_and_survives_a_model_file(tmp_path):
+    # σ_Step(z; k) = 1 for z ≥ k, else 0 (seed 002); k = 0 is the plain step.
+    z = np.array([[-1.0, 0.25, 0.5, 0.75]])
+    np.testing.assert_array_equal(nn.Step(k=0.5)(z).data, [[0.0, 0.0, 1.0, 1.0]])
+    np.testing.assert_array_equal(nn.Step()(z).data, (z >= 0).astype(float))
+    assert nn.Step(0.5).get_config() == {"k": 0.5} and nn.Step().get_config() == {"k": 0.0}
+    model = nn.Sequential(nn.Dense(2, 3, activation={"name": "step", "k": 0.5}), nn.Dense(3, 1), nn.Step(k=-1.0))
+    bp.save(model, tmp_path / "step.safetensors")
+    loaded = bp.load(tmp_path / "step.safetensors")
+    assert loaded[0].activation.k == 0.5 and loaded[2].activation.k == -1.0
+    x = np.random.default_rng(0).normal(size=(5, 2)).astype(np.float32)
+    np.testing.assert_array_equal(loaded(x).data, model(x).data)
+
+
+@pytest.mark.parametrize("k", [float("nan"), float("inf"), "0.5", True])
+def test_step_threshold_must_be_a_finite_number(k):
+    with pytest.raises(ValueError, match="k must be a finite number"):
+        nn.Step(k=k)

@@ -59,3 +59,36 @@ def test_needs_two_inputs():
         decision_boundary(OneLogit(), np.zeros((5, 3)), np.zeros(5))
     with pytest.raises(ValueError, match="y must have shape"):
         decision_boundary(OneLogit(), np.zeros((5, 2)), np.zeros(4))
+
+
+def test_axis_and_class_names_come_from_the_data():
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(_points(), columns=["height", "weight"])
+    y = pd.Series(np.where(X["height"] > 0.5, "tall", "short"), name="build")
+    (axes,) = decision_boundary(OneLogit(), X, y, resolution=20).axes
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("height", "weight")
+    assert axes.get_legend().get_title().get_text() == "build"
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["short", "tall"]
+
+
+@pytest.mark.parametrize("class_names", [["setosa", "versicolor", "virginica"],
+                                         {0: "setosa", 1: "versicolor", 2: "virginica"}])
+def test_axis_and_class_names_from_arguments(class_names):
+    X = _points()
+    y = ThreeClassScores().predict(X).argmax(axis=1)
+    (axes,) = decision_boundary(ThreeClassScores(), X, y, resolution=20, feature_names=("petal length", "petal width"),
+                                class_names=class_names).axes
+    assert (axes.get_xlabel(), axes.get_ylabel()) == ("petal length", "petal width")
+    assert [t.get_text() for t in axes.get_legend().get_texts()] == ["setosa", "versicolor", "virginica"]
+
+
+@pytest.mark.parametrize("arguments, fragment", [
+    ({"feature_names": ["only one"]}, "feature_names must be two strings"),
+    ({"feature_names": "ab"}, "feature_names must be two strings"),
+    ({"class_names": ["a", "b"]}, "class_names must name each of the 3 classes"),
+])
+def test_bad_names_are_refused(arguments, fragment):
+    X = _points()
+    y = ThreeClassScores().predict(X).argmax(axis=1)
+    with pytest.raises(ValueError, match=fragment):
+        decision_boundary(ThreeClassScores(), X, y, resolution=20, **arguments)

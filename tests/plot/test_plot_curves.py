@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 
@@ -82,3 +83,23 @@ def test_without_matplotlib_the_error_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes "import matplotlib" fail
     with pytest.raises(ImportError, match=r"pip install \"backprop-nn\[plot\]\""):
         learning_curves(HISTORY)
+
+
+@pytest.mark.parametrize("losses, first_bad", [
+    ([2.0, 1.5, float("nan"), float("nan")], 3),
+    ([float("inf"), float("nan")], 1),
+])
+def test_a_diverged_run_says_so_in_the_plot(losses, first_bad, tmp_path):
+    figure = learning_curves({"loss": losses}, tmp_path / "diverged.png")
+    (axes,) = figure.axes
+    texts = [t.get_text() for t in axes.texts]
+    assert any(f"not finite from epoch {first_bad}" in t for t in texts), texts
+    if all(not math.isfinite(v) for v in losses):
+        assert any("no finite value to draw" in t for t in texts)
+    else:
+        assert any(list(line.get_xdata()) == [first_bad, first_bad] for line in axes.get_lines())
+
+
+def test_a_finite_run_has_no_divergence_mark():
+    (axes, _) = learning_curves({"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]}).axes
+    assert not axes.texts

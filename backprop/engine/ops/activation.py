@@ -266,20 +266,30 @@ class Arctan(Activation):
 
 @ACTIVATIONS.register
 class Step(Activation):
-    """The threshold function f(z) = 1 for z ≥ 0, else 0;  f′(z) = 0 everywhere.
+    """The notes' threshold function σ_Step(z; k) = 1 for z ≥ k, else 0;  f′(z) = 0 everywhere.
 
     With a zero derivative no gradient reaches the weights, which is why the notes
     reject it for training by gradient descent.
+
+    Args:
+        k: the threshold (default 0; the notes use k = ½ on a probability to pick a class).
     """
 
     name = "step"
     layer_name = "Step"
 
+    def __init__(self, k: float = 0.0):
+        # A NaN threshold would make every output 0 without a word; an infinite one too.
+        self.k = check_real(k, "k", "step")
+
     def f(self, z):
-        return (z >= 0).astype(z.dtype)
+        return (z >= self.k).astype(z.dtype)
 
     def df(self, z, a):
         return xp.zeros_like(z)
+
+    def get_config(self) -> dict:
+        return {} if self.k == 0 else {"k": self.k}
 
 
 @ACTIVATIONS.register
