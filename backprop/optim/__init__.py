@@ -19,7 +19,8 @@ from backprop.optim.adam import Adam
 from backprop.optim.adamw import AdamW
 from backprop.optim.momentum import Momentum
 from backprop.optim.lr_scheduler import CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR
-from backprop.optim.optimizer import Optimizer, pack_parameters
+from backprop.optim.optimizer import Optimizer
+from backprop.optim.packing import pack_parameters
 from backprop.optim.rmsprop import RMSprop
 from backprop.optim.sgd import SGD
 

@@ -40,7 +40,7 @@ from backprop.engine.ops.activation import sigmoid_array, softmax_array
 from backprop.engine.tensor import Tensor, eval_mode, no_grad
 from backprop.io.safefile import ModelFileError
 from backprop.losses import LOSSES, get_loss
-from backprop.optim.optimizer import pack_parameters
+from backprop.optim.packing import pack_parameters
 from backprop.training import data as data_module
 from backprop.training.callbacks import Callback, CallbackList
 from backprop.training import fastpath
