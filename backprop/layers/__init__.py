@@ -6,6 +6,7 @@ the initialisers and the regularisers.
 
 from backprop.layers.parameter import Parameter
 from backprop.layers.module import LoadResult, Module
+from backprop.layers.fused import FusedOp
 from backprop.layers.registry import (
     get_module_class, module_from_config, module_to_config, register_module, registered_modules,
 )
@@ -21,7 +22,7 @@ from backprop.layers.pooling import AvgPool1d, AvgPool2d, GlobalAvgPool2d, MaxPo
 from backprop.layers.sequential import Sequential
 
 __all__ = [
-    "Module", "Parameter", "LoadResult", "Sequential",
+    "Module", "Parameter", "LoadResult", "Sequential", "FusedOp",
     "Dense", "Dropout", "BatchNorm", "batch_norm", "Flatten",
     "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "GlobalAvgPool2d",
     "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax", "Identity",

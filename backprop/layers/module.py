@@ -15,6 +15,11 @@ They are registered by attribute assignment, as in PyTorch::
 
 and are visited in the order they were assigned, so ``parameters()``,
 ``state_dict()`` and saved files are deterministic.
+
+Each module counts its own attribute assignments and deletions in ``_version``. A
+cache of a form derived from a network (the fast path's compiled plan) remembers the
+versions of the network's modules and is rebuilt when one of them has moved: a layer's
+parameters, settings and submodules all change through an assignment.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ class Module:
     """
 
     def __init__(self):
+        object.__setattr__(self, "_version", 0)
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
@@ -64,8 +70,8 @@ class Module:
 
     # ------------------------------------------------------- registration
     def __setattr__(self, name: str, value) -> None:
-        _changes[0] += 1
         d = self.__dict__
+        d["_version"] = d.get("_version", 0) + 1
         if "_parameters" not in d:
             if isinstance(value, (Parameter, Module)):
                 raise AttributeError(
@@ -112,7 +118,8 @@ class Module:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name: str) -> None:
-        _changes[0] += 1
+        d = self.__dict__
+        d["_version"] = d.get("_version", 0) + 1
         if not self._forget(name):
             object.__delattr__(self, name)
 
@@ -136,6 +143,7 @@ class Module:
             raise TypeError(f"buffer {name!r} must be an ndarray, got {type(array).__name__}")
         self._forget(name)
         self._buffers[name] = array
+        self.__dict__["_version"] += 1
 
     # ---------------------------------------------------------- traversal
     def named_modules(self, prefix: str = "") -> list:
@@ -221,8 +229,8 @@ class Module:
         optimiser built before the cast still holds them; their gradients are cleared.
         """
         dtype = resolve_dtype(dtype)
-        _changes[0] += 1  # compiled networks fixed to the old dtype must be re-checked
         for module in self.modules():
+            module.__dict__["_version"] += 1  # forms compiled for the old dtype must be rebuilt
             for p in module._parameters.values():
                 if p is not None:
                     p.data = p.data.astype(dtype)
@@ -414,6 +422,28 @@ class Module:
         """The number of features it outputs for inputs with ``in_features`` features (None: unknown)."""
         return None
 
+    # ------------------------------------------------------ composition
+    def sequential_layers(self) -> Optional[list]:
+        """The modules this one applies one after another, ``a^[ℓ] = layer_ℓ(a^[ℓ−1])``, when its
+        ``forward`` is exactly that composition (a Sequential, a Model wrapping one module); None
+        for a module that computes its output itself.
+
+        Code below the models (the fast path, :func:`~backprop.diagnostics.trace`) walks a network
+        through this, without knowing the container classes.
+        """
+        return None
+
+    # ----------------------------------------------------------- fused form
+    def fused_ops(self) -> Optional[tuple]:
+        """This layer's fused form: a tuple of :class:`~backprop.layers.fused.FusedOp` that compute
+        its ``forward`` (and backward) on plain arrays, or None when it has none in its present
+        configuration. The fast path runs a layer without one through the engine.
+
+        A layer that overrides this builds the ops afresh at each call (they read the layer's
+        Parameters and settings; the fast path calls it again when the layer's ``_version`` moves).
+        """
+        return None
+
     # ------------------------------------------------------------ delegates
     def fit(self, *args, **kwargs):
         """Train this model; delegates to :func:`backprop.training.fit`."""
@@ -478,12 +508,6 @@ class Module:
 
 _MISSING = object()
 
-# How many attribute assignments and deletions any Module has seen. A cache that depends on
-# a model's structure (the fast path's compiled networks) re-checks the structure only
-# when this has moved; the layers' parameters and settings all change through setattr.
-_changes = [0]
-
-
 _trainer_module = None
 
 
@@ -496,11 +520,6 @@ def _trainer():
 
         _trainer_module = trainer
     return _trainer_module
-
-
-def structure_changes() -> int:
-    """A number that grows whenever an attribute of any Module is set or deleted."""
-    return _changes[0]
 
 
 @functools.lru_cache(maxsize=None)  # inspect.signature costs more than building a small layer

@@ -80,6 +80,9 @@ class Sequential(Module):
             x = layer(x)
         return x
 
+    def sequential_layers(self) -> list:
+        return self.children()
+
     def __getitem__(self, index):
         layers = self.children()
         if isinstance(index, slice):
