@@ -205,6 +205,7 @@ class DenseOp(FusedOp):
         self.params = (W,) if b is None else (W, b)
         self.weight_params = (W,)
         self._penalty = 0.0
+        self._z = None  # Z of the last forward, when f follows (backward needs f′(Z))
 
     @property
     def in_features(self) -> int:
@@ -222,7 +223,9 @@ class DenseOp(FusedOp):
             if self.b is not None:
                 out += self.b.data
             return out
-        z = self.buffer("z", out.shape, out.dtype)
+        z = self._z
+        if z is None or z.shape != out.shape or z.dtype != out.dtype:
+            z = self._z = np.empty_like(out)
         np.matmul(a, self.W.data.T, out=z)
         if self.b is None:
             self.activation.f_into(z, out)
@@ -233,7 +236,7 @@ class DenseOp(FusedOp):
     def backward(self, delta, a_in, out, delta_in, scratch, grads):
         f = self.activation
         if f is not None:
-            z = self._work_buffers["z"]
+            z = self._z
             if self.b is None:
                 f.backprop_into(delta, z, out, scratch)
             else:

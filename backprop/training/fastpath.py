@@ -220,6 +220,34 @@ def compile_model(model, loss_fn=None) -> Optional["FusedNetwork"]:
 
 
 # ------------------------------------------------------------------ running
+class _BatchBuffers:
+    """The arrays a plan uses for one input shape and dtype: each step's output buffer, and
+    the δ and scratch buffers of backward, with the choice of them made at the first step."""
+
+    def __init__(self, n_steps: int):
+        self.outs = [None] * n_steps  # None for a step that allocates its own result
+        self.pool = {}                # (shape, dtype) -> δ and scratch buffers
+        self.delta = None             # the δ buffer of the outputs
+        self.choices = {}             # input_grad -> [(δ_in buffer, scratch) per step]
+
+    def take(self, shape, dtype, *avoid) -> np.ndarray:
+        """A buffer of this shape and dtype that is none of ``avoid``."""
+        pool = self.pool.setdefault((shape, dtype), [])
+        for array in pool:
+            if not any(array is other for other in avoid):
+                return array
+        array = np.empty(shape, dtype)
+        pool.append(array)
+        return array
+
+    def output_delta(self, outputs: np.ndarray) -> np.ndarray:
+        delta = self.delta
+        if delta is None or delta.shape != outputs.shape or delta.dtype != outputs.dtype:
+            delta = self.delta = self.take(outputs.shape, outputs.dtype)
+            self.choices.clear()
+        return delta
+
+
 class FusedNetwork:
     """A compiled model: :meth:`train_step` (forward, fused loss, backward) and :meth:`predict`.
 
@@ -237,8 +265,8 @@ class FusedNetwork:
         trainable = [k for k, step in enumerate(steps) if step.params]
         self._first_trainable = trainable[0] if trainable else len(steps)
         self._engine_steps = [(k, s) for k, s in enumerate(steps) if isinstance(s, EngineStep)]
-        self._outs = {}      # (input shape, dtype) -> each step's output buffer (None: it allocates)
-        self._pool = {}      # (shape, dtype) -> δ and scratch buffers
+        self._by_input = {}  # (input shape, dtype) -> its _BatchBuffers
+        self._current = None  # the _BatchBuffers of the last forward
         self._inputs = [None] * len(steps)   # each step's input and output in the last forward
         self._results = [None] * len(steps)
         self._grads = None   # per step, its parameters' gradient arrays (views of one flat array)
@@ -295,20 +323,6 @@ class FusedNetwork:
         self._weight_grads = [(p, g) for step, step_grads in zip(self.steps, grads)
                               for p, g in zip(step.params, step_grads) if any(p is w for w in step.weight_params)]
 
-    def _buffer(self, shape, dtype, *avoid) -> np.ndarray:
-        """A δ or scratch buffer of this shape and dtype that is none of ``avoid``."""
-        pool = self._pool.get((shape, dtype))
-        if pool is None:
-            if len(self._pool) > 16:  # a few batch sizes (the last partial batch, validation) at most
-                self._pool.clear()
-            pool = self._pool[(shape, dtype)] = []
-        for array in pool:
-            if not any(array is other for other in avoid):
-                return array
-        array = np.empty(shape, dtype)
-        pool.append(array)
-        return array
-
     def forward(self, X: np.ndarray, input_grad: bool = False) -> np.ndarray:
         """The training-mode forward pass; returns the outputs (a buffer the next step reuses).
 
@@ -319,36 +333,55 @@ class FusedNetwork:
         for k, step in self._engine_steps:
             step.input_grad = input_grad or k > self._first_trainable
         key = (X.shape, X.dtype)
-        outs = self._outs.get(key)
-        allocate = outs is None
+        buffers = self._by_input.get(key)
+        allocate = buffers is None
         if allocate:
-            if len(self._outs) > 4:
-                self._outs.clear()
-            outs = self._outs[key] = [None] * len(self.steps)
+            buffers = _BatchBuffers(len(self.steps))
+        outs = buffers.outs
         inputs, results = self._inputs, self._results
         a = X
         for k, step in enumerate(self.steps):
             out = outs[k]
             if allocate:
-                shape = step.out_shape(a.shape)
+                shape = step.out_shape(a.shape)  # (checks that the step takes a)
                 if shape is not None:
                     out = outs[k] = np.empty(shape, a.dtype)
             inputs[k] = a
             a = results[k] = step.forward(a, out)
+        if allocate:  # (kept once a whole pass succeeded with them)
+            if len(self._by_input) > 4:  # a few batch sizes (the last partial batch, validation) at most
+                self._by_input.clear()
+            self._by_input[key] = buffers
+        self._current = buffers
         return a
+
+    def output_delta(self, outputs: np.ndarray) -> np.ndarray:
+        """The buffer for δ = ∂J/∂outputs of the last forward, which :meth:`backward` is fastest with."""
+        return self._current.output_delta(outputs)
 
     def backward(self, delta: np.ndarray, input_grad: bool = False) -> Optional[np.ndarray]:
         """Backpropagate δ = ∂J/∂outputs (which it overwrites) through the last :meth:`forward`;
         sets every parameter's ``.grad``. Returns ∂J/∂X when ``input_grad`` (else None)."""
         first = 0 if input_grad else self._first_trainable
-        inputs, results, grads = self._inputs, self._results, self._grads
+        inputs, results, grads, buffers = self._inputs, self._results, self._grads, self._current
+        # The buffers each step gets are the same at every step of this batch shape: chosen
+        # once (from the δ of output_delta, whose identity the choices depend on) and replayed.
+        recorded = delta is buffers.delta
+        replay = buffers.choices.get(input_grad) if recorded else None
+        choices = replay or [None] * len(self.steps)
         for k in range(len(self.steps) - 1, first - 1, -1):
             step, a_in = self.steps[k], inputs[k]
-            delta_in = self._buffer(a_in.shape, a_in.dtype, delta) if input_grad or k > first else None
-            scratch = self._buffer(delta.shape, delta.dtype, delta, delta_in)
+            if replay:
+                delta_in, scratch = choices[k]
+            else:
+                delta_in = buffers.take(a_in.shape, a_in.dtype, delta) if input_grad or k > first else None
+                scratch = buffers.take(delta.shape, delta.dtype, delta, delta_in)
+                choices[k] = (delta_in, scratch)
             delta = step.backward(delta, a_in, results[k], delta_in, scratch, grads[k])
             for p, g in zip(step.params, grads[k]):
                 p.grad = g
+        if recorded and not replay:
+            buffers.choices[input_grad] = choices
         return delta if input_grad else None
 
     def penalty(self) -> float:
@@ -374,7 +407,7 @@ class FusedNetwork:
             reused by the next step: copy it to keep it.
         """
         a = self.forward(X)
-        delta = self._buffer(a.shape, a.dtype)
+        delta = self.output_delta(a)
         loss = self._fused_loss(a, target, weight, delta)
         self.backward(delta)
         penalty = self.penalty()

@@ -83,3 +83,11 @@ def test_the_optimiser_takes_the_packed_route_only_when_both_layouts_hold():
 
 def test_pack_parameters_stays_importable_from_optim():
     assert optim.pack_parameters is pack_parameters
+
+
+def test_the_flat_array_starts_on_a_cache_line():
+    for dtype in (np.float32, np.float64, np.float16):
+        for n in range(1, 6):
+            grads = packed_like([np.zeros(n, dtype), np.zeros((n, 3), dtype)])
+            assert grads[0].ctypes.data % 64 == 0 and grads[0].dtype == dtype
+            assert flat_base([bp.Tensor(g) for g in grads], lambda p: p.data) is not None

@@ -119,15 +119,17 @@ class ReLU(Activation):
 
     def add_bias_f_into(self, z, b, out):
         compiled = self.add_bias_relu.get()
-        if compiled is None or not _one_kernel_dtype(z, b, out):
+        zero = _kernel_zero(z, b, out) if compiled is not None else None
+        if zero is None:
             return super().add_bias_f_into(z, b, out)
-        compiled(z, b, out, z.dtype.type(0))
+        compiled(z, b, out, zero)
 
     def backprop_bias_into(self, delta, z, a, scratch, grad_b):
         compiled = self.relu_delta_and_bias_grad.get()
-        if compiled is None or not _one_kernel_dtype(delta, z, grad_b):
+        zero = _kernel_zero(delta, z, grad_b) if compiled is not None else None
+        if zero is None:
             return super().backprop_bias_into(delta, z, a, scratch, grad_b)
-        compiled(delta, z, grad_b, delta.dtype.type(0))
+        compiled(delta, z, grad_b, zero)
 
     @jit.kernel
     def add_bias_relu(Z, b, A, zero):
@@ -253,11 +255,16 @@ class Step(Activation):
         return xp.zeros_like(z)
 
 
-def _one_kernel_dtype(*arrays) -> bool:
-    """Whether a compiled kernel takes these arrays: one dtype among float32 and float64
-    (a mixed call would compile a variant that rounds differently from NumPy)."""
-    dtype = arrays[0].dtype
-    return jit.supports(dtype) and all(a.dtype == dtype for a in arrays)
+_ZEROS = {xp.dtype(xp.float32): xp.float32(0), xp.dtype(xp.float64): xp.float64(0)}  # the dtypes kernels take
+
+
+def _kernel_zero(a, b, c):
+    """0 in the arrays' dtype when a compiled kernel takes them (one dtype, float32 or float64:
+    a mixed call would compile a variant that rounds differently from NumPy), else None."""
+    dtype = a.dtype
+    if b.dtype != dtype or c.dtype != dtype:
+        return None
+    return _ZEROS.get(dtype)
 
 
 ACTIVATIONS = {cls.name: cls for cls in (Identity, ReLU, LeakyReLU, Sigmoid, Tanh, Arctan, Step)}
