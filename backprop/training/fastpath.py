@@ -40,6 +40,7 @@ from backprop import jit
 from backprop.backend import get_default_dtype
 from backprop.engine.tensor import Tensor, enable_grad, eval_mode, no_grad
 from backprop.layers.fused import FusedOp
+from backprop.layers.module import Module
 from backprop.losses import (
     LOSSES, binary_cross_entropy_with_logits, cross_entropy, half_mse, mse,
 )
@@ -202,6 +203,8 @@ def compile_model(model, loss_fn=None) -> Optional["FusedNetwork"]:
             spec = loss_fn.fused_loss()
         if spec is None or spec.name not in _LOSS_KERNELS:
             return None
+    if not isinstance(model, Module):
+        return None
     cached = model.__dict__.get(_CACHE)
     if cached is None or cached[0] != sum(map(_version, cached[1])):
         modules = model.modules()
