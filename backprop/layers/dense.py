@@ -286,6 +286,8 @@ class DenseOp(FusedOp):
         return stack.predict_row(x)
 
     def fuse_next(self, following, training):
+        if isinstance(following, ActivationOp) and following.activation.name == "identity":
+            return self  # f(z) = z: this op already computes it
         if self.activation is None and isinstance(following, ActivationOp):
             return DenseOp(self.W, self.b, self.regularizer, following.activation)
         if not training and isinstance(following, (DenseOp, DenseStack)):

@@ -5,7 +5,7 @@ import pytest
 
 import backprop as bp
 from backprop import losses, nn, optim
-from backprop.layers.dense import DenseOp
+from backprop.layers.dense import DenseOp, DenseStack
 from backprop.optim.optimizer import Optimizer
 from backprop.training import Trainer, fastpath
 
@@ -164,10 +164,12 @@ def test_a_layer_without_a_fused_form_runs_in_the_engine_inside_the_plan():
 
 
 def test_nested_sequentials_are_flattened_and_activations_fold_into_dense():
-    model = nn.Sequential(nn.Sequential(nn.Dense(5, 4), nn.ReLU()), nn.Sequential(nn.Sequential(nn.Dense(4, 2))))
-    steps = fastpath.compile_model(model).steps
-    assert [type(step) for step in steps] == [DenseOp, DenseOp]
-    assert steps[0].activation is model[0][1].activation and steps[1].activation is None
+    model = nn.Sequential(nn.Sequential(nn.Dense(5, 4), nn.ReLU()),
+                          nn.Sequential(nn.Sequential(nn.Dense(4, 2), nn.Identity())))
+    net = fastpath.compile_model(model)
+    assert [type(step) for step in net.steps] == [DenseOp, DenseOp]
+    assert net.steps[0].activation is model[0][1].activation and net.steps[1].activation is None
+    assert [type(step) for step in net.predict_steps] == [DenseStack]  # one-row predict: one compiled call
 
 
 def test_predict_matches_engine_forward():
