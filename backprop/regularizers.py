@@ -10,14 +10,18 @@ Convention: Keras's λ Σ W², **without** the notes' ½. The notes write
 J_L2 = J + (λ/2)‖W‖², whose gradient is λW; to get the notes' penalty use
 ``L2(λ/2)``. As in the notes, only weights are penalised, never biases.
 
-Penalties are composed from engine ops, so their gradients come from backprop.
-Each regulariser class is registered in :data:`REGULARIZERS` under its ``name`` and
+Penalties are composed from engine ops, so their gradients come from backprop. Beside
+each one, its fused form ``fused(W, grad) -> float`` adds the penalty's gradient to an
+array and returns the penalty, for the fast path (``backprop.layers.fused``). Each
+regulariser class is registered in :data:`REGULARIZERS` under its ``name`` and
 ``aliases``; its config is ``{"name": ..., **strengths}``.
 """
 
 from __future__ import annotations
 
 from typing import Optional, Union
+
+import numpy as np
 
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop.checks import check_non_negative
@@ -31,10 +35,16 @@ REGULARIZERS = Registry("regulariser", cutoff=0.4)  # short names: "l3" should s
 
 
 class Regularizer:
-    """A penalty on a weight matrix: ``penalty(W) -> Tensor`` (a scalar). Calling it is the same."""
+    """A penalty on a weight matrix: ``penalty(W) -> Tensor`` (a scalar). Calling it is the same.
+
+    ``fused(W, grad) -> float``, where a subclass defines it (None here: a layer with such a
+    regulariser runs through the engine): ``grad += ∂penalty/∂W`` in place on plain arrays,
+    returning the penalty's value. It reads the strengths at each call, as ``penalty`` does.
+    """
 
     name = ""
     aliases: tuple = ()
+    fused = None
 
     def penalty(self, W) -> Tensor:
         raise NotImplementedError
@@ -92,6 +102,12 @@ class L1(Regularizer):
     def penalty(self, W) -> Tensor:
         return self.l1 * as_tensor(W).abs().sum()
 
+    def fused(self, W: np.ndarray, grad: np.ndarray) -> float:
+        if not self.l1:
+            return 0.0
+        grad += self.l1 * np.sign(W)
+        return self.l1 * float(np.abs(W).sum())
+
     def get_config(self) -> dict:
         return {"name": self.name, "l1": self.l1}
 
@@ -112,6 +128,12 @@ class L2(Regularizer):
     def penalty(self, W) -> Tensor:
         W = as_tensor(W)
         return self.l2 * (W * W).sum()
+
+    def fused(self, W: np.ndarray, grad: np.ndarray) -> float:
+        if not self.l2:
+            return 0.0
+        grad += (2 * self.l2) * W
+        return self.l2 * float(np.vdot(W, W))
 
     def get_config(self) -> dict:
         return {"name": self.name, "l2": self.l2}
@@ -135,6 +157,17 @@ class L1L2(Regularizer):
     def penalty(self, W) -> Tensor:
         W = as_tensor(W)
         return self.l1 * W.abs().sum() + self.l2 * (W * W).sum()
+
+    def fused(self, W: np.ndarray, grad: np.ndarray) -> float:
+        total = 0.0
+        if self.l2:
+            grad += (2 * self.l2) * W
+        if self.l1:
+            grad += self.l1 * np.sign(W)
+            total += self.l1 * float(np.abs(W).sum())
+        if self.l2:
+            total += self.l2 * float(np.vdot(W, W))
+        return total
 
     def get_config(self) -> dict:
         return {"name": self.name, "l1": self.l1, "l2": self.l2}

@@ -6,6 +6,7 @@ Model: :mod:`backprop.models`), the losses, the initialisers and the regulariser
 
 from backprop.layers.parameter import Parameter
 from backprop.layers.module import LoadResult, Module
+from backprop.layers.fused import FusedOp
 from backprop.layers.registry import (
     LAYERS, get_module_class, module_from_config, module_to_config, register_module, registered_modules,
 )
@@ -20,7 +21,7 @@ from backprop.layers.conv import Conv1d, Conv2d
 from backprop.layers.pooling import AvgPool1d, AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d
 
 __all__ = [
-    "Module", "Parameter", "LoadResult",
+    "Module", "Parameter", "LoadResult", "FusedOp",
     "Dense", "Dropout", "BatchNorm", "batch_norm", "Flatten",
     "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "GlobalAvgPool2d",
     *_activations.__all__,

@@ -3,6 +3,7 @@
 f and f′ are defined once, in :mod:`backprop.engine.ops.activation`; each layer
 holds that object as ``layer.activation``, so that other code (the trace of the
 four equations) finds f and f′ in one place for layers and for ``Dense(activation=...)``.
+Their fused form, :class:`ActivationOp`, runs the same object's in-place forms.
 
 The layer of every registered activation is derived here from its class: ``nn.ReLU``
 is ``ReLU`` in :data:`~backprop.engine.ops.activation.ACTIVATIONS` made a layer, named
@@ -21,16 +22,20 @@ import functools
 import inspect
 from typing import Optional, Union
 
+import numpy as np
+
 from backprop.engine.ops.activation import ACTIVATIONS, Activation
 from backprop.engine.ops.activation import Identity as IdentityActivation
 from backprop.engine.ops.activation import Softmax as SoftmaxActivation
 from backprop.engine.tensor import Tensor, as_tensor
+from backprop.layers.fused import FusedOp
 from backprop.naming import short_repr
 from backprop.layers.module import Module
 from backprop.layers.registry import LAYERS, register_module
 
 # The layers of the registered activations are added to __all__ as they are derived.
-__all__ = ["ActivationLayer", "Identity", "SoftmaxActivation", "activation_layer", "resolve_activation"]
+__all__ = ["ActivationLayer", "Identity", "SoftmaxActivation", "activation_layer", "resolve_activation",
+           "ActivationOp"]
 
 
 def resolve_activation(spec: Union[None, str, dict, Activation]) -> Optional[Activation]:
@@ -97,11 +102,44 @@ class ActivationLayer(Module):
     def forward(self, x) -> Tensor:
         return self.activation(x)
 
+    def fused_ops(self) -> Optional[tuple]:
+        """``(ActivationOp(f),)`` for an elementwise f; None for softmax, run by the engine."""
+        return (ActivationOp(self.activation),) if self.activation.elementwise else None
+
     def output_features(self, in_features):
         return in_features
 
     def get_config(self) -> dict:
         return {name: getattr(self.activation, name) for name in _parameters(type(self.activation))}
+
+
+class ActivationOp(FusedOp):
+    """The fused form of an elementwise activation: a = f(z); backward δ_z = δ_a ∘ f′(z), in place.
+
+    Both run the activation object's own in-place forms (``f_into``, ``backprop_into``), so
+    the numbers are those of its f and f′. A Dense layer before it takes it in
+    (:meth:`DenseOp.fuse_next <backprop.layers.dense.DenseOp.fuse_next>`), adding its bias
+    in the same pass.
+    """
+
+    def __init__(self, activation: Activation):
+        self.activation = activation
+        self.identity_in_eval = activation.name == "identity"
+
+    def forward(self, z, out):
+        self.activation.f_into(z, out)
+        return out
+
+    def backward(self, delta, z, a, delta_in, scratch, grads):
+        if delta_in is None:
+            return None
+        self.activation.backprop_into(delta, z, a, scratch)
+        return delta
+
+    def predict(self, z, overwrite):
+        out = z if overwrite else np.empty_like(z)
+        self.activation.f_into(z, out)
+        return out
 
 
 @register_module

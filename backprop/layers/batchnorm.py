@@ -14,6 +14,10 @@ The backward pass is one fused op with the closed-form gradient (g = ∂J/∂y):
     ∂J/∂x_i = γ / (m √(σ² + ε)) · (m g_i − Σ_j g_j − x̂_i Σ_j g_j x̂_j).
 
 The last line accounts for μ and σ² depending on every x_j of the batch.
+
+The engine op and the layer's fused form (:class:`BatchNormOp`) share the array
+functions below (:func:`_normalise`, :func:`_normalisation_grads`, ...), so that both
+compute the same numbers by construction.
 """
 
 from __future__ import annotations
@@ -26,14 +30,15 @@ from backprop.backend import get_default_dtype, resolve_dtype
 from backprop.engine.tensor import Tensor, as_tensor, in_eval_mode, make_result
 from backprop import init
 from backprop.checks import check_positive, check_positive_int, check_real
+from backprop.layers.fused import FusedOp
 from backprop.layers.module import Module
 from backprop.layers.parameter import Parameter
 from backprop.layers.registry import register_module
 
-__all__ = ["BatchNorm", "batch_norm"]
+__all__ = ["BatchNorm", "BatchNormOp", "batch_norm"]
 
 
-def _reduced_axes(x: Tensor, gamma: Tensor) -> tuple:
+def _reduced_axes(x, gamma) -> tuple:
     """The axes averaged over: (0,) for (N, C), (0, 2) for (N, C, L), as BatchNorm1d."""
     if x.ndim not in (2, 3):
         raise ValueError(f"BatchNorm: expected input of shape (N, C) or (N, C, L), got {x.shape}")
@@ -47,32 +52,64 @@ def _per_feature(array: np.ndarray, ndim: int) -> np.ndarray:
     return array.reshape((1, -1) if ndim == 2 else (1, -1, 1))
 
 
-def _batch_norm_train(x: Tensor, gamma: Tensor, beta: Tensor, eps: float):
-    """Normalise with the batch statistics; return (y, μ, σ², m) with μ and σ² of shape (C,)."""
+def _batch_size(x, gamma) -> tuple:
+    """(axes, m): the axes averaged over and the number of values per feature, which training needs > 1."""
     axes = _reduced_axes(x, gamma)
     m = x.size // x.shape[1]
     if m < 2:
         raise ValueError(f"BatchNorm: training needs more than 1 value per feature, got input of shape {x.shape}")
-    mu = x.data.mean(axis=axes, keepdims=True)
-    centred = x.data - mu
+    return axes, m
+
+
+def _normalise(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, axes: tuple) -> tuple:
+    """y = γ x̂ + β with the batch's statistics; returns (y, x̂, 1/√(σ² + ε), μ, σ²), the last three
+    kept with singleton axes."""
+    mu = x.mean(axis=axes, keepdims=True)
+    centred = x - mu
     var = (centred * centred).mean(axis=axes, keepdims=True)
     inv_std = 1.0 / np.sqrt(var + eps)
     x_hat = centred * inv_std
-    g_shape = _per_feature(gamma.data, x.ndim)
-    y = g_shape * x_hat + _per_feature(beta.data, x.ndim)
+    y = _per_feature(gamma, x.ndim) * x_hat + _per_feature(beta, x.ndim)
+    return y, x_hat, inv_std, mu, var
+
+
+def _normalisation_grads(g: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, gamma: np.ndarray, m: int,
+                         axes: tuple, need_x: bool) -> tuple:
+    """(∂J/∂x or None, ∂J/∂γ, ∂J/∂β) through the batch statistics, for g = ∂J/∂y (module docstring)."""
+    grad_beta = g.sum(axis=axes)
+    grad_gamma = (g * x_hat).sum(axis=axes)
+    grad_x = None
+    if need_x:
+        dx_hat = g * _per_feature(gamma, g.ndim)
+        grad_x = (inv_std / m) * (
+            m * dx_hat
+            - dx_hat.sum(axis=axes, keepdims=True)
+            - x_hat * (dx_hat * x_hat).sum(axis=axes, keepdims=True)
+        )
+    return grad_x, grad_gamma, grad_beta
+
+
+def _normalise_fixed(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, mean, var, eps: float) -> tuple:
+    """y = γ (x − mean)/√(var + ε) + β, an affine map of x; returns (y, x̂, 1/√(var + ε) with singleton axes)."""
+    inv_std = _per_feature(1.0 / np.sqrt(np.asarray(var, dtype=x.dtype) + eps), x.ndim)
+    x_hat = (x - _per_feature(np.asarray(mean, dtype=x.dtype), x.ndim)) * inv_std
+    y = _per_feature(gamma, x.ndim) * x_hat + _per_feature(beta, x.ndim)
+    return y, x_hat, inv_std
+
+
+def _fixed_normalisation_grads(g: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, gamma: np.ndarray,
+                               axes: tuple) -> tuple:
+    """(∂J/∂x, ∂J/∂γ, ∂J/∂β) of :func:`_normalise_fixed` for g = ∂J/∂y."""
+    return g * (_per_feature(gamma, g.ndim) * inv_std), (g * x_hat).sum(axis=axes), g.sum(axis=axes)
+
+
+def _batch_norm_train(x: Tensor, gamma: Tensor, beta: Tensor, eps: float):
+    """Normalise with the batch statistics; return (y, μ, σ², m) with μ and σ² of shape (C,)."""
+    axes, m = _batch_size(x, gamma)
+    y, x_hat, inv_std, mu, var = _normalise(x.data, gamma.data, beta.data, eps, axes)
 
     def backward(g):
-        grad_beta = g.sum(axis=axes)
-        grad_gamma = (g * x_hat).sum(axis=axes)
-        grad_x = None
-        if x.requires_grad:
-            dx_hat = g * g_shape
-            grad_x = (inv_std / m) * (
-                m * dx_hat
-                - dx_hat.sum(axis=axes, keepdims=True)
-                - x_hat * (dx_hat * x_hat).sum(axis=axes, keepdims=True)
-            )
-        return grad_x, grad_gamma, grad_beta
+        return _normalisation_grads(g, x_hat, inv_std, gamma.data, m, axes, x.requires_grad)
 
     out = make_result(y, (x, gamma, beta), backward, "batch_norm")
     return out, mu.reshape(-1), var.reshape(-1), m
@@ -81,13 +118,10 @@ def _batch_norm_train(x: Tensor, gamma: Tensor, beta: Tensor, eps: float):
 def _batch_norm_eval(x: Tensor, gamma: Tensor, beta: Tensor, mean, var, eps: float) -> Tensor:
     """Normalise with fixed statistics: y = γ (x − mean)/√(var + ε) + β, an affine map of x."""
     axes = _reduced_axes(x, gamma)
-    inv_std = _per_feature(1.0 / np.sqrt(np.asarray(var, dtype=x.dtype) + eps), x.ndim)
-    x_hat = (x.data - _per_feature(np.asarray(mean, dtype=x.dtype), x.ndim)) * inv_std
-    g_shape = _per_feature(gamma.data, x.ndim)
-    y = g_shape * x_hat + _per_feature(beta.data, x.ndim)
+    y, x_hat, inv_std = _normalise_fixed(x.data, gamma.data, beta.data, mean, var, eps)
 
     def backward(g):
-        return g * (g_shape * inv_std), (g * x_hat).sum(axis=axes), g.sum(axis=axes)
+        return _fixed_normalisation_grads(g, x_hat, inv_std, gamma.data, axes)
 
     return make_result(y, (x, gamma, beta), backward, "batch_norm")
 
@@ -148,12 +182,19 @@ class BatchNorm(Module):
         if not self.training or in_eval_mode():  # eval_mode(): this thread predicts, flags untouched
             return _batch_norm_eval(x, self.gamma, self.beta, self.running_mean, self.running_var, self.eps)
         y, mu, var, m = _batch_norm_train(x, self.gamma, self.beta, self.eps)
+        self._track(mu, var, m)
+        return y
+
+    def _track(self, mu: np.ndarray, var: np.ndarray, m: int) -> None:
+        """Fold a training batch's μ and σ² (shape (C,)) into the running statistics."""
         self.num_batches_tracked = np.array(int(self.num_batches_tracked) + 1, dtype=np.int64)
         factor = 1.0 / int(self.num_batches_tracked) if self.momentum is None else self.momentum
         dtype = self.running_mean.dtype
         self.running_mean = ((1 - factor) * self.running_mean + factor * mu).astype(dtype)
         self.running_var = ((1 - factor) * self.running_var + factor * var * (m / (m - 1))).astype(dtype)
-        return y
+
+    def fused_ops(self) -> tuple:
+        return (BatchNormOp(self),)
 
     @classmethod
     def state_shapes(cls, config: dict) -> dict:
@@ -171,6 +212,60 @@ class BatchNorm(Module):
     def get_config(self) -> dict:
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
                 "dtype": self.gamma.dtype.name}
+
+
+class BatchNormOp(FusedOp):
+    """The fused form of :class:`BatchNorm`: the engine op's array functions without its graph.
+
+    Training mode normalises with the batch's statistics and updates the layer's running
+    statistics exactly as :meth:`BatchNorm.forward` does (through the same ``_track``);
+    evaluation mode (the layer's flag, or :func:`~backprop.engine.eval_mode` in this thread)
+    normalises with the running ones. Its results are new arrays, as the engine's are.
+    """
+
+    def __init__(self, layer: BatchNorm):
+        self.layer = layer  # its γ, β, ε, momentum and running statistics are read at each step
+        self.params = (layer.gamma, layer.beta)
+        self._saved = None  # what backward needs from the last forward
+
+    @property
+    def in_features(self) -> int:
+        return self.layer.num_features
+
+    def out_shape(self, in_shape):
+        return None  # the normalised output is a new array
+
+    def forward(self, a, out):
+        layer = self.layer
+        if not layer.training or in_eval_mode():
+            y, x_hat, inv_std = _normalise_fixed(a, layer.gamma.data, layer.beta.data, layer.running_mean,
+                                                 layer.running_var, layer.eps)
+            self._saved = (_reduced_axes(a, layer.gamma), None, x_hat, inv_std)
+            return y
+        axes, m = _batch_size(a, layer.gamma)
+        y, x_hat, inv_std, mu, var = _normalise(a, layer.gamma.data, layer.beta.data, layer.eps, axes)
+        layer._track(mu.reshape(-1), var.reshape(-1), m)
+        self._saved = (axes, m, x_hat, inv_std)
+        return y
+
+    def backward(self, delta, a_in, out, delta_in, scratch, grads):
+        axes, m, x_hat, inv_std = self._saved
+        self._saved = None
+        gamma = self.layer.gamma.data
+        if m is None:
+            grad_x, grad_gamma, grad_beta = _fixed_normalisation_grads(delta, x_hat, inv_std, gamma, axes)
+        else:
+            grad_x, grad_gamma, grad_beta = _normalisation_grads(delta, x_hat, inv_std, gamma, m, axes,
+                                                                 delta_in is not None)
+        grads[0][...] = grad_gamma
+        grads[1][...] = grad_beta
+        return None if delta_in is None else grad_x
+
+    def predict(self, a, overwrite):
+        layer = self.layer
+        _reduced_axes(a, layer.gamma)
+        return _normalise_fixed(a, layer.gamma.data, layer.beta.data, layer.running_mean, layer.running_var,
+                                layer.eps)[0]
 
 
 def _checked_arguments(num_features, momentum=0.1, eps=1e-5, dtype=None) -> tuple:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from backprop.engine.tensor import Tensor, as_tensor, in_eval_mode
 from backprop.checks import check_real
+from backprop.layers.fused import FusedOp
 from backprop.layers.module import Module
 from backprop.layers.registry import register_module
 from backprop.random import get_rng
 
-__all__ = ["Dropout"]
+__all__ = ["Dropout", "DropoutOp"]
 
 
 @register_module
@@ -44,8 +47,47 @@ class Dropout(Module):
         mask = keep.astype(a.dtype) * a.dtype.type(1.0 / (1.0 - self.rate))
         return a * Tensor(mask)
 
+    def fused_ops(self) -> tuple:
+        return (DropoutOp(self),)
+
     def output_features(self, in_features):
         return in_features
 
     def get_config(self) -> dict:
         return {"rate": self.rate}
+
+
+class DropoutOp(FusedOp):
+    """The fused form of Dropout: a_out = a ∘ m/(1 − rate) in training, with m drawn exactly
+    as :meth:`Dropout.forward` draws it (the same float64 stream, ``rng.random(shape) >= rate``);
+    backward δ_in = δ ∘ m/(1 − rate), in place; the identity in evaluation."""
+
+    identity_in_eval = True
+
+    def __init__(self, layer: Dropout):
+        self.layer = layer  # its rate and training flag are read at each step, as forward reads them
+        self._mask = None   # the mask of the last forward, None when it passed its input through
+
+    def forward(self, a, out):
+        layer = self.layer
+        if not layer.training or layer.rate == 0 or in_eval_mode():
+            self._mask = None
+            return a
+        draws = self.buffer("draws", a.shape, np.float64)
+        mask = self.buffer("mask", a.shape, a.dtype)
+        get_rng().random(out=draws)
+        np.greater_equal(draws, layer.rate, out=mask)
+        mask *= a.dtype.type(1.0 / (1.0 - layer.rate))
+        self._mask = mask
+        np.multiply(a, mask, out=out)
+        return out
+
+    def backward(self, delta, a_in, out, delta_in, scratch, grads):
+        if delta_in is None:
+            return None
+        if self._mask is not None:
+            np.multiply(delta, self._mask, out=delta)
+        return delta
+
+    def predict(self, a, overwrite):
+        return a

@@ -20,6 +20,11 @@ A Module knows its maths, its config and its shapes, and nothing about training 
 files: ``fit``, ``evaluate``, ``predict``, ``save`` and ``summary`` live on
 :class:`backprop.models.Model` (``nn.Sequential`` is one; ``bp.Model(module)`` wraps any
 other), as Keras keeps them on ``Model`` and not on ``Layer``.
+
+Each module counts its own attribute assignments and deletions in ``_version``. A
+cache of a form derived from a network (the fast path's compiled plan) remembers the
+versions of the network's modules and is rebuilt when one of them has moved: a layer's
+parameters, settings and submodules all change through an assignment.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ class Module:
     """
 
     def __init__(self):
+        object.__setattr__(self, "_version", 0)
         object.__setattr__(self, "_parameters", {})
         object.__setattr__(self, "_buffers", {})
         object.__setattr__(self, "_modules", {})
@@ -66,8 +72,8 @@ class Module:
 
     # ------------------------------------------------------- registration
     def __setattr__(self, name: str, value) -> None:
-        _changes[0] += 1
         d = self.__dict__
+        d["_version"] = d.get("_version", 0) + 1
         if "_parameters" not in d:
             if isinstance(value, (Parameter, Module)):
                 raise AttributeError(
@@ -114,7 +120,8 @@ class Module:
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def __delattr__(self, name: str) -> None:
-        _changes[0] += 1
+        d = self.__dict__
+        d["_version"] = d.get("_version", 0) + 1
         if not self._forget(name):
             object.__delattr__(self, name)
 
@@ -138,6 +145,7 @@ class Module:
             raise TypeError(f"buffer {name!r} must be an ndarray, got {type(array).__name__}")
         self._forget(name)
         self._buffers[name] = array
+        self.__dict__["_version"] += 1
 
     # ---------------------------------------------------------- traversal
     def named_modules(self, prefix: str = "") -> list:
@@ -223,8 +231,8 @@ class Module:
         optimiser built before the cast still holds them; their gradients are cleared.
         """
         dtype = resolve_dtype(dtype)
-        _changes[0] += 1  # compiled networks fixed to the old dtype must be re-checked
         for module in self.modules():
+            module.__dict__["_version"] += 1  # forms compiled for the old dtype must be rebuilt
             for p in module._parameters.values():
                 if p is not None:
                     p.data = p.data.astype(dtype)
@@ -427,6 +435,17 @@ class Module:
         """
         return None
 
+    # ----------------------------------------------------------- fused form
+    def fused_ops(self) -> Optional[tuple]:
+        """This layer's fused form: a tuple of :class:`~backprop.layers.fused.FusedOp` that compute
+        its ``forward`` (and backward) on plain arrays, or None when it has none in its present
+        configuration. The fast path runs a layer without one through the engine.
+
+        A layer that overrides this builds the ops afresh at each call (they read the layer's
+        Parameters and settings; the fast path calls it again when the layer's ``_version`` moves).
+        """
+        return None
+
     # --------------------------------------------------------------- repr
     def extra_repr(self) -> str:
         """The text inside the parentheses of this module's repr."""
@@ -449,15 +468,6 @@ class Module:
 
 _MISSING = object()
 
-# How many attribute assignments and deletions any Module has seen. A cache that depends on
-# a model's structure (the fast path's compiled networks) re-checks the structure only
-# when this has moved; the layers' parameters and settings all change through setattr.
-_changes = [0]
-
-
-def structure_changes() -> int:
-    """A number that grows whenever an attribute of any Module is set or deleted."""
-    return _changes[0]
 
 
 @functools.lru_cache(maxsize=None)  # inspect.signature costs more than building a small layer

@@ -25,7 +25,8 @@ from backprop.optim.momentum import Momentum as Momentum  # noqa: F401 (public: 
 from backprop.optim.lr_scheduler import (
     SCHEDULES, CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR, get_lr_scheduler,
 )
-from backprop.optim.optimizer import OPTIMIZERS, Optimizer, pack_parameters
+from backprop.optim.optimizer import OPTIMIZERS, Optimizer
+from backprop.optim.packing import pack_parameters
 from backprop.optim.rmsprop import RMSprop as RMSprop  # noqa: F401 (public: listed by the registry)
 from backprop.optim.sgd import SGD as SGD  # noqa: F401 (public: listed by the registry)
 

@@ -47,9 +47,10 @@ import numpy as np
 
 from backprop.checks import check_non_negative, check_positive
 from backprop.engine.tensor import Tensor, enable_grad
+from backprop.optim.packing import flat_base
 from backprop.registry import Registry
 
-__all__ = ["Optimizer", "OPTIMIZERS", "pack_parameters"]
+__all__ = ["Optimizer", "OPTIMIZERS"]
 
 OPTIMIZERS = Registry("optimizer")
 """Every optimiser class, by ``name`` and ``aliases`` (case-insensitive); each registers itself in its file."""
@@ -168,7 +169,7 @@ class Optimizer:
                     continue
                 state = self.state.get(p)
                 if state is None:
-                    state = self.state[p] = self._init_state(p.data)
+                    state = self.state[p] = {}  # _update fills it on the first step
                 self._update(p.data, g, state, group)
         return loss
 
@@ -184,14 +185,14 @@ class Optimizer:
         W = p.data.astype(wide)
         state = self.state.get(p)
         if state is None:
-            state = self.state[p] = self._init_state(W)
+            state = self.state[p] = {}
         self._update(W, g.astype(wide), state, group)
         with np.errstate(over="ignore"):  # a weight beyond float16's range becomes ±inf: divergence, reported by fit
             p.data[...] = W
 
     # ------------------------------------------------------- packed step
-    # When a group's parameters live in one flat array (``pack_parameters``) and their
-    # gradients in another with the same layout (the fused fast path does that), the
+    # When a group's parameters live in one flat array and their gradients in another with
+    # the same layout (backprop.optim.packing; the fused fast path does that), the
     # update runs once over the flat arrays instead of once per parameter: the same
     # elementwise arithmetic, so bit-for-bit the same numbers, with a few ufunc calls
     # per step instead of a few per parameter. Each parameter's state then holds views
@@ -210,8 +211,8 @@ class Optimizer:
         if any(p.data.dtype in _WIDENED for p in params):
             return None  # updated one by one, in float32 (never cached, so checked here only)
         key = self._packed_key(params)
-        W = _flat_base(params, lambda p: p.data)
-        g = None if W is None else _flat_base(params, lambda p: p.grad)
+        W = flat_base(params, lambda p: p.data)
+        g = None if W is None else flat_base(params, lambda p: p.grad)
         flat_state = None if g is None else self._flat_state(params, W)
         if flat_state is None:
             self._packed_cache.pop(id(group), None)
@@ -276,12 +277,13 @@ class Optimizer:
             for p in group["params"]:
                 self.state[p].update(scalars)
 
-    def _init_state(self, W: np.ndarray) -> dict:
-        """The state of a parameter before its first step."""
-        return {}
-
     def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
-        """Update ``W`` in place from its gradient ``g`` (do not modify ``g``)."""
+        """Update ``W`` in place from its gradient ``g`` (do not modify ``g``).
+
+        ``state`` is empty before the parameter's first step: the update creates its
+        buffers then (``if not state: ...``). That is the one place state is made, for one
+        parameter and for a packed group's flat arrays alike.
+        """
         raise NotImplementedError
 
     def _kernel_scalars(self, dtype: np.dtype, values) -> np.ndarray:
@@ -439,46 +441,3 @@ def lerp_(start: np.ndarray, end: np.ndarray, weight: float, scratch: np.ndarray
 
 # Parameter dtypes whose update runs in a wider dtype (see Optimizer._update_widened).
 _WIDENED = {np.dtype(np.float16): np.dtype(np.float32)}
-
-
-def _flat_base(params, array_of) -> Optional[np.ndarray]:
-    """The 1-D array whose consecutive slices are ``array_of(p)`` for the params, in order, or None."""
-    first = array_of(params[0])
-    if first is None:
-        return None
-    base = first.base
-    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
-        return None
-    start = base.__array_interface__["data"][0]
-    offset = 0
-    for p in params:
-        a = array_of(p)
-        if (a is None or a.base is not base or not a.flags.c_contiguous
-                or a.__array_interface__["data"][0] != start + offset * base.itemsize):
-            return None
-        offset += a.size
-    return base[:offset] if offset != base.size else base
-
-
-def pack_parameters(params) -> None:
-    """Store the parameters' data as consecutive slices of one flat array (per dtype run).
-
-    Values, shapes and parameter identities are unchanged; only ``p.data`` becomes a
-    view. An optimiser then updates the whole group with one set of ufunc calls (see
-    :meth:`Optimizer._packed`). Parameters already packed in this order are left alone.
-    """
-    params = [p for p in params]
-    if len(params) < 2 or _flat_base(params, lambda p: p.data) is not None:
-        return
-    dtypes = {p.data.dtype for p in params}
-    if len(dtypes) != 1:
-        return
-    flat = np.empty(sum(p.data.size for p in params), dtype=dtypes.pop())
-    offset = 0
-    for p in params:
-        size = p.data.size
-        view = flat[offset:offset + size].reshape(p.data.shape)
-        view[...] = p.data
-        p.data = view
-        offset += size
-

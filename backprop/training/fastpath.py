@@ -1,44 +1,47 @@
-"""The fused fast path: training steps and predictions without graph bookkeeping.
+"""The fast path: a planner that runs a model through its layers' fused forms.
 
-For the networks people mostly train — a ``Sequential`` of ``Dense`` layers with
-elementwise activations and dropout, and a registered loss — the general engine
-spends a noticeable share of a small step building graph nodes and allocating
-temporaries. This module compiles such a model once into a list of array ops that
-run on buffers allocated per batch size and reused at every step:
+The general engine spends a noticeable share of a small training step building graph
+nodes and allocating temporaries. Most layers can do without: each states its fused
+form beside its reference (:meth:`Module.fused_ops <backprop.layers.Module.fused_ops>`,
+the protocol of :mod:`backprop.layers.fused`). :func:`compile_model` walks a model's
+layers (a container exposes them through ``sequential_layers()``; nested ones are
+flattened), asks each for its fused ops and lays them out as a plan:
 
-    forward   Z^m = A^{m−1} (W^m)ᵀ + b^m,   A^m = f(Z^m)         (matmul into a buffer)
-    output    δ^L = ∂J/∂Z^L, fused with the loss (softmax − y for cross-entropy)
-    backward  ∂J/∂W^m = (δ^m)ᵀ A^{m−1},  ∂J/∂b^m = Σ_rows δ^m,
-              δ^{m−1} = (δ^m W^m) ∘ f′(Z^{m−1})                  (the notes' four equations)
+    forward   a^k = op_k(a^{k−1})          (fused ops write into buffers reused at every step)
+    output    δ^L = ∂J/∂a^L, fused with the loss (softmax − y for cross-entropy)
+    backward  δ^{k−1} = op_k.backward(δ^k)  (each op fills its parameters' gradients)
 
-The gradients are the general engine's (``tests/training/test_fastpath.py``
-compares them in float64); they are written into buffers that become each
-parameter's ``.grad``, and the optimiser then updates the weights in place.
-Anything this module does not recognise (BatchNorm, custom layers, custom losses or
-regularisers) makes :func:`compile_model` return None, and the engine runs instead.
+A layer without a fused form (a custom layer, a convolution, Dense with a softmax)
+runs through the engine inside the plan: forward on a Tensor that requires grad,
+backward by ``out.backward(δ)``, then its input's ``.grad`` is the δ passed on. So one
+unsupported layer costs only its own graph, not the fast path of the whole model.
+
+The gradients are the engine's (``tests/layers/test_fused_forms.py`` and
+``tests/training/test_fastpath.py`` compare them in float64). They are written into
+one flat array laid out like the parameters (:mod:`backprop.optim.packing`), which
+become each parameter's ``.grad``, so that the optimiser updates all weights at once.
+Each penalty is counted once: a fused op's own (Dense's regulariser) by the op, an
+engine-run layer's by its ``regularization_loss()``.
+
+The engine runs the whole model instead (:func:`compile_model` returns None) when no
+layer has a fused form, when a parameter is shared by two layers (tied weights: their
+gradients must add up), or, for training, when the loss has no fused kernel.
 """
 
 from __future__ import annotations
 
-import math
 import operator
-import weakref
 from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
 
-from backprop import jit
-from backprop.engine.ops.activation import Activation, Identity, ReLU
-from backprop.engine.tensor import in_eval_mode
-from backprop.layers.activations import ActivationLayer, SoftmaxActivation
-from backprop.layers.dense import Dense
-from backprop.layers.dropout import Dropout
-from backprop.layers.module import structure_changes
+from backprop.backend import get_default_dtype
+from backprop.engine.tensor import Tensor, enable_grad, eval_mode, no_grad
+from backprop.layers.fused import FusedOp
+from backprop.layers.module import Module
 from backprop.losses import Loss
-from backprop.regularizers import L1, L1L2, L2
-from backprop.random import get_rng
-from backprop.training import kernels
+from backprop.optim.packing import packed_like
 
 __all__ = ["FusedNetwork", "FusedLoss", "compile_model"]
 
@@ -49,7 +52,8 @@ class FusedLoss:
 
     A registered loss runs as ``FusedLoss(loss)``. A composite loss callable with a
     ``fused_loss()`` method returning one of these (scikit-learn's cost) is run as
-    J = scale · loss.fused(outputs, y) + c(n, w) · Σ_m ‖W^m‖², over every Dense layer's W.
+    J = scale · loss.fused(outputs, y) + c(n, w) · Σ_m ‖W^m‖², over every layer's weight
+    matrix (the ``weight_params`` of the fused ops: every Dense layer's W).
 
     Attributes:
         loss: the Loss whose ``fused(Z, target, weight, delta)`` gives J and δᴸ.
@@ -70,190 +74,118 @@ class FusedLoss:
 
 
 
-class _DenseOp:
-    """Z = A Wᵀ + b; backward ∂J/∂W = δᵀA, ∂J/∂b = Σ_rows δ, δ_in = δ W."""
+# ------------------------------------------------------------------ planning
+class EngineStep(FusedOp):
+    """A layer without a fused form, run through the engine inside a plan.
 
-    def __init__(self, layer: Dense):
-        # (No reference to the layer itself: the compiled-network cache is keyed weakly on
-        # the model, which may be this very layer.)
-        self.W, self.b = layer.W, layer.b
-        self.n_out = layer.out_features
-        self.grad_W = self.grad_b = None  # views of FusedNetwork's flat gradient (predict needs none)
-        self.regularizer = layer.weight_regularizer
-        self.shared_l2 = 0.0  # a penalty the loss puts on every W (scikit-learn's α), set per step
+    Forward builds the layer's graph on a Tensor over the plan's array (requiring grad
+    when something upstream needs δ); backward runs ``out.backward(δ)`` and the
+    layer's penalty's ``backward()``, copies its parameters' gradients into the plan's
+    gradient arrays and passes on the input Tensor's ``.grad``. Its penalty is its own
+    ``regularization_loss()``, counted here and nowhere else.
+    """
 
-    # Read at each step, as the engine reads the regulariser: its λ may be changed in place.
+    def __init__(self, layer):
+        self.layer = layer
+        self.params = tuple(layer.parameters())
+        self.input_grad = True  # set by the plan before each forward
+        self._graph = None      # (input Tensor, output Tensor, penalty Tensor or None) of the last forward
+        self._penalty = 0.0
+
     @property
-    def l1(self) -> float:
-        return float(getattr(self.regularizer, "l1", 0.0) or 0.0)
+    def in_features(self):
+        return self.layer.expected_in_features()
 
-    @property
-    def l2(self) -> float:
-        return float(getattr(self.regularizer, "l2", 0.0) or 0.0)
-
-    def out_width(self, width):
-        return self.n_out
+    def out_shape(self, in_shape):
+        return None  # the engine allocates its own result
 
     def forward(self, a, out):
-        np.matmul(a, self.W.data.T, out=out)
-        if self.b is not None:
-            out += self.b.data
+        x = Tensor(a)
+        x.requires_grad = self.input_grad  # (set afterwards: Tensor(a, requires_grad=True) would copy a)
+        with enable_grad():
+            y = self.layer(x)
+            penalty = self.layer.regularization_loss()
+        self._graph = (x, y, penalty)
+        self._penalty = 0.0 if penalty is None else float(penalty.data)
+        return np.asarray(y.data)
 
-    def backward(self, delta, a_in, delta_in, bias_done=False):
-        """Fill the parameter gradients; write δ W into ``delta_in`` unless it is None.
-
-        ``bias_done``: ∂J/∂b is already in ``grad_b`` (a kernel summed it with f′).
-        """
-        np.matmul(delta.T, a_in, out=self.grad_W)
-        l1 = l2 = 0.0
-        if self.regularizer is not None:
-            l1, l2 = self.l1, self.l2
-        l2 += self.shared_l2
-        if l2:
-            self.grad_W += (2 * l2) * self.W.data  # ∂(λΣW²)/∂W = 2λW
-        if l1:
-            self.grad_W += l1 * np.sign(self.W.data)  # ∂(λΣ|W|)/∂W = λ sign(W)
-        self.W.grad = self.grad_W
-        if self.b is not None:
-            if not bias_done:
-                np.add.reduce(delta, axis=0, out=self.grad_b)
-            self.b.grad = self.grad_b
-        if delta_in is not None:
-            np.matmul(delta, self.W.data, out=delta_in)
-        return delta_in
+    def backward(self, delta, a_in, out, delta_in, scratch, grads):
+        x, y, penalty = self._graph
+        self._graph = None
+        for p in self.params:
+            p.grad = None  # the engine adds into .grad
+        if y.requires_grad:
+            y.backward(delta)
+        if penalty is not None and penalty.requires_grad:
+            penalty.backward()
+        for p, g in zip(self.params, grads):
+            if p.grad is None:
+                g.fill(0)  # (a parameter the output does not depend on)
+            else:
+                g[...] = p.grad
+        if delta_in is None:
+            return None
+        if x.grad is None:
+            delta_in.fill(0)
+            return delta_in
+        return x.grad
 
     def penalty(self) -> float:
-        W = self.W.data
-        total = 0.0
-        if self.l1:
-            total += self.l1 * float(np.abs(W).sum())
-        if self.l2:
-            total += self.l2 * float(np.vdot(W, W))
-        return total
+        return self._penalty
 
-    def predict(self, a):
-        if a.shape[0] == 1:
-            z = (self.W.data @ a[0])[None, :]  # one example: the notes' z = W a + b, a matrix–vector product
+    def predict(self, a, overwrite):
+        with eval_mode(), no_grad():  # this thread computes as in evaluation; no flag is changed
+            return np.asarray(self.layer(Tensor(a)).data)
+
+
+def _leaves(module) -> list:
+    """The layers a module applies one after another, nested containers flattened."""
+    inner = module.sequential_layers()
+    if inner is None:
+        return [module]
+    return [leaf for child in inner for leaf in _leaves(child)]
+
+
+def _fold(steps, training: bool) -> list:
+    """Adjacent steps merged left to right where the first offers (``fuse_next``)."""
+    folded = []
+    for step in steps:
+        merged = folded[-1].fuse_next(step, training) if folded else None
+        if merged is None:
+            folded.append(step)
         else:
-            z = a @ self.W.data.T
-        if self.b is not None:
-            z += self.b.data
-        return z
+            folded[-1] = merged
+    return folded
 
 
-class _ActivationOp:
-    """A = f(Z); backward δ_in = δ ∘ f′(Z), in place."""
-
-    def __init__(self, activation: Activation):
-        self.activation = activation
-
-    def out_width(self, width):
-        return width
-
-    def forward(self, z, out):
-        self.activation.f_into(z, out)
-
-    def backward(self, delta, z, a, scratch):
-        self.activation.backprop_into(delta, z, a, scratch)
-
-    def predict(self, z):
-        self.activation.f_into(z, z)  # z is the previous op's own result, never the caller's X
-        return z
-
-
-class _DropoutOp:
-    """A = Z ∘ m/(1 − rate) in training, with m ~ Bernoulli(1 − rate) drawn exactly as ``Dropout`` draws it."""
-
-    def __init__(self, layer: Dropout):
-        self.layer = layer
-        self._draws = self._mask = None  # reused while the batch shape and dtype stay the same
-
-    def out_width(self, width):
-        return width
-
-    def mask(self, shape, dtype):
-        layer = self.layer
-        if not layer.training or layer.rate == 0 or in_eval_mode():
-            return None
-        if self._mask is None or self._mask.shape != shape or self._mask.dtype != dtype:
-            self._draws, self._mask = np.empty(shape), np.empty(shape, dtype)
-        get_rng().random(out=self._draws)  # the same float64 stream as Dropout's rng.random(shape)
-        np.greater_equal(self._draws, layer.rate, out=self._mask)
-        self._mask *= dtype.type(1.0 / (1.0 - layer.rate))
-        return self._mask
-
-
-def _ops_of(model):
-    layers = model.sequential_layers()
-    layers = [model] if layers is None else layers
-    ops = []
-    for layer in layers:
-        kind = type(layer)
-        if kind is Dense:
-            reg = layer.weight_regularizer
-            if reg is not None and type(reg) not in (L1, L2, L1L2):
-                return None
-            if isinstance(layer.activation, SoftmaxActivation):
-                return None
-            ops.append(_DenseOp(layer))
-            if layer.activation is not None:
-                ops.append(_ActivationOp(layer.activation))
-        elif isinstance(layer, ActivationLayer) and not isinstance(layer.activation, SoftmaxActivation):
-            ops.append(_ActivationOp(layer.activation))
-        elif kind is Dropout:
-            ops.append(_DropoutOp(layer))
-        elif layer.sequential_layers() is not None:
-            inner = _ops_of(layer)
-            if inner is None:
-                return None
-            ops.extend(inner)
+def _plan(model) -> Optional[list]:
+    """The model's training steps (fused ops and engine steps), or None if it gains nothing."""
+    steps, fused = [], False
+    for layer in _leaves(model):
+        ops = layer.fused_ops()
+        if ops is None:
+            steps.append(EngineStep(layer))
         else:
-            return None
-    if not ops or not isinstance(ops[0], _DenseOp):
+            steps.extend(ops)
+            fused = True
+    if not fused:
         return None
-    tensors = [t for op in ops if isinstance(op, _DenseOp) for t in (op.W, op.b) if t is not None]
-    if len({id(t) for t in tensors}) != len(tensors):
+    params = [p for step in steps for p in step.params]
+    if len({id(p) for p in params}) != len(params):
         return None  # a tied weight: its gradients must add up, which the engine does
-    return ops
+    return _fold(steps, training=True)
 
 
-def _structure_key(model) -> tuple:
-    """What a compiled network depends on: the layers, their parameters and settings, by identity."""
-    layers = model.sequential_layers()
-    layers = [model] if layers is None else layers
-    key = []
-    for layer in layers:
-        if layer.sequential_layers() is not None:
-            key.append(_structure_key(layer))
-            continue
-        d, params = layer.__dict__, layer.__dict__.get("_parameters", {})  # Parameters live in _parameters
-        key.append((id(layer), type(layer), id(params.get("W")), id(params.get("b")), id(d.get("activation")),
-                    id(d.get("weight_regularizer")), d.get("rate")))
-    return tuple(key)
+_version = operator.attrgetter("_version")
+_CACHE = "_fused_plan"  # where a model keeps its compiled plan: it lives and dies with the model
 
 
-def _chain_fits(weights, biases, dtype) -> bool:
-    """Whether the layers' arrays suit :func:`kernels.dense_stack_row`: one dtype and C order
-    (numba indexes a tuple only when its items have one type), each W taking the previous
-    layer's width and each b matching its W."""
-    width = None
-    for W, b in zip(weights, biases):
-        if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[0] or (width is not None and W.shape[1] != width):
-            return False
-        for array in (W, b):
-            if array.dtype != dtype or not array.flags.c_contiguous:
-                return False
-        width = W.shape[0]
-    return True
+def compile_model(model, loss_fn=None) -> Optional["FusedNetwork"]:
+    """A :class:`FusedNetwork` for ``model`` (and ``loss_fn``, to train), or None if it needs the engine.
 
-
-# Compiled networks, reused while the model's structure is unchanged (predicting one row
-# must not pay for recompiling). Weak keys: a cache entry dies with its model.
-_compiled = weakref.WeakKeyDictionary()
-
-
-def compile_model(model, loss_fn=None):
-    """A :class:`FusedNetwork` for ``model`` (and ``loss_fn``), or None if it needs the engine."""
+    The plan is kept on the model and reused while none of its modules has changed (their
+    ``_version`` counters; predicting one row must not pay for planning).
+    """
     spec = None
     if loss_fn is not None:
         if isinstance(loss_fn, Loss) and loss_fn.fused is not None:
@@ -262,167 +194,204 @@ def compile_model(model, loss_fn=None):
             spec = loss_fn.fused_loss()
         if spec is None or spec.loss.fused is None:
             return None
-    changes = structure_changes()
-    cached = _compiled.get(model)
-    if cached is None or cached[0] != changes:  # some Module changed since: is this one the same?
-        key = _structure_key(model)
-        if cached is None or cached[1] != key:
-            ops = _ops_of(model)
-            cached = (changes, key, ops, None if ops is None else FusedNetwork(ops, None))
-        else:
-            cached = (changes,) + cached[1:]
-        _compiled[model] = cached
-    ops = cached[2]
-    if ops is None:
+    if not isinstance(model, Module):
         return None
-    return cached[3] if spec is None else FusedNetwork(ops, spec)  # a predictor is kept, a trainer made
+    cached = model.__dict__.get(_CACHE)
+    if cached is None or cached[0] != sum(map(_version, cached[1])):
+        modules = model.modules()
+        version = sum(map(_version, modules))
+        steps = _plan(model)
+        cached = (version, modules, steps, None if steps is None else FusedNetwork(steps, None))
+        model.__dict__[_CACHE] = cached  # (not an attribute assignment: the model's version stays)
+    steps = cached[2]
+    if steps is None:
+        return None
+    if spec is None:
+        return cached[3]  # a predictor is kept, a trainer made
+    if spec.l2_coefficient is not None and any(isinstance(s, EngineStep) and s.params for s in steps):
+        return None  # the loss's penalty on every weight covers the fused ops' weights only
+    return FusedNetwork(steps, spec)
+
+
+# ------------------------------------------------------------------ running
+class _BatchBuffers:
+    """The arrays a plan uses for one input shape and dtype: each step's output buffer, and
+    the δ and scratch buffers of backward, with the choice of them made at the first step."""
+
+    def __init__(self, n_steps: int):
+        self.outs = [None] * n_steps  # None for a step that allocates its own result
+        self.pool = {}                # (shape, dtype) -> δ and scratch buffers
+        self.delta = None             # the δ buffer of the outputs
+        self.choices = {}             # input_grad -> [(δ_in buffer, scratch) per step]
+
+    def take(self, shape, dtype, *avoid) -> np.ndarray:
+        """A buffer of this shape and dtype that is none of ``avoid``."""
+        pool = self.pool.setdefault((shape, dtype), [])
+        for array in pool:
+            if not any(array is other for other in avoid):
+                return array
+        array = np.empty(shape, dtype)
+        pool.append(array)
+        return array
+
+    def output_delta(self, outputs: np.ndarray) -> np.ndarray:
+        delta = self.delta
+        if delta is None or delta.shape != outputs.shape or delta.dtype != outputs.dtype:
+            delta = self.delta = self.take(outputs.shape, outputs.dtype)
+            self.choices.clear()
+        return delta
 
 
 class FusedNetwork:
-    """A compiled model: :meth:`train_step` (forward, fused loss, backward) and :meth:`predict`."""
+    """A compiled model: :meth:`train_step` (forward, fused loss, backward) and :meth:`predict`.
 
-    def __init__(self, ops, loss: Optional[FusedLoss]):
-        self.ops = ops
+    Attributes:
+        steps: the training plan: fused ops and :class:`EngineStep` s, in order.
+        predict_steps: the prediction plan: ``steps`` without the ops that are the identity
+            in evaluation (dropout), folded further (Dense layers into one stack).
+    """
+
+    def __init__(self, steps, loss: Optional[FusedLoss]):
+        self.steps = steps
+        self.predict_steps = _fold([s for s in steps if not s.identity_in_eval], training=False)
         self.loss = loss
-        self.dense = [op for op in ops if isinstance(op, _DenseOp)]
-        self._buffers = {}
+        self.params = [p for step in steps for p in step.params]
+        trainable = [k for k, step in enumerate(steps) if step.params]
+        self._first_trainable = trainable[0] if trainable else len(steps)
+        self._engine_steps = [(k, s) for k, s in enumerate(steps) if isinstance(s, EngineStep)]
+        self._by_input = {}  # (input shape, dtype) -> its _BatchBuffers
+        self._current = None  # the _BatchBuffers of the last forward
+        self._inputs = [None] * len(steps)   # each step's input and output in the last forward
+        self._results = [None] * len(steps)
+        self._grads = None   # per step, its parameters' gradient arrays (views of one flat array)
         self._grad_dtype = None
-        self._penalised = [op for op in self.dense if op.regularizer is not None]
-        # Dense layers with a bias followed by ReLU: their forward (bias + ReLU) and, going
-        # back, ReLU's f′ with the layer's bias gradient, run as one kernel each when compiled.
-        self._relu_after = {k for k, op in enumerate(ops[:-1])
-                            if isinstance(op, _DenseOp) and op.b is not None
-                            and isinstance(ops[k + 1], _ActivationOp) and type(ops[k + 1].activation) is ReLU}
-        self._row_relu = self._row_plan(ops)
-        self._row_checked = None  # the weight arrays last found fit for the one-row kernel
 
     # Read from the weights at each use: Module.to() or a load may replace them.
     @property
     def dtype(self) -> np.dtype:
-        return self.dense[0].W.data.dtype
+        return self.params[0].data.dtype if self.params else get_default_dtype()
 
     @property
-    def n_features(self) -> int:
-        return self.dense[0].W.data.shape[1]
-
-    def _kernels_take(self, dtype) -> bool:
-        """Whether compiled kernels can run in ``dtype``: float32/float64, and every W and b in it."""
-        if not jit.supports(dtype):
-            return False
-        for op in self.dense:
-            if op.W.data.dtype != dtype or (op.b is not None and op.b.data.dtype != dtype):
-                return False
-        return True
-
-    @staticmethod
-    def _row_plan(ops):
-        """For :func:`kernels.dense_stack_row`: whether each Dense layer ends in ReLU, or None
-        when the network has anything else (no bias, another activation) in evaluation mode."""
-        relu = []
-        for op in ops:
-            if isinstance(op, _DenseOp):
-                if op.b is None:
-                    return None
-                relu.append(False)
-            elif isinstance(op, _ActivationOp):
-                kind = type(op.activation)
-                if kind is ReLU:
-                    relu[-1] = True  # (dropout between is the identity here; ReLU twice is ReLU)
-                elif kind is not Identity:
-                    return None
-        return tuple(relu)
-
-    def _allocate_gradients(self) -> None:
-        """One flat gradient array, sliced per parameter in the order W¹, b¹, W², b², ...
-
-        That is the order of ``model.parameters()``; with the parameters packed the same
-        way (:func:`backprop.optim.pack_parameters`), the optimiser updates them all at once.
-        """
-        tensors = [t for op in self.dense for t in (op.W, op.b) if t is not None]
-        mixed = len({t.data.dtype for t in tensors}) > 1
-        flat = None if mixed else np.empty(sum(t.data.size for t in tensors), dtype=self.dtype)
-        offset = 0
-        for op in self.dense:
-            for name, t in (("grad_W", op.W), ("grad_b", op.b)):
-                if t is None:
-                    continue
-                if mixed:
-                    setattr(op, name, np.empty_like(t.data))
-                    continue
-                setattr(op, name, flat[offset:offset + t.data.size].reshape(t.data.shape))
-                offset += t.data.size
-        self._grad_dtype = self.dtype
+    def n_features(self) -> Optional[int]:
+        return self.steps[0].in_features
 
     # ------------------------------------------------------------ prediction
     def predict(self, X: np.ndarray) -> np.ndarray:
         """The outputs in evaluation mode (dropout is the identity), allocating only the results.
 
         The computation runs in X's dtype: a float64 X against float32 weights is computed
-        in float64 (NumPy's promotion), a float32 X in float32.
+        in float64 (NumPy's promotion), a float32 X in float32. X is never modified.
         """
-        if X.shape[0] == 1:
-            out = self.predict_row(X)
-            if out is not None:
-                return out
-        fused_relu = None
-        if self._relu_after and self._kernels_take(X.dtype):
-            fused_relu = kernels.add_bias_relu.get()
-        zero = X.dtype.type(0)
-        a = X
-        skip = -1
-        for k, op in enumerate(self.ops):
-            if k == skip or isinstance(op, _DropoutOp):
-                continue
-            if fused_relu is not None and k in self._relu_after:
-                z = a @ op.W.data.T
-                fused_relu(z, op.b.data, z, zero)  # A = max(Z + b, 0), in place
-                a, skip = z, k + 1
-                continue
-            a = op.predict(a)  # (an activation works in place: every op before it made a new array)
+        a, owned = X, False  # owned: a is an intermediate result, which the next op may overwrite
+        for step in self.predict_steps:
+            out = step.predict(a, owned)
+            owned = not isinstance(step, EngineStep) and (owned or not np.may_share_memory(out, a))
+            a = out
         return a
 
     def predict_row(self, X: np.ndarray) -> Optional[np.ndarray]:
         """The outputs for a single row X (1 × n_features, C-contiguous, the weights' dtype)
-        in one compiled call (:func:`kernels.dense_stack_row`), or None when that kernel does
-        not apply (numba absent, another layer kind, another dtype) or X holds NaN or ±inf."""
-        relu = self._row_relu
-        if relu is None or X.ndim != 2 or not jit.supports(X.dtype):
-            return None
-        compiled = kernels.dense_stack_row.get()
-        if compiled is None:
-            return None
-        weights = tuple([op.W.data for op in self.dense])
-        biases = tuple([op.b.data for op in self.dense])
-        arrays, checked = weights + biases, self._row_checked
-        if checked is None or not all(map(operator.is_, arrays, checked)):
-            if not _chain_fits(weights, biases, X.dtype):
-                return None
-            self._row_checked = arrays
-        if X.shape[1] != weights[0].shape[1] or X.dtype != weights[0].dtype:
-            return None
-        out, total = compiled(weights, biases, relu, X[0], X.dtype.type(0))
-        if not math.isfinite(total):
-            return None  # NaN or ±inf in X (or a sum that overflowed): the caller's check decides
-        return out.reshape(1, -1)
+        in one compiled call, or None when none applies (numba absent, a plan of several
+        ops, another dtype) or X holds NaN or ±inf (see :meth:`FusedOp.predict_row`)."""
+        steps = self.predict_steps
+        return steps[0].predict_row(X) if len(steps) == 1 else None
 
     # -------------------------------------------------------------- training
-    def _buffers_for(self, n: int, n_in: int, dtype):
-        key = (n, n_in, dtype)
-        buffers = self._buffers.get(key)
-        if buffers is None:
-            widths, width = [], n_in
-            for op in self.ops:
-                width = op.out_width(width)
-                widths.append(width)
-            outs = [np.empty((n, w), dtype) for w in widths]
-            # δ buffers: one per distinct width among op inputs (δ_in of op k has op k's input width).
-            deltas = {w: np.empty((n, w), dtype) for w in set(widths)}
-            scratch = {w: np.empty((n, w), dtype) for w in set(widths)}
-            buffers = (outs, deltas, scratch)
-            if len(self._buffers) > 4:  # a few batch sizes (the last partial batch, validation) at most
-                self._buffers.clear()
-            self._buffers[key] = buffers
-        return buffers
+    def _allocate_gradients(self) -> None:
+        """One flat gradient array, sliced per parameter in the plan's order, the order of
+        ``model.parameters()``: with the parameters packed the same way
+        (:func:`backprop.optim.pack_parameters`), the optimiser updates them all at once."""
+        arrays = [p.data for p in self.params]
+        if not arrays:
+            views = []
+        elif len({a.dtype for a in arrays}) > 1:
+            views = [np.empty_like(a) for a in arrays]
+        else:
+            views = packed_like(arrays)
+        grads, offset = [], 0
+        for step in self.steps:
+            grads.append(views[offset:offset + len(step.params)])
+            offset += len(step.params)
+        self._grads = grads
+        self._grad_dtype = self.dtype
+        self._weight_grads = [(p, g) for step, step_grads in zip(self.steps, grads)
+                              for p, g in zip(step.params, step_grads) if any(p is w for w in step.weight_params)]
+
+    def forward(self, X: np.ndarray, input_grad: bool = False) -> np.ndarray:
+        """The training-mode forward pass; returns the outputs (a buffer the next step reuses).
+
+        ``input_grad``: the next :meth:`backward` is to return ∂J/∂X too.
+        """
+        if self._grad_dtype is None or self._grad_dtype != self.dtype:  # (dtype("float64") == None holds)
+            self._allocate_gradients()
+        for k, step in self._engine_steps:
+            step.input_grad = input_grad or k > self._first_trainable
+        key = (X.shape, X.dtype)
+        buffers = self._by_input.get(key)
+        allocate = buffers is None
+        if allocate:
+            buffers = _BatchBuffers(len(self.steps))
+        outs = buffers.outs
+        inputs, results = self._inputs, self._results
+        a = X
+        for k, step in enumerate(self.steps):
+            out = outs[k]
+            if allocate:
+                shape = step.out_shape(a.shape)  # (checks that the step takes a)
+                if shape is not None:
+                    out = outs[k] = np.empty(shape, a.dtype)
+            inputs[k] = a
+            a = results[k] = step.forward(a, out)
+        if allocate:  # (kept once a whole pass succeeded with them)
+            if len(self._by_input) > 4:  # a few batch sizes (the last partial batch, validation) at most
+                self._by_input.clear()
+            self._by_input[key] = buffers
+        self._current = buffers
+        return a
+
+    def output_delta(self, outputs: np.ndarray) -> np.ndarray:
+        """The buffer for δ = ∂J/∂outputs of the last forward, which :meth:`backward` is fastest with."""
+        return self._current.output_delta(outputs)
+
+    def backward(self, delta: np.ndarray, input_grad: bool = False) -> Optional[np.ndarray]:
+        """Backpropagate δ = ∂J/∂outputs (which it overwrites) through the last :meth:`forward`;
+        sets every parameter's ``.grad``. Returns ∂J/∂X when ``input_grad`` (else None)."""
+        first = 0 if input_grad else self._first_trainable
+        inputs, results, grads, buffers = self._inputs, self._results, self._grads, self._current
+        # The buffers each step gets are the same at every step of this batch shape: chosen
+        # once (from the δ of output_delta, whose identity the choices depend on) and replayed.
+        recorded = delta is buffers.delta
+        replay = buffers.choices.get(input_grad) if recorded else None
+        choices = replay or [None] * len(self.steps)
+        for k in range(len(self.steps) - 1, first - 1, -1):
+            step, a_in = self.steps[k], inputs[k]
+            if replay:
+                delta_in, scratch = choices[k]
+            else:
+                delta_in = buffers.take(a_in.shape, a_in.dtype, delta) if input_grad or k > first else None
+                scratch = buffers.take(delta.shape, delta.dtype, delta, delta_in)
+                choices[k] = (delta_in, scratch)
+            delta = step.backward(delta, a_in, results[k], delta_in, scratch, grads[k])
+            for p, g in zip(step.params, grads[k]):
+                p.grad = g
+        if recorded and not replay:
+            buffers.choices[input_grad] = choices
+        return delta if input_grad else None
+
+    def penalty(self) -> float:
+        """Σ of the steps' own penalties at the last backward's weights."""
+        return sum([step.penalty() for step in self.steps])
+
+    def _fused_loss(self, Z, target, weight, delta) -> float:
+        """J of the outputs Z, with δ = ∂J/∂Z written into ``delta``: the loss's fused form."""
+        spec = self.loss
+        loss = spec.loss.fused(Z, target, weight, delta)
+        if spec.scale != 1.0:
+            loss *= spec.scale
+            delta *= Z.dtype.type(spec.scale)
+        if spec.gradient_scale != 1.0:
+            delta *= Z.dtype.type(spec.gradient_scale)
+        return loss
 
     def train_step(self, X: np.ndarray, target: np.ndarray, weight):
         """Forward, loss and backward on one batch; sets every parameter's ``.grad``.
@@ -431,75 +400,18 @@ class FusedNetwork:
             (cost J = loss + penalty, the batch's outputs). The outputs array is a buffer
             reused by the next step: copy it to keep it.
         """
-        n = X.shape[0]
-        dtype = X.dtype
-        if self._grad_dtype is None or self._grad_dtype != self.dtype:  # (dtype("float64") == None holds)
-            self._allocate_gradients()
-        outs, deltas, scratch = self._buffers_for(n, X.shape[1], dtype)
-        masks = [None] * len(self.ops)
-
-        fused_relu = None
-        if self._relu_after and self._kernels_take(dtype):
-            fused_relu = kernels.add_bias_relu.get()
-        zero = dtype.type(0)
-        a = X
-        skip = -1
-        for k, op in enumerate(self.ops):
-            if k == skip:
-                continue
-            out = outs[k]
-            if fused_relu is not None and k in self._relu_after:
-                np.matmul(a, op.W.data.T, out=out)
-                fused_relu(out, op.b.data, outs[k + 1], zero)
-                a, skip = outs[k + 1], k + 1
-                continue
-            if isinstance(op, _DropoutOp):
-                mask = op.mask(a.shape, dtype)
-                masks[k] = mask
-                if mask is None:
-                    out[...] = a
-                else:
-                    np.multiply(a, mask, out=out)
-            else:
-                op.forward(a, out)
-            a = out
-
-        delta = deltas[a.shape[1]]
+        a = self.forward(X)
+        delta = self.output_delta(a)
+        loss = self._fused_loss(a, target, weight, delta)
+        self.backward(delta)
+        penalty = self.penalty()
         spec = self.loss
-        loss = spec.loss.fused(a, target, weight, delta)
-        if spec.scale != 1.0:
-            loss *= spec.scale
-            delta *= dtype.type(spec.scale)
-        if spec.gradient_scale != 1.0:
-            delta *= dtype.type(spec.gradient_scale)
-        shared_l2 = 0.0 if spec.l2_coefficient is None else float(spec.l2_coefficient(n, weight))
-
-        relu_back = kernels.relu_delta_and_bias_grad.get() if fused_relu is not None else None
-        bias_done = False
-        for k in range(len(self.ops) - 1, -1, -1):
-            op = self.ops[k]
-            a_in = X if k == 0 else outs[k - 1]
-            if isinstance(op, _DenseOp):
-                op.shared_l2 = shared_l2 if spec.l2_in_gradient else 0.0
-                delta_in = None if k == 0 else deltas[a_in.shape[1]]
-                if delta_in is delta:  # same width in and out: δ_in needs its own buffer
-                    delta_in = scratch[a_in.shape[1]]
-                    op.backward(delta, a_in, delta_in, bias_done)
-                    deltas[a_in.shape[1]], scratch[a_in.shape[1]] = delta_in, delta
-                else:
-                    op.backward(delta, a_in, delta_in, bias_done)
-                delta = delta_in
-                bias_done = False
-            elif relu_back is not None and k - 1 in self._relu_after:
-                relu_back(delta, a_in, self.ops[k - 1].grad_b, zero)  # a_in is the layer's Z
-                bias_done = True
-            elif isinstance(op, _ActivationOp):
-                op.backward(delta, a_in, outs[k], scratch[a_in.shape[1]])
-            elif masks[k] is not None:
-                np.multiply(delta, masks[k], out=delta)
-            if delta is None:
-                break
-        penalty = sum(op.penalty() for op in self._penalised) if self._penalised else 0.0
-        if shared_l2:
-            penalty += shared_l2 * sum(float(np.vdot(op.W.data, op.W.data)) for op in self.dense)
+        if spec.l2_coefficient is not None:  # the loss's own penalty on every weight (scikit-learn's α)
+            c = float(spec.l2_coefficient(X.shape[0], weight))
+            if c:
+                weights = self._weight_grads
+                if spec.l2_in_gradient:
+                    for W, grad in weights:
+                        grad += (2 * c) * W.data  # ∂(cΣW²)/∂W = 2cW
+                penalty += c * sum(float(np.vdot(W.data, W.data)) for W, _ in weights)
         return loss + penalty, a

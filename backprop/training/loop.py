@@ -36,7 +36,7 @@ from backprop.io.safefile import ModelFileError
 from backprop.losses import Loss, get_loss
 from backprop.metrics import get_metric, metric_name
 from backprop.optim import get_optimizer
-from backprop.optim.optimizer import pack_parameters
+from backprop.optim.packing import pack_parameters
 from backprop.training import checkpoint as checkpoint_module
 from backprop.training import data as data_module
 from backprop.training import fastpath
@@ -108,9 +108,10 @@ class Trainer:
         shuffle: draw a new example order each epoch from :mod:`backprop.random`.
         verbose: 0 silent, 1 progress bar in a terminal (else a line per epoch), 2 a
             line per epoch.
-        fast_path: run the step of a plain Dense/activation/dropout stack with one of
-            our losses through :mod:`backprop.training.fastpath` (same gradients, no graph
-            bookkeeping, reused buffers). False always uses the general engine.
+        fast_path: with one of our losses, run each step through the layers' fused forms
+            (:mod:`backprop.training.fastpath`: the same gradients, no graph bookkeeping,
+            reused buffers; a layer without one runs in the engine inside the step).
+            False always uses the general engine.
         divergence_factor: training stops with :class:`TrainingDivergedError` when a batch's
             cost is NaN or ±inf (unless a ``TerminateOnNaN`` callback is given: it then stops
             training quietly, as in Keras), or exceeds ``divergence_factor`` × max(|J₁|, 1),

@@ -147,13 +147,22 @@ def test_parameter_is_a_tensor_that_requires_grad():
     assert "Parameter(" in repr(p)
 
 
-def test_structure_changes_grows_on_every_attribute_set_or_delete():
+def test_a_module_version_moves_on_its_own_changes_only():
     from backprop import nn
-    from backprop.layers.module import structure_changes
 
-    layer = nn.Dense(3, 2)
-    before = structure_changes()
+    layer, other = nn.Dense(3, 2), nn.Dense(3, 2)
+    versions = [layer._version]
     layer.b = None
-    after_set = structure_changes()
+    versions.append(layer._version)
     del layer.b
-    assert before < after_set < structure_changes()
+    versions.append(layer._version)
+    layer.register_buffer("seen", np.zeros(2))
+    versions.append(layer._version)
+    assert versions == sorted(set(versions))  # each change moved it
+    before = other._version
+    nn.Sequential(other).to("float64")  # a cast changes the arrays every compiled form was made for
+    assert other._version > before
+    untouched = nn.Dense(3, 2)
+    before = untouched._version
+    layer.activation = None
+    assert untouched._version == before  # no process-wide counter: another module's change is not its own

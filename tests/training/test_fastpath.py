@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 import backprop as bp
-from backprop import losses, nn
+from backprop import losses, nn, optim
+from backprop.layers.dense import DenseOp, DenseStack
+from backprop.optim.optimizer import Optimizer
 from backprop.training import Trainer, fastpath
 
 ACTIVATIONS = ["relu", "leaky_relu", "sigmoid", "tanh", "arctan", "step", "identity", None]
@@ -145,14 +147,29 @@ def test_float32_gradients_close_to_engine():
         np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-6)
 
 
-def test_unsupported_models_and_losses_use_the_engine():
+def test_unsupported_losses_and_models_without_any_fused_layer_use_the_engine():
     dense = nn.Sequential(nn.Dense(5, 3))
-    assert fastpath.compile_model(nn.Sequential(nn.Dense(5, 4), nn.BatchNorm(4), nn.Dense(4, 3))) is None
-    assert fastpath.compile_model(nn.Sequential(nn.Dense(5, 3), nn.Softmax())) is None
-    assert fastpath.compile_model(nn.Sequential(nn.Dense(5, 3, activation="softmax"))) is None
     assert fastpath.compile_model(dense, losses.mae) is None
     assert fastpath.compile_model(dense, lambda out, y: losses.mse(out, y)) is None
     assert fastpath.compile_model(dense, losses.cross_entropy) is not None
+    assert fastpath.compile_model(nn.Sequential(nn.Softmax())) is None  # nothing to fuse
+    assert fastpath.compile_model(Shift(3)) is None
+
+
+def test_a_layer_without_a_fused_form_runs_in_the_engine_inside_the_plan():
+    model = nn.Sequential(nn.Dense(5, 3), nn.Softmax(), nn.Dense(3, 3, activation="softmax"), nn.Dense(3, 2))
+    steps = fastpath.compile_model(model).steps
+    assert [type(step) for step in steps] == [DenseOp, fastpath.EngineStep, fastpath.EngineStep, DenseOp]
+    assert [step.layer for step in steps[1:3]] == [model[1], model[2]]
+
+
+def test_nested_sequentials_are_flattened_and_activations_fold_into_dense():
+    model = nn.Sequential(nn.Sequential(nn.Dense(5, 4), nn.ReLU()),
+                          nn.Sequential(nn.Sequential(nn.Dense(4, 2), nn.Identity())))
+    net = fastpath.compile_model(model)
+    assert [type(step) for step in net.steps] == [DenseOp, DenseOp]
+    assert net.steps[0].activation is model[0][1].activation and net.steps[1].activation is None
+    assert [type(step) for step in net.predict_steps] == [DenseStack]  # one-row predict: one compiled call
 
 
 def test_predict_matches_engine_forward():
@@ -199,3 +216,91 @@ def test_tied_weights_use_the_engine():
     a, b = nn.Dense(4, 4, dtype="float64"), nn.Dense(4, 4, dtype="float64")
     b.W = a.W
     assert fastpath.compile_model(nn.Sequential(a, b, nn.Dense(4, 3, dtype="float64")), losses.cross_entropy) is None
+
+
+def test_the_plan_is_kept_per_model_and_rebuilt_when_one_of_its_modules_changes():
+    a, b = _build("relu"), _build("relu")
+    net_a = fastpath.compile_model(a)
+    assert fastpath.compile_model(a) is net_a
+    b[0].activation = None  # another model's change is not this one's
+    assert fastpath.compile_model(a) is net_a
+    a[1].activation = None  # a change deep inside the model is
+    rebuilt = fastpath.compile_model(a)
+    assert rebuilt is not net_a and rebuilt.steps[1].activation is None
+
+
+# ------------------------------------------------ fit: the fused plan and the packed update
+class Shift(nn.Module):
+    """a = z + c with a learned c and its own penalty 0.1 Σc²: a layer without a fused form."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.c = nn.Parameter(np.linspace(-0.5, 0.5, n))
+
+    def forward(self, x):
+        return x + self.c
+
+    def own_regularization_loss(self):
+        return 0.1 * (self.c * self.c).sum()
+
+
+def _models():
+    bp.manual_seed(2)
+    d = dict(dtype="float64")
+    return {
+        "mlp": nn.Sequential(nn.Dense(5, 8, activation="relu", **d), nn.Dropout(0.2), nn.Dense(8, 3, **d)),
+        # (no bias before BatchNorm: its gradient is 0 up to rounding, which Adam would amplify)
+        "batchnorm": nn.Sequential(nn.Dense(5, 8, use_bias=False, **d), nn.BatchNorm(8, **d), nn.ReLU(),
+                                   nn.Dense(8, 3, **d)),
+        "custom in the middle": nn.Sequential(nn.Dense(5, 8, weight_regularizer=nn.L2(0.01), **d), Shift(8),
+                                              nn.Tanh(), nn.Dense(8, 3, **d)),
+        "custom first": nn.Sequential(Shift(5), nn.Dense(5, 8, activation="relu", **d), nn.Dense(8, 3, **d)),
+        "softmax in the middle": nn.Sequential(nn.Dense(5, 4, activation="softmax", **d), nn.Dense(4, 3, **d)),
+    }
+
+
+@pytest.mark.parametrize("name", list(_models()))
+def test_fit_takes_the_fused_plan_and_the_packed_update_with_the_engine_s_trajectory(name, monkeypatch):
+    X, labels, _, _ = _data(n=40)
+    counts = {"fused steps": 0, "packed updates": 0}
+
+    def count(key, method):
+        def counted(self, *args):
+            counts[key] += 1
+            return method(self, *args)
+        return counted
+
+    monkeypatch.setattr(fastpath.FusedNetwork, "train_step", count("fused steps", fastpath.FusedNetwork.train_step))
+    monkeypatch.setattr(Optimizer, "_step_packed", count("packed updates", Optimizer._step_packed))
+    runs = []
+    for fast in (True, False):
+        model = _models()[name]
+        opt = optim.Adam(model.parameters(), lr=0.01)
+        before = dict(counts)
+        history = Trainer(model, loss="cross_entropy", optimizer=opt, batch_size=8, verbose=0,
+                          fast_path=fast).fit(X, labels, epochs=2, seed=4).history["loss"]
+        steps = {key: counts[key] - before[key] for key in counts}
+        runs.append((history, [p.data.copy() for p in model.parameters()], model.state_dict()))
+        if fast:
+            assert steps == {"fused steps": 10, "packed updates": 10}, steps
+        else:
+            assert steps == {"fused steps": 0, "packed updates": 0}, steps
+    (fused_loss, fused_weights, fused_state), (engine_loss, engine_weights, engine_state) = runs
+    np.testing.assert_allclose(fused_loss, engine_loss, rtol=1e-12)
+    for a, b in zip(fused_weights, engine_weights):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    for key in engine_state:  # BatchNorm's running statistics too
+        np.testing.assert_allclose(fused_state[key], engine_state[key], rtol=1e-12, atol=1e-12)
+
+
+def test_an_engine_run_layer_s_penalty_counts_once():
+    X, labels, _, _ = _data()
+    model = _models()["custom in the middle"]
+    model.train()
+    expected = _engine(model, losses.cross_entropy, X, labels, None)
+    got = _fused(model, losses.cross_entropy, X, labels, None)
+    penalty = float(model.regularization_loss().data)
+    assert penalty > 0.01
+    assert got[0] == pytest.approx(expected[0], rel=1e-12)
+    for g, e in zip(got[2], expected[2]):
+        np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)

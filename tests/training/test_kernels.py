@@ -1,50 +1,20 @@
-"""The fast path's compiled kernels agree with the NumPy code they replace."""
+"""The fast path's compiled kernels agree with the NumPy code they replace.
+
+(ReLU's own kernels are checked bit for bit in ``tests/engine/test_activation_kernels.py``.)
+"""
 
 import numpy as np
 import pytest
 
 import backprop as bp
 from backprop import jit, losses, nn
-from backprop.training import fastpath, kernels
+from backprop.engine.ops.activation import ReLU
+from backprop.layers.dense import dense_stack_row
+from backprop.training import fastpath
 
 pytestmark = pytest.mark.skipif(not jit.available(), reason="numba is not installed (or BACKPROP_JIT=0)")
 
 DTYPES = [np.float32, np.float64]
-
-
-def _edge_matrix(dtype, n=6, k=5, seed=0):
-    rng = np.random.default_rng(seed)
-    Z = rng.standard_normal((n, k)).astype(dtype)
-    Z[0, :4] = [np.nan, -np.inf, np.inf, -0.0]
-    Z[1, 0] = 0.0
-    return Z
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_add_bias_relu_is_numpy_bit_for_bit(dtype):
-    Z = _edge_matrix(dtype)
-    b = np.random.default_rng(1).standard_normal(Z.shape[1]).astype(dtype)
-    b[3] = 0.0
-    expected_Z = Z + b
-    expected_A = np.maximum(expected_Z, 0)
-    A = np.empty_like(Z)
-    kernels.add_bias_relu.get()(Z, b, A, dtype(0))
-    np.testing.assert_array_equal(Z, expected_Z)
-    np.testing.assert_array_equal(A, expected_A)
-    assert np.array_equal(np.signbit(A), np.signbit(expected_A))  # max(−0, 0) is −0 in NumPy too
-
-
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_relu_delta_and_bias_grad_is_numpy_bit_for_bit(dtype):
-    Z = _edge_matrix(dtype)
-    delta = np.random.default_rng(2).standard_normal(Z.shape).astype(dtype)
-    delta[2, 1] = np.nan
-    expected = delta * (Z > 0).astype(dtype)
-    expected_b = np.add.reduce(expected, axis=0)
-    grad_b = np.empty(Z.shape[1], dtype)
-    kernels.relu_delta_and_bias_grad.get()(delta, Z, grad_b, dtype(0))
-    np.testing.assert_array_equal(delta, expected)
-    np.testing.assert_array_equal(grad_b, expected_b)
 
 
 @pytest.mark.parametrize("dtype,rtol", [(np.float32, 2e-6), (np.float64, 1e-13)])
@@ -80,7 +50,7 @@ def test_train_step_with_and_without_kernels(dtype, rtol, monkeypatch):
     X = rng.standard_normal((10, 6)).astype(dtype)
     y = rng.integers(0, 3, 10)
     calls = []
-    for kernel in (kernels.add_bias_relu, kernels.relu_delta_and_bias_grad, losses.softmax_cross_entropy_kernel):
+    for kernel in (ReLU.add_bias_relu, ReLU.relu_delta_and_bias_grad, losses.softmax_cross_entropy_kernel):
         compiled = kernel.get()
         monkeypatch.setattr(kernel, "_compiled",
                             lambda *args, _f=compiled, _k=kernel: calls.append(_k) or _f(*args))
@@ -116,9 +86,9 @@ def test_one_row_predict_runs_the_kernel_and_matches_numpy(dtype, rtol, monkeypa
     X = np.random.default_rng(5).standard_normal((4, 7)).astype(dtype)
     with jit.disabled():
         expected = model.predict(X)
-    compiled = kernels.dense_stack_row.get()
+    compiled = dense_stack_row.get()
     calls = []
-    monkeypatch.setattr(kernels.dense_stack_row, "_compiled", lambda *a: calls.append(1) or compiled(*a))
+    monkeypatch.setattr(dense_stack_row, "_compiled", lambda *a: calls.append(1) or compiled(*a))
     for i in range(4):
         row = model.predict(X[i:i + 1])
         assert row.shape == (1, 3) and row.dtype == dtype
@@ -217,15 +187,11 @@ def test_a_replaced_layer_of_another_width_is_an_error_not_a_crash():
 
 
 def test_kernels_refuse_mismatched_shapes_themselves():
-    Z, b = np.zeros((2, 3), np.float32), np.zeros(5, np.float32)
-    with pytest.raises(ValueError):
-        kernels.add_bias_relu.get()(Z, b, Z, np.float32(0))
-    with pytest.raises(ValueError):
-        kernels.relu_delta_and_bias_grad.get()(Z, Z, b, np.float32(0))
+    Z = np.zeros((2, 3), np.float32)
     with pytest.raises(ValueError):
         losses.softmax_cross_entropy_kernel.get()(Z, np.zeros(7, np.int64), Z, np.float32(0.5), np.float32(0), np.float32(1))
     with pytest.raises(ValueError):
-        kernels.dense_stack_row.get()((np.zeros((3, 9), np.float32),), (np.zeros(3, np.float32),), (True,),
+        dense_stack_row.get()((np.zeros((3, 9), np.float32),), (np.zeros(3, np.float32),), (True,),
                                       np.zeros(4, np.float32), np.float32(0))
 
 

@@ -1,10 +1,13 @@
-"""Activation functions f: each one class holding f, its derivative f′ and their in-place forms.
+"""Activation functions f: each one class holding f, its derivative f′ and their fast forms.
 
 An elementwise activation computes a = f(z) and, in backward, δ = g ∘ f′(z),
-the Hadamard product of the notes' δ equations. The same objects serve the
-layers (``Dense(activation="relu")``, ``nn.ReLU()``) and the trace of issue 8, which
-shows f′(z). Softmax is not elementwise: its Jacobian is diag(a) − a aᵀ, applied in
-backward as a ∘ (g − ⟨g, a⟩).
+the Hadamard product of the notes' δ equations. The same objects serve the engine
+(``relu(x)`` records a graph node), the layers (``Dense(activation="relu")``), the
+trace of issue 8 (which shows f′(z)) and the fused fast path, whose in-place forms
+(``f_into``, ``backprop_into`` and their forms with a layer's bias) sit in the same
+class; where a compiled kernel does one of them in one pass (ReLU's), it is an
+attribute of that class too. Softmax is not elementwise: its Jacobian is diag(a) − a aᵀ,
+applied in backward as a ∘ (g − ⟨g, a⟩).
 
 Every activation class is registered in :data:`ACTIVATIONS` under its ``name`` and
 ``aliases``; the layer ``nn.<layer_name>`` is derived from it (in
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import numbers
 
+from backprop import jit
 from backprop.backend import xp
 from backprop.checks import check_real
 from backprop.engine.tensor import Tensor, as_tensor, make_result, tensor_method
@@ -57,6 +61,7 @@ class Activation:
     name = ""
     aliases: tuple = ()
     layer_name = ""
+    #: a_i depends on z_i alone, so backward is δ ∘ f′(z) and the in-place forms below apply.
     elementwise = True
     weight_init = "xavier_normal"
 
@@ -77,16 +82,27 @@ class Activation:
     def from_config(cls, config: dict) -> "Activation":
         return cls(**config)
 
-    # In-place kernels for the fused training fast path (backprop.training.fastpath).
-    # They compute the same numbers as f and df without allocating; subclasses
-    # override them where a cheaper form exists.
+    # The in-place forms, for the fused fast path (backprop.layers.fused). They compute the
+    # same numbers as f and df; subclasses override them where a form without temporaries exists.
     def f_into(self, z, out) -> None:
-        """out[...] = f(z)."""
+        """out[...] = f(z) (``out`` may be z itself)."""
         out[...] = self.f(z)
 
     def backprop_into(self, delta, z, a, scratch) -> None:
         """delta ∘= f′(z), in place (``scratch`` is a float buffer shaped like z)."""
         xp.multiply(delta, self.df(z, a), out=delta)
+
+    # With the bias of the layer whose z this is (a Dense layer's z = W a + b), for a
+    # subclass that does both in one pass (a compiled kernel): here, the two steps in turn.
+    def add_bias_f_into(self, z, b, out) -> None:
+        """z += b (b broadcast over the rows), then out[...] = f(z); z keeps z + b for backward."""
+        z += b
+        self.f_into(z, out)
+
+    def backprop_bias_into(self, delta, z, a, scratch, grad_b) -> None:
+        """delta ∘= f′(z), then grad_b[...] = Σ_rows delta (∂J/∂b of the layer whose z this is)."""
+        self.backprop_into(delta, z, a, scratch)
+        xp.add.reduce(delta, axis=0, out=grad_b)
 
     def __call__(self, x) -> Tensor:
         x = as_tensor(x)
@@ -128,7 +144,15 @@ class Identity(Activation):
 
 @ACTIVATIONS.register
 class ReLU(Activation):
-    """f(z) = max(0, z);  f′(z) = 1 for z > 0, else 0."""
+    """f(z) = max(0, z);  f′(z) = 1 for z > 0, else 0.
+
+    With a layer's bias, the forward (z ← z + b, a = max(z, 0)) and the backward
+    (δ ← δ ∘ 1[z > 0], ∂J/∂b = Σ_rows δ) each run as one compiled pass when numba is
+    installed (:mod:`backprop.jit`): at a small batch a step's time goes to the fixed cost
+    of NumPy calls more than to arithmetic. The kernels compute the same IEEE operations in
+    the same order as the NumPy forms they replace, so the numbers are bit-identical
+    (``tests/engine/test_activation_kernels.py``).
+    """
 
     name = "relu"
     layer_name = "ReLU"
@@ -146,6 +170,55 @@ class ReLU(Activation):
     def backprop_into(self, delta, z, a, scratch):
         xp.greater(z, 0, out=scratch)  # 1.0 where z > 0, else 0.0
         xp.multiply(delta, scratch, out=delta)
+
+    def add_bias_f_into(self, z, b, out):
+        compiled = self.add_bias_relu.get()
+        zero = _kernel_zero(z, b, out) if compiled is not None else None
+        if zero is None:
+            return super().add_bias_f_into(z, b, out)
+        compiled(z, b, out, zero)
+
+    def backprop_bias_into(self, delta, z, a, scratch, grad_b):
+        compiled = self.relu_delta_and_bias_grad.get()
+        zero = _kernel_zero(delta, z, grad_b) if compiled is not None else None
+        if zero is None:
+            return super().backprop_bias_into(delta, z, a, scratch, grad_b)
+        compiled(delta, z, grad_b, zero)
+
+    @jit.kernel
+    def add_bias_relu(Z, b, A, zero):
+        """Z ← Z + b (b broadcast over the rows), then A = max(Z, 0) as ``np.maximum`` (NaN kept).
+
+        ``zero`` is 0 in Z's dtype: scalars of the array's own type keep every operation in it.
+        """
+        n, k = Z.shape
+        if b.shape[0] != k or A.shape[0] != n or A.shape[1] != k:  # (numba does not check indices)
+            raise ValueError("add_bias_relu: b must have Z's width and A Z's shape")
+        for i in range(n):
+            for j in range(k):
+                z = Z[i, j] + b[j]
+                Z[i, j] = z
+                if z >= zero or z != z:
+                    A[i, j] = z
+                else:
+                    A[i, j] = zero
+
+    @jit.kernel
+    def relu_delta_and_bias_grad(delta, Z, grad_b, zero):
+        """δ ← δ ∘ 1[Z > 0], then ∂J/∂b = Σ_rows δ, summed row after row as ``np.add.reduce(δ, axis=0)``."""
+        n, k = delta.shape
+        if Z.shape[0] != n or Z.shape[1] != k or grad_b.shape[0] != k:
+            raise ValueError("relu_delta_and_bias_grad: Z must have δ's shape and grad_b its width")
+        for i in range(n):
+            for j in range(k):
+                d = delta[i, j]
+                if not Z[i, j] > zero:
+                    d = d * zero  # δ·0, as NumPy's multiply by the 0/1 mask: NaN and the sign of 0 kept
+                delta[i, j] = d
+                if i == 0:
+                    grad_b[j] = d
+                else:
+                    grad_b[j] = grad_b[j] + d
 
 
 @ACTIVATIONS.register
@@ -329,6 +402,19 @@ class Softmax(Activation):
 
     def get_config(self) -> dict:
         return {} if self.axis == -1 else {"axis": self.axis}
+
+
+_ZEROS = {xp.dtype(xp.float32): xp.float32(0), xp.dtype(xp.float64): xp.float64(0)}  # the dtypes kernels take
+
+
+def _kernel_zero(a, b, c):
+    """0 in the arrays' dtype when a compiled kernel takes them (one dtype, float32 or float64:
+    a mixed call would compile a variant that rounds differently from NumPy), else None."""
+    dtype = a.dtype
+    if b.dtype != dtype or c.dtype != dtype:
+        return None
+    return _ZEROS.get(dtype)
+
 
 
 def get_activation(name_or_activation, **kwargs) -> Activation:

@@ -1,0 +1,78 @@
+"""ReLU's compiled forms with a layer's bias agree bit for bit with the NumPy forms they replace."""
+
+import numpy as np
+import pytest
+
+from backprop import jit
+from backprop.engine.ops.activation import ACTIVATIONS, ReLU
+
+needs_numba = pytest.mark.skipif(not jit.available(), reason="numba is not installed (or BACKPROP_JIT=0)")
+
+DTYPES = [np.float32, np.float64]
+
+
+def _edge_matrix(dtype, n=6, k=5, seed=0):
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((n, k)).astype(dtype)
+    Z[0, :4] = [np.nan, -np.inf, np.inf, -0.0]
+    Z[1, 0] = 0.0
+    return Z
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_add_bias_relu_is_numpy_bit_for_bit(dtype):
+    Z = _edge_matrix(dtype)
+    b = np.random.default_rng(1).standard_normal(Z.shape[1]).astype(dtype)
+    b[3] = 0.0
+    expected_Z = Z + b
+    expected_A = np.maximum(expected_Z, 0)
+    A = np.empty_like(Z)
+    ReLU.add_bias_relu.get()(Z, b, A, dtype(0))
+    np.testing.assert_array_equal(Z, expected_Z)
+    np.testing.assert_array_equal(A, expected_A)
+    assert np.array_equal(np.signbit(A), np.signbit(expected_A))  # max(−0, 0) is −0 in NumPy too
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_delta_and_bias_grad_is_numpy_bit_for_bit(dtype):
+    Z = _edge_matrix(dtype)
+    delta = np.random.default_rng(2).standard_normal(Z.shape).astype(dtype)
+    delta[2, 1] = np.nan
+    expected = delta * (Z > 0).astype(dtype)
+    expected_b = np.add.reduce(expected, axis=0)
+    grad_b = np.empty(Z.shape[1], dtype)
+    ReLU.relu_delta_and_bias_grad.get()(delta, Z, grad_b, dtype(0))
+    np.testing.assert_array_equal(delta, expected)
+    np.testing.assert_array_equal(grad_b, expected_b)
+
+
+@needs_numba
+def test_the_kernels_refuse_mismatched_shapes_themselves():
+    Z, b = np.zeros((2, 3), np.float32), np.zeros(5, np.float32)
+    with pytest.raises(ValueError):
+        ReLU.add_bias_relu.get()(Z, b, Z, np.float32(0))
+    with pytest.raises(ValueError):
+        ReLU.relu_delta_and_bias_grad.get()(Z, Z, b, np.float32(0))
+
+
+@pytest.mark.parametrize("name", [name for name, cls in ACTIVATIONS.items() if cls.elementwise])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_every_activation_s_bias_forms_equal_its_two_steps(name, dtype):
+    """add_bias_f_into and backprop_bias_into (a kernel or the default) give the numbers of
+    z += b, f_into, backprop_into and Σ_rows δ, run one after another."""
+    f = ACTIVATIONS.get(name)()
+    rng = np.random.default_rng(3)
+    Z, b, delta = (rng.standard_normal(shape).astype(dtype) for shape in ((7, 4), (4,), (7, 4)))
+    Z1, Z2, A1, A2 = Z.copy(), Z.copy(), np.empty_like(Z), np.empty_like(Z)
+    f.add_bias_f_into(Z1, b, A1)
+    Z2 += b
+    f.f_into(Z2, A2)
+    np.testing.assert_array_equal(Z1, Z2)
+    np.testing.assert_array_equal(A1, A2)
+    d1, d2, grad_b = delta.copy(), delta.copy(), np.empty(4, dtype)
+    f.backprop_bias_into(d1, Z1, A1, np.empty_like(Z), grad_b)
+    f.backprop_into(d2, Z2, A2, np.empty_like(Z))
+    np.testing.assert_array_equal(d1, d2)
+    np.testing.assert_array_equal(grad_b, np.add.reduce(d2, axis=0))
