@@ -13,17 +13,16 @@ from backprop.layers.registry import (
 # The activation layers (nn.ReLU, nn.Softmax, ...) are derived from the registered activations.
 from backprop.layers import activations as _activations
 from backprop.layers.activations import *  # noqa: F401,F403
-from backprop.layers.dense import Dense
-from backprop.layers.dropout import Dropout
-from backprop.layers.batchnorm import BatchNorm, batch_norm
-from backprop.layers.flatten import Flatten
-from backprop.layers.conv import Conv1d, Conv2d
-from backprop.layers.pooling import AvgPool1d, AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d
+from backprop.layers.dense import Dense as Dense  # noqa: F401 (public: a registered layer)
+from backprop.layers.dropout import Dropout as Dropout  # noqa: F401 (public: a registered layer)
+from backprop.layers.batchnorm import BatchNorm, batch_norm  # noqa: F401 (public: a registered layer)
+from backprop.layers.flatten import Flatten as Flatten  # noqa: F401 (public: a registered layer)
+from backprop.layers.conv import Conv1d, Conv2d  # noqa: F401 (public: registered layers)
+from backprop.layers.pooling import AvgPool1d, AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401
 
-__all__ = [
-    "Module", "Parameter", "LoadResult", "FusedOp",
-    "Dense", "Dropout", "BatchNorm", "batch_norm", "Flatten",
-    "Conv2d", "Conv1d", "MaxPool2d", "AvgPool2d", "MaxPool1d", "AvgPool1d", "GlobalAvgPool2d",
+# Every layer class registered by the files imported above is public under its name.
+__all__ = sorted({cls.__name__ for cls in LAYERS if cls.__module__.startswith("backprop.layers.")}) + [
+    "Module", "Parameter", "LoadResult", "FusedOp", "batch_norm",
     *_activations.__all__,
     "LAYERS", "register_module", "module_to_config", "module_from_config", "get_module_class", "registered_modules",
 ]
