@@ -16,6 +16,7 @@ from backprop.layers.activations import *  # noqa: F401,F403
 from backprop.layers.dense import Dense as Dense  # noqa: F401 (public: a registered layer)
 from backprop.layers.dropout import Dropout as Dropout  # noqa: F401 (public: a registered layer)
 from backprop.layers.batchnorm import BatchNorm, batch_norm  # noqa: F401 (public: a registered layer)
+from backprop.layers.layernorm import LayerNorm as LayerNorm  # noqa: F401 (public: a registered layer)
 from backprop.layers.flatten import Flatten as Flatten  # noqa: F401 (public: a registered layer)
 from backprop.layers.conv import Conv1d, Conv2d  # noqa: F401 (public: registered layers)
 from backprop.layers.pooling import AvgPool1d, AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401

@@ -53,9 +53,10 @@ def activation_layers() -> list:
 
 
 def regressor():
-    """A float64 Dense → sigmoid → Dense(2) fit with mse."""
+    """A float64 Dense → sigmoid → LayerNorm → Dense(2) fit with mse."""
     bp.manual_seed(3)
-    model = nn.Sequential(nn.Dense(2, 3, activation="sigmoid", dtype="float64"), nn.Dense(3, 2, dtype="float64"))
+    model = nn.Sequential(nn.Dense(2, 3, activation="sigmoid", dtype="float64"), nn.LayerNorm(3, eps=1e-3, dtype="float64"),
+                          nn.Dense(3, 2, dtype="float64"))
     X = np.random.default_rng(3).normal(size=(12, 2))
     model.fit(X, X @ np.ones((2, 2)), loss="mse", epochs=1, verbose=0)
     return model

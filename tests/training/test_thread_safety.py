@@ -24,7 +24,7 @@ WIDTH = 6
 
 # Values for the constructor arguments that have no default; a new layer with another
 # required argument fails here with its name, rather than being skipped silently.
-_REQUIRED = {"in_features": WIDTH, "out_features": WIDTH, "num_features": WIDTH,
+_REQUIRED = {"in_features": WIDTH, "out_features": WIDTH, "num_features": WIDTH, "normalized_shape": WIDTH,
              "in_channels": 2, "out_channels": 2, "kernel_size": 2}
 
 
