@@ -30,6 +30,7 @@ from typing import Optional
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from backprop import jit
 from backprop.engine.tensor import Tensor, as_tensor, is_grad_enabled, make_result
 
 __all__ = [
@@ -149,39 +150,118 @@ def _cropped(grad_pad: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
     return np.ascontiguousarray(grad_pad[:, :, top:top + shape[2], left:left + shape[3]])
 
 
+# ------------------------------------------------------------- im2col and col2im
+# The windows are gathered into cols of shape (N, C·kh·kw, L), row (c, i, j) as W's columns
+# and one column per output position, so that Z[n] = W_mat · cols[n] (one GEMM per example,
+# already NCHW). Output position (r, q) is column r·pitch + q:
+#
+# * with stride 1, pitch is the padded width Wp: the window of tap (i, j) at (r, q) starts
+#   at the flat padded position (r + i·dh)·Wp + q + j·dw, so all of a tap's windows in a
+#   plane are one contiguous run of L = (Ho − 1)·Wp + Wo values, and im2col and col2im are
+#   kh·kw long contiguous copies and adds per plane instead of kh·kw·Ho short rows. The
+#   Wp − Wo columns between the rows of the output (windows that wrap around the image's
+#   edge) are computed and dropped: z is cropped, and δ is zero there, so they add nothing
+#   to ∂J/∂W and ∂J/∂x (as long as x and W are finite: 0·inf would be NaN, so inputs that
+#   are not take the general path);
+# * otherwise (pitch None) L = Ho·Wo: the windows are a strided view of the padded input,
+#   copied once.
+def _flat_windows(x: np.ndarray, W: np.ndarray, stride: tuple) -> bool:
+    """Whether the contiguous-run layout applies: stride 1, and x and W finite (see above)."""
+    return stride == (1, 1) and bool(np.isfinite(np.sum(x))) and bool(np.isfinite(np.sum(W)))
+
+
+def _runs(a_pad: np.ndarray, kernel: tuple, dilation: tuple, length: int) -> np.ndarray:
+    """The view (N, C, kh, kw, length) of a C-contiguous (N, C, Hp, Wp) array whose [n, c, i, j]
+    is the contiguous run of ``length`` values starting at (i·dh, j·dw)."""
+    N, C, Hp, Wp = a_pad.shape
+    sN, sC, sH, sW = a_pad.strides
+    return as_strided(a_pad, (N, C, *kernel, length), (sN, sC, sH * dilation[0], sW * dilation[1], sW))
+
+
+def _output_grid(a: np.ndarray, out_hw: tuple, pitch: int) -> np.ndarray:
+    """The (N, O, Ho, Wo) view of the output positions in a (N, O, L) array whose last axis is contiguous."""
+    (Ho, Wo), (sN, sO, s) = out_hw, a.strides
+    return as_strided(a, (a.shape[0], a.shape[1], Ho, Wo), (sN, sO, pitch * s, s))
+
+
+def _im2col(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, out_hw: tuple,
+            dtype, flat: bool):
+    """(cols, pitch): the windows of x as (N, C·kh·kw, L), and the column pitch of the output's rows
+    (the padded width) when each tap's windows are one contiguous run, None for the general layout."""
+    N, C = x.shape[:2]
+    (kh, kw), (Ho, Wo) = kernel, out_hw
+    if flat:
+        x_pad = np.ascontiguousarray(_padded(x, pads, 0))
+        pitch = x_pad.shape[3]
+        length = (Ho - 1) * pitch + Wo
+        cols = np.empty((N, C, kh, kw, length), dtype=dtype)
+        np.copyto(cols, _runs(x_pad, kernel, dilation, length))
+    else:
+        pitch, length = None, Ho * Wo
+        cols = np.empty((N, C, kh, kw, Ho, Wo), dtype=dtype)
+        np.copyto(cols, _windows(_padded(x, pads, 0), kernel, stride, dilation, out_hw, kernel_first=True))
+    return cols.reshape(N, C * kh * kw, length), pitch
+
+
+def _col2im(grad_cols: np.ndarray, x_shape: tuple, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple,
+            out_hw: tuple, pitch) -> np.ndarray:
+    """∂J/∂x (of ``x_shape``) from ∂J/∂cols (N, C·kh·kw, L): every entry added back at the input
+    position it was copied from, tap by tap (positions in several windows add up)."""
+    N, C = x_shape[:2]
+    (kh, kw), (Ho, Wo) = kernel, out_hw
+    shape_pad = (N, C, x_shape[2] + sum(pads[0]), x_shape[3] + sum(pads[1]))
+    if pitch is None:  # the general layout
+        grad_cols = grad_cols.reshape(N, C, kh, kw, Ho, Wo)
+        grad_pad = _scatter_windows(lambda i, j: grad_cols[:, :, i, j], shape_pad, kernel, stride, dilation, out_hw,
+                                    grad_cols.dtype)
+    else:
+        grad_cols = grad_cols.reshape(N, C, kh, kw, -1)
+        grad_pad = np.zeros(shape_pad, dtype=grad_cols.dtype)
+        runs = _runs(grad_pad, kernel, dilation, grad_cols.shape[-1])  # a writeable view: the runs overlap
+        for i in range(kh):                                            # across taps, never within one
+            for j in range(kw):
+                np.add(runs[:, :, i, j], grad_cols[:, :, i, j], out=runs[:, :, i, j])
+    return _cropped(grad_pad, pads, x_shape)
+
+
 # ------------------------------------------------------------- convolution
 def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride, pads, dilation, out_hw):
-    """Forward on arrays: (z, cols); z is (N, O, Ho, Wo), cols is (C·kh·kw, N·Ho·Wo)."""
-    N, C = x.shape[:2]
-    O, _, kh, kw = W.shape
-    Ho, Wo = out_hw
+    """Forward on arrays: (z, cols, pitch); z is (N, O, Ho, Wo), cols (N, C·kh·kw, L) and pitch as _im2col's."""
+    N = x.shape[0]
+    O = W.shape[0]
     dtype = np.result_type(x.dtype, W.dtype)
-    windows = _windows(_padded(x, pads, 0), (kh, kw), stride, dilation, out_hw, kernel_first=True)
-    cols = np.empty((C, kh, kw, N, Ho, Wo), dtype=dtype)
-    np.copyto(cols, windows.transpose(1, 2, 3, 0, 4, 5))  # the one im2col copy, rows (k, i, j) as in W
-    cols = cols.reshape(C * kh * kw, N * Ho * Wo)
-    z = W.reshape(O, -1) @ cols  # (O, N·Ho·Wo): one GEMM for the whole batch
-    if b is not None:
-        z += b[:, None]
-    z = np.ascontiguousarray(z.reshape(O, N, Ho, Wo).transpose(1, 0, 2, 3))
-    return z, cols
+    cols, pitch = _im2col(x, W.shape[2:], stride, pads, dilation, out_hw, dtype, _flat_windows(x, W, stride))
+    z_cols = np.matmul(W.reshape(O, -1), cols)  # Z[n] = W_mat · cols[n]: (N, O, L)
+    if pitch is None:
+        z = z_cols.reshape(N, O, *out_hw)
+        if b is not None:
+            z += b[:, None, None]
+        return z, cols, pitch
+    z = np.empty((N, O, *out_hw), dtype=z_cols.dtype)  # crop the columns between the output's rows
+    if b is None:
+        np.copyto(z, _output_grid(z_cols, out_hw, pitch))
+    else:
+        np.add(_output_grid(z_cols, out_hw, pitch), b[:, None, None], out=z)
+    return z, cols, pitch
 
 
-def _conv2d_backward(delta: np.ndarray, x_shape: tuple, W: np.ndarray, cols: np.ndarray, stride, pads, dilation,
-                     want_x: bool, want_W: bool, want_b: bool):
+def _conv2d_backward(delta: np.ndarray, x_shape: tuple, W: np.ndarray, cols: np.ndarray, pitch, stride, pads,
+                     dilation, want_x: bool, want_W: bool, want_b: bool):
     """(∂J/∂x, ∂J/∂W, ∂J/∂b) from δ = ∂J/∂z of shape (N, O, Ho, Wo); None where not wanted."""
     N, O, Ho, Wo = delta.shape
-    _, C, kh, kw = W.shape
-    delta_mat = np.ascontiguousarray(delta.transpose(1, 0, 2, 3)).reshape(O, N * Ho * Wo)
-    grad_b = delta_mat.sum(axis=1) if want_b else None
-    grad_W = (delta_mat @ cols.T).reshape(W.shape) if want_W else None  # Σ over positions sharing W
-    grad_x = None
+    length = cols.shape[2]
+    grad_b = delta.sum(axis=(0, 2, 3)) if want_b else None
+    if pitch is None:
+        delta_cols = np.ascontiguousarray(delta).reshape(N, O, length)
+    else:
+        delta_cols = np.zeros((N, O, length), dtype=delta.dtype)  # zero on the dropped columns
+        np.copyto(_output_grid(delta_cols, (Ho, Wo), pitch), delta)
+    grad_W = grad_x = None
+    if want_W:  # Σ over the positions sharing W: Σ_n δ[n] · cols[n]ᵀ
+        grad_W = np.matmul(delta_cols, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
     if want_x:
-        grad_cols = (W.reshape(O, -1).T @ delta_mat).reshape(C, kh, kw, N, Ho, Wo)
-        shape_pad = (N, C, x_shape[2] + sum(pads[0]), x_shape[3] + sum(pads[1]))
-        grad_pad = _scatter_windows(lambda i, j: grad_cols[:, i, j].transpose(1, 0, 2, 3), shape_pad,
-                                    (kh, kw), stride, dilation, (Ho, Wo), grad_cols.dtype)
-        grad_x = _cropped(grad_pad, pads, x_shape)
+        grad_cols = np.matmul(W.reshape(O, -1).T, delta_cols)
+        grad_x = _col2im(grad_cols, x_shape, W.shape[2:], stride, pads, dilation, (Ho, Wo), pitch)
     return grad_x, grad_W, grad_b
 
 
@@ -232,11 +312,11 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
     x, W = as_tensor(x), as_tensor(W)
     b = None if b is None else as_tensor(b)
     stride, pads, dilation, out_hw = _conv_arguments(x, W, b, stride, padding, dilation, "conv2d")
-    z, cols = _conv2d_arrays(x.data, W.data, None if b is None else b.data, stride, pads, dilation, out_hw)
+    z, cols, pitch = _conv2d_arrays(x.data, W.data, None if b is None else b.data, stride, pads, dilation, out_hw)
     parents = (x, W) if b is None else (x, W, b)
 
     def backward(delta):
-        grads = _conv2d_backward(delta, x.shape, W.data, cols, stride, pads, dilation,
+        grads = _conv2d_backward(delta, x.shape, W.data, cols, pitch, stride, pads, dilation,
                                  x.requires_grad, W.requires_grad, b is not None and b.requires_grad)
         return grads if b is not None else grads[:2]
 
@@ -260,12 +340,12 @@ def conv1d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
     out_hw = (1, *window_geometry(x.shape, W.shape[2:], stride, pads, dilation, owner))
     stride, dilation, pads = (1, *stride), (1, *dilation), ((0, 0), *pads)
     x4, W4 = x.data[:, :, None, :], W.data[:, :, None, :]
-    z, cols = _conv2d_arrays(x4, W4, None if b is None else b.data, stride, pads, dilation, out_hw)
+    z, cols, pitch = _conv2d_arrays(x4, W4, None if b is None else b.data, stride, pads, dilation, out_hw)
     parents = (x, W) if b is None else (x, W, b)
 
     def backward(delta):
         grad_x, grad_W, grad_b = _conv2d_backward(
-            delta[:, :, None, :], x4.shape, W4, cols, stride, pads, dilation,
+            delta[:, :, None, :], x4.shape, W4, cols, pitch, stride, pads, dilation,
             x.requires_grad, W.requires_grad, b is not None and b.requires_grad)
         grad_x = None if grad_x is None else grad_x.reshape(x.shape)
         grad_W = None if grad_W is None else grad_W.reshape(W.shape)
@@ -285,17 +365,74 @@ def _pool_arguments(x_shape: tuple, kernel_size, stride, padding, dilation, owne
     return kernel, stride, tuple((p, p) for p in padding), dilation
 
 
-def _max_pool_arrays(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_winner: bool):
-    """(out, winner, padded shape): winner[n, c, r, q] = i·kw + j, the kernel offset that won (or None).
+@jit.kernel
+def _max_pool_kernel(x, out, winner, kh, kw, sh, sw, top, left, dh, dw):
+    """out[n, c, r, q] = max of x over the window at (r·sh − top, q·sw − left), taps outside x
+    counting as −∞; winner[n, c, r, q] = the tap i·kw + j that won: as the NumPy code, a later
+    tap wins only if it is larger or NaN."""
+    N, C, H, W = x.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    for n in range(N):
+        for c in range(C):
+            for r in range(Ho):
+                for q in range(Wo):
+                    best = x[n, c, 0, 0]  # replaced by tap 0 below; gives best x's type
+                    won = 0
+                    for i in range(kh):
+                        row = r * sh + i * dh - top
+                        for j in range(kw):
+                            col = q * sw + j * dw - left
+                            if 0 <= row < H and 0 <= col < W:
+                                value = x[n, c, row, col]
+                            else:
+                                value = -np.inf
+                            if (i == 0 and j == 0) or value > best or value != value:
+                                best = value
+                                won = i * kw + j
+                    out[n, c, r, q] = best
+                    winner[n, c, r, q] = won
 
-    One pass per kernel offset over the whole output (kh·kw vectorised steps, no copy of the
-    windows): a later offset wins only if it is strictly larger, so ties go to the first maximum
-    in row-major window order, and NaN wins (propagates), both as in PyTorch.
+
+@jit.kernel
+def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh, dw):
+    """grad (zeros on entry) += δ at the element that won each window, tap by tap in (i, j)
+    order, so that overlapping windows add up in the NumPy code's order."""
+    N, C, H, W = grad.shape
+    Ho, Wo = delta.shape[2], delta.shape[3]
+    for n in range(N):
+        for c in range(C):
+            for i in range(kh):
+                for j in range(kw):
+                    tap = i * kw + j
+                    for r in range(Ho):
+                        row = r * sh + i * dh - top
+                        if row < 0 or row >= H:
+                            continue
+                        for q in range(Wo):
+                            if winner[n, c, r, q] == tap:
+                                col = q * sw + j * dw - left
+                                if 0 <= col < W:
+                                    grad[n, c, row, col] += delta[n, c, r, q]
+
+
+def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_winner: bool):
+    """(out, winner): the maxima and, when wanted, winner[n, c, r, q] = i·kw + j, the tap that won.
+
+    Compiled, one pass over the windows; otherwise one NumPy pass per tap over the whole output
+    (kh·kw vectorised steps, no copy of the windows). Either way a later tap wins only if it is
+    strictly larger, so ties go to the first maximum in row-major window order, and NaN wins
+    (propagates), both as in PyTorch.
     """
+    compiled = _max_pool_kernel.get() if jit.supports(x.dtype) else None
+    if compiled is not None:
+        x = np.ascontiguousarray(x)
+        out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
+        winner = np.empty(out.shape, dtype=np.int32)
+        compiled(x, out, winner, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
+        return out, winner
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    x_pad = _padded(x, pads, fill)
-    windows = _windows(x_pad, kernel, stride, dilation, out_hw, kernel_first=True)  # (N, C, kh, kw, Ho, Wo)
-    out = windows[:, :, 0, 0].copy()
+    windows = _windows(_padded(x, pads, fill), kernel, stride, dilation, out_hw, kernel_first=True)
+    out = windows[:, :, 0, 0].copy()  # windows: (N, C, kh, kw, Ho, Wo)
     winner = np.zeros(out.shape, dtype=np.int32) if want_winner else None
     better = np.empty(out.shape, dtype=bool)
     for k in range(1, kernel[0] * kernel[1]):
@@ -306,7 +443,22 @@ def _max_pool_arrays(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want
         np.copyto(out, candidate, where=better)
         if want_winner:
             np.copyto(winner, k, where=better)
-    return out, winner, x_pad.shape
+    return out, winner
+
+
+def _max_pool_backward(delta: np.ndarray, winner: np.ndarray, shape4: tuple, kernel, stride, pads, dilation,
+                       out_hw) -> np.ndarray:
+    """∂J/∂x of ``shape4``: δ routed to the element that won each window, summed where windows overlap."""
+    compiled = _max_pool_backward_kernel.get() if jit.supports(delta.dtype) else None
+    if compiled is not None:
+        grad = np.zeros(shape4, dtype=delta.dtype)
+        compiled(np.ascontiguousarray(delta), winner, grad, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
+        return grad
+    zero = np.zeros((), dtype=delta.dtype)
+    shape_pad = (shape4[0], shape4[1], shape4[2] + sum(pads[0]), shape4[3] + sum(pads[1]))
+    grad_pad = _scatter_windows(lambda i, j: np.where(winner == i * kernel[1] + j, delta, zero), shape_pad,
+                                kernel, stride, dilation, out_hw, delta.dtype)
+    return _cropped(grad_pad, pads, shape4)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
@@ -332,14 +484,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
 
 def _max_pool(x: Tensor, kernel, stride, pads, dilation, out_hw, data, shape4, op: str) -> Tensor:
     want = x.requires_grad and is_grad_enabled()
-    out, winner, shape_pad = _max_pool_arrays(data, kernel, stride, pads, dilation, out_hw, want)
+    out, winner = _max_pool_forward(data, kernel, stride, pads, dilation, out_hw, want)
 
     def backward(delta):
-        delta = delta.reshape(out.shape)
-        zero = np.zeros((), dtype=delta.dtype)
-        grad_pad = _scatter_windows(lambda i, j: np.where(winner == i * kernel[1] + j, delta, zero), shape_pad,
-                                    kernel, stride, dilation, out_hw, delta.dtype)
-        return (_cropped(grad_pad, pads, shape4).reshape(x.shape),)
+        grad = _max_pool_backward(delta.reshape(out.shape), winner, shape4, kernel, stride, pads, dilation, out_hw)
+        return (grad.reshape(x.shape),)
 
     return make_result(out if op == "max_pool2d" else out[:, :, 0, :], (x,), backward, op)
 
