@@ -25,6 +25,7 @@ time (kh·kw vectorised adds).
 from __future__ import annotations
 
 import numbers
+import threading
 from typing import Optional
 
 import numpy as np
@@ -128,11 +129,9 @@ def _windows(x_pad: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, o
     return as_strided(x_pad, shape, strides, writeable=False)
 
 
-def _scatter_windows(parts, shape_pad: tuple, kernel: tuple, stride: tuple, dilation: tuple,
-                     out_hw: tuple, dtype) -> np.ndarray:
-    """The adjoint of :func:`_windows`: Σ over kernel offsets (i, j) of parts(i, j) added at its window
-    positions of a zero (N, C, Hp, Wp) array (positions shared by several windows add up)."""
-    grad = np.zeros(shape_pad, dtype=dtype)
+def _scatter_windows(parts, grad: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple) -> None:
+    """The adjoint of :func:`_windows`: parts(i, j) added at the window positions of tap (i, j) of the
+    (N, C, Hp, Wp) array ``grad``, tap by tap (positions shared by several windows add up)."""
     Ho, Wo = out_hw
     for i in range(kernel[0]):
         top = i * dilation[0]
@@ -140,7 +139,6 @@ def _scatter_windows(parts, shape_pad: tuple, kernel: tuple, stride: tuple, dila
         for j in range(kernel[1]):
             left = j * dilation[1]
             grad[:, :, rows, slice(left, left + stride[1] * (Wo - 1) + 1, stride[1])] += parts(i, j)
-    return grad
 
 
 def _cropped(grad_pad: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
@@ -151,9 +149,9 @@ def _cropped(grad_pad: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
 
 
 # ------------------------------------------------------------- im2col and col2im
-# The windows are gathered into cols of shape (N, C·kh·kw, L), row (c, i, j) as W's columns
-# and one column per output position, so that Z[n] = W_mat · cols[n] (one GEMM per example,
-# already NCHW). Output position (r, q) is column r·pitch + q:
+# The windows of a chunk of examples are gathered into cols of shape (m, C·kh·kw, L), row
+# (c, i, j) as W's columns and one column per output position, so that Z[n] = W_mat · cols[n]
+# (one GEMM per example, already NCHW). Output position (r, q) is column r·pitch + q:
 #
 # * with stride 1, pitch is the padded width Wp: the window of tap (i, j) at (r, q) starts
 #   at the flat padded position (r + i·dh)·Wp + q + j·dw, so all of a tap's windows in a
@@ -163,106 +161,166 @@ def _cropped(grad_pad: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
 #   edge) are computed and dropped: z is cropped, and δ is zero there, so they add nothing
 #   to ∂J/∂W and ∂J/∂x (as long as x and W are finite: 0·inf would be NaN, so inputs that
 #   are not take the general path);
-# * otherwise (pitch None) L = Ho·Wo: the windows are a strided view of the padded input,
-#   copied once.
+# * otherwise (pitch None) L = Ho·Wo: the windows are a strided view of the padded input.
+#
+# cols is never kept: it is 25 times the input for a 5×5 kernel, and a fresh array that
+# large costs page faults at every step. Each call gathers a chunk of examples at a time
+# into a reused, thread-local buffer of about _CHUNK_BYTES, that stays in the cache for its
+# GEMMs, and the backward pass gathers the windows again from x.
+_CHUNK_BYTES = 1 << 20
+_scratch_space = threading.local()
+
+
+def _scratch(name: str, shape: tuple, dtype) -> np.ndarray:
+    """A work array of ``shape`` for use inside one call only (reused by the next; contents undefined)."""
+    buffers = _scratch_space.__dict__.setdefault("buffers", {})
+    size = int(np.prod(shape))
+    key = (name, np.dtype(dtype))
+    buffer = buffers.get(key)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[key] = np.empty(size, dtype=dtype)
+    return buffer[:size].reshape(shape)
+
+
+def _chunks(n: int, bytes_per_example: int):
+    """(start, stop) of consecutive chunks of the n examples, each about _CHUNK_BYTES of cols (one at least)."""
+    step = max(1, min(n, _CHUNK_BYTES // max(1, bytes_per_example)))
+    return [(start, min(n, start + step)) for start in range(0, n, step)]
+
+
 def _flat_windows(x: np.ndarray, W: np.ndarray, stride: tuple) -> bool:
     """Whether the contiguous-run layout applies: stride 1, and x and W finite (see above)."""
     return stride == (1, 1) and bool(np.isfinite(np.sum(x))) and bool(np.isfinite(np.sum(W)))
 
 
-def _runs(a_pad: np.ndarray, kernel: tuple, dilation: tuple, length: int) -> np.ndarray:
+def _runs(a_pad: np.ndarray, kernel: tuple, dilation: tuple, length: int, writeable: bool = False) -> np.ndarray:
     """The view (N, C, kh, kw, length) of a C-contiguous (N, C, Hp, Wp) array whose [n, c, i, j]
     is the contiguous run of ``length`` values starting at (i·dh, j·dw)."""
     N, C, Hp, Wp = a_pad.shape
     sN, sC, sH, sW = a_pad.strides
-    return as_strided(a_pad, (N, C, *kernel, length), (sN, sC, sH * dilation[0], sW * dilation[1], sW))
+    return as_strided(a_pad, (N, C, *kernel, length), (sN, sC, sH * dilation[0], sW * dilation[1], sW),
+                      writeable=writeable)
 
 
 def _output_grid(a: np.ndarray, out_hw: tuple, pitch: int) -> np.ndarray:
-    """The (N, O, Ho, Wo) view of the output positions in a (N, O, L) array whose last axis is contiguous."""
+    """The (m, O, Ho, Wo) view of the output positions in a (m, O, L) array whose last axis is contiguous."""
     (Ho, Wo), (sN, sO, s) = out_hw, a.strides
     return as_strided(a, (a.shape[0], a.shape[1], Ho, Wo), (sN, sO, pitch * s, s))
 
 
-def _im2col(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, out_hw: tuple,
-            dtype, flat: bool):
-    """(cols, pitch): the windows of x as (N, C·kh·kw, L), and the column pitch of the output's rows
-    (the padded width) when each tap's windows are one contiguous run, None for the general layout."""
-    N, C = x.shape[:2]
-    (kh, kw), (Ho, Wo) = kernel, out_hw
+def _window_source(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, out_hw: tuple,
+                   dtype, flat: bool):
+    """(windows, pitch, L): a view of x's windows, [n, c, i, j] being tap (i, j)'s columns of cols[n]
+    (a run of L values, or (Ho, Wo) of them), and the pitch of the output's rows (None: general layout)."""
+    x_pad = _padded(x, pads, 0).astype(dtype, copy=False)
+    Ho, Wo = out_hw
     if flat:
-        x_pad = np.ascontiguousarray(_padded(x, pads, 0))
+        x_pad = np.ascontiguousarray(x_pad)
         pitch = x_pad.shape[3]
         length = (Ho - 1) * pitch + Wo
-        cols = np.empty((N, C, kh, kw, length), dtype=dtype)
-        np.copyto(cols, _runs(x_pad, kernel, dilation, length))
-    else:
-        pitch, length = None, Ho * Wo
-        cols = np.empty((N, C, kh, kw, Ho, Wo), dtype=dtype)
-        np.copyto(cols, _windows(_padded(x, pads, 0), kernel, stride, dilation, out_hw, kernel_first=True))
-    return cols.reshape(N, C * kh * kw, length), pitch
+        return _runs(x_pad, kernel, dilation, length), pitch, length
+    return _windows(x_pad, kernel, stride, dilation, out_hw, kernel_first=True), None, Ho * Wo
 
 
-def _col2im(grad_cols: np.ndarray, x_shape: tuple, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple,
-            out_hw: tuple, pitch) -> np.ndarray:
-    """∂J/∂x (of ``x_shape``) from ∂J/∂cols (N, C·kh·kw, L): every entry added back at the input
-    position it was copied from, tap by tap (positions in several windows add up)."""
-    N, C = x_shape[:2]
-    (kh, kw), (Ho, Wo) = kernel, out_hw
-    shape_pad = (N, C, x_shape[2] + sum(pads[0]), x_shape[3] + sum(pads[1]))
-    if pitch is None:  # the general layout
-        grad_cols = grad_cols.reshape(N, C, kh, kw, Ho, Wo)
-        grad_pad = _scatter_windows(lambda i, j: grad_cols[:, :, i, j], shape_pad, kernel, stride, dilation, out_hw,
-                                    grad_cols.dtype)
-    else:
-        grad_cols = grad_cols.reshape(N, C, kh, kw, -1)
-        grad_pad = np.zeros(shape_pad, dtype=grad_cols.dtype)
-        runs = _runs(grad_pad, kernel, dilation, grad_cols.shape[-1])  # a writeable view: the runs overlap
-        for i in range(kh):                                            # across taps, never within one
-            for j in range(kw):
-                np.add(runs[:, :, i, j], grad_cols[:, :, i, j], out=runs[:, :, i, j])
-    return _cropped(grad_pad, pads, x_shape)
+def _gather(windows: np.ndarray, taps: int, length: int) -> np.ndarray:
+    """im2col for a chunk: the chunk's windows copied into the reused buffer, as (m, C·kh·kw, L)."""
+    cols = _scratch("cols", windows.shape, windows.dtype)
+    np.copyto(cols, windows)
+    return cols.reshape(windows.shape[0], taps, length)
+
+
+@jit.kernel
+def _add_runs_kernel(grad_cols, grad_pad, dh_pitch, dw):
+    """grad_pad[n, c] (flat, Hp·Wp) += run (i, j) of grad_cols[n, c, i, j] at i·dh·Wp + j·dw, taps in (i, j) order."""
+    m, C, kh, kw, length = grad_cols.shape
+    for n in range(m):
+        for c in range(C):
+            for i in range(kh):
+                for j in range(kw):
+                    start = i * dh_pitch + j * dw
+                    for t in range(length):
+                        grad_pad[n, c, start + t] += grad_cols[n, c, i, j, t]
+
+
+def _col2im(grad_cols: np.ndarray, grad_pad: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple,
+            out_hw: tuple, pitch) -> None:
+    """col2im for a chunk: every entry of ∂J/∂cols (m, C·kh·kw, L) added into the chunk's padded
+    ∂J/∂x (m, C, Hp, Wp) at the position it was copied from, tap by tap (positions in several
+    windows add up)."""
+    m, C = grad_pad.shape[:2]
+    grad_cols = grad_cols.reshape(m, C, *kernel, -1)
+    if pitch is None:
+        grad_cols = grad_cols.reshape(m, C, *kernel, *out_hw)
+        _scatter_windows(lambda i, j: grad_cols[:, :, i, j], grad_pad, kernel, stride, dilation, out_hw)
+        return
+    compiled = _add_runs_kernel.get() if jit.supports(grad_pad.dtype) else None
+    if compiled is not None:
+        compiled(grad_cols, grad_pad.reshape(m, C, -1), dilation[0] * pitch, dilation[1])
+        return
+    runs = _runs(grad_pad, kernel, dilation, grad_cols.shape[-1], writeable=True)  # runs of different taps
+    for i in range(kernel[0]):                                                    # overlap, not those of one
+        for j in range(kernel[1]):
+            np.add(runs[:, :, i, j], grad_cols[:, :, i, j], out=runs[:, :, i, j])
 
 
 # ------------------------------------------------------------- convolution
-def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride, pads, dilation, out_hw):
-    """Forward on arrays: (z, cols, pitch); z is (N, O, Ho, Wo), cols (N, C·kh·kw, L) and pitch as _im2col's."""
-    N = x.shape[0]
-    O = W.shape[0]
+def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride, pads, dilation, out_hw,
+                   flat: bool) -> np.ndarray:
+    """z = W ⋆ x + b of shape (N, O, Ho, Wo), a chunk of examples at a time (see above)."""
+    N, O = x.shape[0], W.shape[0]
     dtype = np.result_type(x.dtype, W.dtype)
-    cols, pitch = _im2col(x, W.shape[2:], stride, pads, dilation, out_hw, dtype, _flat_windows(x, W, stride))
-    z_cols = np.matmul(W.reshape(O, -1), cols)  # Z[n] = W_mat · cols[n]: (N, O, L)
-    if pitch is None:
-        z = z_cols.reshape(N, O, *out_hw)
-        if b is not None:
-            z += b[:, None, None]
-        return z, cols, pitch
-    z = np.empty((N, O, *out_hw), dtype=z_cols.dtype)  # crop the columns between the output's rows
-    if b is None:
-        np.copyto(z, _output_grid(z_cols, out_hw, pitch))
-    else:
-        np.add(_output_grid(z_cols, out_hw, pitch), b[:, None, None], out=z)
-    return z, cols, pitch
+    windows, pitch, length = _window_source(x, W.shape[2:], stride, pads, dilation, out_hw, dtype, flat)
+    W_mat = W.reshape(O, -1).astype(dtype, copy=False)
+    taps = W_mat.shape[1]
+    z = np.empty((N, O, *out_hw), dtype=dtype)
+    for start, stop in _chunks(N, taps * length * dtype.itemsize):
+        cols = _gather(windows[start:stop], taps, length)
+        if pitch is None:
+            np.matmul(W_mat, cols, out=z[start:stop].reshape(stop - start, O, length))  # Z[n] = W_mat · cols[n]
+        else:
+            z_cols = _scratch("z", (stop - start, O, length), dtype)
+            np.matmul(W_mat, cols, out=z_cols)
+            np.copyto(z[start:stop], _output_grid(z_cols, out_hw, pitch))  # the output's columns only
+    if b is not None:
+        z += b[:, None, None]
+    return z
 
 
-def _conv2d_backward(delta: np.ndarray, x_shape: tuple, W: np.ndarray, cols: np.ndarray, pitch, stride, pads,
-                     dilation, want_x: bool, want_W: bool, want_b: bool):
-    """(∂J/∂x, ∂J/∂W, ∂J/∂b) from δ = ∂J/∂z of shape (N, O, Ho, Wo); None where not wanted."""
+def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pads, dilation, flat: bool,
+                     want_x: bool, want_W: bool, want_b: bool):
+    """(∂J/∂x, ∂J/∂W, ∂J/∂b) from δ = ∂J/∂z of shape (N, O, Ho, Wo); None where not wanted.
+
+    ∂J/∂W = Σ_n δ[n] · cols[n]ᵀ (the sum over all positions sharing W), ∂J/∂cols[n] = W_matᵀ · δ[n],
+    and ∂J/∂b = Σ_{n,r,q} δ[n, :, r, q].
+    """
     N, O, Ho, Wo = delta.shape
-    length = cols.shape[2]
+    dtype = np.result_type(x.dtype, W.dtype)
+    delta = np.ascontiguousarray(delta, dtype=dtype)
     grad_b = delta.sum(axis=(0, 2, 3)) if want_b else None
-    if pitch is None:
-        delta_cols = np.ascontiguousarray(delta).reshape(N, O, length)
-    else:
-        delta_cols = np.zeros((N, O, length), dtype=delta.dtype)  # zero on the dropped columns
-        np.copyto(_output_grid(delta_cols, (Ho, Wo), pitch), delta)
-    grad_W = grad_x = None
-    if want_W:  # Σ over the positions sharing W: Σ_n δ[n] · cols[n]ᵀ
-        grad_W = np.matmul(delta_cols, cols.transpose(0, 2, 1)).sum(axis=0).reshape(W.shape)
-    if want_x:
-        grad_cols = np.matmul(W.reshape(O, -1).T, delta_cols)
-        grad_x = _col2im(grad_cols, x_shape, W.shape[2:], stride, pads, dilation, (Ho, Wo), pitch)
-    return grad_x, grad_W, grad_b
+    if not (want_x or want_W):
+        return None, None, grad_b
+    windows, pitch, length = _window_source(x, W.shape[2:], stride, pads, dilation, (Ho, Wo), dtype, flat)
+    W_mat = W.reshape(O, -1).astype(dtype, copy=False)
+    taps = W_mat.shape[1]
+    grad_W = np.zeros((O, taps), dtype=dtype) if want_W else None
+    grad_pad = np.zeros((N, x.shape[1], x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1])), dtype) if want_x else None
+    for start, stop in _chunks(N, taps * length * dtype.itemsize):
+        m = stop - start
+        if pitch is None:
+            delta_cols = delta[start:stop].reshape(m, O, length)
+        else:
+            delta_cols = _scratch("delta", (m, O, length), dtype)
+            delta_cols.fill(0)  # zero on the dropped columns
+            np.copyto(_output_grid(delta_cols, (Ho, Wo), pitch), delta[start:stop])
+        if want_W:
+            cols = _gather(windows[start:stop], taps, length)
+            per_example = _scratch("grad_W", (m, O, taps), dtype)
+            grad_W += np.matmul(delta_cols, cols.transpose(0, 2, 1), out=per_example).sum(axis=0)
+        if want_x:
+            grad_cols = np.matmul(W_mat.T, delta_cols, out=_scratch("grad_cols", (m, taps, length), dtype))
+            _col2im(grad_cols, grad_pad[start:stop], W.shape[2:], stride, dilation, (Ho, Wo), pitch)
+    grad_x = None if grad_pad is None else _cropped(grad_pad, pads, x.shape)
+    return grad_x, None if grad_W is None else grad_W.reshape(W.shape), grad_b
 
 
 def _check_channels_and_bias(x, W, b, owner: str) -> None:
@@ -312,11 +370,12 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
     x, W = as_tensor(x), as_tensor(W)
     b = None if b is None else as_tensor(b)
     stride, pads, dilation, out_hw = _conv_arguments(x, W, b, stride, padding, dilation, "conv2d")
-    z, cols, pitch = _conv2d_arrays(x.data, W.data, None if b is None else b.data, stride, pads, dilation, out_hw)
+    flat = _flat_windows(x.data, W.data, stride)
+    z = _conv2d_arrays(x.data, W.data, None if b is None else b.data, stride, pads, dilation, out_hw, flat)
     parents = (x, W) if b is None else (x, W, b)
 
     def backward(delta):
-        grads = _conv2d_backward(delta, x.shape, W.data, cols, pitch, stride, pads, dilation,
+        grads = _conv2d_backward(delta, x.data, W.data, stride, pads, dilation, flat,
                                  x.requires_grad, W.requires_grad, b is not None and b.requires_grad)
         return grads if b is not None else grads[:2]
 
@@ -340,12 +399,13 @@ def conv1d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
     out_hw = (1, *window_geometry(x.shape, W.shape[2:], stride, pads, dilation, owner))
     stride, dilation, pads = (1, *stride), (1, *dilation), ((0, 0), *pads)
     x4, W4 = x.data[:, :, None, :], W.data[:, :, None, :]
-    z, cols, pitch = _conv2d_arrays(x4, W4, None if b is None else b.data, stride, pads, dilation, out_hw)
+    flat = _flat_windows(x4, W4, stride)
+    z = _conv2d_arrays(x4, W4, None if b is None else b.data, stride, pads, dilation, out_hw, flat)
     parents = (x, W) if b is None else (x, W, b)
 
     def backward(delta):
         grad_x, grad_W, grad_b = _conv2d_backward(
-            delta[:, :, None, :], x4.shape, W4, cols, pitch, stride, pads, dilation,
+            delta[:, :, None, :], x4, W4, stride, pads, dilation, flat,
             x.requires_grad, W.requires_grad, b is not None and b.requires_grad)
         grad_x = None if grad_x is None else grad_x.reshape(x.shape)
         grad_W = None if grad_W is None else grad_W.reshape(W.shape)
@@ -372,17 +432,18 @@ def _max_pool_kernel(x, out, winner, kh, kw, sh, sw, top, left, dh, dw):
     tap wins only if it is larger or NaN."""
     N, C, H, W = x.shape
     Ho, Wo = out.shape[2], out.shape[3]
+    padded = top > 0 or left > 0 or (Ho - 1) * sh + (kh - 1) * dh >= H or (Wo - 1) * sw + (kw - 1) * dw >= W
     for n in range(N):
         for c in range(C):
             for r in range(Ho):
                 for q in range(Wo):
-                    best = x[n, c, 0, 0]  # replaced by tap 0 below; gives best x's type
+                    best = x[n, c, 0, 0]
                     won = 0
                     for i in range(kh):
                         row = r * sh + i * dh - top
                         for j in range(kw):
                             col = q * sw + j * dw - left
-                            if 0 <= row < H and 0 <= col < W:
+                            if not padded or (0 <= row < H and 0 <= col < W):
                                 value = x[n, c, row, col]
                             else:
                                 value = -np.inf
@@ -395,10 +456,22 @@ def _max_pool_kernel(x, out, winner, kh, kw, sh, sw, top, left, dh, dw):
 
 @jit.kernel
 def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh, dw):
-    """grad (zeros on entry) += δ at the element that won each window, tap by tap in (i, j)
-    order, so that overlapping windows add up in the NumPy code's order."""
+    """grad (zeros on entry) += δ at the element that won each window. Where windows overlap,
+    tap by tap in (i, j) order, so that the sums are the NumPy code's; where they do not, each
+    element gets at most one δ, in a single pass."""
     N, C, H, W = grad.shape
     Ho, Wo = delta.shape[2], delta.shape[3]
+    if sh >= (kh - 1) * dh + 1 and sw >= (kw - 1) * dw + 1:
+        for n in range(N):
+            for c in range(C):
+                for r in range(Ho):
+                    for q in range(Wo):
+                        tap = winner[n, c, r, q]
+                        row = r * sh + (tap // kw) * dh - top
+                        col = q * sw + (tap % kw) * dw - left
+                        if 0 <= row < H and 0 <= col < W:
+                            grad[n, c, row, col] += delta[n, c, r, q]
+        return
     for n in range(N):
         for c in range(C):
             for i in range(kh):
@@ -456,8 +529,9 @@ def _max_pool_backward(delta: np.ndarray, winner: np.ndarray, shape4: tuple, ker
         return grad
     zero = np.zeros((), dtype=delta.dtype)
     shape_pad = (shape4[0], shape4[1], shape4[2] + sum(pads[0]), shape4[3] + sum(pads[1]))
-    grad_pad = _scatter_windows(lambda i, j: np.where(winner == i * kernel[1] + j, delta, zero), shape_pad,
-                                kernel, stride, dilation, out_hw, delta.dtype)
+    grad_pad = np.zeros(shape_pad, dtype=delta.dtype)
+    _scatter_windows(lambda i, j: np.where(winner == i * kernel[1] + j, delta, zero), grad_pad,
+                     kernel, stride, dilation, out_hw)
     return _cropped(grad_pad, pads, shape4)
 
 
@@ -530,7 +604,8 @@ def _avg_pool(x: Tensor, kernel, stride, pads, out_hw, count_include_pad, data, 
 
     def backward(delta):
         share = delta.reshape(out.shape) / divisor
-        grad_pad = _scatter_windows(lambda i, j: share, shape_pad, kernel, stride, (1, 1), out_hw, share.dtype)
+        grad_pad = np.zeros(shape_pad, dtype=share.dtype)
+        _scatter_windows(lambda i, j: share, grad_pad, kernel, stride, (1, 1), out_hw)
         return (_cropped(grad_pad, pads, shape4).reshape(x.shape),)
 
     return make_result(out if op == "avg_pool2d" else out[:, :, 0, :], (x,), backward, op)
