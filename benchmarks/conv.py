@@ -176,10 +176,11 @@ def interleaved(runs: dict, repeats: int) -> dict:
 # Where the time of a step goes, by the function that spends it (its own time, not its
 # callees'): the conv ops' helpers are separate functions so that the profile can say it.
 CATEGORIES = {
-    "im2col": ("_im2col", "_windows", "_padded"),
+    "im2col": ("_gather", "_window_source", "_windows", "_runs", "_padded"),
     "GEMM (+ bias, layout)": ("_conv2d_arrays", "_conv2d_backward"),
-    "col2im": ("_col2im", "_scatter_windows", "_cropped"),
-    "pooling": ("_max_pool_forward", "_max_pool_backward", "_max_pool_arrays", "_max_pool", "_avg_pool"),
+    "col2im": ("_col2im", "_add_runs_kernel", "_scatter_windows", "_cropped"),
+    "pooling": ("_max_pool_forward", "_max_pool_backward", "_max_pool_kernel", "_max_pool_backward_kernel",
+                "_max_pool", "_avg_pool"),
 }
 
 

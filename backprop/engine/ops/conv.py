@@ -24,6 +24,7 @@ time (kh·kw vectorised adds).
 
 from __future__ import annotations
 
+import math
 import numbers
 import threading
 from typing import Optional
@@ -174,7 +175,7 @@ _scratch_space = threading.local()
 def _scratch(name: str, shape: tuple, dtype) -> np.ndarray:
     """A work array of ``shape`` for use inside one call only (reused by the next; contents undefined)."""
     buffers = _scratch_space.__dict__.setdefault("buffers", {})
-    size = int(np.prod(shape))
+    size = math.prod(shape)
     key = (name, np.dtype(dtype))
     buffer = buffers.get(key)
     if buffer is None or buffer.size < size:
@@ -190,7 +191,7 @@ def _chunks(n: int, bytes_per_example: int):
 
 def _flat_windows(x: np.ndarray, W: np.ndarray, stride: tuple) -> bool:
     """Whether the contiguous-run layout applies: stride 1, and x and W finite (see above)."""
-    return stride == (1, 1) and bool(np.isfinite(np.sum(x))) and bool(np.isfinite(np.sum(W)))
+    return stride == (1, 1) and bool(np.isfinite(x.sum())) and bool(np.isfinite(W.sum()))
 
 
 def _runs(a_pad: np.ndarray, kernel: tuple, dilation: tuple, length: int, writeable: bool = False) -> np.ndarray:
