@@ -80,6 +80,9 @@ def load_model_file(path) -> LoadedModel:
     except ModelFileError as error:
         raise CLIError(f"{path} is not a backprop model file: {error.problem}") from None
     config = metadata.get("preprocessing")
+    if not isinstance(config, dict) and isinstance(metadata, dict) and "images" in metadata:
+        raise CLIError(f"{path} is a model of pictures: 'backprop predict {path} FOLDER' runs it on a folder of "
+                       "PNG/JPEG files or an .npz file; this command reads tables")
     if not isinstance(config, dict):
         raise CLIError(
             f"{path}: this backprop model has no preprocessing config, so it cannot read table rows; "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from backprop.cli import pipeline
+from backprop.cli import images, pipeline
 from backprop.io import atomic_write_bytes
 
 __all__ = ["predict_command", "predictions_frame"]
@@ -36,7 +36,7 @@ def predictions_frame(loaded: pipeline.LoadedModel, frame):
 
 @click.command("predict")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Write the predictions to this CSV file instead of stdout.")
 @pipeline.table_format_options
@@ -47,7 +47,14 @@ def predict_command(model: Path, data: Path, out: Path | None, sep: str | None, 
     including the target, are ignored). Classifiers write the predicted label
     and one probability column per class (prob_<class>); regressors write the
     prediction in the target's units. CSV goes to stdout unless --out is given.
+
+    For a model trained on pictures, DATA is a folder (every PNG/JPEG file under
+    it) or an .npz file with X: one row per picture with its file (or row), the
+    predicted label and prob_<class> per class.
     """
+    if images.is_image_data(data):
+        images.predict_images(model, data, out)
+        return
     loaded = pipeline.load_model_file(model)
     frame = pipeline.read_data(data, sep=sep, encoding=encoding)
     pipeline.check_feature_columns(loaded.preprocessor, frame, data)

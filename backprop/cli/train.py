@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from backprop.cli import pipeline
+from backprop.cli import images, pipeline
 from backprop.cli.errors import CLIError
 from backprop.cli.output import echo_json, format_number
 from backprop.datasets.registry import LOADERS
@@ -22,7 +22,7 @@ from backprop.losses import LOSSES
 from backprop.optim import OPTIMIZERS, get_optimizer
 from backprop.cli.preprocessing import ID_LIKE_MIN_VALUES, ID_LIKE_RATIO
 
-__all__ = ["train_command", "TrainSettings", "run_training", "DEFAULT_DATASET"]
+__all__ = ["train_command", "TrainSettings", "run_training", "fit_network", "DEFAULT_DATASET"]
 
 DEFAULT_DATASET = "digits"
 TEST_FRACTION = 0.2
@@ -275,6 +275,36 @@ def _training_loss(name: str, task: str) -> str:
     return name
 
 
+def fit_network(model, X_train, y_train, settings: TrainSettings, task: str):
+    """Fit ``model`` as ``backprop train`` does; ``(history, schedule, seconds)``.
+
+    The loss and the schedule (epochs, early stopping, validation split) follow from the
+    options and the task; a loss that stops being finite, or a blow-up, is a CLIError.
+    """
+    from backprop.training.callbacks import TerminateOnNaN
+
+    loss = _training_loss(settings.loss, task)
+    schedule = training_schedule(settings, len(X_train), task)
+    nan_guard = TerminateOnNaN()
+    callbacks = _callbacks(settings, schedule) + [nan_guard]
+    started = time.perf_counter()
+    # Overflow while diverging is reported once, by TerminateOnNaN and _check_converged,
+    # not as a warning per NumPy call.
+    with np.errstate(over="ignore", invalid="ignore"), _diverged_is_an_error(settings):
+        history = model.fit(
+            X_train, y_train,
+            loss=loss,
+            optimizer=get_optimizer(settings.optimizer, model.parameters(), lr=settings.lr),
+            epochs=schedule.epochs, batch_size=settings.batch_size,
+            validation_split=schedule.val_split, callbacks=callbacks,
+            metrics=["accuracy"] if task == "classification" else ["r2"],
+            seed=settings.seed, verbose=0,
+        )
+    seconds = time.perf_counter() - started
+    _check_converged(nan_guard, settings)
+    return history, schedule, seconds
+
+
 def run_training(settings: TrainSettings) -> TrainResult:
     """Read, split, preprocess, build, fit, score and (optionally) save and plot."""
     import backprop
@@ -305,31 +335,11 @@ def run_training(settings: TrainSettings) -> TrainResult:
     if task == "regression":
         y_train = y_train[:, None]  # (n, 1), the shape of the network's output
 
-    loss = _training_loss(settings.loss, task)
-    schedule = training_schedule(settings, len(train_rows), task)
+    _training_loss(settings.loss, task)  # a --loss that does not suit the task fails before the model is built
     _give_probe(settings, X_train, y_train)
-
     backprop.manual_seed(settings.seed)
     model = build_model(X_train.shape[1], n_out, settings)
-    from backprop.training.callbacks import TerminateOnNaN
-
-    nan_guard = TerminateOnNaN()
-    callbacks = _callbacks(settings, schedule) + [nan_guard]
-    started = time.perf_counter()
-    # Overflow while diverging is reported once, by TerminateOnNaN and _check_converged,
-    # not as a warning per NumPy call.
-    with np.errstate(over="ignore", invalid="ignore"), _diverged_is_an_error(settings):
-        history = model.fit(
-            X_train, y_train,
-            loss=loss,
-            optimizer=get_optimizer(settings.optimizer, model.parameters(), lr=settings.lr),
-            epochs=schedule.epochs, batch_size=settings.batch_size,
-            validation_split=schedule.val_split, callbacks=callbacks,
-            metrics=["accuracy"] if task == "classification" else ["r2"],
-            seed=settings.seed, verbose=0,
-        )
-    seconds = time.perf_counter() - started
-    _check_converged(nan_guard, settings)
+    history, schedule, seconds = fit_network(model, X_train, y_train, settings, task)
 
     metrics = pipeline.score(preprocessor, test_frame, model.predict(X_test))
 
@@ -419,7 +429,7 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
 # printed after report() — on stderr with --json, so that the last stdout line
 # stays the JSON object.
 @click.command("train")
-@click.argument("data", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", required=False, type=click.Path(exists=True, path_type=Path))
 @click.option("--dataset", type=click.Choice(list(LOADERS)),
               help=f"Train on a bundled dataset instead of DATA (default without DATA: {DEFAULT_DATASET}).")
 @click.option("--target", metavar="COL", help="The column to predict (default: the last column).")
@@ -474,8 +484,13 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
 @click.option("--verbose", "-v", is_flag=True, help="Print one line per epoch on stderr.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object on stdout.")
 @diagnostics_option
-def train_command(data, dataset, as_json, diagnostics, **options) -> None:
+@images.image_options
+def train_command(data, dataset, as_json, diagnostics, resize, conv, **options) -> None:
     """Train a network on DATA (a CSV or Parquet file with a header row) and report test metrics.
+
+    DATA may also be pictures: a folder of class subfolders of PNG/JPEG files, or an
+    .npz file with X (N, C, H, W) and y; a small conv net is trained on them (see
+    'backprop.cli.images': 3×3 conv blocks of --conv channels, a global max pool).
 
     Without DATA it trains on the bundled handwritten digits. 20% of the rows
     (--test-split) are held out, stratified by class, as a test set. Numeric
@@ -494,10 +509,13 @@ def train_command(data, dataset, as_json, diagnostics, **options) -> None:
         raise click.UsageError("give either DATA or --dataset, not both")
     if options["plot"] is not None:
         _require_matplotlib()
+    images.check_options(click.get_current_context(), data, resize, conv)
     settings = TrainSettings(data=data, dataset=dataset, **options)
     monitor = attach_monitor(settings) if diagnostics else None
-    result = run_training(settings)
-    report(result, settings, as_json)
+    if images.is_image_data(data):
+        images.report(images.train_on_images(settings, resize, conv, fit_network), settings, as_json)
+    else:
+        report(run_training(settings), settings, as_json)
     if monitor is not None:
         echo_diagnostics(monitor, as_json)
 

@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 
 import backprop as bp
+from backprop import jit
 from backprop.engine import ops
+from backprop.engine.ops import conv as conv_module
 from backprop.engine.tensor import Tensor
+
+needs_numba = pytest.mark.skipif(not jit.available(), reason="numba is not installed (or BACKPROP_JIT=0)")
 
 # (x shape, W shape, stride, padding, dilation, bias)
 CONV2D_CASES = [
@@ -283,3 +287,55 @@ def test_non_contiguous_inputs_give_the_contiguous_results(view):
     np.testing.assert_allclose(ops.conv2d(x, W, padding=1).data, ops.conv2d(dense, W, padding=1).data, rtol=1e-13)
     np.testing.assert_array_equal(ops.max_pool2d(x, 2).data, ops.max_pool2d(dense, 2).data)
     np.testing.assert_allclose(ops.avg_pool2d(x, 3, 1, 1).data, ops.avg_pool2d(dense, 3, 1, 1).data, rtol=1e-13)
+
+
+# ------------------------------------------------------------------ chunks and compiled kernels
+def conv_and_pool_results(case, pool_case, dtype):
+    """conv2d's z and gradients, and max_pool2d's output and input gradient, for one case each."""
+    stride, padding, dilation = case[2:5]
+    inputs = [Tensor(a.astype(dtype), requires_grad=True) for a in conv_inputs(case)]
+    z = ops.conv2d(*inputs, stride=stride, padding=padding, dilation=dilation)
+    z.backward(np.random.default_rng(5).standard_normal(z.shape).astype(dtype))
+    shape, kernel, pool_stride, pool_padding, pool_dilation = pool_case
+    x = sample(shape, 6).astype(dtype)
+    x.flat[::7] = x.flat[0]  # ties
+    x = Tensor(x, requires_grad=True)
+    out = ops.max_pool2d(x, kernel, pool_stride, pool_padding, pool_dilation)
+    out.backward(np.random.default_rng(7).standard_normal(out.shape).astype(dtype))
+    return [z.data, *(t.grad for t in inputs), out.data, x.grad]
+
+
+@pytest.mark.parametrize("case", CONV2D_CASES, ids=conv_case_id)
+def test_results_do_not_depend_on_the_chunk_of_examples(case, monkeypatch):
+    """cols is gathered a chunk of examples at a time; one example per chunk gives the same values."""
+    whole = conv_and_pool_results(case, MAX_POOL_CASES[0], np.float64)
+    monkeypatch.setattr(conv_module, "_CHUNK_BYTES", 1)
+    for chunked, expected in zip(conv_and_pool_results(case, MAX_POOL_CASES[0], np.float64), whole):
+        np.testing.assert_allclose(chunked, expected, rtol=1e-12, atol=1e-12)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index", range(len(MAX_POOL_CASES)))
+def test_compiled_kernels_give_the_numpy_results_bit_for_bit(index, dtype):
+    """col2im's runs and max pooling (forward, routed δ) compiled and in NumPy: the same bits."""
+    cases = (CONV2D_CASES[index], CONV2D_CASES[-1 - index])  # every conv case, with one pool case each
+    for case in cases:
+        compiled = conv_and_pool_results(case, MAX_POOL_CASES[index], dtype)
+        with jit.disabled():
+            reference = conv_and_pool_results(case, MAX_POOL_CASES[index], dtype)
+        for got, expected in zip(compiled, reference):
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_inputs_that_are_not_finite_take_the_general_layout():
+    """Stride-1 windows are contiguous runs that also cover wrapped-around columns, which δ = 0
+    cancels; an inf there would make 0·inf = NaN, so such inputs use the general layout."""
+    x = sample((1, 1, 5, 6), 1)
+    x[0, 0, 2, 5] = np.inf  # in the last column: in wrapped-around windows of the first columns
+    W = Tensor(sample((1, 1, 3, 3), 2), requires_grad=True)
+    z = ops.conv2d(x, W)
+    z.backward(np.ones(z.shape))
+    expected = [[x[0, 0, i:i + 3, j:j + 4].sum() for j in range(3)] for i in range(3)]
+    assert not np.isnan(W.grad).any()
+    np.testing.assert_allclose(W.grad[0, 0], expected, rtol=1e-13)

@@ -24,11 +24,14 @@ time (kh·kw vectorised adds).
 
 from __future__ import annotations
 
+import math
+import threading
 from typing import Optional
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from backprop import jit
 from backprop.checks import check_bool, check_int_tuple
 from backprop.engine.tensor import Tensor, as_tensor, is_grad_enabled, make_result
 
@@ -113,11 +116,9 @@ def _windows(x_pad: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, o
     return as_strided(x_pad, shape, strides, writeable=False)
 
 
-def _scatter_windows(parts, shape_pad: tuple, kernel: tuple, stride: tuple, dilation: tuple,
-                     out_hw: tuple, dtype) -> np.ndarray:
-    """The adjoint of :func:`_windows`: Σ over kernel offsets (i, j) of parts(i, j) added at its window
-    positions of a zero (N, C, Hp, Wp) array (positions shared by several windows add up)."""
-    grad = np.zeros(shape_pad, dtype=dtype)
+def _scatter_windows(parts, grad: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple, out_hw: tuple) -> None:
+    """The adjoint of :func:`_windows`: parts(i, j) added at the window positions of tap (i, j) of the
+    (N, C, Hp, Wp) array ``grad``, tap by tap (positions shared by several windows add up)."""
     Ho, Wo = out_hw
     for i in range(kernel[0]):
         top = i * dilation[0]
@@ -125,7 +126,6 @@ def _scatter_windows(parts, shape_pad: tuple, kernel: tuple, stride: tuple, dila
         for j in range(kernel[1]):
             left = j * dilation[1]
             grad[:, :, rows, slice(left, left + stride[1] * (Wo - 1) + 1, stride[1])] += parts(i, j)
-    return grad
 
 
 def _cropped(grad_pad: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
@@ -135,40 +135,179 @@ def _cropped(grad_pad: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
     return np.ascontiguousarray(grad_pad[:, :, top:top + shape[2], left:left + shape[3]])
 
 
-# ------------------------------------------------------------- convolution
-def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride, pads, dilation, out_hw):
-    """Forward on arrays: (z, cols); z is (N, O, Ho, Wo), cols is (C·kh·kw, N·Ho·Wo)."""
-    N, C = x.shape[:2]
-    O, _, kh, kw = W.shape
+# ------------------------------------------------------------- im2col and col2im
+# The windows of a chunk of examples are gathered into cols of shape (m, C·kh·kw, L), row
+# (c, i, j) as W's columns and one column per output position, so that Z[n] = W_mat · cols[n]
+# (one GEMM per example, already NCHW). Output position (r, q) is column r·pitch + q:
+#
+# * with stride 1, pitch is the padded width Wp: the window of tap (i, j) at (r, q) starts
+#   at the flat padded position (r + i·dh)·Wp + q + j·dw, so all of a tap's windows in a
+#   plane are one contiguous run of L = (Ho − 1)·Wp + Wo values, and im2col and col2im are
+#   kh·kw long contiguous copies and adds per plane instead of kh·kw·Ho short rows. The
+#   Wp − Wo columns between the rows of the output (windows that wrap around the image's
+#   edge) are computed and dropped: z is cropped, and δ is zero there, so they add nothing
+#   to ∂J/∂W and ∂J/∂x (as long as x and W are finite: 0·inf would be NaN, so inputs that
+#   are not take the general path);
+# * otherwise (pitch None) L = Ho·Wo: the windows are a strided view of the padded input.
+#
+# cols is never kept: it is 25 times the input for a 5×5 kernel, and a fresh array that
+# large costs page faults at every step. Each call gathers a chunk of examples at a time
+# into a reused, thread-local buffer of about _CHUNK_BYTES, that stays in the cache for its
+# GEMMs, and the backward pass gathers the windows again from x.
+_CHUNK_BYTES = 1 << 20
+_scratch_space = threading.local()
+
+
+def _scratch(name: str, shape: tuple, dtype) -> np.ndarray:
+    """A work array of ``shape`` for use inside one call only (reused by the next; contents undefined)."""
+    buffers = _scratch_space.__dict__.setdefault("buffers", {})
+    size = math.prod(shape)
+    key = (name, np.dtype(dtype))
+    buffer = buffers.get(key)
+    if buffer is None or buffer.size < size:
+        buffer = buffers[key] = np.empty(size, dtype=dtype)
+    return buffer[:size].reshape(shape)
+
+
+def _chunks(n: int, bytes_per_example: int):
+    """(start, stop) of consecutive chunks of the n examples, each about _CHUNK_BYTES of cols (one at least)."""
+    step = max(1, min(n, _CHUNK_BYTES // max(1, bytes_per_example)))
+    return [(start, min(n, start + step)) for start in range(0, n, step)]
+
+
+def _flat_windows(x: np.ndarray, W: np.ndarray, stride: tuple) -> bool:
+    """Whether the contiguous-run layout applies: stride 1, and x and W finite (see above)."""
+    return stride == (1, 1) and bool(np.isfinite(x.sum())) and bool(np.isfinite(W.sum()))
+
+
+def _runs(a_pad: np.ndarray, kernel: tuple, dilation: tuple, length: int, writeable: bool = False) -> np.ndarray:
+    """The view (N, C, kh, kw, length) of a C-contiguous (N, C, Hp, Wp) array whose [n, c, i, j]
+    is the contiguous run of ``length`` values starting at (i·dh, j·dw)."""
+    N, C, Hp, Wp = a_pad.shape
+    sN, sC, sH, sW = a_pad.strides
+    return as_strided(a_pad, (N, C, *kernel, length), (sN, sC, sH * dilation[0], sW * dilation[1], sW),
+                      writeable=writeable)
+
+
+def _output_grid(a: np.ndarray, out_hw: tuple, pitch: int) -> np.ndarray:
+    """The (m, O, Ho, Wo) view of the output positions in a (m, O, L) array whose last axis is contiguous."""
+    (Ho, Wo), (sN, sO, s) = out_hw, a.strides
+    return as_strided(a, (a.shape[0], a.shape[1], Ho, Wo), (sN, sO, pitch * s, s))
+
+
+def _window_source(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, out_hw: tuple,
+                   dtype, flat: bool):
+    """(windows, pitch, L): a view of x's windows, [n, c, i, j] being tap (i, j)'s columns of cols[n]
+    (a run of L values, or (Ho, Wo) of them), and the pitch of the output's rows (None: general layout)."""
+    x_pad = _padded(x, pads, 0).astype(dtype, copy=False)
     Ho, Wo = out_hw
+    if flat:
+        x_pad = np.ascontiguousarray(x_pad)
+        pitch = x_pad.shape[3]
+        length = (Ho - 1) * pitch + Wo
+        return _runs(x_pad, kernel, dilation, length), pitch, length
+    return _windows(x_pad, kernel, stride, dilation, out_hw, kernel_first=True), None, Ho * Wo
+
+
+def _gather(windows: np.ndarray, taps: int, length: int) -> np.ndarray:
+    """im2col for a chunk: the chunk's windows copied into the reused buffer, as (m, C·kh·kw, L)."""
+    cols = _scratch("cols", windows.shape, windows.dtype)
+    np.copyto(cols, windows)
+    return cols.reshape(windows.shape[0], taps, length)
+
+
+@jit.kernel
+def _add_runs_kernel(grad_cols, grad_pad, dh_pitch, dw):
+    """grad_pad[n, c] (flat, Hp·Wp) += run (i, j) of grad_cols[n, c, i, j] at i·dh·Wp + j·dw, taps in (i, j) order."""
+    m, C, kh, kw, length = grad_cols.shape
+    for n in range(m):
+        for c in range(C):
+            for i in range(kh):
+                for j in range(kw):
+                    start = i * dh_pitch + j * dw
+                    for t in range(length):
+                        grad_pad[n, c, start + t] += grad_cols[n, c, i, j, t]
+
+
+def _col2im(grad_cols: np.ndarray, grad_pad: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple,
+            out_hw: tuple, pitch) -> None:
+    """col2im for a chunk: every entry of ∂J/∂cols (m, C·kh·kw, L) added into the chunk's padded
+    ∂J/∂x (m, C, Hp, Wp) at the position it was copied from, tap by tap (positions in several
+    windows add up)."""
+    m, C = grad_pad.shape[:2]
+    grad_cols = grad_cols.reshape(m, C, *kernel, -1)
+    if pitch is None:
+        grad_cols = grad_cols.reshape(m, C, *kernel, *out_hw)
+        _scatter_windows(lambda i, j: grad_cols[:, :, i, j], grad_pad, kernel, stride, dilation, out_hw)
+        return
+    compiled = _add_runs_kernel.get() if jit.supports(grad_pad.dtype) else None
+    if compiled is not None:
+        compiled(grad_cols, grad_pad.reshape(m, C, -1), dilation[0] * pitch, dilation[1])
+        return
+    runs = _runs(grad_pad, kernel, dilation, grad_cols.shape[-1], writeable=True)  # runs of different taps
+    for i in range(kernel[0]):                                                    # overlap, not those of one
+        for j in range(kernel[1]):
+            np.add(runs[:, :, i, j], grad_cols[:, :, i, j], out=runs[:, :, i, j])
+
+
+# ------------------------------------------------------------- convolution
+def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride, pads, dilation, out_hw,
+                   flat: bool) -> np.ndarray:
+    """z = W ⋆ x + b of shape (N, O, Ho, Wo), a chunk of examples at a time (see above)."""
+    N, O = x.shape[0], W.shape[0]
     dtype = np.result_type(x.dtype, W.dtype)
-    windows = _windows(_padded(x, pads, 0), (kh, kw), stride, dilation, out_hw, kernel_first=True)
-    cols = np.empty((C, kh, kw, N, Ho, Wo), dtype=dtype)
-    np.copyto(cols, windows.transpose(1, 2, 3, 0, 4, 5))  # the one im2col copy, rows (k, i, j) as in W
-    cols = cols.reshape(C * kh * kw, N * Ho * Wo)
-    z = W.reshape(O, -1) @ cols  # (O, N·Ho·Wo): one GEMM for the whole batch
+    windows, pitch, length = _window_source(x, W.shape[2:], stride, pads, dilation, out_hw, dtype, flat)
+    W_mat = W.reshape(O, -1).astype(dtype, copy=False)
+    taps = W_mat.shape[1]
+    z = np.empty((N, O, *out_hw), dtype=dtype)
+    for start, stop in _chunks(N, taps * length * dtype.itemsize):
+        cols = _gather(windows[start:stop], taps, length)
+        if pitch is None:
+            np.matmul(W_mat, cols, out=z[start:stop].reshape(stop - start, O, length))  # Z[n] = W_mat · cols[n]
+        else:
+            z_cols = _scratch("z", (stop - start, O, length), dtype)
+            np.matmul(W_mat, cols, out=z_cols)
+            np.copyto(z[start:stop], _output_grid(z_cols, out_hw, pitch))  # the output's columns only
     if b is not None:
-        z += b[:, None]
-    z = np.ascontiguousarray(z.reshape(O, N, Ho, Wo).transpose(1, 0, 2, 3))
-    return z, cols
+        z += b[:, None, None]
+    return z
 
 
-def _conv2d_backward(delta: np.ndarray, x_shape: tuple, W: np.ndarray, cols: np.ndarray, stride, pads, dilation,
+def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pads, dilation, flat: bool,
                      want_x: bool, want_W: bool, want_b: bool):
-    """(∂J/∂x, ∂J/∂W, ∂J/∂b) from δ = ∂J/∂z of shape (N, O, Ho, Wo); None where not wanted."""
+    """(∂J/∂x, ∂J/∂W, ∂J/∂b) from δ = ∂J/∂z of shape (N, O, Ho, Wo); None where not wanted.
+
+    ∂J/∂W = Σ_n δ[n] · cols[n]ᵀ (the sum over all positions sharing W), ∂J/∂cols[n] = W_matᵀ · δ[n],
+    and ∂J/∂b = Σ_{n,r,q} δ[n, :, r, q].
+    """
     N, O, Ho, Wo = delta.shape
-    _, C, kh, kw = W.shape
-    delta_mat = np.ascontiguousarray(delta.transpose(1, 0, 2, 3)).reshape(O, N * Ho * Wo)
-    grad_b = delta_mat.sum(axis=1) if want_b else None
-    grad_W = (delta_mat @ cols.T).reshape(W.shape) if want_W else None  # Σ over positions sharing W
-    grad_x = None
-    if want_x:
-        grad_cols = (W.reshape(O, -1).T @ delta_mat).reshape(C, kh, kw, N, Ho, Wo)
-        shape_pad = (N, C, x_shape[2] + sum(pads[0]), x_shape[3] + sum(pads[1]))
-        grad_pad = _scatter_windows(lambda i, j: grad_cols[:, i, j].transpose(1, 0, 2, 3), shape_pad,
-                                    (kh, kw), stride, dilation, (Ho, Wo), grad_cols.dtype)
-        grad_x = _cropped(grad_pad, pads, x_shape)
-    return grad_x, grad_W, grad_b
+    dtype = np.result_type(x.dtype, W.dtype)
+    delta = np.ascontiguousarray(delta, dtype=dtype)
+    grad_b = delta.sum(axis=(0, 2, 3)) if want_b else None
+    if not (want_x or want_W):
+        return None, None, grad_b
+    windows, pitch, length = _window_source(x, W.shape[2:], stride, pads, dilation, (Ho, Wo), dtype, flat)
+    W_mat = W.reshape(O, -1).astype(dtype, copy=False)
+    taps = W_mat.shape[1]
+    grad_W = np.zeros((O, taps), dtype=dtype) if want_W else None
+    grad_pad = np.zeros((N, x.shape[1], x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1])), dtype) if want_x else None
+    for start, stop in _chunks(N, taps * length * dtype.itemsize):
+        m = stop - start
+        if pitch is None:
+            delta_cols = delta[start:stop].reshape(m, O, length)
+        else:
+            delta_cols = _scratch("delta", (m, O, length), dtype)
+            delta_cols.fill(0)  # zero on the dropped columns
+            np.copyto(_output_grid(delta_cols, (Ho, Wo), pitch), delta[start:stop])
+        if want_W:
+            cols = _gather(windows[start:stop], taps, length)
+            per_example = _scratch("grad_W", (m, O, taps), dtype)
+            grad_W += np.matmul(delta_cols, cols.transpose(0, 2, 1), out=per_example).sum(axis=0)
+        if want_x:
+            grad_cols = np.matmul(W_mat.T, delta_cols, out=_scratch("grad_cols", (m, taps, length), dtype))
+            _col2im(grad_cols, grad_pad[start:stop], W.shape[2:], stride, dilation, (Ho, Wo), pitch)
+    grad_x = None if grad_pad is None else _cropped(grad_pad, pads, x.shape)
+    return grad_x, None if grad_W is None else grad_W.reshape(W.shape), grad_b
 
 
 def _check_channels_and_bias(x, W, b, owner: str) -> None:
@@ -218,11 +357,12 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
     x, W = as_tensor(x), as_tensor(W)
     b = None if b is None else as_tensor(b)
     stride, pads, dilation, out_hw = _conv_arguments(x, W, b, stride, padding, dilation, "conv2d")
-    z, cols = _conv2d_arrays(x.data, W.data, None if b is None else b.data, stride, pads, dilation, out_hw)
+    flat = _flat_windows(x.data, W.data, stride)
+    z = _conv2d_arrays(x.data, W.data, None if b is None else b.data, stride, pads, dilation, out_hw, flat)
     parents = (x, W) if b is None else (x, W, b)
 
     def backward(delta):
-        grads = _conv2d_backward(delta, x.shape, W.data, cols, stride, pads, dilation,
+        grads = _conv2d_backward(delta, x.data, W.data, stride, pads, dilation, flat,
                                  x.requires_grad, W.requires_grad, b is not None and b.requires_grad)
         return grads if b is not None else grads[:2]
 
@@ -246,12 +386,13 @@ def conv1d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
     out_hw = (1, *window_geometry(x.shape, W.shape[2:], stride, pads, dilation, owner))
     stride, dilation, pads = (1, *stride), (1, *dilation), ((0, 0), *pads)
     x4, W4 = x.data[:, :, None, :], W.data[:, :, None, :]
-    z, cols = _conv2d_arrays(x4, W4, None if b is None else b.data, stride, pads, dilation, out_hw)
+    flat = _flat_windows(x4, W4, stride)
+    z = _conv2d_arrays(x4, W4, None if b is None else b.data, stride, pads, dilation, out_hw, flat)
     parents = (x, W) if b is None else (x, W, b)
 
     def backward(delta):
         grad_x, grad_W, grad_b = _conv2d_backward(
-            delta[:, :, None, :], x4.shape, W4, cols, stride, pads, dilation,
+            delta[:, :, None, :], x4, W4, stride, pads, dilation, flat,
             x.requires_grad, W.requires_grad, b is not None and b.requires_grad)
         grad_x = None if grad_x is None else grad_x.reshape(x.shape)
         grad_W = None if grad_W is None else grad_W.reshape(W.shape)
@@ -271,17 +412,87 @@ def _pool_arguments(x_shape: tuple, kernel_size, stride, padding, dilation, owne
     return kernel, stride, tuple((p, p) for p in padding), dilation
 
 
-def _max_pool_arrays(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_winner: bool):
-    """(out, winner, padded shape): winner[n, c, r, q] = i·kw + j, the kernel offset that won (or None).
+@jit.kernel
+def _max_pool_kernel(x, out, winner, kh, kw, sh, sw, top, left, dh, dw):
+    """out[n, c, r, q] = max of x over the window at (r·sh − top, q·sw − left), taps outside x
+    counting as −∞; winner[n, c, r, q] = the tap i·kw + j that won: as the NumPy code, a later
+    tap wins only if it is larger or NaN."""
+    N, C, H, W = x.shape
+    Ho, Wo = out.shape[2], out.shape[3]
+    padded = top > 0 or left > 0 or (Ho - 1) * sh + (kh - 1) * dh >= H or (Wo - 1) * sw + (kw - 1) * dw >= W
+    for n in range(N):
+        for c in range(C):
+            for r in range(Ho):
+                for q in range(Wo):
+                    best = x[n, c, 0, 0]
+                    won = 0
+                    for i in range(kh):
+                        row = r * sh + i * dh - top
+                        for j in range(kw):
+                            col = q * sw + j * dw - left
+                            if not padded or (0 <= row < H and 0 <= col < W):
+                                value = x[n, c, row, col]
+                            else:
+                                value = -np.inf
+                            if (i == 0 and j == 0) or value > best or value != value:
+                                best = value
+                                won = i * kw + j
+                    out[n, c, r, q] = best
+                    winner[n, c, r, q] = won
 
-    One pass per kernel offset over the whole output (kh·kw vectorised steps, no copy of the
-    windows): a later offset wins only if it is strictly larger, so ties go to the first maximum
-    in row-major window order, and NaN wins (propagates), both as in PyTorch.
+
+@jit.kernel
+def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh, dw):
+    """grad (zeros on entry) += δ at the element that won each window. Where windows overlap,
+    tap by tap in (i, j) order, so that the sums are the NumPy code's; where they do not, each
+    element gets at most one δ, in a single pass."""
+    N, C, H, W = grad.shape
+    Ho, Wo = delta.shape[2], delta.shape[3]
+    if sh >= (kh - 1) * dh + 1 and sw >= (kw - 1) * dw + 1:
+        for n in range(N):
+            for c in range(C):
+                for r in range(Ho):
+                    for q in range(Wo):
+                        tap = winner[n, c, r, q]
+                        row = r * sh + (tap // kw) * dh - top
+                        col = q * sw + (tap % kw) * dw - left
+                        if 0 <= row < H and 0 <= col < W:
+                            grad[n, c, row, col] += delta[n, c, r, q]
+        return
+    for n in range(N):
+        for c in range(C):
+            for i in range(kh):
+                for j in range(kw):
+                    tap = i * kw + j
+                    for r in range(Ho):
+                        row = r * sh + i * dh - top
+                        if row < 0 or row >= H:
+                            continue
+                        for q in range(Wo):
+                            if winner[n, c, r, q] == tap:
+                                col = q * sw + j * dw - left
+                                if 0 <= col < W:
+                                    grad[n, c, row, col] += delta[n, c, r, q]
+
+
+def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_winner: bool):
+    """(out, winner): the maxima and, when wanted, winner[n, c, r, q] = i·kw + j, the tap that won.
+
+    Compiled, one pass over the windows; otherwise one NumPy pass per tap over the whole output
+    (kh·kw vectorised steps, no copy of the windows). Either way a later tap wins only if it is
+    strictly larger, so ties go to the first maximum in row-major window order, and NaN wins
+    (propagates), both as in PyTorch.
     """
+    compiled = _max_pool_kernel.get() if jit.supports(x.dtype) else None
+    if compiled is not None:
+        x = np.ascontiguousarray(x)
+        out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
+        winner = np.empty(out.shape, dtype=np.int32)
+        compiled(x, out, winner, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
+        return out, winner
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
-    x_pad = _padded(x, pads, fill)
-    windows = _windows(x_pad, kernel, stride, dilation, out_hw, kernel_first=True)  # (N, C, kh, kw, Ho, Wo)
-    out = windows[:, :, 0, 0].copy()
+    windows = _windows(_padded(x, pads, fill), kernel, stride, dilation, out_hw, kernel_first=True)
+    out = windows[:, :, 0, 0].copy()  # windows: (N, C, kh, kw, Ho, Wo)
     winner = np.zeros(out.shape, dtype=np.int32) if want_winner else None
     better = np.empty(out.shape, dtype=bool)
     for k in range(1, kernel[0] * kernel[1]):
@@ -292,7 +503,23 @@ def _max_pool_arrays(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want
         np.copyto(out, candidate, where=better)
         if want_winner:
             np.copyto(winner, k, where=better)
-    return out, winner, x_pad.shape
+    return out, winner
+
+
+def _max_pool_backward(delta: np.ndarray, winner: np.ndarray, shape4: tuple, kernel, stride, pads, dilation,
+                       out_hw) -> np.ndarray:
+    """∂J/∂x of ``shape4``: δ routed to the element that won each window, summed where windows overlap."""
+    compiled = _max_pool_backward_kernel.get() if jit.supports(delta.dtype) else None
+    if compiled is not None:
+        grad = np.zeros(shape4, dtype=delta.dtype)
+        compiled(np.ascontiguousarray(delta), winner, grad, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
+        return grad
+    zero = np.zeros((), dtype=delta.dtype)
+    shape_pad = (shape4[0], shape4[1], shape4[2] + sum(pads[0]), shape4[3] + sum(pads[1]))
+    grad_pad = np.zeros(shape_pad, dtype=delta.dtype)
+    _scatter_windows(lambda i, j: np.where(winner == i * kernel[1] + j, delta, zero), grad_pad,
+                     kernel, stride, dilation, out_hw)
+    return _cropped(grad_pad, pads, shape4)
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
@@ -318,14 +545,11 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
 
 def _max_pool(x: Tensor, kernel, stride, pads, dilation, out_hw, data, shape4, op: str) -> Tensor:
     want = x.requires_grad and is_grad_enabled()
-    out, winner, shape_pad = _max_pool_arrays(data, kernel, stride, pads, dilation, out_hw, want)
+    out, winner = _max_pool_forward(data, kernel, stride, pads, dilation, out_hw, want)
 
     def backward(delta):
-        delta = delta.reshape(out.shape)
-        zero = np.zeros((), dtype=delta.dtype)
-        grad_pad = _scatter_windows(lambda i, j: np.where(winner == i * kernel[1] + j, delta, zero), shape_pad,
-                                    kernel, stride, dilation, out_hw, delta.dtype)
-        return (_cropped(grad_pad, pads, shape4).reshape(x.shape),)
+        grad = _max_pool_backward(delta.reshape(out.shape), winner, shape4, kernel, stride, pads, dilation, out_hw)
+        return (grad.reshape(x.shape),)
 
     return make_result(out if op == "max_pool2d" else out[:, :, 0, :], (x,), backward, op)
 
@@ -366,7 +590,8 @@ def _avg_pool(x: Tensor, kernel, stride, pads, out_hw, count_include_pad, data, 
 
     def backward(delta):
         share = delta.reshape(out.shape) / divisor
-        grad_pad = _scatter_windows(lambda i, j: share, shape_pad, kernel, stride, (1, 1), out_hw, share.dtype)
+        grad_pad = np.zeros(shape_pad, dtype=share.dtype)
+        _scatter_windows(lambda i, j: share, grad_pad, kernel, stride, (1, 1), out_hw)
         return (_cropped(grad_pad, pads, shape4).reshape(x.shape),)
 
     return make_result(out if op == "avg_pool2d" else out[:, :, 0, :], (x,), backward, op)
