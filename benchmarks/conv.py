@@ -10,8 +10,9 @@
 Both train at batch 32 and 128 (one epoch per timed run, the two frameworks in turns, the
 best of several kept) and predict in batches of 256, in one process on the same data, with
 PyTorch (optional: the table has only backprop's column without it) on as many threads as
-NumPy's BLAS. Then one profile: cProfile over the training steps of backprop on LeNet at
-batch 32, the top entries and the share of the time in im2col, the GEMMs, col2im and pooling.
+NumPy's BLAS. Then a profile: cProfile over one epoch of backprop's training steps at batch 32
+for each network, the top entries and the share of the time in im2col, the GEMMs, col2im and
+pooling.
 
 Usage:
     python -m benchmarks.conv [--quick] [--json PATH]
@@ -261,8 +262,10 @@ def main(argv=None) -> int:
         for measure, row in rows.items():
             print(f"{task}, {measure}: " + ", ".join(f"{k} {v:,.0f}/s" for k, v in row.items()), file=sys.stderr)
 
-    X, y = lenet_data(n_samples)
-    results["profile"] = profile_steps(backprop_lenet, X, y, batch_size=32)
+    results["profile"] = {}
+    for task, parts in TASKS.items():
+        X, y = parts["data"](n_samples)
+        results["profile"][task] = profile_steps(parts["backprop"], X, y, batch_size=32)
 
     print(format_table(results))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
@@ -284,20 +287,21 @@ def format_table(results: dict) -> str:
             th = row.get("torch")
             lines.append(f"| {task} | {measure} | {row['backprop']:,.0f} | "
                          + (f"{th:,.0f} | {row['backprop'] / th:.2f}× |" if th else " | |"))
-    p = results["profile"]
+    profiles = results["profile"]
+    first = next(iter(profiles.values()))
     lines += [
         "",
-        f"Profile (cProfile, LeNet-5, batch {p['batch_size']}, {p['steps']} steps, {p['ms_per_step']:.2f} ms "
-        "per step under the profiler):",
+        f"Profile (cProfile over one epoch of fit, batch {first['batch_size']}; ms per step under the profiler, "
+        "and the share of a step spent in each function's own code):",
         "",
-        "| where | share of a step |",
-        "|---|---|",
-        *(f"| {name} | {share:.0%} |" for name, share in p["share"].items()),
-        "",
-        "```",
-        *p["top"],
-        "```",
+        "| where | " + " | ".join(profiles) + " |",
+        "|---|" + "---|" * len(profiles),
+        "| ms per step | " + " | ".join(f"{p['ms_per_step']:.2f}" for p in profiles.values()) + " |",
+        *(f"| {name} | " + " | ".join(f"{p['share'][name]:.0%}" for p in profiles.values()) + " |"
+          for name in first["share"]),
     ]
+    for task, p in profiles.items():
+        lines += ["", f"{task}, {p['steps']} steps, top entries by own time:", "", "```", *p["top"], "```"]
     return "\n".join(lines)
 
 

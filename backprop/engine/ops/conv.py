@@ -159,9 +159,15 @@ _scratch_space = threading.local()
 
 
 def _scratch(name: str, shape: tuple, dtype) -> np.ndarray:
-    """A work array of ``shape`` for use inside one call only (reused by the next; contents undefined)."""
-    buffers = _scratch_space.__dict__.setdefault("buffers", {})
+    """A work array of ``shape`` for use inside one call only (reused by the next; contents undefined).
+
+    One example of a large image can need more than a chunk: such arrays are not kept, so
+    that a thread holds at most a few chunks' worth of buffers.
+    """
     size = math.prod(shape)
+    if size * np.dtype(dtype).itemsize > 4 * _CHUNK_BYTES:
+        return np.empty(shape, dtype=dtype)
+    buffers = _scratch_space.__dict__.setdefault("buffers", {})
     key = (name, np.dtype(dtype))
     buffer = buffers.get(key)
     if buffer is None or buffer.size < size:
