@@ -52,7 +52,7 @@ from backprop.checks import check_real
 from backprop.engine.ops.activation import ACTIVATIONS, Activation
 from backprop.naming import short_repr
 from backprop.random import get_rng
-from backprop.registry import Registry
+from backprop.registry import Configured, Registry
 
 __all__ = [
     "Initializer", "INITIALIZERS", "Zeros", "Ones", "Constant", "Normal", "Uniform", "FanScaled",
@@ -96,7 +96,7 @@ def _parameters(cls) -> dict:
 
 
 # ------------------------------------------------------------- initialisers
-class Initializer:
+class Initializer(Configured):
     """Initial values of a parameter: ``init(shape, rng=None, dtype=None) -> ndarray``.
 
     A subclass sets ``name`` and ``aliases``, takes its parameters as constructor
@@ -138,15 +138,6 @@ class Initializer:
             raise TypeError(f"initialiser {cls.name!r} needs {missing}")
         return cls(**config)
 
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash((type(self), tuple(sorted(self.get_config().items()))))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @INITIALIZERS.register

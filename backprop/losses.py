@@ -41,7 +41,7 @@ from backprop.backend import xp
 from backprop.engine.ops.activation import sigmoid_array, softmax_array
 from backprop.engine.tensor import Tensor, as_tensor, make_result
 from backprop.naming import short_repr
-from backprop.registry import Registry
+from backprop.registry import Configured, Registry
 
 __all__ = [
     "Loss", "LOSSES", "get_loss",
@@ -96,7 +96,7 @@ def _reduce(per_element: Tensor, sample_weight, name: str) -> Tensor:
 
 
 # ---------------------------------------------------------------- the base
-class Loss:
+class Loss(Configured):
     """A loss J(ŷ, y): ``loss(prediction, target, sample_weight=None) -> Tensor``.
 
     Subclasses set ``name``, ``aliases``, ``kind`` and ``output_activation``, implement
@@ -162,15 +162,6 @@ class Loss:
             return sigmoid_array(outputs)
         return np.clip(outputs, 0.0, 1.0)
 
-    def __eq__(self, other) -> bool:
-        return type(other) is type(self) and other.get_config() == self.get_config()
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(sorted(self.get_config().items()))))
-
-    def __repr__(self) -> str:
-        config = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
-        return f"{type(self).__name__}({config})"
 
 
 def get_loss(spec):
@@ -208,6 +199,18 @@ def _fused_weights(weight, n, dtype):
 
 def _as_output_shape(target, Z):
     return target.reshape(Z.shape) if target.shape != Z.shape else target
+
+
+def _fused_elementwise_mean(per_element, weight, delta) -> float:
+    """J = the (weighted) mean of ``per_element`` (N×K); ``delta`` holds each element's own
+    derivative on entry and is scaled in place by 1/(NK), or by w_i/(Σw·K), to ∂J/∂Z."""
+    n, k = delta.shape
+    w = _fused_weights(weight, n, delta.dtype)
+    if w is None:
+        delta *= delta.dtype.type(1.0 / delta.size)
+        return float(per_element.mean())
+    delta *= w / k
+    return float(per_element.sum(axis=1) @ w.ravel()) / k
 
 
 def _fused_squared(Z, target, weight, delta, scale):
@@ -324,13 +327,7 @@ class Huber(Loss):
         size = np.abs(delta)
         per_element = np.where(size <= d, 0.5 * delta * delta, d * (size - 0.5 * d))
         np.clip(delta, -d, d, out=delta)  # ∂h/∂r
-        n, k = Z.shape
-        w = _fused_weights(weight, n, Z.dtype)
-        if w is None:
-            delta *= Z.dtype.type(1.0 / Z.size)
-            return float(per_element.mean())
-        delta *= w / k
-        return float(per_element.sum(axis=1) @ w.ravel()) / k
+        return _fused_elementwise_mean(per_element, weight, delta)
 
 
 # ----------------------------------------------------- classification losses
@@ -398,13 +395,7 @@ class BinaryCrossEntropyWithLogits(Loss):
         np.divide(1, 1 + e, out=delta)
         np.copyto(delta, e * delta, where=Z < 0)  # σ(z) = e^z/(1 + e^z) for z < 0
         delta -= y
-        n, k = Z.shape
-        w = _fused_weights(weight, n, Z.dtype)
-        if w is None:
-            delta *= Z.dtype.type(1.0 / Z.size)
-            return float(per_element.mean())
-        delta *= w / k
-        return float(per_element.sum(axis=1) @ w.ravel()) / k
+        return _fused_elementwise_mean(per_element, weight, delta)
 
 
 def _element_weights(sample_weight, prediction: Tensor, name: str):

@@ -20,7 +20,7 @@ from typing import Iterable, Iterator
 
 from backprop.naming import short_repr, unknown_name_error
 
-__all__ = ["Registry"]
+__all__ = ["Registry", "Configured"]
 
 
 class Registry:
@@ -164,3 +164,28 @@ def _same(a, b) -> bool:
         return True
     qualified = lambda x: (getattr(x, "__module__", None), getattr(x, "__qualname__", None))  # noqa: E731
     return isinstance(a, type) and isinstance(b, type) and qualified(a) == qualified(b)
+
+
+class Configured:
+    """A registry entry's instances compare, hash and print by their class and ``get_config()``.
+
+    ``Huber(delta=2.0) == Huber(delta=2.0)``: two equal configs rebuild the same object.
+    Subclasses define ``get_config()`` (JSON values, hashable once in a tuple).
+    """
+
+    def get_config(self) -> dict:
+        return {}
+
+    def _shown_config(self) -> dict:
+        """The config as the repr shows it (a subclass may leave out what its class name says)."""
+        return self.get_config()
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(self.get_config().items()))))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{key}={value!r}" for key, value in self._shown_config().items())
+        return f"{type(self).__name__}({args})"

@@ -26,7 +26,7 @@ import numpy as np
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop.checks import check_non_negative
 from backprop.naming import short_repr
-from backprop.registry import Registry
+from backprop.registry import Configured, Registry
 
 __all__ = ["Regularizer", "L1", "L2", "L1L2", "REGULARIZERS", "get_regularizer"]
 
@@ -34,7 +34,7 @@ REGULARIZERS = Registry("regulariser", cutoff=0.4)  # short names: "l3" should s
 """Every regulariser class, by ``name`` and ``aliases`` (case-insensitive)."""
 
 
-class Regularizer:
+class Regularizer(Configured):
     """A penalty on a weight matrix: ``penalty(W) -> Tensor`` (a scalar). Calling it is the same.
 
     ``fused(W, grad) -> float``, where a subclass defines it (None here: a layer with such a
@@ -71,15 +71,8 @@ class Regularizer:
             raise TypeError(f"regulariser {cls.name!r} takes no parameters {unknown[:10]}; it accepts {sorted(accepted)}")
         return cls(**params)
 
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash(tuple(sorted(self.get_config().items())))
-
-    def __repr__(self) -> str:
-        params = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
-        return f"{type(self).__name__}({params})"
+    def _shown_config(self) -> dict:
+        return {key: value for key, value in self.get_config().items() if key != "name"}
 
 
 def _strength(value, name: str, owner: str) -> float:

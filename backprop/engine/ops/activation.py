@@ -26,7 +26,7 @@ from backprop.backend import xp
 from backprop.checks import check_real
 from backprop.engine.tensor import Tensor, as_tensor, make_result, tensor_method
 from backprop.naming import short_repr
-from backprop.registry import Registry
+from backprop.registry import Configured, Registry
 
 __all__ = [
     "Activation", "ACTIVATIONS", "get_activation",
@@ -39,7 +39,7 @@ ACTIVATIONS = Registry("activation")
 """Every activation class, by ``name`` and ``aliases`` (case-insensitive)."""
 
 
-class Activation:
+class Activation(Configured):
     """An activation a = f(z): ``f(z)`` and its derivative ``df(z, a)`` where a = f(z).
 
     A subclass states its facets as class attributes and registers itself with
@@ -109,15 +109,6 @@ class Activation:
         a = self.f(x.data)
         return make_result(a, (x,), lambda g: (g * self.df(x.data, a),), self.name)
 
-    def __eq__(self, other) -> bool:
-        return type(self) is type(other) and self.get_config() == other.get_config()
-
-    def __hash__(self):
-        return hash((type(self), tuple(sorted(self.get_config().items()))))
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 @ACTIVATIONS.register
