@@ -41,11 +41,19 @@ __all__ = [
     "Model", "FitRecord",
     "History", "fit", "evaluate", "predict", "save", "load", "load_with_metadata", "ModelFileError",
     "trace", "recipe", "GradientMonitor", "DiagnosticsWarning", "plot",
-    "train_test_split",
+    "train_test_split", "export_onnx",
 ]
 
 # Subpackages imported on first access (PEP 562), to keep ``import backprop`` fast.
 _LAZY_SUBMODULES = ("plot",)
+
+
+def export_onnx(model, path, include_preprocessing: bool = False, *, input_shape=None):
+    """Write ``model`` (a network, or a model file's path) to ``path`` as ONNX; see
+    :func:`backprop.onnx.export_onnx`. Imports ``onnx`` only when called (the ``onnx`` extra)."""
+    from backprop.onnx import export_onnx as export
+
+    return export(model, path, include_preprocessing, input_shape=input_shape)
 
 
 def __getattr__(name: str):

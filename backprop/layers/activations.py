@@ -112,6 +112,10 @@ class ActivationLayer(Module):
     def get_config(self) -> dict:
         return {name: getattr(self.activation, name) for name in _parameters(type(self.activation))}
 
+    def onnx_nodes(self, graph, x: str) -> str:
+        """a = f(x): the activation's own export."""
+        return self.activation.onnx_nodes(graph, x)
+
 
 class ActivationOp(FusedOp):
     """The fused form of an elementwise activation: a = f(z); backward δ_z = δ_a ∘ f′(z), in place.

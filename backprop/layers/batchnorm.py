@@ -196,6 +196,12 @@ class BatchNorm(Module):
     def fused_ops(self) -> tuple:
         return (BatchNormOp(self),)
 
+    def onnx_nodes(self, graph, x: str) -> str:
+        """BatchNormalization in inference mode: y = γ (x − running_mean)/√(running_var + ε) + β."""
+        arrays = [graph.constant(getattr(self, name).data if name in ("gamma", "beta") else getattr(self, name), name)
+                  for name in ("gamma", "beta", "running_mean", "running_var")]
+        return graph.node("BatchNormalization", [x, *arrays], "batch_norm", epsilon=float(self.eps))
+
     @classmethod
     def state_shapes(cls, config: dict) -> dict:
         """γ, β, running_mean, running_var of shape (C,) and the scalar num_batches_tracked, for a config."""

@@ -86,6 +86,19 @@ class _ConvNd(Module):
         z = self._op(a, self.W, self.b, self.stride, self.padding, self.dilation)
         return z if self.activation is None else self.activation(z)
 
+    def onnx_nodes(self, graph, a: str) -> str:
+        """ONNX's Conv (NCHW or NCL, W as stored), with the layer's pads, strides and dilations; then f(z).
+
+        Pads are given as ONNX orders them, all the befores then all the afters ("same" pads its odd
+        pixel after, as PyTorch). A float64 network convolves in float32 (ONNX Runtime's CPU Conv has
+        no float64 kernel).
+        """
+        inputs = [a, graph.constant(self.W.data, "W")] + ([] if self.b is None else [graph.constant(self.b.data, "b")])
+        z = graph.float32_node("Conv", inputs, "z", kernel_shape=list(self.kernel_size), strides=list(self.stride),
+                               dilations=list(self.dilation),
+                               pads=[p[0] for p in self._pads] + [p[1] for p in self._pads])
+        return z if self.activation is None else self.activation.onnx_nodes(graph, z)
+
     def own_regularization_loss(self) -> Optional[Tensor]:
         """penalty(W) from ``weight_regularizer`` (the bias is not penalised), or None."""
         return None if self.weight_regularizer is None else self.weight_regularizer(self.W)

@@ -120,6 +120,13 @@ class Dense(Module):
         op = DenseOp(self.W, self.b, regularizer)
         return (op,) if f is None else (op, ActivationOp(f))
 
+    def onnx_nodes(self, graph, a: str) -> str:
+        """Z = A Wᵀ + b as MatMul and Add (any number of leading axes, as ``linear``), then f(Z)."""
+        z = graph.node("MatMul", [a, graph.constant(self.W.data.T, "W_T")], "z")
+        if self.b is not None:
+            z = graph.node("Add", [z, graph.constant(self.b.data, "b")], "z")
+        return z if self.activation is None else self.activation.onnx_nodes(graph, z)
+
     def own_regularization_loss(self) -> Optional[Tensor]:
         """penalty(W) from ``weight_regularizer`` (the bias is not penalised), or None."""
         return None if self.weight_regularizer is None else self.weight_regularizer(self.W)

@@ -56,6 +56,10 @@ class Dropout(Module):
     def get_config(self) -> dict:
         return {"rate": self.rate}
 
+    def onnx_nodes(self, graph, a: str) -> str:
+        """The identity: an exported model predicts, and Dropout drops nothing then."""
+        return graph.node("Identity", [a], "dropout")
+
 
 class DropoutOp(FusedOp):
     """The fused form of Dropout: a_out = a ∘ m/(1 − rate) in training, with m drawn exactly

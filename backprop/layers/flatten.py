@@ -24,3 +24,7 @@ class Flatten(Module):
 
     def get_config(self) -> dict:
         return {}
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        """ONNX's Flatten with axis 1: the batch axis kept, the rest in C order, as reshape(N, -1)."""
+        return graph.node("Flatten", [x], "flatten", axis=1)

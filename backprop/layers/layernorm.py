@@ -64,6 +64,11 @@ class LayerNorm(Module):
     def fused_ops(self) -> tuple:
         return (LayerNormOp(self),)
 
+    def onnx_nodes(self, graph, x: str) -> str:
+        """LayerNormalization over the last axis (opset 17): y = γ (x − μ)/√(σ² + ε) + β."""
+        gamma, beta = graph.constant(self.gamma.data, "gamma"), graph.constant(self.beta.data, "beta")
+        return graph.node("LayerNormalization", [x, gamma, beta], "layer_norm", axis=-1, epsilon=float(self.eps))
+
     @classmethod
     def state_shapes(cls, config: dict) -> dict:
         """γ and β of shape (C,), from the config alone."""

@@ -446,6 +446,27 @@ class Module:
         """
         return None
 
+    # ------------------------------------------------------------ ONNX export
+    def onnx_nodes(self, graph, x: str) -> str:
+        """Add this module's forward in evaluation mode to an ONNX graph; return its output's name.
+
+        ``graph`` is a :class:`backprop.onnx.GraphBuilder` (``graph.node(op_type, inputs, **attributes)``,
+        ``graph.constant(array)``); ``x`` names the input tensor. Each layer writes its own export
+        beside its forward, with no import of ``onnx``; :func:`backprop.onnx.export_onnx` calls it.
+        This default serves a module whose forward is :meth:`sequential_layers` (a Sequential, a
+        wrapping Model): each layer's nodes in turn.
+
+        Raises:
+            NotImplementedError: for a module that computes its output itself and defines no export.
+        """
+        layers = self.sequential_layers()
+        if layers is None:
+            raise NotImplementedError(
+                f"{type(self).__name__} has no ONNX export: define onnx_nodes(self, graph, x) beside its forward")
+        for layer in layers:
+            x = layer.onnx_nodes(graph, x)
+        return x
+
     # --------------------------------------------------------------- repr
     def extra_repr(self) -> str:
         """The text inside the parentheses of this module's repr."""

@@ -57,6 +57,15 @@ class _Pool(Module):
                         self.dilation, name)
         return x
 
+    def _onnx_max_pool(self, graph, x: str) -> str:
+        """ONNX's MaxPool with the layer's window and dilation; ONNX pads with −∞, as the layer does."""
+        return graph.node("MaxPool", [x], "max_pool", dilations=list(self.dilation), **self._onnx_window())
+
+    def _onnx_window(self) -> dict:
+        """The window attributes ONNX's pools share: kernel_shape, strides, pads (befores, then afters)."""
+        return {"kernel_shape": list(self.kernel_size), "strides": list(self.stride),
+                "pads": list(self.padding) * 2}
+
     def output_features(self, in_features):
         return in_features  # the channels pass through
 
@@ -93,6 +102,12 @@ class _AvgPool(_Pool):
     def get_config(self) -> dict:
         return {**super().get_config(), "count_include_pad": self.count_include_pad}
 
+    def onnx_nodes(self, graph, x: str) -> str:
+        """ONNX's AveragePool, counting the padding or not as the layer does (float32 in a float64
+        network: ONNX Runtime's CPU kernel has no float64)."""
+        return graph.float32_node("AveragePool", [x], "avg_pool", count_include_pad=int(self.count_include_pad),
+                                  **self._onnx_window())
+
 
 @register_module
 class MaxPool2d(_Pool):
@@ -114,6 +129,9 @@ class MaxPool2d(_Pool):
 
     def forward(self, x) -> Tensor:
         return max_pool2d(self._checked(x), self.kernel_size, self.stride, self.padding, self.dilation)
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return self._onnx_max_pool(graph, x)
 
 
 @register_module
@@ -140,6 +158,9 @@ class MaxPool1d(_Pool):
 
     def forward(self, x) -> Tensor:
         return max_pool1d(self._checked(x), self.kernel_size, self.stride, self.padding, self.dilation)
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        return self._onnx_max_pool(graph, x)
 
 
 @register_module
@@ -174,6 +195,10 @@ class GlobalAvgPool2d(Module):
         if x.ndim != 4:
             raise ValueError(f"GlobalAvgPool2d: input must be 4-D (N, C, H, W), got shape {x.shape}")
         return global_avg_pool2d(x, keepdims=self.keepdims)
+
+    def onnx_nodes(self, graph, x: str) -> str:
+        """ReduceMean over H and W (ONNX Runtime's GlobalAveragePool has no float64 kernel)."""
+        return graph.node("ReduceMean", [x], "global_avg_pool", axes=[2, 3], keepdims=int(self.keepdims))
 
     def output_features(self, in_features):
         return in_features  # one number per channel

@@ -109,6 +109,17 @@ class Activation(Configured):
         a = self.f(x.data)
         return make_result(a, (x,), lambda g: (g * self.df(x.data, a),), self.name)
 
+    def onnx_nodes(self, graph, z: str) -> str:
+        """a = f(z) as ONNX nodes added to ``graph`` (a :class:`backprop.onnx.GraphBuilder`); returns
+        the name of a. Each activation writes its own, beside its f (see ``Module.onnx_nodes``).
+
+        Raises:
+            NotImplementedError: for an activation that defines none.
+        """
+        raise NotImplementedError(
+            f"the activation {self.name!r} has no ONNX export: define onnx_nodes(self, graph, z) "
+            f"on {type(self).__qualname__}")
+
 
 
 @ACTIVATIONS.register
@@ -131,6 +142,9 @@ class Identity(Activation):
 
     def backprop_into(self, delta, z, a, scratch):
         pass
+
+    def onnx_nodes(self, graph, z):
+        return graph.node("Identity", [z], "identity")
 
 
 @ACTIVATIONS.register
@@ -157,6 +171,9 @@ class ReLU(Activation):
 
     def f_into(self, z, out):
         xp.maximum(z, 0, out=out)
+
+    def onnx_nodes(self, graph, z):
+        return graph.node("Relu", [z], "relu")
 
     def backprop_into(self, delta, z, a, scratch):
         xp.greater(z, 0, out=scratch)  # 1.0 where z > 0, else 0.0
@@ -238,6 +255,9 @@ class LeakyReLU(Activation):
     def get_config(self) -> dict:
         return {"negative_slope": self.negative_slope}
 
+    def onnx_nodes(self, graph, z):
+        return graph.node("LeakyRelu", [z], "leaky_relu", alpha=float(self.negative_slope))
+
 
 @ACTIVATIONS.register
 class Sigmoid(Activation):
@@ -262,6 +282,9 @@ class Sigmoid(Activation):
         xp.multiply(scratch, a, out=scratch)
         xp.multiply(delta, scratch, out=delta)
 
+    def onnx_nodes(self, graph, z):
+        return graph.node("Sigmoid", [z], "sigmoid")
+
 
 @ACTIVATIONS.register
 class Tanh(Activation):
@@ -283,6 +306,9 @@ class Tanh(Activation):
         xp.multiply(a, a, out=scratch)
         xp.subtract(1, scratch, out=scratch)
         xp.multiply(delta, scratch, out=delta)
+
+    def onnx_nodes(self, graph, z):
+        return graph.node("Tanh", [z], "tanh")
 
 
 @ACTIVATIONS.register
@@ -313,6 +339,13 @@ class Softplus(Activation):
     def backprop_into(self, delta, z, a, scratch):
         xp.multiply(delta, self.df(z, a), out=delta)
 
+    def onnx_nodes(self, graph, z):
+        # max(z, 0) + ln(1 + e^(−|z|)), as f: ONNX's Softplus is ln(e^z + 1), whose e^z
+        # overflows for large z (and ONNX Runtime has no float64 kernel for it).
+        tail = graph.node("Exp", [graph.node("Neg", [graph.node("Abs", [z])])])
+        log_term = graph.node("Log", [graph.node("Add", [tail, graph.constant(1.0, "one")])])
+        return graph.node("Add", [graph.node("Relu", [z]), log_term], "softplus")
+
 
 @ACTIVATIONS.register
 class Arctan(Activation):
@@ -326,6 +359,9 @@ class Arctan(Activation):
 
     def df(self, z, a):
         return 1 / (1 + z * z)
+
+    def onnx_nodes(self, graph, z):
+        return graph.float32_node("Atan", [z], "arctan")  # (ONNX Runtime's CPU Atan is float32 only)
 
 
 @ACTIVATIONS.register
@@ -354,6 +390,11 @@ class Step(Activation):
 
     def get_config(self) -> dict:
         return {} if self.k == 0 else {"k": self.k}
+
+    def onnx_nodes(self, graph, z):
+        # 1 where z ≥ k: k in the network's dtype, as NumPy compares z with the Python float k.
+        passed = graph.node("GreaterOrEqual", [z, graph.constant(self.k, "step_k")])
+        return graph.cast(passed, graph.dtype)
 
 
 @ACTIVATIONS.register
@@ -393,6 +434,9 @@ class Softmax(Activation):
 
     def get_config(self) -> dict:
         return {} if self.axis == -1 else {"axis": self.axis}
+
+    def onnx_nodes(self, graph, z):
+        return graph.node("Softmax", [z], "softmax", axis=self.axis)  # (opset ≥ 13: along this one axis)
 
 
 _ZEROS = {xp.dtype(xp.float32): xp.float32(0), xp.dtype(xp.float64): xp.float64(0)}  # the dtypes kernels take
