@@ -50,3 +50,17 @@ def test_softplus_by_name_in_fit_the_fast_path_trace_and_files(tmp_path):
     path = tmp_path / "softplus.safetensors"
     model.save(path)
     np.testing.assert_array_equal(bp.load(path).predict(X), model.predict(X))
+
+
+def test_softplus_in_place_form_and_the_fused_predict_equal_the_engine():
+    # f_into(z, z): the fused predict applies f in place, so max(z, 0) must be read before z is overwritten
+    z = np.array([-2.0, -0.5, 0.0, 0.5, 3.0])
+    expected = ACTIVATIONS.get("softplus")().f(z)
+    ACTIVATIONS.get("softplus")().f_into(z, z)
+    np.testing.assert_allclose(z, expected, rtol=1e-15)
+    bp.manual_seed(0)
+    model = bp.nn.Sequential(bp.nn.Dense(3, 4, activation="softplus"), bp.nn.Softplus())
+    X = np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32)
+    with bp.no_grad():
+        reference = model(X).data
+    np.testing.assert_allclose(model.predict(X), reference, rtol=1e-6)

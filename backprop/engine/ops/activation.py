@@ -330,11 +330,12 @@ class Softplus(Activation):
         return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
     def f_into(self, z, out):
+        positive = xp.maximum(z, 0)  # first: ``out`` may be z itself (the fused predict works in place)
         xp.abs(z, out=out)
         xp.negative(out, out=out)
         xp.exp(out, out=out)
         xp.log1p(out, out=out)
-        out += xp.maximum(z, 0)
+        out += positive
 
     def backprop_into(self, delta, z, a, scratch):
         xp.multiply(delta, self.df(z, a), out=delta)
