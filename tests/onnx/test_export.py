@@ -105,12 +105,12 @@ CONV_CASES = {
     "conv1d padded, pools with padding": lambda: nn.Sequential(
         nn.Conv1d(2, 4, 4, padding=(2,), stride=2, activation="relu"), nn.MaxPool1d(3, stride=1, padding=1),
         nn.AvgPool1d(2, padding=1), nn.Flatten(), nn.Dense(20, 1)),
-    "batchnorm over (N, C, L) and layernorm on the last axis": lambda: nn.Sequential(
-        nn.Conv1d(2, 3, 3), nn.BatchNorm(3), nn.LayerNorm(8), nn.Flatten(), nn.Dense(24, 2)),
+    "batchnorm over (N, C, L), then layernorm": lambda: nn.Sequential(
+        nn.Conv1d(2, 3, 3), nn.BatchNorm(3), nn.Tanh(), nn.Flatten(), nn.LayerNorm(24), nn.Dense(24, 2)),
 }
 CONV_SHAPES = {"conv2d same, stride, dilation, avg without padding counted": (2, 11, 12),
                "conv1d padded, pools with padding": (2, 17),
-               "batchnorm over (N, C, L) and layernorm on the last axis": (2, 10)}
+               "batchnorm over (N, C, L), then layernorm": (2, 10)}
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
@@ -180,7 +180,7 @@ def test_a_layer_without_an_export_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"include_preprocessing": 1}, TypeError, "include_preprocessing must be True or False"),
+    ({"include_preprocessing": 1}, ValueError, "include_preprocessing must be True or False"),
     ({"include_preprocessing": True}, ValueError, "needs the path of a model file written by 'backprop train'"),
     ({"input_shape": "3"}, TypeError, "input_shape must be a tuple of positive ints"),
     ({"input_shape": (0,)}, ValueError, "input_shape must be a positive int"),
