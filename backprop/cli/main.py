@@ -18,6 +18,7 @@ from backprop import __version__
 from backprop.cli.datasets import datasets_command
 from backprop.cli.errors import run_command
 from backprop.cli.evaluate import evaluate_command
+from backprop.cli.export import export_command
 from backprop.cli.info import info_command
 from backprop.cli.predict import predict_command
 from backprop.cli.train import train_command
@@ -40,6 +41,7 @@ def cli() -> None:
       backprop predict house.safetensors new_houses.csv --out predictions.csv
       backprop evaluate house.safetensors test.csv --target price --json
       backprop info house.safetensors
+      backprop export house.safetensors house.onnx    # for ONNX Runtime, raw columns in
       backprop explain house.safetensors test.csv --row 3   # the four equations on one row
       backprop datasets                               # the bundled datasets
       backprop playground                             # the playground page in your browser
@@ -50,7 +52,7 @@ def cli() -> None:
 
 
 for _command in (train_command, predict_command, evaluate_command, info_command, datasets_command,
-                 explain_command, playground_command):
+                 explain_command, playground_command, export_command):
     cli.add_command(_command)
 
 

@@ -70,7 +70,18 @@ class GraphBuilder:
         self._prefix = name_prefix
         self._taken: set = set()
         self._unique_name = unique_name
-        self.uses_onnx_ml = False
+
+    def in_dtype(self, dtype) -> "GraphBuilder":
+        """A builder adding to the same graph (nodes, initialisers, names) whose floats are ``dtype``:
+        a float64 preprocessing in front of a float32 network."""
+        other = GraphBuilder(dtype, name_prefix=self._prefix, unique_name=self._unique_name)
+        other.nodes, other.initializers, other._taken = self.nodes, self.initializers, self._taken
+        return other
+
+    @property
+    def uses_onnx_ml(self) -> bool:
+        """Whether a node is of the ``ai.onnx.ml`` domain (the model then imports its opset)."""
+        return any(node.domain == "ai.onnx.ml" for node in self.nodes)
 
     @property
     def tensor_type(self) -> int:
@@ -125,8 +136,6 @@ class GraphBuilder:
         ``attributes`` are the op's ONNX attributes (ints, floats, strings, lists of them).
         """
         outputs = [self.fresh(hint or op_type.lower()) for _ in range(n_outputs)]
-        if domain == "ai.onnx.ml":
-            self.uses_onnx_ml = True
         self.nodes.append(helper.make_node(op_type, list(inputs), outputs, name=self.fresh(f"{op_type}_node"),
                                            domain=domain or None, **attributes))
         return outputs[0] if n_outputs == 1 else tuple(outputs)
