@@ -190,6 +190,8 @@ def pipeline_model(model, metadata: dict):
     """The ``onnx.ModelProto`` of preprocessing → network → ``backprop predict``'s outputs."""
     from backprop.training.inference import parameter_dtype
 
+    if isinstance(metadata, dict) and isinstance(metadata.get("images"), dict):
+        return image_pipeline_model(model, metadata)
     preprocessor = _tabular_preprocessor(metadata)
     columns = preprocessor.get_config()["columns"]
     graph = GraphBuilder(np.float64)  # the preprocessing computes in float64, as transform does
@@ -230,6 +232,38 @@ def pipeline_model(model, metadata: dict):
     doc = (f"backprop train's preprocessing and network: one input per raw column ({len(names)}), "
            f"outputs {[value.name for value in outputs]}; see backprop.onnx.preprocessing for the input types.")
     return graph.model(inputs, outputs, doc_string=doc)
+
+
+def image_pipeline_model(model, metadata: dict):
+    """A model of pictures from ``backprop train FOLDER``: input ``"pixels"`` (N, C, H, W) float32, the
+    pictures as the command line reads them (decoded, resized, scaled to [0, 1]; decoding and resizing
+    stay with the client, ONNX has no image codec), standardised per channel in the graph; outputs
+    ``"label"`` and ``"probabilities"``, as ``backprop predict MODEL FOLDER``."""
+    from backprop.cli.images import ImageTransform
+    from backprop.losses import get_loss
+    from backprop.training.inference import parameter_dtype
+
+    transform = ImageTransform.from_config(metadata["images"])
+    graph = GraphBuilder(np.float32)  # transform computes in float32
+    for name in ("pixels", "label", "probabilities"):
+        graph.reserve(name)
+    centred = graph.node("Sub", ["pixels", graph.constant(transform.mean[:, None, None], "channel_mean")])
+    x = graph.node("Div", [centred, graph.constant(transform.std[:, None, None], "channel_std")], "standardised")
+    network_dtype = parameter_dtype(model)
+    if network_dtype != np.float32:
+        x = graph.cast(x, network_dtype)
+    scores = model.onnx_nodes(graph.in_dtype(network_dtype), x)
+    record = model.fit_record
+    loss = record.loss_object if record is not None and record.loss_object is not None else get_loss("cross_entropy")
+    classes = np.asarray(transform.classes)
+    n_outputs = len(classes) if loss.kind == "multiclass" else 1
+    p = output_nodes.probability_nodes(graph, scores, loss, n_outputs)
+    label = output_nodes.label_nodes(graph, p, loss, n_outputs, classes)
+    outputs = [_output(graph, label, "label", classes.dtype, ["N"]),
+               _output(graph, p, "probabilities", np.float64, ["N", len(classes)])]
+    inputs = [graph.value_info("pixels", np.float32, ["N", transform.channels, transform.height, transform.width])]
+    return graph.model(inputs, outputs, doc_string="backprop train's pictures: 'pixels' (N, C, H, W) in [0, 1] "
+                                                   "-> label, probabilities")
 
 
 def _output(graph, tensor: str, name: str, dtype, shape):
