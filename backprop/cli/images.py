@@ -379,8 +379,8 @@ def train_on_images(settings, resize, conv, fit_network) -> ImageTrainResult:
     ``fit_network(model, X, y, settings, task)`` is ``backprop train``'s fit (schedule, early
     stopping, divergence checks): it returns ``(history, schedule, seconds)``.
     """
-    import backprop
     from backprop import metrics as metric_functions
+    from backprop.random import manual_seed
 
     for output in (settings.out, settings.plot):
         if output is not None and not Path(output).resolve().parent.is_dir():
@@ -392,7 +392,7 @@ def train_on_images(settings, resize, conv, fit_network) -> ImageTrainResult:
     transform = ImageTransform.fit(images.X[train_rows], classes, resize, images.pixels)
     X_train, X_test = transform.transform(images.X[train_rows]), transform.transform(images.X[test_rows])
 
-    backprop.manual_seed(settings.seed)
+    manual_seed(settings.seed)
     model = build_conv_net(*X_train.shape[1:], len(classes), conv, settings.activation, settings.dropout,
                            settings.l2)
     history, schedule, seconds = fit_network(model, X_train, codes[train_rows], settings, "classification")

@@ -43,7 +43,7 @@ FLOAT_TYPES = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.float64): Te
 def onnx_type(dtype) -> int:
     """The ``TensorProto`` element type of a NumPy dtype (float32/64, int64, bool, str)."""
     dtype = np.dtype(dtype)
-    if dtype.kind in "US" or dtype == object:
+    if dtype.kind in "USO":
         return TensorProto.STRING
     return helper.np_dtype_to_tensor_dtype(dtype)
 
@@ -122,7 +122,7 @@ class GraphBuilder:
         elif array.dtype.kind in "iu":
             array = array.astype(np.int64)
         name = self.fresh(hint)
-        if array.dtype.kind in "US" or array.dtype == object:
+        if array.dtype.kind in "USO":
             tensor = helper.make_tensor(name, TensorProto.STRING, array.shape,
                                         [str(v).encode("utf-8") for v in array.ravel().tolist()])
         else:
