@@ -1,29 +1,13 @@
-"""Fixtures for the ONNX tests: exported files are run in ONNX Runtime, a real client."""
+"""The ONNX tests need onnx and onnxruntime; they use tests/io/model_examples.py."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 pytest.importorskip("onnx")
-ort = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxruntime")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "io"))  # model_examples
-
-TOLERANCE = 1e-5
-
-
-def run_onnx(path, feeds: dict) -> dict:
-    """``{output name: array}`` of the ONNX file at ``path`` on ``feeds``, by ONNX Runtime's CPU provider."""
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    names = [output.name for output in session.get_outputs()]
-    return dict(zip(names, session.run(None, feeds)))
-
-
-def assert_close(actual, expected, tolerance: float = TOLERANCE):
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    np.testing.assert_allclose(actual, expected, rtol=tolerance, atol=tolerance)

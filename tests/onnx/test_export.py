@@ -22,7 +22,7 @@ from backprop.engine.ops.activation import ACTIVATIONS
 from backprop.layers.module import Module
 from backprop.onnx import OPSET
 from backprop.training.inference import parameter_dtype
-from conftest import assert_close, run_onnx
+from onnx_runtime_helpers import assert_close, run_onnx
 from model_examples import ARCHITECTURES, builtin_layer_names, layer_examples
 
 # One example's shape for the architectures whose first layer fixes none.

@@ -18,7 +18,7 @@ pytest.importorskip("sklearn")
 
 import backprop.onnx  # noqa: E402,F401 (registers the converters)
 from backprop.sklearn import MLPClassifier, MLPRegressor  # noqa: E402
-from conftest import assert_close, ort  # noqa: E402
+from onnx_runtime_helpers import assert_close, ort  # noqa: E402
 
 RNG = np.random.default_rng(0)
 X_TRAIN = RNG.normal(size=(80, 4))

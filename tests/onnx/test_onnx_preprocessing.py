@@ -16,7 +16,7 @@ pd = pytest.importorskip("pandas")
 from backprop.cli import preprocessing as tabular  # noqa: E402
 from backprop.onnx.graph import GraphBuilder  # noqa: E402
 from backprop.onnx.preprocessing import COLUMN_EXPORTS  # noqa: E402
-from conftest import run_onnx  # noqa: E402
+from onnx_runtime_helpers import run_onnx  # noqa: E402
 
 
 def test_every_column_kind_of_the_preprocessor_has_an_export():
