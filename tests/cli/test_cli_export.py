@@ -178,3 +178,18 @@ def test_an_unwritable_destination_is_one_line_and_exit_2(mixed_model, tmp_path)
 def test_a_missing_model_file_is_one_line_and_exit_2(tmp_path):
     status, _, err = run_in_process("export", tmp_path / "absent.safetensors", tmp_path / "m.onnx")
     assert status == 2 and err.count("\n") == 1 and "absent.safetensors" in err, err
+
+
+def test_include_preprocessing_needs_a_file_from_backprop_train(tmp_path):
+    import backprop as bp
+
+    bp.nn.Sequential(bp.nn.Dense(3, 2)).save(tmp_path / "plain.safetensors")
+    with pytest.raises(ValueError, match="needs a model file written by 'backprop train'"):
+        bp.export_onnx(tmp_path / "plain.safetensors", tmp_path / "plain.onnx", include_preprocessing=True)
+    assert not (tmp_path / "plain.onnx").exists()
+
+
+def test_onnx_inputs_names_the_missing_columns(mixed_model):
+    frame = pd.read_csv(mixed_model / "table.csv").drop(columns=["colour", "seen"])
+    with pytest.raises(ValueError, match=r"lacks the column\(s\) \['colour', 'seen'\]"):
+        onnx_inputs(frame, mixed_model / "model.safetensors")
