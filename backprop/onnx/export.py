@@ -54,8 +54,9 @@ def export_onnx(model, path, include_preprocessing: bool = False, *, input_shape
         The ``onnx.ModelProto`` written.
 
     Raises:
-        TypeError, ValueError: a bad argument, a layer without an ONNX export, or
-            ``include_preprocessing`` without a command-line model file.
+        TypeError, ValueError: a bad argument, or ``include_preprocessing`` without a model file
+            from ``backprop train``.
+        NotImplementedError: a layer without an ONNX export (named).
         ModelFileError: ``model`` names a file that is not a valid model file.
     """
     include_preprocessing = check_bool(include_preprocessing, "include_preprocessing", "export_onnx")
@@ -104,7 +105,7 @@ def network_outputs(graph, model, x: str, example) -> list:
         from backprop.training.inference import predict
 
         out_shape = [BATCH, *predict(model, example).shape[1:]]
-    values = [_named_output(graph, out, OUTPUT_NAME, graph.dtype, out_shape)]
+    values = [graph.output(out, OUTPUT_NAME, graph.dtype, out_shape)]
     record = fit_record_of(model)
     loss = None if record is None else record.loss_object
     if loss is None or loss.kind == "regression":
@@ -115,25 +116,13 @@ def network_outputs(graph, model, x: str, example) -> list:
     n_outputs = int(np.prod(out_shape[1:], dtype=np.int64))
     p = output_nodes.probability_nodes(graph, out, loss, n_outputs)
     n_columns = 2 if loss.kind != "multiclass" and n_outputs == 1 else n_outputs
-    values.append(_named_output(graph, p, "probabilities", np.float64, [BATCH, n_columns]))
+    values.append(graph.output(p, "probabilities", np.float64, [BATCH, n_columns]))
     label = output_nodes.label_nodes(graph, p, loss, n_outputs, record.classes)
     label_dtype = np.int64 if record.classes is None or (loss.kind != "multiclass" and n_outputs > 1) \
         else np.asarray(record.classes).dtype
     label_shape = [BATCH, n_outputs] if loss.kind != "multiclass" and n_outputs > 1 else [BATCH]
-    values.append(_named_output(graph, label, "label", label_dtype, label_shape))
+    values.append(graph.output(label, "label", label_dtype, label_shape))
     return values
-
-
-def _named_output(graph, tensor: str, name: str, dtype, shape):
-    """The graph output ``name`` (reserved): an Identity from ``tensor`` (whose name the builder chose)."""
-    graph.nodes.append(_identity(tensor, name))
-    return graph.value_info(name, dtype, shape)
-
-
-def _identity(source: str, target: str):
-    from onnx import helper
-
-    return helper.make_node("Identity", [source], [target], name=f"{target}_identity")
 
 
 def _input_shape(model, input_shape):

@@ -161,6 +161,11 @@ class GraphBuilder:
         """A graph input or output: ``shape`` lists ints or names of free dimensions; None: any shape."""
         return helper.make_tensor_value_info(name, onnx_type(dtype), None if shape is None else list(shape))
 
+    def output(self, tensor: str, name: str, dtype, shape) -> "onnx.ValueInfoProto":
+        """Make ``tensor`` the graph output ``name`` (reserved beforehand) through an Identity node."""
+        self.nodes.append(helper.make_node("Identity", [tensor], [name], name=self.fresh(f"{name}_identity")))
+        return self.value_info(name, dtype, shape)
+
     def model(self, inputs: list, outputs: list, *, graph_name: str = "backprop", opset: int = OPSET,
               doc_string: str = "", metadata: dict = None) -> "onnx.ModelProto":
         """The ``ModelProto`` of the collected nodes with these input and output ValueInfos."""

@@ -216,7 +216,7 @@ def pipeline_model(model, metadata: dict):
     if preprocessor.task == "regression":
         target = preprocessor.get_config()["target"]
         values = graph.node("Reshape", [graph.cast(scores, np.float64), graph.constant(np.array([-1]), "flat")])
-        outputs.append(_output(graph, _affine(graph, values, target["std"], target["mean"]), "prediction",
+        outputs.append(graph.output(_affine(graph, values, target["std"], target["mean"]), "prediction",
                                np.float64, ["N"]))
     else:
         from backprop.losses import get_loss
@@ -227,8 +227,8 @@ def pipeline_model(model, metadata: dict):
         n_outputs = len(classes) if loss.kind == "multiclass" else 1  # (the command line fits cross_entropy)
         p = output_nodes.probability_nodes(graph, scores, loss, n_outputs)
         label = output_nodes.label_nodes(graph, p, loss, n_outputs, classes)
-        outputs.append(_output(graph, label, "label", classes.dtype, ["N"]))
-        outputs.append(_output(graph, p, "probabilities", np.float64, ["N", len(classes)]))
+        outputs.append(graph.output(label, "label", classes.dtype, ["N"]))
+        outputs.append(graph.output(p, "probabilities", np.float64, ["N", len(classes)]))
     doc = (f"backprop train's preprocessing and network: one input per raw column ({len(names)}), "
            f"outputs {[value.name for value in outputs]}; see backprop.onnx.preprocessing for the input types.")
     return graph.model(inputs, outputs, doc_string=doc)
@@ -259,22 +259,11 @@ def image_pipeline_model(model, metadata: dict):
     n_outputs = len(classes) if loss.kind == "multiclass" else 1
     p = output_nodes.probability_nodes(graph, scores, loss, n_outputs)
     label = output_nodes.label_nodes(graph, p, loss, n_outputs, classes)
-    outputs = [_output(graph, label, "label", classes.dtype, ["N"]),
-               _output(graph, p, "probabilities", np.float64, ["N", len(classes)])]
+    outputs = [graph.output(label, "label", classes.dtype, ["N"]),
+               graph.output(p, "probabilities", np.float64, ["N", len(classes)])]
     inputs = [graph.value_info("pixels", np.float32, ["N", transform.channels, transform.height, transform.width])]
     return graph.model(inputs, outputs, doc_string="backprop train's pictures: 'pixels' (N, C, H, W) in [0, 1] "
                                                    "-> label, probabilities")
-
-
-def _output(graph, tensor: str, name: str, dtype, shape):
-    graph.nodes.append(_identity(tensor, name))
-    return graph.value_info(name, dtype, shape)
-
-
-def _identity(source: str, target: str):
-    from onnx import helper
-
-    return helper.make_node("Identity", [source], [target], name=f"{target}_identity")
 
 
 def onnx_inputs(frame, model_path) -> dict:

@@ -30,9 +30,8 @@ def column_graph(column: dict, path) -> None:
     export, dtype = COLUMN_EXPORTS[column["kind"]]
     blocks = export(graph, "x", column)
     features = graph.node("Concat", blocks, axis=1) if len(blocks) > 1 else blocks[0]
-    graph.nodes.append(__import__("onnx").helper.make_node("Identity", [features], ["features"]))
     graph.reserve("features")
-    model = graph.model([graph.value_info("x", dtype, ["N", 1])], [graph.value_info("features", np.float64, None)])
+    model = graph.model([graph.value_info("x", dtype, ["N", 1])], [graph.output(features, "features", np.float64, None)])
     path.write_bytes(model.SerializeToString())
 
 
