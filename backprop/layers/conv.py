@@ -12,7 +12,7 @@ from typing import Optional
 
 from backprop.backend import get_default_dtype, resolve_dtype
 from backprop.checks import check_bool, check_int_tuple, check_positive_int
-from backprop.engine.ops.conv import conv1d, conv2d, conv_padding, window_geometry
+from backprop.engine.ops.conv import check_size_keeping_padding, conv1d, conv2d, conv_padding, window_geometry
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop import init
 from backprop.layers.activations import activation_config, resolve_activation
@@ -36,24 +36,37 @@ class _ConvNd(Module):
         """``{"W": (out_channels, in_channels, *kernel_size), "b": (out_channels,)}`` for a config,
         its sizes checked as the constructor checks them, without allocating the weights."""
         config = cls.check_config_keys(config)
-        name, n = cls.__name__, cls._dims
+        name = cls.__name__
         c_in = check_positive_int(config["in_channels"], "in_channels", name)
         c_out = check_positive_int(config["out_channels"], "out_channels", name)
-        kernel = check_int_tuple(config["kernel_size"], "kernel_size", name, length=n)
+        kernel, *_ = cls._window_settings(config["kernel_size"], config.get("stride", 1), config.get("padding", 0),
+                                          config.get("dilation", 1))
         bias = check_bool(config.get("bias", True), "bias", name)
         return {"W": (c_out, c_in, *kernel), **({"b": (c_out,)} if bias else {})}
+
+    @classmethod
+    def _window_settings(cls, kernel_size, stride, padding, dilation) -> tuple:
+        """(kernel_size, stride, dilation, pads, padding), each checked: positive sizes, and padding
+        (an int, a tuple, "valid" or "same") that keeps the output no larger than the input
+        (:func:`~backprop.engine.ops.conv.check_size_keeping_padding`)."""
+        name, n = cls.__name__, cls._dims
+        kernel = check_int_tuple(kernel_size, "kernel_size", name, length=n)
+        stride = check_int_tuple(stride, "stride", name, length=n)
+        dilation = check_int_tuple(dilation, "dilation", name, length=n)
+        pads = conv_padding(padding, kernel, dilation, stride, name)
+        if not isinstance(padding, str):
+            padding = check_int_tuple(padding, "padding", name, low=0, length=n)
+        check_size_keeping_padding(pads, kernel, stride, dilation, name)
+        return kernel, stride, dilation, pads, padding
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, *,
                  activation=None, weight_init=None, bias_init="zeros", weight_regularizer=None, dtype=None):
         super().__init__()
-        name, n = type(self).__name__, self._dims
+        name = type(self).__name__
         self.in_channels = check_positive_int(in_channels, "in_channels", name)
         self.out_channels = check_positive_int(out_channels, "out_channels", name)
-        self.kernel_size = check_int_tuple(kernel_size, "kernel_size", name, length=n)
-        self.stride = check_int_tuple(stride, "stride", name, length=n)
-        self.dilation = check_int_tuple(dilation, "dilation", name, length=n)
-        self._pads = conv_padding(padding, self.kernel_size, self.dilation, self.stride, name)
-        self.padding = padding if isinstance(padding, str) else check_int_tuple(padding, "padding", name, low=0, length=n)
+        self.kernel_size, self.stride, self.dilation, self._pads, self.padding = self._window_settings(
+            kernel_size, stride, padding, dilation)
         bias = check_bool(bias, "bias", name)
         self.activation = _named(name, "activation", resolve_activation, activation)
         if weight_init is None:
@@ -158,7 +171,10 @@ class Conv2d(_ConvNd):
         kernel_size: kh = kw, or (kh, kw).
         stride: s, an int or (sh, sw).
         padding: zeros on each side: an int, (ph, pw), "valid" (no padding) or "same"
-            (stride 1; output as large as the input, the odd pad after, as in PyTorch).
+            (stride 1; output as large as the input, the odd pad after, as in PyTorch). The
+            two sides together may pad at most d·(k − 1) + s − 1 along an axis, so that the
+            output is never larger than the input (PyTorch allows more; a model file could
+            otherwise grow a small image without bound through a stack of layers).
         dilation: d, the spacing of kernel taps.
         bias: whether the layer has b.
         activation: f, as for :class:`~backprop.nn.Dense` (None: a = z).
@@ -171,7 +187,8 @@ class Conv2d(_ConvNd):
         dtype: float dtype of W and b (default: the library's default, float32).
 
     Raises:
-        ValueError: for non-positive sizes, negative padding, or "same" with a stride;
+        ValueError: for non-positive sizes, negative padding, padding beyond d·(k − 1) + s − 1,
+            or "same" with a stride;
             at call time, naming the layer and the shapes, for an input that is not
             (N, in_channels, H, W) or smaller than the (dilated) kernel after padding.
 
