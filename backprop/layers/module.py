@@ -446,6 +446,15 @@ class Module:
         """
         return None
 
+    # ---------------------------------------------------------- traced form
+    def traced_form(self):
+        """This layer's :class:`~backprop.layers.traced.TracedForm` (its z = op(a; W, b) and the
+        notes' equations for it), for :func:`~backprop.diagnostics.trace` and the GradientMonitor;
+        None for a layer without weights of that kind (activations, pools, Flatten) or one the
+        trace cannot explain (BatchNorm).
+        """
+        return None
+
     # --------------------------------------------------------------- repr
     def extra_repr(self) -> str:
         """The text inside the parentheses of this module's repr."""
