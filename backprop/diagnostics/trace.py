@@ -74,17 +74,19 @@ class LayerTrace:
     """The records of one layer m (examples in rows for a batch; 1-D for one example).
 
     Attributes:
-        index: m, counting Dense layers from 1 (the input is a^0 = x).
-        description: e.g. ``"Dense 2 → 3, f = sigmoid"``.
+        index: m, counting the layers with weights (Dense, Conv) from 1 (the input is a^0 = x).
+        description: e.g. ``"Dense 2 → 3, f = sigmoid"`` or ``"MaxPool2d, then Conv2d 3 → 4, 2×2 kernel, f = relu"``.
         activation: the name of f (``"identity"`` when there is none).
-        W: weights, shape (n_out, n_in).  b: bias, shape (n_out,) (zeros without bias).
-        a_prev: a^(m−1), the layer's input.
+        W: weights, shape (n_out, n_in); a conv layer's shared kernels (out_channels, in_channels, kh, kw).
+        b: bias, shape (n_out,) (zeros without bias).
+        a_prev: a^(m−1), the layer's input (after the weightless layers before it, e.g. a pool).
         z: z^m = W^m a^(m−1) + b^m.  a: a^m = f(z^m).
         df: f′(z^m), shaped like z; for a softmax the Jacobian ∂a/∂z, shape (n, n)
             for one example or (N, n, n) for a batch, entry [k, j] = ∂a_k/∂z_j.
         jacobian: True when ``df`` is a Jacobian (softmax).
         delta: δ^m = ∂J/∂z^m (the engine's, read with ``retain_grad``).
-        dW: ∂J/∂W^m (the engine's).  db: ∂J/∂b^m (the engine's; zeros without bias).
+        dW: ∂J/∂W^m (the engine's; for a conv layer summed over every position sharing W).
+        db: ∂J/∂b^m (the engine's; zeros without bias).
         dJ_da: ∂J/∂a^m (the engine's; for a softmax or sigmoid applied by the loss,
             the derivative of the loss written on the probabilities).
     """
@@ -121,7 +123,7 @@ class Trace:
     """What :func:`trace` recorded; ``print(trace)`` shows it as a table.
 
     Attributes:
-        layers: one :class:`LayerTrace` per Dense layer, input to output.
+        layers: one :class:`LayerTrace` per layer with weights (Dense, Conv), input to output.
         x: the input a^0 (one example: 1-D; a batch: rows).
         y: the target as the loss uses it (class labels become one-hot rows).
         loss: J, the data loss (without any weight penalty).
