@@ -385,6 +385,7 @@ def test_conv_and_pool_window_sizes_out_of_range_are_refused_at_load(tmp_path, s
 # loads (the check on one example is not run for image models), and predict refuses the input.
 WINDOWS_REFUSED_AT_PREDICT = {
     "conv 'same' padding with dilation 10⁹": (0, {"padding": "same", "dilation": HUGE}),
+    "conv padding 5·10⁸ with stride 10⁹ (within d·(k − 1) + s − 1)": (0, {"padding": HUGE // 2, "stride": HUGE}),
     "max pool of a 10⁹ window padded by half": (1, {"kernel_size": HUGE, "stride": HUGE, "padding": HUGE // 2}),
     "avg pool of a 10⁶ × 10⁶ window padded by half": (
         2, {"kernel_size": 10**6, "stride": 10**6, "padding": 10**6 // 2}),
