@@ -73,12 +73,18 @@ def load_model_file(path) -> LoadedModel:
     """
     from backprop.io import ModelFileError
     from backprop.models import load_with_metadata
-    from backprop.cli.preprocessing import TabularPreprocessor
 
     try:
         model, metadata = load_with_metadata(path)
     except ModelFileError as error:
         raise CLIError(f"{path} is not a backprop model file: {error.problem}") from None
+    return tabular_model(model, metadata, path)
+
+
+def tabular_model(model, metadata: dict, path) -> LoadedModel:
+    """The model and its preprocessing, from a loaded file's model and metadata (see :func:`load_model_file`)."""
+    from backprop.cli.preprocessing import TabularPreprocessor
+
     config = metadata.get("preprocessing")
     if not isinstance(config, dict) and isinstance(metadata, dict) and "images" in metadata:
         raise CLIError(f"{path} is a model of pictures: 'backprop predict {path} FOLDER' runs it on a folder of "
