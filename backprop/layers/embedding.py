@@ -27,10 +27,20 @@ from backprop.layers.module import Module
 from backprop.layers.parameter import Parameter
 from backprop.layers.registry import register_module
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "embedding_dim_rule"]
 
 #: W ~ N(0, 1), PyTorch's initialisation of an embedding.
 DEFAULT_WEIGHT_INIT = {"name": "normal", "std": 1.0}
+
+
+def embedding_dim_rule(n_categories: int) -> int:
+    """A common choice of D for V categories: min(50, round(1.6 · V^0.56)).
+
+    fastai's rule of thumb (``fastai.tabular.model.emb_sz_rule``, found empirically by its
+    authors); 2 categories give 2, 50 give 14, 2000 or more give 50.
+    """
+    V = check_positive_int(n_categories, "n_categories", "embedding_dim_rule")
+    return max(1, min(50, round(1.6 * V ** 0.56)))
 
 
 @register_module
