@@ -554,7 +554,9 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
         model: any Module. A :class:`~backprop.models.Model` keeps what the fit learnt
             besides the weights as ``model.fit_record``; a plain module keeps none (its
             record is lost with the Trainer: wrap it, ``bp.Model(module)``, to keep it).
-        X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples.
+        X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples. For a model whose
+            first layer is an ``nn.Embedding``: integer codes; for an ``nn.Concat``: a tuple or dict of
+            such arrays, one per branch (see :mod:`backprop.training.inputs`).
         y: targets: class labels (ints or strings) for the cross-entropy losses, values
             for regression. Classification labels are encoded (sorted unique, like
             scikit-learn's LabelEncoder) and the labels kept in the fit record
