@@ -49,7 +49,7 @@ def evaluate_command(model: Path, data: Path, target: str | None, as_json: bool,
     pipeline.check_feature_columns(loaded.preprocessor, frame, data)
     if target != loaded.target:  # the preprocessor reads the target by the name it was fitted with
         frame = frame.drop(columns=[loaded.target], errors="ignore").rename(columns={target: loaded.target})
-    outputs = loaded.model.predict(loaded.preprocessor.transform(frame))
+    outputs = loaded.model.predict(loaded.preprocessor.transform_inputs(frame))
     metrics = pipeline.score(loaded.preprocessor, frame, outputs)
     if as_json:
         echo_json({**metrics, "task": loaded.task, "target": str(target), "n_rows": len(frame)})

@@ -123,8 +123,12 @@ def _check_widths(model, preprocessor, path) -> None:
     Checked before any row is transformed, so a crafted config cannot make
     ``transform`` allocate more than the network itself (which the file holds).
     """
+    from backprop.cli.embedding_inputs import check_model_inputs
+
     width_in, width_out = _model_widths(model)
     n_features = preprocessor.n_features_out  # a sum over the columns' counts: nothing is built
+    if check_model_inputs(model, preprocessor, path):  # embedded columns: a Concat of inputs, checked there
+        width_in = None
     if width_in is not None and width_in != n_features:
         raise CLIError(f"{path}: the preprocessing makes {n_features} inputs but the network takes {width_in}")
     n_outputs = len(preprocessor.classes) if preprocessor.task == "classification" else 1

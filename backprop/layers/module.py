@@ -445,6 +445,12 @@ class Module:
     #: True for layers whose input is (N, C, ...) images or sequences rather than rows of features.
     takes_spatial_input = False
 
+    #: What ``forward`` takes when this module is a network's first layer: ``"features"`` (a float
+    #: array: rows of features, images, sequences), ``"codes"`` (an integer array of category
+    #: codes: Embedding) or ``"branches"`` (a tuple or dict of inputs, one per branch: Concat).
+    #: Input validation (:mod:`backprop.training.inputs`) and the fast path's planner read it.
+    input_kind = "features"
+
     def expected_in_features(self) -> Optional[int]:
         """The number of input features this module requires, or None if it fixes none."""
         return None

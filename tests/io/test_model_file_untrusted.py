@@ -20,7 +20,7 @@ import backprop as bp
 from backprop import nn
 from backprop.io import ModelFileError, model_file
 from backprop.io.safefile import FORMAT_VERSION, read_safetensors, write_safetensors
-from model_examples import ARCHITECTURES, builtin_layer_names, layer_examples
+from model_examples import ARCHITECTURES, EXAMPLE_INPUTS, builtin_layer_names, layer_examples
 
 PEAK_LIMIT = 50 * 2**20
 TIME_LIMIT = 2.0
@@ -347,8 +347,11 @@ INPUT_SHAPES = {"images": (1, 8, 8), "sequences": (2, 12)}  # one example of the
 def test_the_unedited_files_load_and_predict(tmp_path, saved):
     for name in ARCHITECTURES:
         model = bp.load(_file_with(tmp_path, saved, name))
-        shape = INPUT_SHAPES.get(name, (model.expected_in_features() or 6,))
-        assert np.isfinite(model.predict(np.zeros((2, *shape)))).all()
+        if name in EXAMPLE_INPUTS:  # one array per branch
+            X = EXAMPLE_INPUTS[name](np.random.default_rng(0), 2)
+        else:
+            X = np.zeros((2, *INPUT_SHAPES.get(name, (model.expected_in_features() or 6,))))
+        assert np.isfinite(model.predict(X)).all()
 
 
 # ------------------------------------------- window sizes of image models (conv and pool configs)
