@@ -156,6 +156,10 @@ class GradientReducer:
             bp_random.set_state(generator.bit_generator.state)
         return BroadcastOrder(self.comm, order_source)
 
+    def finish(self) -> None:
+        """At the end of a fit: wait until rank 0 has written its files."""
+        self.comm.Barrier()
+
     # ------------------------------------------------------------ a step
     def shard(self, start: int, stop: int, weight: Optional[np.ndarray]) -> tuple:
         """``(lo, hi, weights)``: the rows of [start, stop) this rank runs, and their weights.

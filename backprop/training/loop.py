@@ -386,6 +386,8 @@ class Trainer:
             callbacks.on_train_end({"epoch": self.epoch})
             if checkpoint is not None and main:
                 checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=True)
+            if reducer is not None:
+                reducer.finish()  # (the next fit of any rank reads what rank 0 has written)
         finally:
             self.gradient_reducer = None
         return self.history
