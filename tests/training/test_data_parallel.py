@@ -92,3 +92,21 @@ def test_only_rank_zero_writes_files_and_a_resumed_run_continues(ranks_out, tmp_
     uninterrupted = uninterrupted_model.fit(X, y, loss="cross_entropy", epochs=4, batch_size=32, seed=0, verbose=0)
     logs = _rank_results(ranks_out, "resume")[0][1]
     np.testing.assert_allclose(logs["loss"], uninterrupted.history["loss"], **FLOAT64)
+
+
+def test_the_command_line_trains_distributed_and_only_rank_zero_reports(ranks_out, tmp_path):
+    command = ["-m", "backprop", "train", "--epochs", "2", "--json"]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path), OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    ranks = subprocess.run([_mpiexec(), "-n", str(RANKS), sys.executable, *command, "--distributed",
+                            "--out", "model.safetensors"],
+                           capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
+    assert ranks.returncode == 0, ranks.stderr
+    single = subprocess.run([sys.executable, *command], capture_output=True, text=True, timeout=120, env=env,
+                            cwd=tmp_path)
+    assert single.returncode == 0, single.stderr
+    reported, expected = ranks.stdout.strip().splitlines(), json.loads(single.stdout)
+    assert len(reported) == 1, "more than one rank reported"
+    reported = json.loads(reported[0])
+    assert reported["model_file"] == "model.safetensors" and (tmp_path / "model.safetensors").exists()
+    for key in ("final_loss", "test_accuracy"):
+        np.testing.assert_allclose(reported[key], expected[key], rtol=1e-3)
