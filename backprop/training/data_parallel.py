@@ -47,7 +47,7 @@ __all__ = ["GradientReducer", "BroadcastOrder", "OutOfSyncError", "check_distrib
 
 
 class OutOfSyncError(RuntimeError):
-    """The ranks' weights differ: their updates were not the same (a bug, or different data per rank)."""
+    """The ranks' weights differ: their updates were not the same (another optimiser or model on some rank)."""
 
 
 def check_distributed(distributed_flag) -> bool:
@@ -274,7 +274,7 @@ class GradientReducer:
         if len(set(digests)) != 1:
             raise OutOfSyncError(
                 f"after epoch {epoch + 1} the ranks' weights differ (checksums {digests}): every rank must "
-                "be given the same data, in the same order, and the same model")
+                "run the same script: the same model, optimiser and hyper-parameters, and the same data")
 
 
 def _owned(p, attribute: str) -> np.ndarray:
