@@ -25,7 +25,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from contextlib import nullcontext
 from typing import Iterable
 
 import numpy as np
@@ -369,26 +368,23 @@ class Trainer:
             self.stop_training = bool(stored.stop_training)
 
         epoch_outputs = None
-        try:
-            with nullcontext() if reducer is None else reducer.batch_statistics():
-                while self.epoch < target_epoch and not self.stop_training:
-                    epoch = self.epoch
-                    callbacks.on_epoch_begin(epoch, {})
-                    logs, epoch_outputs = self._train_epoch(batches, callbacks, epoch_outputs)
-                    if reducer is not None:
-                        reducer.check_in_sync(epoch)
-                    if val is not None:
-                        logs.update(self._evaluate_prepared(val, prefix="val_"))
-                    self.epoch += 1
-                    callbacks.on_epoch_end(epoch, logs)
-                    if checkpoint is not None and main:
-                        checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=False)
-            callbacks.on_train_end({"epoch": self.epoch})
-            if checkpoint is not None and main:
-                checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=True)
+        while self.epoch < target_epoch and not self.stop_training:
+            epoch = self.epoch
+            callbacks.on_epoch_begin(epoch, {})
+            logs, epoch_outputs = self._train_epoch(batches, callbacks, epoch_outputs)
             if reducer is not None:
-                reducer.finish()  # (the next fit of any rank reads what rank 0 has written)
-        finally:
+                reducer.check_in_sync(epoch)
+            if val is not None:
+                logs.update(self._evaluate_prepared(val, prefix="val_"))
+            self.epoch += 1
+            callbacks.on_epoch_end(epoch, logs)
+            if checkpoint is not None and main:
+                checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=False)
+        callbacks.on_train_end({"epoch": self.epoch})
+        if checkpoint is not None and main:
+            checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=True)
+        if reducer is not None:
+            reducer.finish()  # (the next fit of any rank reads what rank 0 has written)
             self.gradient_reducer = None
         return self.history
 
@@ -439,8 +435,9 @@ class Trainer:
                                         None if weight is None else weight[start:stop])
             else:  # this rank's share of the batch; the step averages the gradients over the ranks
                 lo, hi, share_weight = reducer.shard(start, stop, weight)
-                loss = self._train_step(X[lo:hi], target[lo:hi], share_weight,
-                                        skip=weight is not None and not weight[start:stop].any())
+                with reducer.batch_statistics():  # (BatchNorm: the statistics of the whole batch)
+                    loss = self._train_step(X[lo:hi], target[lo:hi], share_weight,
+                                            skip=weight is not None and not weight[start:stop].any())
             if not -math.inf < loss <= self._loss_limit:  # one comparison per batch; NaN fails it too
                 self._diverged(loss, batch)
             if keep_outputs:
