@@ -102,7 +102,8 @@ def _contiguous(array: np.ndarray, name: str) -> np.ndarray:
 
 
 def allreduce_sum(send: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-    """The elementwise sum over ranks of ``send``, on every rank, into ``out`` (a new array by default).
+    """The elementwise sum over ranks of ``send``, on every rank, into ``out`` (a new array by default;
+    ``out=send`` sums in place, without a copy: ``MPI_IN_PLACE``).
 
     One ``MPI_Allreduce``. MPI adds pairs (a + b = b + a exactly in IEEE arithmetic) and
     sends each block's sum to every rank, so every rank receives the same bits, and a run
@@ -113,9 +114,15 @@ def allreduce_sum(send: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndar
         out = np.empty_like(send)
     comm = _world()
     if comm is None or comm.Get_size() == 1:
-        np.copyto(out, send)
+        if out is not send:
+            np.copyto(out, send)
         return out
-    comm.Allreduce(send, out)  # (the default op is MPI.SUM)
+    if out is send:
+        from mpi4py import MPI
+
+        comm.Allreduce(MPI.IN_PLACE, out)  # (the default op is MPI.SUM)
+    else:
+        comm.Allreduce(send, out)
     return out
 
 

@@ -12,9 +12,9 @@ where J_r is rank r's cost on its own rows (its loss's mean and the regularisati
 penalty, which is the same on every rank: Σ_r c_r = 1 counts it once). So
 ∂J/∂W = Σ_r c_r ∂J_r/∂W: each rank runs its ordinary training step on its rows, then
 :class:`GradientReducer` adds up the c_r-weighted gradients with one ``MPI_Allreduce`` of
-one flat buffer (the fast path's packed gradient, :mod:`backprop.optim.packing`, plus the
-cost and, when metrics are asked for, the batch's outputs), and every rank applies the
-same optimiser step to the same numbers. The trajectory is that of one process with
+one flat buffer, in place (the fast path's packed gradient, :mod:`backprop.optim.packing`),
+and the costs (and, when metrics are asked for, the batch's outputs) with one small one;
+every rank then applies the same optimiser step to the same numbers. The trajectory is that of one process with
 batch B up to rounding (a GEMM over B rows adds in another order than two over B/2 and
 one addition); every rank holds the same bits, which :meth:`GradientReducer.check_in_sync`
 verifies at each epoch's end.
@@ -124,7 +124,7 @@ class GradientReducer:
         self.with_outputs = False
         self.outputs: Optional[np.ndarray] = None
         self._row = (0, 0, 0)  # (first row of the share in the batch, rows of the share, rows of the batch)
-        self._buffers = None   # (send, receive) flat arrays, grown as needed
+        self._buffers = {}     # name -> a reused flat array (see _buffer)
         self.order_rng: Optional[BroadcastOrder] = None  # set by start()
 
     @property
@@ -193,47 +193,53 @@ class GradientReducer:
     def reduce(self, cost: float, outputs: Optional[np.ndarray]) -> float:
         """Sum the ranks' c_r-weighted gradients into every ``.grad``; return the global cost J.
 
-        One ``MPI_Allreduce`` of [c_r g, c_r J_r, this rank's outputs in its rows of the
-        batch and zeros elsewhere]: the sum is the averaged gradient, J, and the whole
-        batch's outputs (x + 0 = x exactly), which :attr:`outputs` then holds.
+        The gradient: one ``MPI_Allreduce`` of c_r g, in place in the fast path's flat
+        gradient array (else through one packed copy of the parameters' gradients). Then
+        one small one of [c_r J_r, this rank's outputs in its rows of the batch and zeros
+        elsewhere]: J and the whole batch's outputs (x + 0 = x exactly), which
+        :attr:`outputs` then holds.
         """
         params = self._trained_params()
         c = self.sync.weight
         grads = [p.grad for p in params]
         flat = flat_base(params, lambda p: p.grad) if params else None
-        size = sum(g.size for g in grads)
+        if flat is None and grads:  # (the engine's gradients: separate arrays)
+            flat = self._buffer("gradient", sum(g.size for g in grads), grads[0].dtype)
+            offset = 0
+            for g in grads:
+                flat[offset:offset + g.size] = g.reshape(-1)
+                offset += g.size
+        if flat is not None:
+            if c == 0:
+                flat.fill(0)  # (0 × a stand-in's finite gradient is ±0; no NaN can pass)
+            elif c != 1:
+                np.multiply(flat, c, out=flat)
+            distributed.allreduce_sum(flat, flat)
+            if flat.base is not None and flat.base is self._buffers.get("gradient"):
+                offset = 0
+                for g in grads:
+                    np.copyto(g, flat[offset:offset + g.size].reshape(g.shape))
+                    offset += g.size
         first, rows, batch = self._row
         row_size = 0
         if self.with_outputs and outputs is not None:
             row_size = int(np.prod(outputs.shape[1:], dtype=np.int64))
-        dtype = grads[0].dtype if grads else np.float64
-        send, receive = self._buffer(size + 1 + batch * row_size, dtype)
-        if flat is not None:
-            np.multiply(flat, c, out=send[:size])
-        else:
-            offset = 0
-            for g in grads:
-                np.multiply(g.reshape(-1), c, out=send[offset:offset + g.size])
-                offset += g.size
-        if c == 0:
-            send[:size].fill(0)  # (0 × a finite stand-in's gradient is 0 already; this also clears −0)
-        send[size] = c * cost if c else 0.0
+        # float64: the cost as precise as one process's; float32 outputs pass through it exactly
+        tail = self._buffer("tail", 1 + batch * row_size, np.float64)
+        tail[0] = c * cost if c else 0.0
         if row_size:
-            block = send[size + 1:size + 1 + batch * row_size].reshape((batch,) + outputs.shape[1:])
+            block = tail[1:].reshape((batch,) + outputs.shape[1:])
             block.fill(0)
             if self.sync.counted:
                 block[first:first + rows] = outputs
-        distributed.allreduce_sum(send, receive)
-        if flat is not None:
-            np.copyto(flat, receive[:size])
-        else:
-            offset = 0
-            for g in grads:
-                np.copyto(g, receive[offset:offset + g.size].reshape(g.shape))
-                offset += g.size
+        distributed.allreduce_sum(tail, tail)
         if row_size:
-            self.outputs = receive[size + 1:size + 1 + batch * row_size].reshape((batch,) + outputs.shape[1:])
-        return float(receive[size])
+            shape = (batch,) + outputs.shape[1:]
+            kept = self.outputs
+            if kept is None or kept.shape != shape or kept.dtype != outputs.dtype:
+                kept = self.outputs = np.empty(shape, outputs.dtype)
+            kept[...] = tail[1:].reshape(shape)
+        return float(tail[0])
 
     def gather_outputs(self, outputs: np.ndarray) -> np.ndarray:
         """The batch's outputs from each rank's share (a step without a gradient: all weights 0)."""
@@ -247,11 +253,12 @@ class GradientReducer:
         """The parameters with a gradient this step (the same on every rank: the same model)."""
         return [p for p in self.model.parameters() if p.grad is not None]
 
-    def _buffer(self, size: int, dtype) -> tuple:
-        buffers = self._buffers
-        if buffers is None or buffers[0].size < size or buffers[0].dtype != dtype:
-            buffers = self._buffers = (np.empty(size, dtype), np.empty(size, dtype))
-        return buffers[0][:size], buffers[1][:size]
+    def _buffer(self, name: str, size: int, dtype) -> np.ndarray:
+        """A reused flat array of ``size`` elements (a prefix of one kept under ``name``, grown as needed)."""
+        kept = self._buffers.get(name)
+        if kept is None or kept.size < size or kept.dtype != dtype:
+            kept = self._buffers[name] = np.empty(size, dtype)
+        return kept[:size]
 
     # ----------------------------------------------------- evaluation
     def predict_rows(self, predict, X: np.ndarray) -> np.ndarray:
