@@ -13,14 +13,16 @@ one of the gradient's size (the bandwidth β).
 
 **Modelled.** A step on K ranks costs
 
-    t(K) = c · B/K + o + 2(K−1) α + 2(K−1)/K · n / β
+    t(K) = c · B/K + u + o' + 2(K−1) α + 2(K−1)/K · n / β   (t(1) = c · B + u)
 
 (the ring all-reduce: K−1 reduce-scatter and K−1 all-gather rounds, each moving n/K
-bytes). c (seconds per sample) comes from the 1-rank run, o (per-step overhead of the
-distributed step beyond the all-reduce: sharding, the extra copies, the epoch's
-gathered outputs) from the 2-rank run minus its modelled parts, with this machine's
-measured α, β. Compute scales with the parameter count P (6P flops per sample), so
-c_P = c · P / P_measured. Efficiency is t(1)/(K t(K)): the share of K× throughput
+bytes). c (seconds per sample of forward and backward) comes from the 1-rank run, u (the
+optimiser step, which every rank repeats on all weights) is timed, and o' (the rest of the
+distributed step's own work: scaling the gradient, the small all-reduce, the loop) is what
+a rank of the 2-rank run spends beyond c·B/2 + u; all three as the ranks' CPU time outside
+the all-reduce (where MPI spins while it waits), which the other load of a shared machine
+does not inflate. α, β are this machine's best all-reduce times. Compute (6P flops per
+sample) and u scale with the parameter count P; o' is kept fixed. Efficiency is t(1)/(K t(K)): the share of K× throughput
 reached. The network's α and β replace this machine's for the table: 10 Gbit/s
 Ethernet (α = 25 µs, TCP) and 100 Gbit/s (α = 5 µs, RDMA). The step does not overlap
 communication with backward, so this is what this library's step reaches.
@@ -65,30 +67,74 @@ def worker(n_samples: int, epochs: int, out: str) -> None:
     optimizer = bp.optim.Adam(model.parameters(), lr=1e-3)
     fit = dict(loss="cross_entropy", optimizer=optimizer, batch_size=BATCH, verbose=0, distributed=True)
     model.fit(X, y, epochs=1, **fit)  # warm-up: buffers, plans, MPI connections
+    in_allreduce, in_optimizer = _count_allreduce_cpu(), _count_optimizer_cpu()
     distributed.barrier()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     model.fit(X, y, epochs=epochs, **fit)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    # A rank's own work: its CPU time outside the all-reduce (where MPI spins while it waits for
+    # the others), the slowest rank's. On a machine others load too, this is what the ranks'
+    # work costs without the waits the load adds.
+    own = distributed.allgather_rows(np.array([cpu - in_allreduce[0]])).max()
     result = {"ranks": distributed.world_size(), "seconds": seconds, "samples": n_samples * epochs,
-              "parameters": model.num_parameters()}
+              "parameters": model.num_parameters(), "own_cpu_seconds": float(own),
+              "optimizer_cpu_seconds": in_optimizer[0]}
     result.update(_allreduce_times(model.num_parameters() + 1))
     if distributed.is_main():
         Path(out).write_text(json.dumps(result))
 
 
-def _allreduce_times(n_floats: int, repeats: int = 50) -> dict:
-    """Seconds per MPI_Allreduce of one float (α) and of n_floats float32 (the gradient's message)."""
+def _count_allreduce_cpu() -> list:
+    """Wrap :func:`backprop.distributed.allreduce_sum` (in this worker process) to add up its CPU time."""
+    from backprop import distributed
+
+    inner, spent = distributed.allreduce_sum, [0.0]
+
+    def counted(send, out=None):
+        started = time.process_time()
+        try:
+            return inner(send, out)
+        finally:
+            spent[0] += time.process_time() - started
+
+    distributed.allreduce_sum = counted
+    return spent
+
+
+def _count_optimizer_cpu() -> list:
+    """Wrap ``Optimizer.step`` (in this worker process) to add up its CPU time: the update every rank repeats."""
+    from backprop.optim.optimizer import Optimizer
+
+    inner, spent = Optimizer.step, [0.0]
+
+    def counted(self, *args, **kwargs):
+        started = time.process_time()
+        try:
+            return inner(self, *args, **kwargs)
+        finally:
+            spent[0] += time.process_time() - started
+
+    Optimizer.step = counted
+    return spent
+
+
+def _allreduce_times(n_floats: int, rounds: int = 10, repeats: int = 20) -> dict:
+    """Seconds per MPI_Allreduce of one float (α) and of n_floats float32 (the gradient's message):
+    the best of ``rounds`` averages of ``repeats`` calls (the machine's speed, not its load's)."""
     from backprop import distributed
 
     times = {}
     for name, size in (("allreduce_one", 1), ("allreduce_gradient", n_floats)):
         send, out = np.ones(size, np.float32), np.empty(size, np.float32)
         distributed.allreduce_sum(send, out)
-        distributed.barrier()
-        started = time.perf_counter()
-        for _ in range(repeats):
-            distributed.allreduce_sum(send, out)
-        times[name] = (time.perf_counter() - started) / repeats
+        best = np.inf
+        for _ in range(rounds):
+            distributed.barrier()
+            started = time.perf_counter()
+            for _ in range(repeats):
+                distributed.allreduce_sum(send, out)
+            best = min(best, (time.perf_counter() - started) / repeats)
+        times[name] = best
     return times
 
 
@@ -115,13 +161,23 @@ def measure(repeats: int, n_samples: int, epochs: int) -> dict:
     n_bytes = 4 * (one["parameters"] + 1)
     # the measured gradient all-reduce on 2 ranks is 2α + n/β (ring, K = 2): β from it
     beta = n_bytes / max(two["allreduce_gradient"] - 2 * alpha, 1e-9)
-    c = t1 / BATCH
-    overhead = t2 - (c * BATCH / 2 + ring_seconds(2, n_bytes, alpha, beta))
+    own_1, own_2 = one["own_cpu_seconds"] / steps, two["own_cpu_seconds"] / steps
+    free_cores = own_1 / (own_2 + two["allreduce_gradient"])
+    # The model is calibrated on the ranks' own work (CPU time, outside the all-reduce), which
+    # the machine's other load does not inflate, and on the all-reduce's best time: c from the
+    # 1-rank run, o = what a rank of the 2-rank run spends beyond its half of the compute.
+    optimizer = two["optimizer_cpu_seconds"] / steps
+    c = (own_1 - one["optimizer_cpu_seconds"] / steps) / BATCH  # the compute, which the ranks split
+    overhead = max(own_2 - c * BATCH / 2, optimizer)
+    overhead_wall = t2 - (t1 / 2 + ring_seconds(2, n_bytes, alpha, beta))
     with open("/proc/loadavg") as file:
         load = file.read().split()[:3]
     return {"throughput_1": one["samples"] / one["seconds"], "throughput_2": two["samples"] / two["seconds"],
             "speedup": one["seconds"] / two["seconds"], "step_1": t1, "step_2": t2,
-            "seconds_per_sample": c, "overhead": overhead, "alpha": alpha, "beta": beta,
+            "own_step_1": own_1, "own_step_2": own_2, "speedup_free_cores": free_cores,
+            "seconds_per_sample": c, "overhead": overhead, "overhead_wall": overhead_wall,
+            "optimizer_step": optimizer,
+            "alpha": alpha, "beta": beta,
             "allreduce_gradient_2": two["allreduce_gradient"], "parameters": one["parameters"],
             "load_average": load, "runs": {str(k): v for k, v in runs.items()}}
 
@@ -135,9 +191,12 @@ def efficiency(calibration: dict, P: int, B: int, K: int, alpha: float, beta: fl
     """t(1) / (K t(K)) for P float32 parameters, global batch B, K ranks; None when B < K."""
     if B < K:
         return None
-    c = calibration["seconds_per_sample"] * P / calibration["parameters"]
-    one = c * B
-    many = c * B / K + calibration["overhead"] + ring_seconds(K, 4 * (P + 1), alpha, beta)
+    scale = P / calibration["parameters"]  # compute (6P flops a sample) and the update grow with P
+    c = calibration["seconds_per_sample"] * scale
+    update = calibration["optimizer_step"] * scale
+    fixed = calibration["overhead"] - calibration["optimizer_step"]
+    one = c * B + update
+    many = c * B / K + update + fixed + ring_seconds(K, 4 * (P + 1), alpha, beta)
     return one / (K * many)
 
 
@@ -164,7 +223,12 @@ def report(calibration: dict) -> str:
         f"step: {1e3 * c['step_1']:.2f} ms on 1 rank, {1e3 * c['step_2']:.2f} ms on 2; "
         f"all-reduce of the gradient ({4 * (c['parameters'] + 1) / 1e6:.2f} MB) {1e3 * c['allreduce_gradient_2']:.3f} ms; "
         f"α = {1e6 * c['alpha']:.1f} µs, β = {c['beta'] / 1e9:.2f} GB/s (this machine, shared memory); "
-        f"per-step overhead o = {1e3 * c['overhead']:.3f} ms",
+        f"per-step overhead o = {1e3 * c['overhead']:.3f} ms of CPU time, of which the optimiser step "
+        f"{1e3 * c['optimizer_step']:.3f} ms "
+        f"(by wall-clock time {1e3 * c['overhead_wall']:.3f} ms: the waits the machine's load adds)",
+        f"each rank's own work per step (CPU time outside the all-reduce, slowest rank): "
+        f"{1e3 * c['own_step_1']:.2f} ms on 1 rank, {1e3 * c['own_step_2']:.2f} ms on 2; with the all-reduce "
+        f"alone that is {c['speedup_free_cores']:.2f}× on two free cores (an estimate from CPU times)",
         "",
         "Predicted efficiency t(1)/(K·t(K)) (ring all-reduce, no overlap):",
         "",
