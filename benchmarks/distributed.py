@@ -85,19 +85,27 @@ def worker(n_samples: int, epochs: int, out: str) -> None:
 
 
 def _count_allreduce_cpu() -> list:
-    """Wrap :func:`backprop.distributed.allreduce_sum` (in this worker process) to add up its CPU time."""
+    """Wrap the calls that wait for other ranks (in this worker process) to add up their CPU time:
+    the all-reduces, and the fit's start, epoch-end check, orders and final barrier."""
     from backprop import distributed
+    from backprop.training import data_parallel
 
-    inner, spent = distributed.allreduce_sum, [0.0]
+    spent = [0.0]
 
-    def counted(send, out=None):
-        started = time.process_time()
-        try:
-            return inner(send, out)
-        finally:
-            spent[0] += time.process_time() - started
+    def counted(inner):
+        def wrapper(*args, **kwargs):
+            started = time.process_time()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[0] += time.process_time() - started
+        return wrapper
 
-    distributed.allreduce_sum = counted
+    distributed.allreduce_sum = counted(distributed.allreduce_sum)
+    data_parallel.start = counted(data_parallel.start)
+    for owner, name in ((data_parallel.GradientReducer, "check_in_sync"), (data_parallel.GradientReducer, "finish"),
+                        (data_parallel.BroadcastOrder, "permutation")):
+        setattr(owner, name, counted(getattr(owner, name)))
     return spent
 
 
