@@ -41,6 +41,7 @@ import click
 import numpy as np
 
 from backprop._install import install_hint
+from backprop import distributed
 from backprop.cli import pipeline
 from backprop.cli.errors import CLIError
 from backprop.cli.output import echo_json, format_number
@@ -429,9 +430,10 @@ def train_on_images(settings, resize, conv, fit_network) -> ImageTrainResult:
         "epochs_run": len(history.history.get("loss", [])), "train_seconds": seconds,
         "final_loss": history.history["loss"][-1] if history.history.get("loss") else None,
     }
-    if settings.out is not None:
+    main = not settings.distributed or distributed.is_main()  # (a distributed run: rank 0 writes)
+    if settings.out is not None and main:
         _save(model, transform, settings, summary, metrics, schedule)
-    if settings.plot is not None:
+    if settings.plot is not None and main:
         from backprop.plot import learning_curves
 
         learning_curves(history, settings.plot)

@@ -118,6 +118,7 @@ class TrainSettings:
     out: Path | None = None
     plot: Path | None = None
     verbose: bool = False
+    distributed: bool = False  # data-parallel over the ranks of `mpiexec -n K backprop train --distributed`
     extra_callbacks: list = field(default_factory=list)  # hook for --diagnostics and friends
 
 
@@ -280,6 +281,15 @@ def _training_loss(name: str, task: str) -> str:
     return name
 
 
+def writes_results(settings: TrainSettings) -> bool:
+    """Whether this process prints and writes the results: always, but in a distributed run only rank 0."""
+    if not settings.distributed:
+        return True
+    from backprop import distributed
+
+    return distributed.is_main()
+
+
 def fit_network(model, X_train, y_train, settings: TrainSettings, task: str):
     """Fit ``model`` as ``backprop train`` does; ``(history, schedule, seconds)``.
 
@@ -303,7 +313,7 @@ def fit_network(model, X_train, y_train, settings: TrainSettings, task: str):
             epochs=schedule.epochs, batch_size=settings.batch_size,
             validation_split=schedule.val_split, callbacks=callbacks,
             metrics=["accuracy"] if task == "classification" else ["r2"],
-            seed=settings.seed, verbose=0,
+            seed=settings.seed, verbose=0, distributed=settings.distributed,
         )
     seconds = time.perf_counter() - started
     _check_converged(nan_guard, settings)
@@ -364,9 +374,9 @@ def run_training(settings: TrainSettings) -> TrainResult:
         "epochs_run": len(history.history.get("loss", [])), "train_seconds": seconds,
         "final_loss": history.history["loss"][-1] if history.history.get("loss") else None,
     }
-    if settings.out is not None:
+    if settings.out is not None and writes_results(settings):
         _save(model, preprocessor, settings, summary, metrics, schedule)
-    if settings.plot is not None:
+    if settings.plot is not None and writes_results(settings):
         from backprop.plot import learning_curves
 
         learning_curves(history, settings.plot)
@@ -498,6 +508,9 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
 @click.option("--plot", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Save the learning curves to this image (.png, .svg, .pdf); needs matplotlib.")
 @click.option("--verbose", "-v", is_flag=True, help="Print one line per epoch on stderr.")
+@click.option("--distributed", is_flag=True,
+              help="Train data-parallel over the ranks of an MPI job: mpiexec -n K backprop train --distributed "
+                   "(the mpi extra; only rank 0 prints and saves).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as one JSON object on stdout.")
 @diagnostics_option
 @images.image_options
@@ -527,12 +540,23 @@ def train_command(data, dataset, as_json, diagnostics, resize, conv, **options) 
         _require_matplotlib()
     images.check_options(click.get_current_context(), data, resize, conv)
     settings = TrainSettings(data=data, dataset=dataset, **options)
+    if settings.distributed:
+        from backprop import distributed
+
+        try:
+            distributed.require_mpi("--distributed")
+        except ModuleNotFoundError as error:
+            raise CLIError(str(error)) from None
     monitor = attach_monitor(settings) if diagnostics else None
     if images.is_image_data(data):
-        images.report(images.train_on_images(settings, resize, conv, fit_network), settings, as_json)
+        result = images.train_on_images(settings, resize, conv, fit_network)
+        if writes_results(settings):
+            images.report(result, settings, as_json)
     else:
-        report(run_training(settings), settings, as_json)
-    if monitor is not None:
+        result = run_training(settings)
+        if writes_results(settings):
+            report(result, settings, as_json)
+    if monitor is not None and writes_results(settings):
         echo_diagnostics(monitor, as_json)
 
 
