@@ -15,6 +15,12 @@ The backward pass is one fused op with the closed-form gradient (g = ∂J/∂y):
 
 The last line accounts for μ and σ² depending on every x_j of the batch.
 
+Data-parallel training (``fit(distributed=True)``) splits each batch over K ranks; the
+layer then normalises with the statistics of the whole batch, as one process would
+(synchronised batch normalisation, as ``torch.nn.SyncBatchNorm``): each rank's
+(m_r, μ_r, Σ(x − μ_r)²) are gathered and combined, and backward adds the two sums Σ_j g_j
+and Σ_j g_j x̂_j over all ranks (:class:`~backprop.distributed.BatchSync`).
+
 The engine op and the layer's fused form (:class:`BatchNormOp`) share the array
 functions below (:func:`_normalise`, :func:`_normalisation_grads`, ...), so that both
 compute the same numbers by construction.
@@ -29,6 +35,7 @@ import numpy as np
 from backprop.backend import get_default_dtype, resolve_dtype
 from backprop.engine.tensor import Tensor, as_tensor, in_eval_mode, make_result
 from backprop import init
+from backprop.distributed import current_batch_sync
 from backprop.checks import check_positive, check_positive_int, check_real
 from backprop.layers.fused import FusedOp
 from backprop.layers.module import Module
@@ -52,40 +59,67 @@ def _per_feature(array: np.ndarray, ndim: int) -> np.ndarray:
     return array.reshape((1, -1) if ndim == 2 else (1, -1, 1))
 
 
-def _batch_size(x, gamma) -> tuple:
-    """(axes, m): the axes averaged over and the number of values per feature, which training needs > 1."""
+def _batch_size(x, gamma, sync=None) -> tuple:
+    """(axes, m): the axes averaged over and the number of values per feature, which training
+    needs > 1 (under a :class:`~backprop.distributed.BatchSync`, counted over all ranks' rows:
+    :func:`_normalise` checks it there)."""
     axes = _reduced_axes(x, gamma)
     m = x.size // x.shape[1]
-    if m < 2:
+    if m < 2 and sync is None:
         raise ValueError(f"BatchNorm: training needs more than 1 value per feature, got input of shape {x.shape}")
     return axes, m
 
 
-def _normalise(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, axes: tuple) -> tuple:
-    """y = γ x̂ + β with the batch's statistics; returns (y, x̂, 1/√(σ² + ε), μ, σ²), the last three
-    kept with singleton axes."""
-    mu = x.mean(axis=axes, keepdims=True)
-    centred = x - mu
-    var = (centred * centred).mean(axis=axes, keepdims=True)
+def _synced_moments(x: np.ndarray, axes: tuple, m: int, sync) -> tuple:
+    """(x − μ, σ², M) over all ranks' rows: each rank's (m_r, μ_r, Σ(x − μ_r)²) combined in rank order."""
+    if m:
+        mu = x.mean(axis=axes, keepdims=True)
+        centred = x - mu
+        m2 = (centred * centred).sum(axis=axes, keepdims=True)
+    else:  # (an empty share: it adds nothing)
+        shape = tuple(1 if k in axes else n for k, n in enumerate(x.shape))
+        mu, m2 = np.zeros(shape, x.dtype), np.zeros(shape, x.dtype)
+    total, mu, spread = sync.combine_moments(m, mu, m2)
+    if total < 2:
+        raise ValueError(f"BatchNorm: training needs more than 1 value per feature, got {total} over all ranks")
+    return mu, x - mu, spread / x.dtype.type(total), total
+
+
+def _normalise(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float, axes: tuple, sync=None,
+               m: int = 0) -> tuple:
+    """y = γ x̂ + β with the batch's statistics; returns (y, x̂, 1/√(σ² + ε), μ, σ², m), μ, σ² and
+    1/√(σ² + ε) kept with singleton axes. Under a :class:`~backprop.distributed.BatchSync`
+    (``sync``) the statistics are those of all ranks' rows and m their number (this rank has m)."""
+    if sync is None:
+        mu = x.mean(axis=axes, keepdims=True)
+        centred = x - mu
+        var = (centred * centred).mean(axis=axes, keepdims=True)
+    else:
+        mu, centred, var, m = _synced_moments(x, axes, m, sync)
     inv_std = 1.0 / np.sqrt(var + eps)
     x_hat = centred * inv_std
     y = _per_feature(gamma, x.ndim) * x_hat + _per_feature(beta, x.ndim)
-    return y, x_hat, inv_std, mu, var
+    return y, x_hat, inv_std, mu, var, m
 
 
 def _normalisation_grads(g: np.ndarray, x_hat: np.ndarray, inv_std: np.ndarray, gamma: np.ndarray, m: int,
-                         axes: tuple, need_x: bool) -> tuple:
-    """(∂J/∂x or None, ∂J/∂γ, ∂J/∂β) through the batch statistics, for g = ∂J/∂y (module docstring)."""
+                         axes: tuple, need_x: bool, sync=None) -> tuple:
+    """(∂J/∂x or None, ∂J/∂γ, ∂J/∂β) through the batch statistics, for g = ∂J/∂y (module docstring).
+
+    Under a :class:`~backprop.distributed.BatchSync` the two sums over the batch in ∂J/∂x run
+    over all ranks' rows (m is then their number); ∂J/∂γ and ∂J/∂β stay this rank's share,
+    which the gradient reduction adds up.
+    """
     grad_beta = g.sum(axis=axes)
     grad_gamma = (g * x_hat).sum(axis=axes)
     grad_x = None
     if need_x:
         dx_hat = g * _per_feature(gamma, g.ndim)
-        grad_x = (inv_std / m) * (
-            m * dx_hat
-            - dx_hat.sum(axis=axes, keepdims=True)
-            - x_hat * (dx_hat * x_hat).sum(axis=axes, keepdims=True)
-        )
+        sum_dx_hat = dx_hat.sum(axis=axes, keepdims=True)
+        sum_dx_hat_x_hat = (dx_hat * x_hat).sum(axis=axes, keepdims=True)
+        if sync is not None:
+            sum_dx_hat, sum_dx_hat_x_hat = sync.sum_scaled(sum_dx_hat, sum_dx_hat_x_hat)
+        grad_x = (inv_std / m) * (m * dx_hat - sum_dx_hat - x_hat * sum_dx_hat_x_hat)
     return grad_x, grad_gamma, grad_beta
 
 
@@ -105,11 +139,12 @@ def _fixed_normalisation_grads(g: np.ndarray, x_hat: np.ndarray, inv_std: np.nda
 
 def _batch_norm_train(x: Tensor, gamma: Tensor, beta: Tensor, eps: float):
     """Normalise with the batch statistics; return (y, μ, σ², m) with μ and σ² of shape (C,)."""
-    axes, m = _batch_size(x, gamma)
-    y, x_hat, inv_std, mu, var = _normalise(x.data, gamma.data, beta.data, eps, axes)
+    sync = current_batch_sync()
+    axes, m = _batch_size(x, gamma, sync)
+    y, x_hat, inv_std, mu, var, m = _normalise(x.data, gamma.data, beta.data, eps, axes, sync, m)
 
     def backward(g):
-        return _normalisation_grads(g, x_hat, inv_std, gamma.data, m, axes, x.requires_grad)
+        return _normalisation_grads(g, x_hat, inv_std, gamma.data, m, axes, x.requires_grad, sync)
 
     out = make_result(y, (x, gamma, beta), backward, "batch_norm")
     return out, mu.reshape(-1), var.reshape(-1), m
@@ -246,23 +281,24 @@ class BatchNormOp(FusedOp):
         if not layer.training or in_eval_mode():
             y, x_hat, inv_std = _normalise_fixed(a, layer.gamma.data, layer.beta.data, layer.running_mean,
                                                  layer.running_var, layer.eps)
-            self._saved = (_reduced_axes(a, layer.gamma), None, x_hat, inv_std)
+            self._saved = (_reduced_axes(a, layer.gamma), None, x_hat, inv_std, None)
             return y
-        axes, m = _batch_size(a, layer.gamma)
-        y, x_hat, inv_std, mu, var = _normalise(a, layer.gamma.data, layer.beta.data, layer.eps, axes)
+        sync = current_batch_sync()
+        axes, m = _batch_size(a, layer.gamma, sync)
+        y, x_hat, inv_std, mu, var, m = _normalise(a, layer.gamma.data, layer.beta.data, layer.eps, axes, sync, m)
         layer._track(mu.reshape(-1), var.reshape(-1), m)
-        self._saved = (axes, m, x_hat, inv_std)
+        self._saved = (axes, m, x_hat, inv_std, sync)
         return y
 
     def backward(self, delta, a_in, out, delta_in, scratch, grads):
-        axes, m, x_hat, inv_std = self._saved
+        axes, m, x_hat, inv_std, sync = self._saved
         self._saved = None
         gamma = self.layer.gamma.data
         if m is None:
             grad_x, grad_gamma, grad_beta = _fixed_normalisation_grads(delta, x_hat, inv_std, gamma, axes)
         else:
             grad_x, grad_gamma, grad_beta = _normalisation_grads(delta, x_hat, inv_std, gamma, m, axes,
-                                                                 delta_in is not None)
+                                                                 delta_in is not None, sync)
         grads[0][...] = grad_gamma
         grads[1][...] = grad_beta
         return None if delta_in is None else grad_x

@@ -153,11 +153,13 @@ class Model(Module):
     def fit(self, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: Optional[int] = 32,
             shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
             metrics=(), seed: Optional[int] = None, checkpoint=None, verbose: int = 1, sample_weight=None,
-            divergence_factor: Optional[float] = loop.DIVERGENCE_FACTOR) -> History:
+            divergence_factor: Optional[float] = loop.DIVERGENCE_FACTOR, distributed: bool = False) -> History:
         """Train on (X, y) with mini-batch gradient descent and keep what was learnt in ``fit_record``.
 
         Args:
-            X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples.
+            X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples. For a model whose
+                first layer is an ``nn.Embedding``: integer codes; for an ``nn.Concat``: a tuple or dict of
+                such arrays, one per branch (see :mod:`backprop.training.inputs`).
             y: targets: class labels (ints or strings) for the cross-entropy losses, values
                 for regression. Class labels are encoded (sorted unique, like scikit-learn's
                 LabelEncoder) and kept as ``classes_``; a second fit keeps them.
@@ -182,6 +184,9 @@ class Model(Module):
             divergence_factor: a NaN/infinite cost, or one above ``divergence_factor`` ×
                 max(|first batch cost|, 1), raises ``TrainingDivergedError``; None disables
                 the second test.
+            distributed: under ``mpiexec -n K``, train data-parallel on the K ranks
+                (``batch_size`` is the global batch; only rank 0 prints and writes files;
+                the ``mpi`` extra; docs/distributed.md).
 
         Returns:
             A :class:`~backprop.training.History`: ``history.history["loss"]``, ``["val_loss"]``, ...
@@ -192,7 +197,8 @@ class Model(Module):
         return loop.fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
                         shuffle=shuffle, validation_data=validation_data, validation_split=validation_split,
                         callbacks=callbacks, metrics=metrics, seed=seed, checkpoint=checkpoint, verbose=verbose,
-                        sample_weight=sample_weight, divergence_factor=divergence_factor)
+                        sample_weight=sample_weight, divergence_factor=divergence_factor,
+                        distributed=distributed)
 
     def evaluate(self, X, y, *, loss=None, metrics=None, batch_size: Optional[int] = None,
                  sample_weight=None) -> dict:

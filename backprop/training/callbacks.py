@@ -66,6 +66,9 @@ class Callback:
 
     model = None
     trainer = None
+    #: In a distributed fit, run only on rank 0: a callback that writes files or prints.
+    #: The others run on every rank (they see the same logs, so they decide alike).
+    main_rank_only = False
 
     def set_trainer(self, trainer) -> None:
         """Attach the callback to a trainer (and its model)."""
@@ -327,6 +330,8 @@ class ModelCheckpoint(Callback):
         best: The best monitored value so far; saved_epochs: epochs (from 0) saved.
     """
 
+    main_rank_only = True  # (it writes a file)
+
     def __init__(self, path, monitor: str = "val_loss", save_best_only: bool = False, mode: str = "auto"):
         self.path = os.fspath(path)
         self.monitor = monitor
@@ -548,6 +553,8 @@ class CSVLogger(Callback):
         append: Keep an existing file's rows (and header) instead of starting anew.
         separator: Field separator.
     """
+
+    main_rank_only = True  # (it writes a file)
 
     def __init__(self, path, append: bool = False, separator: str = ","):
         self.path = os.fspath(path)

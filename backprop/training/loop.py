@@ -39,7 +39,9 @@ from backprop.optim import get_optimizer
 from backprop.optim.packing import pack_parameters
 from backprop.training import checkpoint as checkpoint_module
 from backprop.training import data as data_module
-from backprop.training import fastpath
+from backprop.training import data_parallel, fastpath
+from backprop.training import inputs as inputs_module
+from backprop.training.input_set import arrays_of, model_input
 from backprop.training.callbacks import Callback, CallbackList, TerminateOnNaN
 from backprop.training.data import EpochBatches
 from backprop.training.fitted import FitRecord, fit_record_of, keeps_fit_record, loss_identity
@@ -121,6 +123,10 @@ class Trainer:
         order_rng: where each epoch's example order comes from when shuffling: None for
             :mod:`backprop.random`'s generator, or any object whose ``permutation(n)``
             returns a permutation of 0..n−1 (the scikit-learn front replays scikit-learn's).
+        distributed: train data-parallel over the ranks of an MPI job (``mpiexec -n K``):
+            each rank runs its share of every batch and the gradients are averaged
+            (:mod:`backprop.training.data_parallel`). Needs mpi4py (the ``mpi`` extra);
+            with one rank it trains as without it.
 
     Attributes:
         optimizer, history (a :class:`History`, cumulative over calls), epoch (epochs
@@ -134,8 +140,11 @@ class Trainer:
     def __init__(self, model, *, loss, optimizer="adam", metrics: Iterable = (), callbacks: Iterable = (),
                  batch_size: int | None = 32, shuffle: bool = True, verbose: int = 1,
                  fast_path: bool = True, divergence_factor: float | None = DIVERGENCE_FACTOR,
-                 order_rng=None):
+                 order_rng=None, distributed: bool = False):
         self.model = model
+        self.distributed = data_parallel.check_distributed(distributed)
+        #: The data-parallel side of the step while a distributed fit runs on K > 1 ranks, else None.
+        self.gradient_reducer: data_parallel.GradientReducer | None = None
         self.loss_fn, self.loss_name = resolve_loss(loss)
         self.kind = getattr(self.loss_fn, "kind", None) if isinstance(self.loss_fn, Loss) else None
         self.optimizer = None if optimizer is None else get_optimizer(optimizer, model.parameters())
@@ -188,9 +197,9 @@ class Trainer:
         """
         model = self.model
         dtype = parameter_dtype(model)
-        X = data_module.check_features(X, dtype=dtype, n_features=expected_features(model, self.fit_record),
-                                       name=f"{name}X")
-        n = X.shape[0]
+        X = inputs_module.check_inputs(model, X, dtype=dtype, n_features=expected_features(model, self.fit_record),
+                                       name=f"{name}X")  # an array, or an InputSet for a Concat model
+        n = len(X)
         n_outputs = inference.n_outputs(model, X)
         y_name = f"{name}y"
         if y is None:
@@ -248,7 +257,7 @@ class Trainer:
         """
         X = prepared.X
         record = FitRecord.of_fit(self.loss_fn, classes=prepared.classes, metrics=self.metric_specs,
-                                  n_features_in=int(X.shape[1]) if X.ndim == 2 else None)
+                                  n_features_in=int(X.shape[1]) if isinstance(X, np.ndarray) and X.ndim == 2 else None)
         self.set_fit_record(record)
         return record
 
@@ -334,13 +343,15 @@ class Trainer:
         self._fused = fastpath.compile_model(model, self.loss_fn) if self.fast_path else None
         if self._fused is not None:
             pack_parameters(model.parameters())  # one optimiser update over all weights
+        reducer = self.gradient_reducer = data_parallel.start(self)
+        main = reducer is None or reducer.is_main
         batches = EpochBatches([train.X, train.target, train.truth, train.weight], self.batch_size, self.shuffle)
         self.params = {"epochs": target_epoch, "steps": batches.steps, "batch_size": batches.batch_size,
                        "samples": batches.n, "do_validation": val is not None, "metrics": self._log_keys(val)}
         self.history.params = dict(self.params)
         user_callbacks = list(self.callbacks)
-        all_callbacks = [self.history] + user_callbacks
-        if self.verbose:
+        all_callbacks = [self.history] + [c for c in user_callbacks if main or not c.main_rank_only]
+        if self.verbose and main:
             all_callbacks.append(ProgressLogger(self.verbose))
         callbacks = CallbackList(all_callbacks)
         callbacks.set_trainer(self)
@@ -363,15 +374,20 @@ class Trainer:
             epoch = self.epoch
             callbacks.on_epoch_begin(epoch, {})
             logs, epoch_outputs = self._train_epoch(batches, callbacks, epoch_outputs)
+            if reducer is not None:
+                reducer.check_in_sync(epoch)
             if val is not None:
                 logs.update(self._evaluate_prepared(val, prefix="val_"))
             self.epoch += 1
             callbacks.on_epoch_end(epoch, logs)
-            if checkpoint is not None:
+            if checkpoint is not None and main:
                 checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=False)
         callbacks.on_train_end({"epoch": self.epoch})
-        if checkpoint is not None:
+        if checkpoint is not None and main:
             checkpoint_module.write_checkpoint(checkpoint, self, user_callbacks, finished=True)
+        if reducer is not None:
+            reducer.finish()  # (the next fit of any rank reads what rank 0 has written)
+            self.gradient_reducer = None
         return self.history
 
     def _prepare_fit_data(self, X, y, sample_weight, validation_data, validation_split, classes, signature=False):
@@ -379,7 +395,7 @@ class Trainer:
         from backprop.training.checkpoint import data_signature
 
         train = self.prepare(X, y, sample_weight, classes=classes)
-        data = data_signature([train.X, train.target, train.weight]) if signature else None  # before the split
+        data = data_signature([*arrays_of(train.X), train.target, train.weight]) if signature else None  # before the split
         classes = train.classes
         val = None
         if validation_data is not None:
@@ -389,7 +405,7 @@ class Trainer:
             val = self.prepare(validation_data[0], validation_data[1], val_weight, classes=classes,
                                name="validation ")
         else:
-            split_at = data_module.split_validation(train.X.shape[0], validation_split)
+            split_at = data_module.split_validation(len(train.X), validation_split)
             if validation_split > 0:
                 val = train.take(split_at)
                 train = train.take(0, split_at)
@@ -404,7 +420,9 @@ class Trainer:
     def _train_epoch(self, batches: EpochBatches, callbacks: CallbackList, outputs):
         """One pass over the data; returns the epoch logs (cost and metrics on the training batches)."""
         model = self.model
+        reducer = self.gradient_reducer
         X, target, truth, weight = batches.start_epoch(
+            reducer.order_rng if reducer is not None else
             bp_random.get_rng() if self.order_rng is None else self.order_rng)
         model.train()
         keep_outputs = bool(self.metrics)
@@ -414,8 +432,14 @@ class Trainer:
         for batch, (start, stop) in enumerate(batches.bounds()):
             if batch_hooks:
                 callbacks.on_batch_begin(batch, {"batch": batch, "size": stop - start})
-            loss = self._train_step(X[start:stop], target[start:stop],
-                                    None if weight is None else weight[start:stop])
+            if reducer is None:
+                loss = self._train_step(X[start:stop], target[start:stop],
+                                        None if weight is None else weight[start:stop])
+            else:  # this rank's share of the batch; the step averages the gradients over the ranks
+                lo, hi, share_weight = reducer.shard(start, stop, weight)
+                with reducer.batch_statistics():  # (BatchNorm: the statistics of the whole batch)
+                    loss = self._train_step(X[lo:hi], target[lo:hi], share_weight,
+                                            skip=weight is not None and not weight[start:stop].any())
             if not -math.inf < loss <= self._loss_limit:  # one comparison per batch; NaN fails it too
                 self._diverged(loss, batch)
             if keep_outputs:
@@ -470,38 +494,50 @@ class Trainer:
             epoch=self.epoch, batch=batch, loss=loss,
         )
 
-    def _train_step(self, x_batch: np.ndarray, y_batch: np.ndarray, w_batch: np.ndarray | None) -> float:
+    def _train_step(self, x_batch, y_batch: np.ndarray, w_batch: np.ndarray | None,
+                    skip: bool | None = None) -> float:
         """One optimiser step on one batch; returns the batch's cost J = loss + penalty.
 
         The forward pass, cost, backpropagation and update live here and nowhere
         else, so that a fused fast path can replace this method. It must set
-        ``self.last_outputs`` to the batch's outputs (an ndarray).
+        ``self.last_outputs`` to the batch's outputs (an ndarray). In a distributed fit
+        the batch is this rank's share, ``skip`` says whether the whole batch weighs 0,
+        and ``self.gradient_reducer`` averages the gradients between backward and the update.
         """
         self.optimizer.zero_grad()
-        if w_batch is not None and not w_batch.any():
+        if skip is None:
+            skip = w_batch is not None and not w_batch.any()
+        if skip:
             return self._skip_step(x_batch)
         if self._fused is not None:
             cost, self.last_outputs = self._fused.train_step(x_batch, y_batch, w_batch)
-            self.optimizer.step()
-            return cost
-        outputs = self.model(Tensor(x_batch))
-        if w_batch is None:
-            cost = self.loss_fn(outputs, y_batch)
         else:
-            cost = self.loss_fn(outputs, y_batch, sample_weight=w_batch)
-        penalty = self.model.regularization_loss()
-        if penalty is not None:
-            cost = cost + penalty
-        cost.backward()
+            outputs = self.model(model_input(x_batch))
+            if w_batch is None:
+                cost = self.loss_fn(outputs, y_batch)
+            else:
+                cost = self.loss_fn(outputs, y_batch, sample_weight=w_batch)
+            penalty = self.model.regularization_loss()
+            if penalty is not None:
+                cost = cost + penalty
+            cost.backward()
+            self.last_outputs = outputs.data
+            cost = float(cost.data)
+        reducer = self.gradient_reducer
+        if reducer is not None:
+            cost = reducer.reduce(cost, self.last_outputs)
+            if reducer.with_outputs:
+                self.last_outputs = reducer.outputs
         self.optimizer.step()
-        self.last_outputs = outputs.data
-        return float(cost.data)
+        return cost
 
-    def _skip_step(self, x_batch: np.ndarray) -> float:
+    def _skip_step(self, x_batch) -> float:
         """A batch whose examples all weigh 0 has no weighted mean: no update; its cost is the penalty."""
         with no_grad():
-            self.last_outputs = self.model(Tensor(x_batch)).data
+            self.last_outputs = self.model(model_input(x_batch)).data
             penalty = self.model.regularization_loss()
+        if self.gradient_reducer is not None and self.gradient_reducer.with_outputs:
+            self.last_outputs = self.gradient_reducer.gather_outputs(self.last_outputs)
         return 0.0 if penalty is None else float(penalty.data)
 
     def running_logs(self) -> dict:
@@ -523,7 +559,10 @@ class Trainer:
         return {prefix + name: float(metric(truth, outputs)) for name, metric in self.metrics}
 
     def _evaluate_prepared(self, prepared: _Prepared, prefix: str = "", batch_size: int | None = None) -> dict:
-        outputs = forward(self.model, prepared.X, batch_size)
+        if self.gradient_reducer is None:
+            outputs = forward(self.model, prepared.X, batch_size)
+        else:  # each rank predicts its share of the rows; all get all outputs, so the same metrics
+            outputs = self.gradient_reducer.predict_rows(lambda X: forward(self.model, X, batch_size), prepared.X)
         with no_grad():
             if prepared.weight is None:
                 cost = self.loss_fn(Tensor(outputs), prepared.target)
@@ -545,14 +584,16 @@ class Trainer:
 def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int | None = 32,
         shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
         metrics=(), seed: int | None = None, checkpoint=None, verbose: int = 1, sample_weight=None,
-        divergence_factor: float | None = DIVERGENCE_FACTOR) -> History:
+        divergence_factor: float | None = DIVERGENCE_FACTOR, distributed: bool = False) -> History:
     """Train ``model`` on (X, y) with mini-batch gradient descent; ``Model.fit`` calls this.
 
     Args:
         model: any Module. A :class:`~backprop.models.Model` keeps what the fit learnt
             besides the weights as ``model.fit_record``; a plain module keeps none (its
             record is lost with the Trainer: wrap it, ``bp.Model(module)``, to keep it).
-        X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples.
+        X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples. For a model whose
+            first layer is an ``nn.Embedding``: integer codes; for an ``nn.Concat``: a tuple or dict of
+            such arrays, one per branch (see :mod:`backprop.training.inputs`).
         y: targets: class labels (ints or strings) for the cross-entropy losses, values
             for regression. Classification labels are encoded (sorted unique, like
             scikit-learn's LabelEncoder) and the labels kept in the fit record
@@ -578,6 +619,10 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
             ``divergence_factor`` × max(|first batch cost|, 1), raises
             :class:`TrainingDivergedError` (a NaN only stops training when a
             ``TerminateOnNaN`` callback is given). None disables the second test.
+        distributed: under ``mpiexec -n K``, train data-parallel on the K ranks (every rank
+            runs the same script with the same data; ``batch_size`` is the global batch,
+            split over the ranks; only rank 0 prints and writes files). Needs the ``mpi``
+            extra; see :mod:`backprop.training.data_parallel` and docs/distributed.md.
 
     Returns:
         A :class:`History`: ``history.history["loss"]``, ``["val_loss"]``, ``[metric]``...
@@ -595,7 +640,8 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
         array([0, 1, 1, 0])
     """
     trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics, callbacks=callbacks,
-                      batch_size=batch_size, shuffle=shuffle, verbose=verbose, divergence_factor=divergence_factor)
+                      batch_size=batch_size, shuffle=shuffle, verbose=verbose, divergence_factor=divergence_factor,
+                      distributed=distributed)
     return trainer.fit(X, y, epochs=epochs, validation_data=validation_data, validation_split=validation_split,
                        sample_weight=sample_weight, checkpoint=checkpoint, seed=seed)
 

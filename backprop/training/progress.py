@@ -51,6 +51,8 @@ class ProgressLogger(Callback):
         use_tqdm: Use tqdm for the bar when it is importable.
     """
 
+    main_rank_only = True  # (it prints)
+
     def __init__(self, verbose: int = 1, stream=None, use_tqdm: bool = True):
         if verbose not in (1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")

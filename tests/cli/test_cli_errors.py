@@ -144,3 +144,13 @@ def test_output_into_a_missing_folder_fails_before_training(tmp_path):
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "does not exist" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_distributed_without_mpi4py_names_the_extra(capsys, monkeypatch):
+    from backprop import distributed
+
+    monkeypatch.setattr(distributed, "_comm", None)  # as if `import mpi4py` had failed
+    assert run_command(cli, ["train", "--distributed", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --distributed needs mpi4py")
+    assert 'pip install "backprop-nn[mpi]"' in err
