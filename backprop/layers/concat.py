@@ -116,6 +116,14 @@ class Concat(Module):
                              f"{dict(zip(self.branch_names, (o.shape[0] for o in outputs)))}")
         return concatenate(outputs, axis=1)
 
+
+    def onnx_nodes(self, graph, inputs) -> str:
+        """Each branch's nodes on its own graph input (``inputs``: their names, in branch order), then
+        ONNX's Concat along axis 1."""
+        if isinstance(inputs, str) or len(inputs) != len(self.branch_names):
+            raise ValueError(f"Concat: onnx_nodes needs one input name per branch {list(self.branch_names)}")
+        outputs = [branch.onnx_nodes(graph, x) for (_, branch), x in zip(self.branches(), inputs)]
+        return graph.node("Concat", outputs, "concat", axis=1)
     def output_features(self, in_features) -> Optional[int]:
         return None  # each branch has its own input
 

@@ -85,6 +85,14 @@ class Embedding(Module):
     def forward(self, codes) -> Tensor:
         return embedding(self.W, self.check_codes(codes), self.padding_idx)
 
+    def onnx_nodes(self, graph, codes: str) -> str:
+        """out = W[codes] as ONNX's Gather along W's rows (codes: an int64 input of any shape).
+
+        ONNX cannot refuse a code outside [0, V) as :meth:`check_codes` does: ONNX Runtime fails the
+        run for one past the end, and Gather reads a negative code from the end of W.
+        """
+        return graph.node("Gather", [graph.constant(self.W.data, "embeddings"), codes], "embedded", axis=0)
+
     def check_codes(self, codes, name: str = "input") -> np.ndarray:
         """``codes`` as an integer ndarray (never a copy of an int64 array), all in [0, V).
 

@@ -25,6 +25,7 @@ from backprop.io import atomic_write_bytes
 from backprop.layers.module import Module
 from backprop.onnx import outputs as output_nodes
 from backprop.onnx.graph import GraphBuilder
+from backprop.training import inputs as inputs_module
 from backprop.training.fitted import fit_record_of
 from backprop.training.inference import expected_features, parameter_dtype
 
@@ -46,9 +47,11 @@ def export_onnx(model, path, include_preprocessing: bool = False, *, input_shape
         include_preprocessing: put the command line's preprocessing in front (standardisation,
             imputation, one-hot, date features), so that the file takes the raw columns; ``model``
             must then be the path of a file written by ``backprop train``.
-        input_shape: one example's shape without the batch axis, e.g. ``(1, 28, 28)``; default:
-            rows of ``n_features_in_`` (or the first layer's inputs) features; needed for a
-            network of image or sequence layers.
+        input_shape: one example's shape without the batch axis, e.g. ``(1, 28, 28)`` (``()`` for
+            one category code per example); default: rows of ``n_features_in_`` (or the first
+            layer's inputs) features; needed for image and sequence layers and for codes. For a
+            network that starts with a Concat, a dict ``{branch: shape}`` (branches of features
+            default to their first layer's inputs).
 
     Returns:
         The ``onnx.ModelProto`` written.
@@ -82,37 +85,58 @@ def export_onnx(model, path, include_preprocessing: bool = False, *, input_shape
 
 
 def network_model(model, *, input_shape=None):
-    """The ``onnx.ModelProto`` of a network: ``"input"`` → ``"output"`` (+ ``"probabilities"``, ``"label"``)."""
+    """The ``onnx.ModelProto`` of a network: its inputs → ``"output"`` (+ ``"probabilities"``, ``"label"``).
+
+    One input ``"input"`` for a network of features (the weights' dtype) or of category codes
+    (int64, an Embedding first); a network whose first layer is a Concat takes one input per
+    branch, named by the branch (``"input_0"``, ... for unnamed branches), each of its own kind.
+    """
     graph = GraphBuilder(parameter_dtype(model))
-    x = graph.reserve(INPUT_NAME)
-    shape, example = _input_shape(model, input_shape)
+    values, x, example = graph_inputs(graph, model, input_shape)
     outputs = network_outputs(graph, model, x, example)
-    inputs = [graph.value_info(INPUT_NAME, graph.dtype, [BATCH, *shape])]
-    return graph.model(inputs, outputs, doc_string=_doc(model, outputs))
+    return graph.model(values, outputs, doc_string=_doc(model, values, outputs))
+
+
+def graph_inputs(graph, model, input_shape) -> tuple:
+    """(the input ValueInfos, what to pass to ``onnx_nodes``: a name or, for a Concat, the names,
+    an example of zeros that ``predict`` takes)."""
+    if inputs_module.input_kind(model) != "branches":
+        name = graph.reserve(INPUT_NAME)
+        shape, dtype, example = _one_input(model, input_shape, model)
+        return [graph.value_info(name, dtype, [BATCH, *shape])], name, example
+    concat = inputs_module.entry_layer(model)
+    if input_shape is not None and not isinstance(input_shape, dict):
+        raise TypeError("export_onnx: a network that starts with a Concat takes input_shape as a dict "
+                        f"{{branch: one example's shape}} for its branches {list(concat.branch_names)}")
+    values, names, examples = [], [], []
+    for branch_name, branch in concat.branches():
+        name = graph.reserve(branch_name if concat.named_branches else f"{INPUT_NAME}_{branch_name}")
+        given = None if input_shape is None else input_shape.get(branch_name)
+        shape, dtype, example = _one_input(branch, None if given is None else _checked_input_shape(given), model,
+                                           branch_name)
+        values.append(graph.value_info(name, dtype, [BATCH, *shape]))
+        names.append(name)
+        examples.append(example)
+    example = dict(zip(concat.branch_names, examples)) if concat.named_branches else tuple(examples)
+    return values, names, example
 
 
 def network_outputs(graph, model, x: str, example) -> list:
     """Add the network's nodes (and a classifier's heads) after ``x``; return the output ValueInfos.
 
-    ``example`` is one input row of zeros (or None when the input shape is unknown), run through
-    ``predict`` to learn the output's shape.
+    ``example`` is one example of zeros, run through ``predict`` to learn the output's shape.
     """
     for name in OUTPUT_NAMES:  # before any node, so that no node's output takes one of them
         graph.reserve(name)
     out = model.onnx_nodes(graph, x)
-    out_shape = None
-    if example is not None:
-        from backprop.training.inference import predict
+    from backprop.training.inference import predict
 
-        out_shape = [BATCH, *predict(model, example).shape[1:]]
+    out_shape = [BATCH, *predict(model, example).shape[1:]]
     values = [graph.output(out, OUTPUT_NAME, graph.dtype, out_shape)]
     record = fit_record_of(model)
     loss = None if record is None else record.loss_object
     if loss is None or loss.kind == "regression":
         return values
-    if out_shape is None:
-        raise ValueError("export_onnx: the classifier's number of outputs decides its probabilities' layout; "
-                         "pass input_shape=(one example's shape)")
     n_outputs = int(np.prod(out_shape[1:], dtype=np.int64))
     p = output_nodes.probability_nodes(graph, out, loss, n_outputs)
     n_columns = 2 if loss.kind != "multiclass" and n_outputs == 1 else n_outputs
@@ -125,23 +149,28 @@ def network_outputs(graph, model, x: str, example) -> list:
     return values
 
 
-def _input_shape(model, input_shape):
-    """(one example's shape, a (1, ...) example of zeros)."""
+def _one_input(module, input_shape, model, branch=None) -> tuple:
+    """(one example's shape, the input's dtype, a (1, ...) example of zeros) of an input that ``module``
+    (the network, or one branch of its Concat) takes."""
+    codes = inputs_module.input_kind(module) == "codes"
+    dtype = np.int64 if codes else parameter_dtype(model)
     if input_shape is None:
-        spatial = any(getattr(layer, "takes_spatial_input", False) for layer in model.modules())
-        n = expected_features(model, fit_record_of(model))
-        if spatial or n is None:
-            raise ValueError(
-                f"export_onnx: the input shape of this {type(model).__name__} is not known from its layers "
-                f"({'image or sequence layers' if spatial else 'its first layer fixes no number of features'}); "
-                "pass input_shape=(one example's shape without the batch axis), e.g. (1, 28, 28)")
+        n = module.expected_in_features() if branch is not None else expected_features(module, fit_record_of(module))
+        spatial = any(getattr(layer, "takes_spatial_input", False) for layer in module.modules())
+        if codes or spatial or n is None:
+            what = ("category codes, (N,) or (N, k)" if codes else "image or sequence layers" if spatial
+                    else "its first layer fixes no number of features")
+            where = f"input_shape={{{branch!r}: ...}} for this branch" if branch is not None else \
+                "input_shape=(one example's shape without the batch axis), e.g. (1, 28, 28), or () for one code"
+            raise ValueError(f"export_onnx: the input shape of {type(module).__name__ if branch is None else repr(branch)} "
+                             f"is not known from its layers ({what}); pass {where}")
         input_shape = (n,)
-    return list(input_shape), np.zeros((1, *input_shape), dtype=parameter_dtype(model))
+    return list(input_shape), dtype, np.zeros((1, *input_shape), dtype=dtype)
 
 
-def _doc(model, outputs) -> str:
+def _doc(model, inputs, outputs) -> str:
     names = ", ".join(value.name for value in outputs)
-    return (f"backprop {type(model).__name__}: input '{INPUT_NAME}' -> {names}. 'output' is what predict() "
+    return (f"backprop {type(model).__name__}: {', '.join(v.name for v in inputs)} -> {names}. 'output' is what predict() "
             "returns (raw scores z for a classifier); 'probabilities' is predict_proba(), 'label' predict_classes().")
 
 
@@ -154,6 +183,8 @@ def _checked_path(path, name: str) -> str:
 def _checked_input_shape(input_shape):
     if input_shape is None:
         return None
+    if isinstance(input_shape, dict):  # a Concat's branches: {branch name: shape}
+        return {key: _checked_input_shape(value) for key, value in input_shape.items()}
     if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
         raise TypeError(f"export_onnx: input_shape must be a tuple of positive ints (one example's shape), "
                         f"got {input_shape!r}")

@@ -9,7 +9,8 @@ named by the column, each of shape (N, 1), as skl2onnx names a DataFrame's colum
 column kind   ONNX input  what the graph does (as ``TabularPreprocessor.transform``)
 ============  ==========  ==========================================================================
 numeric       float64     NaN (missing) → the training mean; then (x − mean)/std
-categorical   string      one-hot over the training categories; a category never seen → all zeros;
+categorical   string      one-hot over the training categories; a category never seen → all zeros
+              (an embedded column, ``--embed-above``: its code, 0 for one never seen);
                           a missing cell is ``""`` or ``"<missing>"``. Values are matched as the
                           command line matches them: as text, whole numbers without ".0"
                           (``"94110"``), booleans as ``"True"``/``"False"``
@@ -94,6 +95,22 @@ def categorical_nodes(graph, x: str, column: dict) -> list:
     return [graph.cast(hot, graph.dtype)]
 
 
+def embedded_nodes(graph, x: str, column: dict) -> list:
+    """The category codes of an embedded column, int64 of shape (N,): category j → j + 1, and a
+    category never seen → 0 (``UNKNOWN_CODE``), as ``transform_inputs``; a missing cell as in
+    :func:`categorical_nodes`."""
+    from backprop.cli.preprocessing import UNKNOWN_CODE
+
+    categories = list(column["categories"])
+    keys, values = list(categories), [j + 1 for j in range(len(categories))]
+    if "<missing>" in categories and _MISSING_TEXT not in categories:
+        keys.append(_MISSING_TEXT)
+        values.append(categories.index("<missing>") + 1)
+    codes = graph.node("LabelEncoder", [x], "category_code", domain="ai.onnx.ml", keys_strings=keys,
+                       values_int64s=values, default_int64=UNKNOWN_CODE)
+    return [graph.node("Reshape", [codes, graph.constant(np.array([-1]), "flat")], "codes")]
+
+
 def _calendar(graph, seconds: str) -> dict:
     """Year, month, day of year (from 0), days in the year, weekday (Monday 0) and seconds of the day,
     from seconds since 1970-01-01 UTC: H. Hinnant's ``civil_from_days`` in floating point (exact for
@@ -168,8 +185,10 @@ def time_nodes(graph, x: str, column: dict) -> list:
 
 
 COLUMN_EXPORTS = {"numeric": (numeric_nodes, np.float64), "categorical": (categorical_nodes, str),
-                  "datetime": (datetime_nodes, np.float64), "time": (time_nodes, np.float64)}
-"""``{column kind: (the function adding its nodes, its ONNX input's dtype)}``."""
+                  "datetime": (datetime_nodes, np.float64), "time": (time_nodes, np.float64),
+                  "embedded": (embedded_nodes, str)}
+"""``{column kind: (the function adding its nodes, its ONNX input's dtype)}``. Each gives the column's
+feature blocks (N, k), an embedded column its codes (N,), which go to the network's Concat."""
 
 
 # ---------------------------------------------------------------- the model
@@ -202,16 +221,19 @@ def pipeline_model(model, metadata: dict):
                          f"must be distinct and differ from the outputs {list(OUTPUT_NAMES)}; rename them and train again")
     for name in names + list(OUTPUT_NAMES):
         graph.reserve(name)
-    inputs, blocks = [], []
+    inputs, blocks, codes = [], [], []
     for name, column in zip(names, columns):
         export, dtype = COLUMN_EXPORTS[column["kind"]]
         inputs.append(graph.value_info(name, dtype, ["N", 1]))
-        blocks += export(graph, name, column)
-    features = graph.node("Concat", blocks, "features", axis=1) if len(blocks) > 1 else blocks[0]
-    features = graph.cast(features, np.float32)  # transform returns float32
+        (codes if column["kind"] == "embedded" else blocks).extend(export(graph, name, column))
     network_dtype = parameter_dtype(model)
-    x = features if network_dtype == np.float32 else graph.cast(features, network_dtype)
-    scores = model.onnx_nodes(graph.in_dtype(network_dtype), x)
+    features = None
+    if blocks:
+        features = graph.node("Concat", blocks, "features", axis=1) if len(blocks) > 1 else blocks[0]
+        features = graph.cast(features, np.float32)  # transform returns float32
+        if network_dtype != np.float32:
+            features = graph.cast(features, network_dtype)
+    scores = model.onnx_nodes(graph.in_dtype(network_dtype), _network_input(model, features, codes))
     outputs = []
     if preprocessor.task == "regression":
         target = preprocessor.get_config()["target"]
@@ -232,6 +254,25 @@ def pipeline_model(model, metadata: dict):
     doc = (f"backprop train's preprocessing and network: one input per raw column ({len(names)}), "
            f"outputs {[value.name for value in outputs]}; see backprop.onnx.preprocessing for the input types.")
     return graph.model(inputs, outputs, doc_string=doc)
+
+
+def _network_input(model, features, codes):
+    """The matrix alone, or, with embedded columns, the names for the network's Concat in its branch
+    order (``"features"``, ``"e0"``, ... as ``transform_inputs`` names them)."""
+    if not codes:
+        return features
+    from backprop.cli.preprocessing import FEATURES_BRANCH, embedded_branch
+    from backprop.training.inputs import entry_layer
+
+    given = {embedded_branch(index): name for index, name in enumerate(codes)}
+    if features is not None:
+        given[FEATURES_BRANCH] = features
+    concat = entry_layer(model)
+    names = getattr(concat, "branch_names", ())
+    if sorted(names) != sorted(given):
+        raise ValueError(f"export_onnx: the network's first layer takes the inputs {list(names)}, but the "
+                         f"preprocessing makes {sorted(given)}")
+    return [given[name] for name in names]
 
 
 def image_pipeline_model(model, metadata: dict):
@@ -288,7 +329,7 @@ def onnx_inputs(frame, model_path) -> dict:
         series = frame[column["name"]]
         if column["kind"] == "numeric":
             values = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        elif column["kind"] == "categorical":
+        elif column["kind"] in ("categorical", "embedded"):
             values = np.array([_MISSING_TEXT if key == tabular.MISSING_CATEGORY else key
                                for key in tabular._category_keys(series)], dtype=object)
         elif column["kind"] == "datetime":

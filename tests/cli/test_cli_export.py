@@ -193,3 +193,23 @@ def test_onnx_inputs_names_the_missing_columns(mixed_model):
     frame = pd.read_csv(mixed_model / "table.csv").drop(columns=["colour", "seen"])
     with pytest.raises(ValueError, match=r"lacks the column\(s\) \['colour', 'seen'\]"):
         onnx_inputs(frame, mixed_model / "model.safetensors")
+
+
+def test_embedded_columns_feed_the_networks_concat(tmp_path):
+    frame = mixed_table(seed=1)
+    frame["shop"] = [f"shop{i % 40}" for i in range(len(frame))]
+    frame.to_csv(tmp_path / "table.csv", index=False)
+    status, _, err = run_in_process("train", tmp_path / "table.csv", "--target", "species", "--embed-above", "2",
+                                    "--keep-id-columns", "--epochs", "5", "--out", tmp_path / "model.safetensors")
+    assert status == 0, err
+    kinds = [c["kind"] for c in load_model_file(tmp_path / "model.safetensors").preprocessor.get_config()["columns"]]
+    assert "embedded" in kinds
+    status, _, err = run_in_process("export", tmp_path / "model.safetensors", tmp_path / "model.onnx")
+    assert status == 0, err
+    raw = pd.read_csv(tmp_path / "table.csv")
+    raw.loc[0, "shop"] = "a shop never seen"
+    loaded = load_model_file(tmp_path / "model.safetensors")
+    outputs = run_onnx(tmp_path / "model.onnx", onnx_inputs(raw, tmp_path / "model.safetensors"))
+    probabilities = predict_proba(loaded.model, loaded.preprocessor.transform_inputs(raw))
+    np.testing.assert_allclose(outputs["probabilities"], probabilities, rtol=TOLERANCE, atol=TOLERANCE)
+    np.testing.assert_array_equal(outputs["label"], loaded.preprocessor.inverse_transform_target(probabilities))

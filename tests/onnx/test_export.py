@@ -23,10 +23,10 @@ from backprop.layers.module import Module
 from backprop.onnx import OPSET
 from backprop.training.inference import parameter_dtype
 from onnx_runtime_helpers import assert_close, run_onnx
-from model_examples import ARCHITECTURES, builtin_layer_names, layer_examples
+from model_examples import ARCHITECTURES, EXAMPLE_INPUTS, builtin_layer_names, layer_examples
 
-# One example's shape for the architectures whose first layer fixes none.
-INPUT_SHAPES = {"everything": (2, 3), "images": (1, 8, 8), "sequences": (2, 12)}
+# One example's shape for the architectures whose first layer fixes none (a Concat: per branch).
+INPUT_SHAPES = {"everything": (2, 3), "images": (1, 8, 8), "sequences": (2, 12), "tabular": {"pair": (2,), "city": (), "numeric": (4,)}}
 
 
 def example_rows(model, shape, n=9, seed=0, scale=3.0):
@@ -35,7 +35,10 @@ def example_rows(model, shape, n=9, seed=0, scale=3.0):
 
 def check_against_predict(model, path, X):
     """The file's outputs on X equal predict (and predict_proba, predict_classes when it has them)."""
-    outputs = run_onnx(path, {"input": X})
+    feeds = {"input": X} if not isinstance(X, dict) else {name: np.asarray(value, dtype=np.int64)
+                                                          if value.dtype.kind in "iu" else value
+                                                          for name, value in X.items()}
+    outputs = run_onnx(path, feeds)
     assert_close(outputs["output"], model.predict(X))
     if "probabilities" in outputs:
         assert_close(outputs["probabilities"], model.predict_proba(X))
@@ -52,7 +55,11 @@ def test_every_architecture_runs_in_onnxruntime_as_predict(name, dtype, tmp_path
     proto = bp.export_onnx(model, path, input_shape=shape)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
     assert [opset.version for opset in proto.opset_import if opset.domain in ("", "ai.onnx")] == [OPSET]
-    X = example_rows(model, shape or (model.expected_in_features(),))
+    if name in EXAMPLE_INPUTS:
+        X = EXAMPLE_INPUTS[name](np.random.default_rng(0), 9)
+        X = {key: value.astype(dtype) if value.dtype.kind == "f" else value for key, value in X.items()}
+    else:
+        X = example_rows(model, shape or (model.expected_in_features(),))
     outputs = check_against_predict(model, path, X)
     assert outputs["output"].dtype == np.dtype(dtype)
     record = model.fit_record

@@ -438,6 +438,9 @@ class Linear(Activation):
     def get_config(self) -> dict:
         return {} if self.k == 1 else {"k": self.k}
 
+    def onnx_nodes(self, graph, z):
+        return graph.node("Mul", [z, graph.constant(self.k, "slope_k")], "linear")  # k in z's dtype, as f
+
 
 @ACTIVATIONS.register
 class Softmax(Activation):
