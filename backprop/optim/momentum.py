@@ -40,8 +40,8 @@ class Momentum(Optimizer):
 
     state_arrays = ("velocity",)
 
-    def __init__(self, params, lr, beta=0.9):
-        super().__init__(params, {"lr": lr, "beta": beta})
+    def __init__(self, params, lr, beta=0.9, *, clipnorm=None, clipvalue=None, global_clipnorm=None):
+        super().__init__(params, {"lr": lr, "beta": beta}, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
 
     def _check_group(self, group: dict) -> None:
         owner = type(self).__name__

@@ -58,10 +58,11 @@ class SGD(Optimizer):
 
     state_arrays = ("momentum_buffer",)
 
-    def __init__(self, params, lr, momentum=0, dampening=0, nesterov=False, weight_decay=0):
+    def __init__(self, params, lr, momentum=0, dampening=0, nesterov=False, weight_decay=0, *,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None):
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "nesterov": nesterov, "weight_decay": weight_decay}
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
 
     def _check_group(self, group: dict) -> None:
         owner = type(self).__name__
