@@ -23,8 +23,10 @@ from backprop.optim.adam import Adam as Adam  # noqa: F401 (public: listed by th
 from backprop.optim.adamw import AdamW as AdamW  # noqa: F401 (public: listed by the registry)
 from backprop.optim.momentum import Momentum as Momentum  # noqa: F401 (public: listed by the registry)
 from backprop.optim.lr_scheduler import (
-    SCHEDULES, CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR, get_lr_scheduler,
+    SCHEDULES, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, LinearLR, LRScheduler, OneCycleLR,
+    ReduceLROnPlateau, SequentialLR, StepLR, get_lr_scheduler,
 )
+from backprop.optim.clipping import clip_grad_norm_, clip_grad_value_
 from backprop.optim.optimizer import OPTIMIZERS, Optimizer
 from backprop.optim.packing import pack_parameters
 from backprop.optim.rmsprop import RMSprop as RMSprop  # noqa: F401 (public: listed by the registry)
@@ -34,6 +36,7 @@ from backprop.optim.sgd import SGD as SGD  # noqa: F401 (public: listed by the r
 __all__ = [cls.__name__ for cls in OPTIMIZERS] + [
     "Optimizer", "pack_parameters", "OPTIMIZERS", "get_optimizer",
     "lr_scheduler", "LRScheduler", "SCHEDULES", "get_lr_scheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
+    "LinearLR", "OneCycleLR", "CosineAnnealingWarmRestarts", "SequentialLR", "clip_grad_norm_", "clip_grad_value_",
 ]
 
 
