@@ -153,7 +153,7 @@ class Model(Module):
     def fit(self, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: Optional[int] = 32,
             shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
             metrics=(), seed: Optional[int] = None, checkpoint=None, verbose: int = 1, sample_weight=None,
-            divergence_factor: Optional[float] = loop.DIVERGENCE_FACTOR) -> History:
+            divergence_factor: Optional[float] = loop.DIVERGENCE_FACTOR, class_weight=None) -> History:
         """Train on (X, y) with mini-batch gradient descent and keep what was learnt in ``fit_record``.
 
         Args:
@@ -182,6 +182,9 @@ class Model(Module):
             divergence_factor: a NaN/infinite cost, or one above ``divergence_factor`` ×
                 max(|first batch cost|, 1), raises ``TrainingDivergedError``; None disables
                 the second test.
+            class_weight: ``{label: weight}`` (original labels; a class left out weighs 1) or
+                ``"balanced"``, as Keras's: each training example's loss weighs its class's
+                weight, times its ``sample_weight``.
 
         Returns:
             A :class:`~backprop.training.History`: ``history.history["loss"]``, ``["val_loss"]``, ...
@@ -192,7 +195,8 @@ class Model(Module):
         return loop.fit(self, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
                         shuffle=shuffle, validation_data=validation_data, validation_split=validation_split,
                         callbacks=callbacks, metrics=metrics, seed=seed, checkpoint=checkpoint, verbose=verbose,
-                        sample_weight=sample_weight, divergence_factor=divergence_factor)
+                        sample_weight=sample_weight, divergence_factor=divergence_factor,
+                        class_weight=class_weight)
 
     def evaluate(self, X, y, *, loss=None, metrics=None, batch_size: Optional[int] = None,
                  sample_weight=None) -> dict:

@@ -41,6 +41,7 @@ from backprop.training import checkpoint as checkpoint_module
 from backprop.training import data as data_module
 from backprop.training import fastpath
 from backprop.training.callbacks import Callback, CallbackList, TerminateOnNaN
+from backprop.training.class_weight import class_example_weights
 from backprop.training.data import EpochBatches
 from backprop.training.fitted import FitRecord, fit_record_of, keeps_fit_record, loss_identity
 from backprop.training.history import History
@@ -260,7 +261,7 @@ class Trainer:
 
     # ================================================================= loop
     def fit(self, X, y, *, epochs: int = 1, validation_data=None, validation_split: float = 0.0,
-            sample_weight=None, checkpoint=None, seed: int | None = None) -> History:
+            sample_weight=None, checkpoint=None, seed: int | None = None, class_weight=None) -> History:
         """Train for ``epochs`` more epochs (or up to ``epochs`` in total when resuming a checkpoint).
 
         Args:
@@ -276,6 +277,9 @@ class Trainer:
             seed: when not None, ``backprop.random.manual_seed(seed)`` before anything is
                 drawn (the data order and dropout masks; the weights were drawn when the
                 model was built).
+            class_weight: ``{label: weight}`` or ``"balanced"``: each training example's loss
+                weighs its class's weight, times its ``sample_weight`` (see
+                :mod:`backprop.training.class_weight`); the validation data are not weighted.
 
         Returns:
             ``self.history``.
@@ -312,6 +316,8 @@ class Trainer:
                 f"{stored.path}: this checkpoint belongs to another training run: the data do not fit it "
                 f"({error}); {checkpoint_module._FRESH}") from None
         classes = train.classes
+        if class_weight is not None:
+            train = self._weigh_classes(train, class_weight)
         target_epoch = int(epochs) if stored is not None else self.epoch + int(epochs)
         self._run_fingerprint = None
         if checkpoint is not None:
@@ -394,6 +400,20 @@ class Trainer:
                 val = train.take(split_at)
                 train = train.take(0, split_at)
         return train, val, data
+
+    def _weigh_classes(self, train: _Prepared, class_weight) -> _Prepared:
+        """``train`` with each example's weight times its class's (``fit``'s ``class_weight``)."""
+        if train.classes is None or self.kind is None or (
+                self.kind != "multiclass" and train.truth.ndim != 1):
+            raise ValueError("class_weight needs one class label per example and a classification loss "
+                             "(cross_entropy or a binary loss with one output); for multi-label or "
+                             "regression targets pass sample_weight")
+        weight = class_example_weights(class_weight, train.truth, np.asarray(train.classes), train.X.dtype)
+        if train.weight is not None:
+            weight *= train.weight
+        if not (weight > 0).any():
+            raise ValueError("class_weight and sample_weight give every training example the weight 0")
+        return _Prepared(train.X, train.target, train.truth, weight, train.classes)
 
     def _log_keys(self, val) -> list:
         keys = ["loss"] + [name for name, _ in self.metrics]
@@ -545,7 +565,7 @@ class Trainer:
 def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int | None = 32,
         shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
         metrics=(), seed: int | None = None, checkpoint=None, verbose: int = 1, sample_weight=None,
-        divergence_factor: float | None = DIVERGENCE_FACTOR) -> History:
+        divergence_factor: float | None = DIVERGENCE_FACTOR, class_weight=None) -> History:
     """Train ``model`` on (X, y) with mini-batch gradient descent; ``Model.fit`` calls this.
 
     Args:
@@ -578,6 +598,10 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
             ``divergence_factor`` × max(|first batch cost|, 1), raises
             :class:`TrainingDivergedError` (a NaN only stops training when a
             ``TerminateOnNaN`` callback is given). None disables the second test.
+        class_weight: ``{label: weight}`` with the original class labels (a class left out
+            weighs 1; a label that is not a class is refused) or ``"balanced"``, as Keras's
+            ``class_weight``: the training loss weighs each example by its class's weight,
+            times its ``sample_weight``.
 
     Returns:
         A :class:`History`: ``history.history["loss"]``, ``["val_loss"]``, ``[metric]``...
@@ -597,7 +621,7 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
     trainer = Trainer(model, loss=loss, optimizer=optimizer, metrics=metrics, callbacks=callbacks,
                       batch_size=batch_size, shuffle=shuffle, verbose=verbose, divergence_factor=divergence_factor)
     return trainer.fit(X, y, epochs=epochs, validation_data=validation_data, validation_split=validation_split,
-                       sample_weight=sample_weight, checkpoint=checkpoint, seed=seed)
+                       sample_weight=sample_weight, checkpoint=checkpoint, seed=seed, class_weight=class_weight)
 
 
 def evaluate(model, X, y, *, loss=None, metrics=None, batch_size: int | None = None, sample_weight=None,
