@@ -34,7 +34,7 @@ from backprop.engine.ops.activation import sigmoid_array
 from backprop.engine.tensor import Tensor, no_grad
 from backprop.io.safefile import ModelFileError
 from backprop.losses import Loss, get_loss
-from backprop.metrics import get_metric, metric_name
+from backprop.metrics import Metric, get_metric, metric_name
 from backprop.optim import get_optimizer
 from backprop.optim.packing import pack_parameters
 from backprop.training import checkpoint as checkpoint_module
@@ -537,10 +537,31 @@ class Trainer:
         return logs
 
     # =========================================================== evaluation
+    def _metric_task(self, truth: np.ndarray, outputs: np.ndarray) -> str | None:
+        """The classification task the loss and the outputs make (see :mod:`backprop.metrics`), or None."""
+        kind = self.kind
+        if kind in ("binary_logits", "binary_probabilities"):
+            return "multilabel" if truth.ndim == 2 and truth.shape[1] > 1 else "binary"
+        if kind == "multiclass":
+            return "binary" if outputs.ndim == 2 and outputs.shape[1] == 2 else "multiclass"
+        return None
+
     def _metric_values(self, truth: np.ndarray, outputs: np.ndarray, prefix: str = "") -> dict:
         if self.kind == "binary_logits":
             outputs = sigmoid_array(outputs)  # metrics threshold probabilities at 0.5
-        return {prefix + name: float(metric(truth, outputs)) for name, metric in self.metrics}
+        task = self._metric_task(truth, outputs)
+        values, probabilities = {}, None
+        for name, metric in self.metrics:
+            if task is None or not isinstance(metric, Metric) or not metric.takes_task:
+                values[prefix + name] = float(metric(truth, outputs))
+                continue
+            given = outputs
+            if metric.kind == "scores":  # roc_auc, log_loss: probabilities, softmax(z) of a logits loss
+                if probabilities is None:
+                    probabilities = outputs if self.kind != "multiclass" else self.loss_fn.probabilities(outputs)
+                given = probabilities
+            values[prefix + name] = float(metric(truth, given, task=task))
+        return values
 
     def _evaluate_prepared(self, prepared: _Prepared, prefix: str = "", batch_size: int | None = None) -> dict:
         outputs = forward(self.model, prepared.X, batch_size)
