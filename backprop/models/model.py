@@ -39,6 +39,7 @@ from typing import Optional
 import numpy as np
 
 from backprop.diagnostics.trace import Trace, trace
+from backprop.interop import torch as torch_interop
 from backprop.io.model_file import write_model_file
 from backprop.layers.module import Module
 from backprop.layers.registry import declared_state_shapes, module_from_config, module_to_config, register_module
@@ -282,6 +283,33 @@ class Model(Module):
         if print_fn is not None:
             print_fn(text)
         return text
+
+    def to_torch(self):
+        """An equivalent ``torch.nn.Sequential``, weights and running statistics copied, in the weights' dtype.
+
+        ``Dense(activation="relu")`` becomes ``Linear`` then ``ReLU``; see
+        :mod:`backprop.interop.torch`. torch is imported by this call.
+
+        Raises:
+            TypeError: a layer without a PyTorch form, or a model that is not a chain of layers.
+        """
+        return torch_interop.to_torch(self)
+
+    def load_torch_state_dict(self, state_dict, strict: bool = True) -> None:
+        """Copy a PyTorch ``state_dict`` of this model's torch counterpart (see :meth:`to_torch`) into it.
+
+        Torch's keys number its modules, an activation counting as one, so for
+        ``Sequential(Dense(4, 8, activation="relu"), Dense(8, 3))`` torch's ``0.weight``,
+        ``0.bias``, ``2.weight`` and ``2.bias`` are ``0.W``, ``0.b``, ``1.W`` and ``1.b``.
+
+        Args:
+            state_dict: torch tensors or NumPy arrays by torch's keys.
+            strict: refuse missing or unexpected keys (naming them).
+
+        Raises:
+            ValueError: keys or shapes that do not match.
+        """
+        torch_interop.load_torch_state_dict(self, state_dict, strict=strict)
 
     def trace(self, x, y, *, loss=None, dtype=None) -> Trace:
         """Record z, a, f′(z), δ and the gradients layer by layer for one example or a batch, and check
