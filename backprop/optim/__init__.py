@@ -6,7 +6,11 @@
     >>> opt = optim.get_optimizer("adam", [W], lr=0.01)
     >>> schedule = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
 
-Each step: ``opt.zero_grad(); loss.backward(); opt.step()``; each epoch: ``schedule.step()``.
+Each step: ``opt.zero_grad(); loss.backward(); opt.step()``; then ``schedule.step()`` each
+epoch, or each step for a schedule whose ``interval`` is ``"batch"`` (LinearLR, OneCycleLR,
+CosineAnnealingWarmRestarts). Every optimiser clips gradients with Keras's ``clipnorm=``,
+``clipvalue=`` or ``global_clipnorm=`` (:mod:`backprop.optim.clipping`, which also holds
+PyTorch's ``clip_grad_norm_`` and ``clip_grad_value_``).
 
 Each optimiser registers itself in :data:`OPTIMIZERS` in its own file, and each schedule in
 :data:`~backprop.optim.lr_scheduler.SCHEDULES`; importing the file here is what makes it

@@ -31,6 +31,8 @@ class Adagrad(Optimizer):
         weight_decay: λ ≥ 0, the L2 penalty (λ/2)‖W‖² added to J.
         initial_accumulator_value: s₀ ≥ 0.
         eps: ε ≥ 0, added to the denominator for numerical stability.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
     """
 
     name = "adagrad"

@@ -39,6 +39,8 @@ class Adam(Optimizer):
         eps: ε >= 0.
         weight_decay: λ >= 0.
         amsgrad: use the running maximum of v.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
     """
 
     name = "adam"

@@ -32,6 +32,8 @@ class AdamW(Adam):
         eps: ε >= 0.
         weight_decay: λ >= 0 (default 0.01).
         amsgrad: use the running maximum of v (see :class:`Adam`).
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
     """
 
     name = "adamw"

@@ -24,6 +24,8 @@ class Momentum(Optimizer):
         params: Tensors that require grad, or parameter groups (dicts with "params").
         lr: the learning rate α > 0 (required, as in the notes).
         beta: β in [0, 1), the weight of the past in the average (0 is plain gradient descent).
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
 
     Example:
         >>> import backprop as bp

@@ -37,6 +37,8 @@ class RMSprop(Optimizer):
         momentum: μ >= 0.
         centered: divide by √(s − m²) instead of √s.
         weight_decay: λ >= 0, the L2 penalty (λ/2)‖W‖² added to J.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
     """
 
     name = "rmsprop"

@@ -41,6 +41,8 @@ class SGD(Optimizer):
         dampening: τ, the share of the gradient left out of the velocity.
         nesterov: use d = g + μ v (look-ahead) instead of d = v; needs μ > 0 and τ = 0.
         weight_decay: λ >= 0, the L2 penalty (λ/2)‖W‖² added to J.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
 
     Example:
         >>> import backprop as bp
