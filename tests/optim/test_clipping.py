@@ -198,3 +198,21 @@ def test_fit_clips_on_the_fast_path_as_on_the_engine(setting, value, monkeypatch
     unclipped = Trainer(model, loss="cross_entropy", optimizer=optim.Adam(model.parameters(), lr=0.05),
                         batch_size=8, verbose=0).fit(X, y, epochs=3, seed=2).history["loss"]
     assert not np.allclose(unclipped, results[0][0])
+
+
+def test_a_checkpoint_records_the_clipping(tmp_path):
+    from backprop.training.checkpoint import CheckpointMismatchError
+
+    data = np.random.default_rng(4)
+    X, y = data.normal(size=(20, 3)), data.integers(0, 2, 20)
+    path = tmp_path / "run.ckpt"
+
+    def run(**clipping):
+        bp.manual_seed(0)
+        model = nn.Sequential(nn.Dense(3, 2))
+        model.fit(X, y, loss="cross_entropy", optimizer=optim.SGD(model.parameters(), lr=0.1, **clipping),
+                  epochs=2, verbose=0, checkpoint=path, seed=0)
+
+    run(clipnorm=0.5)
+    with pytest.raises(CheckpointMismatchError, match="clipping"):
+        run(clipnorm=2.0)
