@@ -557,8 +557,9 @@ class Trainer:
                 continue
             given = outputs
             if metric.kind == "scores":  # roc_auc, log_loss: probabilities, softmax(z) of a logits loss
-                if probabilities is None:
-                    probabilities = outputs if self.kind != "multiclass" else self.loss_fn.probabilities(outputs)
+                if probabilities is None:  # (binary_logits' outputs are σ(z) already; probabilities are clipped)
+                    probabilities = np.clip(outputs, 0.0, 1.0) if self.kind == "binary_logits" else \
+                        self.loss_fn.probabilities(outputs)
                 given = probabilities
             values[prefix + name] = float(metric(truth, given, task=task))
         return values
