@@ -100,12 +100,12 @@ def _check_chain(model, what: str) -> list:
         raise TypeError(f"{what}: expected a backprop Module, got {type(model).__name__}")
     leaves = _named_leaves(model)
     for name, layer in leaves:
+        if layer.children() and not _has_torch_form(layer):
+            raise TypeError(f"{what}: {type(layer).__name__} computes its own forward from its submodules; only "
+                            "chains of layers (nn.Sequential, a Model wrapping one) convert")
         if not _has_torch_form(layer):
             raise TypeError(f"{what}: layer {name or '-'} ({type(layer).__name__}) has no PyTorch form; "
                             f"these layers have one: {_supported_layers()}")
-        if layer.sequential_layers() is None and layer.children():
-            raise TypeError(f"{what}: {type(layer).__name__} computes its own forward; only chains of layers "
-                            "(Sequential) convert")
     return leaves
 
 

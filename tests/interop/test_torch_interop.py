@@ -160,6 +160,19 @@ def test_a_layer_without_a_torch_form_is_refused_by_name():
     with pytest.raises(TypeError, match="Doubler"):
         model.load_torch_state_dict({})
 
+    class TwoLayers(bp.Model):
+        def __init__(self):
+            super().__init__()
+            self.first, self.second = nn.Dense(3, 4), nn.Dense(4, 1)
+
+        def forward(self, x):
+            return self.second(self.first(x))
+
+    with pytest.raises(TypeError, match="TwoLayers computes its own forward from its submodules; only chains"):
+        TwoLayers().to_torch()
+    wrapped = bp.Model(nn.Sequential(nn.Dense(3, 2, activation="relu"), nn.Dense(2, 1)))
+    wrapped.load_torch_state_dict(wrapped.to_torch().state_dict())  # keys module.0.W, ... here; 0, 2 in torch
+
 
 def test_torch_is_imported_only_when_a_conversion_is_asked_for():
     code = ("import sys, numpy as np, backprop as bp; from backprop import nn; "
