@@ -216,3 +216,11 @@ def test_a_checkpoint_records_the_clipping(tmp_path):
     run(clipnorm=0.5)
     with pytest.raises(CheckpointMismatchError, match="clipping"):
         run(clipnorm=2.0)
+
+
+def test_the_docstring_examples_run():
+    import doctest
+
+    import backprop.nn.utils
+
+    assert doctest.testmod(backprop.nn.utils).failed == 0
