@@ -34,6 +34,8 @@ Adding a loss is one class here, decorated with ``@LOSSES.register``, and its te
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from backprop import jit
@@ -45,8 +47,8 @@ from backprop.registry import Configured, Registry
 
 __all__ = [
     "Loss", "LOSSES", "get_loss",
-    "MSE", "HalfMSE", "RSS", "MAE", "Huber", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits", "CrossEntropy",
-    "mse", "half_mse", "rss", "mae", "huber",
+    "MSE", "HalfMSE", "HalfSSE", "RSS", "MAE", "Huber", "BinaryCrossEntropy", "BinaryCrossEntropyWithLogits", "CrossEntropy",
+    "mse", "half_mse", "half_sse", "rss", "mae", "huber",
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
 ]
 
@@ -230,7 +232,10 @@ def _fused_squared(Z, target, weight, delta, scale):
 # --------------------------------------------------------- regression losses
 @LOSSES.register
 class MSE(Loss):
-    """J = (1/n) Σ (ŷ − y)², the mean over all n elements (PyTorch's MSELoss, Keras's mse);  δ = 2(ŷ − y)/n."""
+    """J = (1/n) Σ (ŷ − y)², the mean over all n = N·K elements (PyTorch's MSELoss, Keras's mse);  δ = 2(ŷ − y)/n.
+
+    On K outputs it divides by N·K, not by the N examples.
+    """
 
     name = "mse"
     aliases = ("mean_squared_error",)
@@ -246,9 +251,12 @@ class MSE(Loss):
 
 @LOSSES.register
 class HalfMSE(Loss):
-    """J = (1/2n) Σ (ŷ − y)², the notes' E = ½ Σ (ŷ − y)² averaged (scikit-learn's squared loss).
+    """J = (1/2n) Σ (ŷ − y)², a mean over all n = N·K elements (scikit-learn's squared loss).
 
-    Its δ at a linear output is simply (ŷ − y)/n: the ½ cancels the 2 of the derivative.
+    On one output it is the notes' ½ (ŷ − y)² averaged over the N examples. On K outputs
+    it divides by N·K: each example's ½ Σₖ (ŷₖ − yₖ)² is also divided by K, unlike the
+    notes' form, which is :class:`HalfSSE` (``"half_sse"``). Its δ at a linear output is
+    (ŷ − y)/n: the ½ cancels the 2 of the derivative.
     """
 
     name = "half_mse"
@@ -261,6 +269,29 @@ class HalfMSE(Loss):
 
     def fused(self, Z, target, weight, delta) -> float:
         return _fused_squared(Z, target, weight, delta, 0.5)
+
+
+@LOSSES.register
+class HalfSSE(Loss):
+    """J = (1/N) Σᵢ ½ Σₖ (ŷᵢₖ − yᵢₖ)², the notes' per-example ½ Σₖ (ŷₖ − yₖ)² averaged over the N examples.
+
+    The half sum of squared errors of each example, summed over its K outputs (not averaged
+    over them, as :class:`HalfMSE` does), then the mean over the examples; so
+    J = K · half_mse, and δ = (ŷ − y)/N at a linear output. With sample weights wᵢ, the mean
+    over the examples is Σᵢ wᵢ Lᵢ / Σᵢ wᵢ. On one output it equals ``half_mse``.
+    """
+
+    name = "half_sse"
+    aliases = ("half_sum_squared_error",)
+
+    def forward(self, prediction, target, sample_weight=None) -> Tensor:
+        prediction, y = _prediction_and_target(prediction, target, self.name)
+        diff = prediction - y
+        outputs = math.prod(diff.shape[1:]) if diff.ndim > 1 else 1
+        return _reduce(diff * diff, sample_weight, self.name) * (0.5 * outputs)
+
+    def fused(self, Z, target, weight, delta) -> float:
+        return _fused_squared(Z, target, weight, delta, 0.5 * Z.shape[1])
 
 
 @LOSSES.register
@@ -547,6 +578,7 @@ def _class_targets(target, n: int, k: int, single: bool, dtype) -> np.ndarray:
 # The losses as ready-made objects, called like the functions they replace: mse(ŷ, y).
 mse = MSE()
 half_mse = HalfMSE()
+half_sse = HalfSSE()
 rss = RSS()
 mae = MAE()
 huber = Huber()

@@ -4,14 +4,15 @@
    784-256-128-10 MLP (throughput, GEMM share, predict latency, peak memory);
 2. ``sklearn_mlp``: ``backprop.sklearn`` against scikit-learn's MLP (accuracy, fit time);
 3. ``digits_accuracy``: the same network and recipe in the three libraries on the digits;
-4. ``conv``: LeNet-5 and the notes' ball classifier, backprop's ``fit`` against PyTorch eager.
+4. ``conv``: LeNet-5 and the notes' ball classifier, backprop's ``fit`` against PyTorch eager;
+5. ``embeddings``: one-hot encoding against embeddings on a 2000-category column.
 
 Each prints a markdown table and writes JSON under benchmarks/results/.
 """
 
 import sys
 
-from benchmarks import conv, digits_accuracy, mlp_speed, sklearn_mlp
+from benchmarks import conv, digits_accuracy, embeddings, mlp_speed, sklearn_mlp
 
 
 def main(argv) -> int:
@@ -20,6 +21,7 @@ def main(argv) -> int:
     status |= sklearn_mlp.main(quick)
     status |= digits_accuracy.main(["--seeds", "2" if quick else "5"])
     status |= conv.main(quick)
+    status |= embeddings.main(["--seeds", "1" if quick else "3"])
     return status
 
 

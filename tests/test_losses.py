@@ -153,6 +153,27 @@ def test_half_mse_delta_at_a_linear_output_is_residual_over_n():
     np.testing.assert_allclose(y_hat.grad[:, 0], (y_hat.data[:, 0] - y) / 3)
 
 
+def test_half_sse_is_the_notes_half_sum_over_outputs_averaged_over_examples():
+    # The notes: J = (1/N) Σᵢ ½ Σₖ (ŷᵢₖ − yᵢₖ)², so δ = (ŷ − y)/N; half_mse divides by N·K instead.
+    rng = np.random.default_rng(0)
+    values, y = rng.normal(size=(4, 3)), rng.normal(size=(4, 3))
+    y_hat = Tensor(values, requires_grad=True)
+    loss = losses.half_sse(y_hat, y)
+    loss.backward()
+    assert loss.item() == pytest.approx(np.mean([0.5 * np.sum((values[i] - y[i]) ** 2) for i in range(4)]), rel=1e-14)
+    assert loss.item() == pytest.approx(3 * losses.half_mse(Tensor(values), y).item(), rel=1e-14)
+    np.testing.assert_allclose(y_hat.grad, (values - y) / 4, rtol=1e-14)
+    w = np.array([1.0, 2.0, 0.0, 1.0])
+    weighted = losses.half_sse(Tensor(values), y, sample_weight=w).item()
+    assert weighted == pytest.approx(np.sum(w * 0.5 * np.sum((values - y) ** 2, axis=1)) / w.sum(), rel=1e-14)
+    one_output = rng.normal(size=(5, 1))
+    assert losses.half_sse(Tensor(one_output), np.zeros(5)).item() == pytest.approx(
+        losses.half_mse(Tensor(one_output), np.zeros(5)).item(), rel=1e-14)
+    torch = pytest.importorskip("torch")
+    expected = 0.5 * torch.nn.functional.mse_loss(torch.from_numpy(values), torch.from_numpy(y), reduction="sum") / 4
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-14)
+
+
 def test_rss_is_a_sum_and_mse_a_mean():
     p, y = Tensor(np.array([1.0, 2.0, 4.0])), np.array([0.0, 0.0, 0.0])
     assert losses.rss(p, y).item() == 21.0
@@ -227,7 +248,7 @@ def test_binary_cross_entropy_refuses_values_outside_0_1(p):
         losses.binary_cross_entropy(Tensor(np.array(p)), [0.0, 1.0])
 
 
-@pytest.mark.parametrize("name", ["mse", "half_mse", "rss", "mae", "binary_cross_entropy_with_logits"])
+@pytest.mark.parametrize("name", ["mse", "half_mse", "half_sse", "rss", "mae", "binary_cross_entropy_with_logits"])
 def test_shape_mismatch_names_both_shapes(name):
     with pytest.raises(ValueError, match=r"\(4, 3\).*\(4, 2\)"):
         losses.LOSSES.get(name)()(Tensor(np.full((4, 3), 0.5)), np.ones((4, 2)))

@@ -33,7 +33,14 @@ def explain_row(model_path, data_path, row: int, *, max_items: int = 6) -> str:
     from backprop.diagnostics.trace import trace
     from backprop.cli.preprocessing import read_table
 
-    loaded = pipeline.load_model_file(model_path)
+    from backprop.cli import image_reports, images
+
+    loaded = image_reports.load_either(model_path)
+    if isinstance(loaded, images.ImageModel):
+        return image_reports.explain_picture(loaded, data_path, row, max_items=max_items)
+    if images.is_image_data(data_path):
+        raise CLIError(f"{data_path} holds pictures, but {model_path} was trained on a table; give it a "
+                       "CSV/Parquet file")
     frame = read_table(data_path)
     pipeline.check_feature_columns(loaded.preprocessor, frame, data_path)
     if not 0 <= row < len(frame):
@@ -110,7 +117,7 @@ def _wrapped(text: str, indent: str) -> list:
 
 @click.command("explain")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(exists=True, path_type=Path))
 @click.option("--row", type=click.IntRange(min=0), default=0, show_default=True,
               help="The row of DATA to explain, counting from 0 (the first row after the header).")
 @click.option("--max-items", type=click.IntRange(min=2, max=6), default=6, show_default=True,
@@ -121,7 +128,10 @@ def explain_command(model: Path, data: Path, row: int, max_items: int) -> None:
     The forward pass (z = W a + b, a = f(z), f′(z)) and the backward pass
     (δ = ∂J/∂z, ∂J/∂W, ∂J/∂b) for that example, then the notes' four
     equations evaluated from these records against the engine's gradients.
-    DATA needs the model's feature columns and its target column.
+    DATA needs the model's feature columns and its target column. For a model of
+    pictures, DATA is labelled pictures (a folder of class subfolders, or an .npz with
+    X and y) and --row picks one: its conv layers show their shared kernels W, z, δ and
+    ∂J/∂W summed over every position that shares W.
     """
     click.echo(explain_row(model, data, row, max_items=max_items), nl=False)
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from backprop.cli import pipeline
+from backprop.cli import image_reports, images, pipeline
 from backprop.cli.errors import CLIError
 from backprop.cli.output import echo_json, format_number
 
@@ -15,7 +15,7 @@ __all__ = ["evaluate_command"]
 
 @click.command("evaluate")
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.argument("data", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("data", type=click.Path(exists=True, path_type=Path))
 @click.option("--target", metavar="COL",
               help="The column holding the true values (default: the model's target column).")
 @click.option("--json", "as_json", is_flag=True, help="Print the metrics as one JSON object.")
@@ -25,9 +25,18 @@ def evaluate_command(model: Path, data: Path, target: str | None, as_json: bool,
     """Score MODEL on the labelled rows of DATA.
 
     Classification: accuracy and macro F1. Regression: R², RMSE and MAE in the
-    target's units.
+    target's units. For a model of pictures, DATA is a folder of class subfolders of
+    PNG/JPEG files or an .npz with X and y (accuracy and macro F1).
     """
-    loaded = pipeline.load_model_file(model)
+    loaded = image_reports.load_either(model)
+    if isinstance(loaded, images.ImageModel):
+        if target is not None:
+            raise CLIError("--target names a table column; a model of pictures reads the labels from the class "
+                           "subfolders (or the .npz's y)")
+        image_reports.evaluate_image_model(loaded, data, as_json)
+        return
+    if images.is_image_data(data):
+        raise CLIError(f"{data} holds pictures, but {model} was trained on a table; give it a CSV/Parquet file")
     frame = pipeline.read_data(data, sep=sep, encoding=encoding)
     if target is None:
         target = loaded.target
@@ -40,7 +49,7 @@ def evaluate_command(model: Path, data: Path, target: str | None, as_json: bool,
     pipeline.check_feature_columns(loaded.preprocessor, frame, data)
     if target != loaded.target:  # the preprocessor reads the target by the name it was fitted with
         frame = frame.drop(columns=[loaded.target], errors="ignore").rename(columns={target: loaded.target})
-    outputs = loaded.model.predict(loaded.preprocessor.transform(frame))
+    outputs = loaded.model.predict(loaded.preprocessor.transform_inputs(frame))
     metrics = pipeline.score(loaded.preprocessor, frame, outputs)
     if as_json:
         echo_json({**metrics, "task": loaded.task, "target": str(target), "n_rows": len(frame)})

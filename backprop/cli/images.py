@@ -48,7 +48,7 @@ from backprop.io import atomic_write_bytes
 
 __all__ = [
     "IMAGE_SUFFIXES", "DEFAULT_CONV", "ImageSize", "ImageSet", "ImageTransform", "ImageModel", "is_image_data",
-    "read_training_images", "read_images_to_predict", "build_conv_net", "image_options", "train_on_images",
+    "read_training_images", "read_labelled_images", "read_images_to_predict", "image_model", "build_conv_net", "image_options", "train_on_images",
     "load_image_model", "predictions_frame", "predict_images", "TABLE_OPTIONS",
 ]
 
@@ -178,7 +178,9 @@ def _hw(shape) -> str:
     return f"{shape[0]}×{shape[1]}"
 
 
-def _read_folder_for_training(folder: Path, size) -> ImageSet:
+def _read_folder_for_training(folder: Path, size, mode: str | None = None, model_size=None) -> ImageSet:
+    """The pictures of a class-subfolder folder with their labels; ``mode`` ("L", "RGB") and
+    ``model_size`` are a trained model's (None when training: the pictures decide)."""
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     loose = [f.name for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
     if loose:
@@ -195,9 +197,10 @@ def _read_folder_for_training(folder: Path, size) -> ImageSet:
         raise CLIError(f"{folder} needs a subfolder of PNG/JPEG pictures for each class, at least two{listed}")
     Image = _pillow()
     pictures = [_open(path, Image) for path in paths]
-    mode = "L" if all(p.mode in _GREY_MODES for p in pictures) else "RGB"
+    if mode is None:
+        mode = "L" if all(p.mode in _GREY_MODES for p in pictures) else "RGB"
     names = [str(path.relative_to(folder)) for path in paths]
-    return ImageSet(_pixels(pictures, names, mode, size), names, labels, "files")
+    return ImageSet(_pixels(pictures, names, mode, size, model_size), names, labels, "files")
 
 
 def _read_npz(path: Path, need_labels: bool) -> ImageSet:
@@ -237,6 +240,25 @@ def read_training_images(path, resize=None) -> ImageSet:
     if resize is not None:
         raise CLIError("--resize applies to picture files; resize X before saving the .npz")
     return _read_npz(path, need_labels=True)
+
+
+def read_labelled_images(path, transform: "ImageTransform") -> ImageSet:
+    """Labelled pictures (a class-subfolder folder, or an .npz with X and y) in a model's size and channels."""
+    path = Path(path)
+    if path.is_dir():
+        mode = "L" if transform.channels == 1 else "RGB"
+        model_size = None if transform.resize is not None else (transform.height, transform.width)
+        images = _read_folder_for_training(path, transform.resize, mode, model_size)
+    else:
+        images = _read_npz(path, need_labels=True)
+    expected = (transform.channels, transform.height, transform.width)
+    if images.X.shape[1:] != expected:
+        raise CLIError(f"{path}: X holds pictures of {_chw(images.X.shape[1:])} but the model takes {_chw(expected)}")
+    unknown = sorted(set(images.labels) - set(transform.classes))
+    if unknown:
+        raise CLIError(f"{path} has labels the model does not know: {', '.join(map(repr, unknown[:5]))}; its "
+                       f"classes are {', '.join(map(repr, transform.classes))}")
+    return images
 
 
 def read_images_to_predict(path, transform: "ImageTransform") -> ImageSet:
@@ -481,6 +503,11 @@ def load_image_model(path) -> ImageModel:
         model, metadata = load_with_metadata(path)
     except ModelFileError as error:
         raise CLIError(f"{path} is not a backprop model file: {error.problem}") from None
+    return image_model(model, metadata, path)
+
+
+def image_model(model, metadata: dict, path) -> ImageModel:
+    """The network and its image transform, from a loaded file's model and metadata (see :func:`load_image_model`)."""
     if not is_image_model(metadata):
         raise CLIError(f"{path} was not trained on pictures ('backprop train FOLDER' makes such models); "
                        "give it a table to predict on")

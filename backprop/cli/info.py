@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from backprop.cli import pipeline
+from backprop.cli import image_reports, images
 from backprop.cli.output import echo_json
 
 __all__ = ["info_command", "layer_rows"]
@@ -41,8 +41,15 @@ def layer_rows(model) -> list[dict]:
 @click.argument("model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the description as one JSON object.")
 def info_command(model: Path, as_json: bool) -> None:
-    """Describe MODEL: its layers, their shapes and parameter counts, and its preprocessing."""
-    loaded = pipeline.load_model_file(model)
+    """Describe MODEL: its layers, their shapes and parameter counts, and its preprocessing.
+
+    For a model of pictures: the summary table with each layer's output shape for one
+    picture, its classes and its per-channel standardisation.
+    """
+    loaded = image_reports.load_either(model)
+    if isinstance(loaded, images.ImageModel):
+        image_reports.describe_image_model(loaded, model, as_json, _training_line)
+        return
     rows = layer_rows(loaded.model)
     total = loaded.model.num_parameters()
     preprocessing = loaded.preprocessor.describe()

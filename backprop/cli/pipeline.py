@@ -73,12 +73,18 @@ def load_model_file(path) -> LoadedModel:
     """
     from backprop.io import ModelFileError
     from backprop.models import load_with_metadata
-    from backprop.cli.preprocessing import TabularPreprocessor
 
     try:
         model, metadata = load_with_metadata(path)
     except ModelFileError as error:
         raise CLIError(f"{path} is not a backprop model file: {error.problem}") from None
+    return tabular_model(model, metadata, path)
+
+
+def tabular_model(model, metadata: dict, path) -> LoadedModel:
+    """The model and its preprocessing, from a loaded file's model and metadata (see :func:`load_model_file`)."""
+    from backprop.cli.preprocessing import TabularPreprocessor
+
     config = metadata.get("preprocessing")
     if not isinstance(config, dict) and isinstance(metadata, dict) and "images" in metadata:
         raise CLIError(f"{path} is a model of pictures: 'backprop predict {path} FOLDER' runs it on a folder of "
@@ -117,8 +123,12 @@ def _check_widths(model, preprocessor, path) -> None:
     Checked before any row is transformed, so a crafted config cannot make
     ``transform`` allocate more than the network itself (which the file holds).
     """
+    from backprop.cli.embedding_inputs import check_model_inputs
+
     width_in, width_out = _model_widths(model)
     n_features = preprocessor.n_features_out  # a sum over the columns' counts: nothing is built
+    if check_model_inputs(model, preprocessor, path):  # embedded columns: a Concat of inputs, checked there
+        width_in = None
     if width_in is not None and width_in != n_features:
         raise CLIError(f"{path}: the preprocessing makes {n_features} inputs but the network takes {width_in}")
     n_outputs = len(preprocessor.classes) if preprocessor.task == "classification" else 1

@@ -23,7 +23,7 @@ def predictions_frame(loaded: pipeline.LoadedModel, frame):
     from backprop.training import predict_proba
 
     preprocessor = loaded.preprocessor
-    X = preprocessor.transform(frame)
+    X = preprocessor.transform_inputs(frame)
     if preprocessor.task == "regression":
         values = preprocessor.inverse_transform_target(loaded.model.predict(X))
         return pd.DataFrame({str(preprocessor.target): values}, index=frame.index)

@@ -51,18 +51,32 @@ MAX_FEATURES = 1_000_000  # the network's input width
 MAX_NAME_LENGTH = 1_000  # column names, categories and string labels, in characters
 
 _CONFIG_TYPE = "TabularPreprocessor"
-_CONFIG_VERSION = 2  # 2 added date/time columns and dropped identifier columns
-_READABLE_VERSIONS = (1, 2)
+_CONFIG_VERSION = 3  # 2 added date/time columns and dropped identifier columns; 3 embedded columns
+_READABLE_VERSIONS = (1, 2, 3)
 _DESCRIBE_MAX_VALUES = 8  # categories/classes listed by describe() before "..."
 
 # The keys a fitted config holds, per column kind and per target task (exactly these).
 _COLUMN_KEYS = {"numeric": ("name", "kind", "mean", "std", "n_missing"),
                 "categorical": ("name", "kind", "categories", "n_missing"),
+                "embedded": ("name", "kind", "categories", "n_missing"),
                 "datetime": ("name", "kind", "parts", "year_mean", "year_std", "n_missing"),
                 "time": ("name", "kind", "n_missing")}
 _TARGET_KEYS = {"classification": ("name", "task", "classes"),
                 "regression": ("name", "task", "standardized", "mean", "std")}
 _DROPPED_KEYS = ("name", "reason", "n_values")
+
+
+FEATURES_BRANCH = "features"
+"""The name of the input that holds the matrix of ``transform`` when some columns are embedded."""
+
+UNKNOWN_CODE = 0
+"""The code of a category an embedded column never saw in training (its categories are 1, 2, ...)."""
+
+
+def embedded_branch(index: int) -> str:
+    """The input name of the ``index``-th embedded column: ``"e0"``, ``"e1"``, ... (column names may
+    hold any character; input names must be identifiers)."""
+    return f"e{index}"
 
 
 class IdentifierColumnWarning(UserWarning):
@@ -271,6 +285,12 @@ class TabularPreprocessor:
       same category). A **missing** cell is its own category, ``"<missing>"``, if
       the training data had any; a category never seen in training (including
       ``"<missing>"`` when training had no missing cells) encodes as an all-zero row.
+    * **Embedded** columns: with ``embed_above=K``, a categorical column with more than K
+      categories is not one-hot encoded but mapped to integer codes, category j of the
+      sorted categories to code j + 1 and an unseen one to :data:`UNKNOWN_CODE` (0), for an
+      ``nn.Embedding(n_categories + 1, D, padding_idx=0)``: an unseen category gets the zero
+      vector, as one-hot gives it the zero row. :meth:`transform` leaves these columns out;
+      :meth:`transform_inputs` returns ``{"features": transform(frame), "e0": codes, ...}``.
     * **Date and time** columns (datetime dtypes, or text whose every value is a
       year-first date such as ``2012-01-31`` or ``2012-01-31 08:15:00+02:00``, or a
       time of day such as ``08:15``) become numbers: the fractional year,
@@ -321,13 +341,18 @@ class TabularPreprocessor:
             in :meth:`inverse_transform_target`). Ignored for classification.
         keep_id_columns: One-hot encode identifier-like text columns instead of
             dropping them.
+        embed_above: Encode categorical columns with more than this many categories as
+            integer codes for an embedding instead of one-hot; None (the default): one-hot
+            for all.
     """
 
-    def __init__(self, categorical=None, standardize_target: bool = True, keep_id_columns: bool = False):
+    def __init__(self, categorical=None, standardize_target: bool = True, keep_id_columns: bool = False,
+                 embed_above: int | None = None):
         # Like scikit-learn estimators: store the arguments, validate them in fit.
         self.categorical = categorical
         self.standardize_target = standardize_target
         self.keep_id_columns = keep_id_columns
+        self.embed_above = embed_above
         self._columns = None  # list of dicts, one per input column, once fitted
         self._target = None  # dict describing the target, or None
         self._dropped = []  # identifier-like columns fit left out
@@ -368,6 +393,7 @@ class TabularPreprocessor:
         for option in ("standardize_target", "keep_id_columns"):
             if not isinstance(getattr(self, option), (bool, np.bool_)):
                 raise TypeError(f"{option} must be True or False, got {getattr(self, option)!r}")
+        _check_embed_above(self.embed_above, TypeError)
         for name in frame.columns:
             _check_column_name(name)
         duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
@@ -396,6 +422,9 @@ class TabularPreprocessor:
                     "and looks like an identifier, so it was dropped (keep it with --keep-id-columns, "
                     "or keep_id_columns=True)"), stacklevel=2)
             else:
+                if column["kind"] == "categorical" and self.embed_above is not None \
+                        and len(column["categories"]) > self.embed_above:
+                    column["kind"] = "embedded"
                 columns.append(column)
         if not columns:
             raise ValueError(f"frame has no feature columns left after dropping the identifier-like "
@@ -546,7 +575,7 @@ class TabularPreprocessor:
                 blocks.append(self._transform_numeric(series, column)[:, None])
             elif column["kind"] == "categorical":
                 blocks.append(self._transform_categorical(series, column))
-            else:
+            elif column["kind"] != "embedded":  # (codes: transform_inputs)
                 blocks.append(self._transform_dates(series, column))
         if not blocks:
             return np.zeros((len(frame), 0), dtype=np.float32)
@@ -568,6 +597,29 @@ class TabularPreprocessor:
             raise ValueError(f"column {column['name']!r} contains infinite values")
         values = np.where(np.isnan(values), column["mean"], values)
         return (values - column["mean"]) / column["std"]
+
+    def transform_inputs(self, frame):
+        """What the network takes: :meth:`transform`'s matrix, or, when some columns are embedded,
+        ``{"features": matrix, "e0": codes, "e1": ...}`` (``"features"`` left out when every column
+        is embedded), the codes int64 of shape (n_rows,) (see :data:`UNKNOWN_CODE`).
+
+        Raises:
+            ValueError: as :meth:`transform`.
+        """
+        matrix = self.transform(frame)
+        embedded = [c for c in self._columns if c["kind"] == "embedded"]
+        if not embedded:
+            return matrix
+        inputs = {FEATURES_BRANCH: matrix} if matrix.shape[1] else {}
+        for index, column in enumerate(embedded):
+            inputs[embedded_branch(index)] = self._category_codes(frame[column["name"]], column)
+        return inputs
+
+    @staticmethod
+    def _category_codes(series, column) -> np.ndarray:
+        index = {category: j + 1 for j, category in enumerate(column["categories"])}
+        return np.fromiter((index.get(key, UNKNOWN_CODE) for key in _category_keys(series)),
+                           dtype=np.int64, count=len(series))
 
     @staticmethod
     def _transform_categorical(series, column) -> np.ndarray:
@@ -732,9 +784,18 @@ class TabularPreprocessor:
                 names.extend(f"{column['name']}={category}" for category in column["categories"])
             elif column["kind"] == "datetime":
                 names.extend(_datetime_feature_names(column["name"], column["parts"]))
-            else:
+            elif column["kind"] == "time":
                 names.extend(_datetime_feature_names(column["name"], ["timeofday"]))
         return names
+
+    @property
+    def embedded_columns(self) -> list[dict]:
+        """The embedded columns, in input order: ``{"name", "input", "n_codes"}`` each, ``n_codes`` =
+        the number of categories + 1 (code 0: unseen)."""
+        self._require_fitted()
+        embedded = [c for c in self._columns if c["kind"] == "embedded"]
+        return [{"name": c["name"], "input": embedded_branch(index), "n_codes": len(c["categories"]) + 1}
+                for index, c in enumerate(embedded)]
 
     @property
     def n_features_out(self) -> int:
@@ -787,6 +848,7 @@ class TabularPreprocessor:
             "categorical": categorical,
             "standardize_target": bool(self.standardize_target),
             "keep_id_columns": bool(self.keep_id_columns),
+            "embed_above": self.embed_above,
             # Deep copies: editing the returned dict must not change this preprocessor.
             "columns": copy.deepcopy(self._columns),
             "dropped": copy.deepcopy(self._dropped),
@@ -823,6 +885,8 @@ class TabularPreprocessor:
         for option in ("standardize_target", "keep_id_columns"):
             if not isinstance(config.get(option, False), bool):
                 raise _malformed(f"{option!r} must be true or false, got {_short(config[option])}")
+        embed_above = config.get("embed_above")
+        _check_embed_above(embed_above, ValueError)
         columns, target = config["columns"], config["target"]
         dropped = config.get("dropped", [])
         if columns is None:
@@ -835,7 +899,7 @@ class TabularPreprocessor:
                 _check_target(target, {column["name"] for column in columns})
         preprocessor = cls(categorical=None if categorical is None else list(categorical),
                            standardize_target=config["standardize_target"],
-                           keep_id_columns=config.get("keep_id_columns", False))
+                           keep_id_columns=config.get("keep_id_columns", False), embed_above=embed_above)
         preprocessor._columns = copy.deepcopy(columns)
         preprocessor._target = copy.deepcopy(target)
         preprocessor._dropped = copy.deepcopy(dropped)
@@ -861,6 +925,10 @@ class TabularPreprocessor:
                         f"({_format_values(categories)}); unseen values -> all zeros")
                 if column["n_missing"]:
                     line += f"; {column['n_missing']} missing at fit, counted as {MISSING_CATEGORY!r}"
+            elif column["kind"] == "embedded":
+                categories = column["categories"]
+                line = (f"{name}: categorical, embedded: codes 1..{len(categories)} for {len(categories)} value(s) "
+                        f"({_format_values(categories)}); unseen values -> code 0")
             else:
                 parts = column.get("parts", ["timeofday"])
                 what = "date" if column["kind"] == "datetime" else "time"
@@ -900,6 +968,8 @@ def _n_features(column: dict) -> int:
         return 1
     if column["kind"] == "categorical":
         return len(column["categories"])
+    if column["kind"] == "embedded":
+        return 0  # a code, in its own input (transform_inputs)
     if column["kind"] == "datetime":
         return sum(1 if part == "year" else 2 for part in column["parts"])
     return 2  # a time of day: sin and cos
@@ -975,7 +1045,7 @@ def _check_columns(columns) -> None:
         if kind == "numeric":
             _check_number(column["mean"], f"the mean of {where}")
             _check_number(column["std"], f"the std of {where}", positive=True)
-        elif kind == "categorical":
+        elif kind in ("categorical", "embedded"):
             categories = column["categories"]
             _check_list(categories, MAX_CATEGORIES, f"the categories of {where}")
             for category in categories:
@@ -997,6 +1067,16 @@ def _check_columns(columns) -> None:
         n_features += _n_features(column)
     if n_features > MAX_FEATURES:
         raise _malformed(f"the columns make {n_features} features, more than the {MAX_FEATURES} allowed")
+
+
+def _check_embed_above(value, error) -> None:
+    """None or a positive int (``error``: TypeError for an argument, ValueError for a config)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 1 <= value <= 2**31:
+        if error is ValueError:
+            raise _malformed(f"'embed_above' must be null or a positive integer, got {_short(value)}")
+        raise TypeError(f"embed_above must be None or a positive integer, got {value!r}")
 
 
 def _check_dropped(dropped) -> None:

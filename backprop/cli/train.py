@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from backprop.cli import images, pipeline
+from backprop.cli import embedding_inputs, images, pipeline
 from backprop.cli.errors import CLIError
 from backprop.cli.output import echo_json, format_number
 from backprop.datasets.registry import LOADERS
@@ -96,6 +96,8 @@ class TrainSettings:
     drop: tuple[str, ...] = ()
     categorical: tuple[str, ...] = ()
     keep_id_columns: bool = False
+    embed_above: int | None = None  # None: one-hot encode every categorical column
+    embedding_dim: int | None = None  # None: auto (fastai's rule per column)
     drop_missing_target: bool = False
     sep: str | None = None  # None: sniffed
     encoding: str | None = None  # None: UTF-8, else cp1252/latin-1 with a warning
@@ -200,16 +202,19 @@ def _drop_missing_target(frame, target, settings: TrainSettings):
 # -------------------------------------------------------------------------- model
 
 
-def build_model(n_in: int, n_out: int, settings: TrainSettings):
+def build_model(n_in: int, n_out: int, settings: TrainSettings, front=None):
     """Dense layers of ``settings.hidden`` sizes with the activation (+ Dropout), then a linear output.
 
     The output layer has no activation: logits for classification (the softmax
-    lives in the loss), the standardised value for regression.
+    lives in the loss), the standardised value for regression. ``front``: a first
+    layer and the width it outputs (the Concat of embedded columns), or None.
     """
     from backprop.nn import Dense, Dropout, L2, Sequential
 
     regularizer = L2(settings.l2) if settings.l2 > 0 else None
     layers, width = [], n_in
+    if front is not None:
+        layers, width = [front[0]], front[1]
     for size in settings.hidden:
         layers.append(Dense(width, size, activation=settings.activation, weight_regularizer=regularizer))
         if settings.dropout > 0:
@@ -284,7 +289,7 @@ def fit_network(model, X_train, y_train, settings: TrainSettings, task: str):
     from backprop.training.callbacks import TerminateOnNaN
 
     loss = _training_loss(settings.loss, task)
-    schedule = training_schedule(settings, len(X_train), task)
+    schedule = training_schedule(settings, embedding_inputs.n_rows(X_train), task)
     nan_guard = TerminateOnNaN()
     callbacks = _callbacks(settings, schedule) + [nan_guard]
     started = time.perf_counter()
@@ -326,11 +331,11 @@ def run_training(settings: TrainSettings) -> TrainResult:
                                                 stratify=task == "classification")
     train_frame, test_frame = frame.iloc[train_rows], frame.iloc[test_rows]
     preprocessor = TabularPreprocessor(categorical=list(settings.categorical),
-                                       keep_id_columns=settings.keep_id_columns)
+                                       keep_id_columns=settings.keep_id_columns, embed_above=settings.embed_above)
     preprocessor.fit(train_frame, target=target, task=task)
-    X_train = preprocessor.transform(train_frame)
+    X_train = preprocessor.transform_inputs(train_frame)  # a matrix, or a dict with the embedded columns' codes
     y_train = preprocessor.transform_target(train_frame[target])
-    X_test = preprocessor.transform(test_frame)
+    X_test = preprocessor.transform_inputs(test_frame)
     n_out = len(preprocessor.classes) if task == "classification" else 1
     if task == "regression":
         y_train = y_train[:, None]  # (n, 1), the shape of the network's output
@@ -338,7 +343,8 @@ def run_training(settings: TrainSettings) -> TrainResult:
     _training_loss(settings.loss, task)  # a --loss that does not suit the task fails before the model is built
     _give_probe(settings, X_train, y_train)
     backprop.manual_seed(settings.seed)
-    model = build_model(X_train.shape[1], n_out, settings)
+    model = build_model(preprocessor.n_features_out, n_out, settings,
+                        front=embedding_inputs.input_layer(preprocessor, settings.embedding_dim))
     history, schedule, seconds = fit_network(model, X_train, y_train, settings, task)
 
     metrics = pipeline.score(preprocessor, test_frame, model.predict(X_test))
@@ -347,7 +353,11 @@ def run_training(settings: TrainSettings) -> TrainResult:
         "source": source, "target": str(target), "task": task,
         "n_rows": n_rows, "n_dropped_missing_target": n_missing_target,
         "n_train": len(train_rows), "n_test": len(test_rows),
-        "n_features": int(X_train.shape[1]), "n_outputs": n_out,
+        "n_features": embedding_inputs.width_text(X_train), "n_outputs": n_out,
+        "embedded_columns": [{"name": str(column["name"]), "categories": column["n_codes"] - 1, "dim": dim}
+                             for column, dim in zip(preprocessor.embedded_columns,
+                                                    embedding_inputs.embedding_dims(preprocessor,
+                                                                                    settings.embedding_dim))],
         "date_columns": preprocessor.date_columns,
         "dropped_columns": [column["name"] for column in preprocessor.dropped_columns],
         "epochs": schedule.epochs, "epochs_auto": schedule.auto, "early_stopping_patience": schedule.patience,
@@ -374,7 +384,7 @@ def _give_probe(settings: TrainSettings, X_train, y_train) -> None:
 
     for callback in settings.extra_callbacks:
         if isinstance(callback, GradientMonitor) and callback.probe is None:
-            callback.probe = (X_train[:callback.probe_size], y_train[:callback.probe_size])
+            callback.probe = (embedding_inputs.first_rows(X_train, callback.probe_size), y_train[:callback.probe_size])
 
 
 @contextlib.contextmanager
@@ -441,6 +451,12 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
 @click.option("--keep-id-columns", is_flag=True,
               help=f"One-hot encode text columns with more than {ID_LIKE_MIN_VALUES} distinct values in over "
                    f"{ID_LIKE_RATIO:.0%} of the rows (names, ids), which are dropped by default.")
+@click.option("--embed-above", type=click.IntRange(min=1), default=None, metavar="K",
+              help="Embed categorical columns with more than K categories (an nn.Embedding each, unseen "
+                   "categories -> a zero vector) instead of one-hot encoding them.")
+@click.option("--embedding-dim", type=embedding_inputs.EmbeddingDim(), default="auto", show_default=True,
+              help="With --embed-above: the length of each embedding; auto: min(50, round(1.6·n^0.56)) for "
+                   "n categories (fastai's rule).")
 @click.option("--drop-missing-target", is_flag=True,
               help="Drop the rows whose target is missing (refused by default) and report how many.")
 @pipeline.table_format_options
@@ -564,6 +580,8 @@ def _column_notes(summary: dict) -> list[str]:
     if summary["dropped_columns"]:
         names = ", ".join(repr(name) for name in summary["dropped_columns"])
         lines.append(f"dropped: {names}: identifier-like text (--keep-id-columns keeps it)")
+    for column in summary.get("embedded_columns", ()):
+        lines.append(f"embedded: {column['name']!r}: {column['categories']} categories -> {column['dim']} numbers each")
     return lines
 
 
@@ -578,7 +596,11 @@ def _epochs_text(summary: dict) -> str:
 
 
 def _architecture(summary: dict, settings: TrainSettings) -> str:
-    sizes = [summary["n_features"], *settings.hidden, summary["n_outputs"]]
+    embedded = summary.get("embedded_columns") or []
+    first = summary["n_features"]
+    if embedded:  # one code per embedded column in, its D numbers out
+        first = f"{first - len(embedded)} + {sum(c['dim'] for c in embedded)} embedded"
+    sizes = [first, *settings.hidden, summary["n_outputs"]]
     extras = [settings.activation] if settings.hidden else []
     if settings.dropout:
         extras.append(f"dropout {settings.dropout}")

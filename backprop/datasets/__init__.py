@@ -13,12 +13,13 @@ from backprop.datasets.bundled import load_breast_cancer, load_diabetes, load_di
 from backprop.datasets.dataset import Dataset
 from backprop.datasets.housing import ZIP_CODES, housing_price, make_housing
 from backprop.datasets.registry import list_datasets, load
+from backprop.datasets.shops import make_shops
 from backprop.datasets.split import train_test_split
 
 __all__ = [
     "Dataset",
     "load_iris", "load_digits", "load_breast_cancer", "load_diabetes",
     "make_housing", "housing_price", "ZIP_CODES",
-    "make_ball_images", "train_test_split",
+    "make_shops", "make_ball_images", "train_test_split",
     "list_datasets", "load",
 ]

@@ -10,6 +10,8 @@ from backprop.datasets.bundled import (
 from backprop.datasets.dataset import Dataset
 from backprop.datasets.housing import FEATURE_NAMES as HOUSING_FEATURES
 from backprop.datasets.housing import make_housing
+from backprop.datasets.shops import NUMERIC_FEATURES as SHOPS_NUMERIC
+from backprop.datasets.shops import make_shops
 
 __all__ = ["list_datasets", "load", "resolve_name", "LOADERS"]
 
@@ -20,6 +22,7 @@ LOADERS = {
     "breast_cancer": load_breast_cancer,
     "diabetes": load_diabetes,
     "housing": make_housing,
+    "shops": make_shops,
 }
 
 
@@ -53,6 +56,16 @@ def list_datasets() -> list[dict]:
         "n_classes": None,
         "description": "Synthetic house prices (k$) from size, bedrooms, zip code and wealth, "
                        "the course notes' example.",
+        "generated": True,
+    })
+    records.append({
+        "name": "shops",
+        "task": "classification",
+        "n_samples": 20000,
+        "n_features": 1 + len(SHOPS_NUMERIC),
+        "n_classes": 2,
+        "description": "Synthetic shop visits: a purchase from 2000 shops (a high-cardinality categorical "
+                       "column) and four numeric columns.",
         "generated": True,
     })
     return records

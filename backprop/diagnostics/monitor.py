@@ -4,14 +4,15 @@ The notes list what goes wrong when training deep networks: gradients that
 vanish on their way back through saturated sigmoids (δ^m = f′(z^m) ∘ (W^(m+1))ᵀ δ^(m+1)
 shrinks by f′ ≤ 1/4 per sigmoid layer), gradients that explode, neurons that
 stay identical because they started identical (symmetry), and a learning rate
-so high that the loss rises. The monitor records, per Dense layer m and per epoch:
+so high that the loss rises. The monitor records, per layer m with weights (Dense,
+Conv1d, Conv2d: a layer with a :meth:`~backprop.nn.Module.traced_form`) and per epoch:
 
 * ``grad_norm``: ‖∂J/∂W^m‖ (Frobenius), the mean over the epoch's steps of the
   gradients the optimiser used;
 * ``update_ratio``: ‖ΔW^m‖ / ‖W^m‖, how much the epoch changed the weights
   (about 1e-3 per step is healthy; near 1 the weights are being thrown around);
-* with a probe batch: ``dead_relu``, the share of ReLU units that output 0 for
-  every example of the probe batch, and ``saturated``, the share of sigmoid
+* with a probe batch: ``dead_relu``, the share of ReLU units (a conv layer's units are its
+  channels, at every position) that output 0 for every example of the probe batch, and ``saturated``, the share of sigmoid
   activations with a < 0.01 or a > 0.99 and of tanh activations with |a| > 0.99
   (over units and probe examples), where f′ is below 0.01 (sigmoid) or 0.02 (tanh).
 
@@ -114,9 +115,9 @@ class GradientMonitor(Callback):
     # ------------------------------------------------------------------ hooks
     def on_train_begin(self, logs=None):
         self._groups, self._traceable = _watched_layers(self.model)
-        self.layers = [(f"layer {m}", _describe(dense, acts)) for m, (dense, acts) in enumerate(self._groups, 1)]
+        self.layers = [(f"layer {m}", _describe(group)) for m, group in enumerate(self._groups, 1)]
         names = [name for name, _ in self.layers]
-        self.weight_sizes = [dense.W.data.size for dense, _ in self._groups]
+        self.weight_sizes = [group.layer.W.data.size for group in self._groups]
         if not self.history or set(self.history["grad_norm"]) != set(names):
             # A first fit, or a monitor reused on another network: start a fresh record.
             self.history = {"grad_norm": {n: [] for n in names}, "update_ratio": {n: [] for n in names},
@@ -132,12 +133,12 @@ class GradientMonitor(Callback):
             self._check_activation_growth("before training")
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start_weights = [np.array(dense.W.data, dtype=np.float64) for dense, _ in self._groups]
+        self._start_weights = [np.array(group.layer.W.data, dtype=np.float64) for group in self._groups]
         self._grad_sums = np.zeros(len(self._groups))
         self._grad_steps = 0
 
     def on_batch_end(self, batch, logs=None):
-        grads = [dense.W.grad for dense, _ in self._groups]
+        grads = [group.layer.W.grad for group in self._groups]
         if all(g is not None for g in grads):
             norms = [_norm(g) for g in grads]
             self._grad_sums += norms
@@ -166,8 +167,8 @@ class GradientMonitor(Callback):
             norms = [math.nan] * len(self._groups)
         for (name, _), value in zip(self.layers, norms):
             self.history["grad_norm"][name].append(float(value))
-        for (name, _), (dense, _), start in zip(self.layers, self._groups, self._start_weights):
-            self.history["update_ratio"][name].append(_ratio(_norm(dense.W.data - start), _norm(start)))
+        for (name, _), group, start in zip(self.layers, self._groups, self._start_weights):
+            self.history["update_ratio"][name].append(_ratio(_norm(group.layer.W.data - start), _norm(start)))
         if self._probe is not None:
             self._record_activations()
         loss = (logs or {}).get("loss")
@@ -198,27 +199,20 @@ class GradientMonitor(Callback):
                 # A loss the Trainer cannot encode labels for (e.g. the scikit-learn front's
                 # own cost): the unit statistics need only the inputs.
                 target = None
-                X = np.asarray(X, dtype=self._groups[0][0].W.data.dtype)
+                X = np.asarray(X, dtype=self._groups[0].layer.W.data.dtype)
         else:
-            X = X.astype(self._groups[0][0].W.data.dtype, copy=False)
+            X = X.astype(self._groups[0].layer.W.data.dtype, copy=False)
         return X, target
 
     def _probe_forward(self):
         """(z, a) of each layer on the probe batch, in evaluation mode and without a graph."""
-        from backprop.engine.ops.linear import linear
-        from backprop.engine.tensor import Tensor, no_grad
+        from backprop.diagnostics.trace import _forward
+        from backprop.engine.tensor import no_grad
 
         X, _ = self._probe
-        out = []
         with no_grad():
-            a = Tensor(X)
-            for dense, acts in self._groups:
-                z = linear(a, dense.W, dense.b)
-                a = z
-                for act in acts:
-                    a = act(a)
-                out.append((z.data, a.data))
-        return out
+            kept, _ = _forward(self._groups, X, X.dtype, copies=False)
+        return [(k["z"].data, k["a"].data) for k in kept]
 
     def _probe_gradient_norms(self) -> list:
         X, target = self._probe
@@ -232,13 +226,13 @@ class GradientMonitor(Callback):
         return [_norm(k["W"].grad) if k["W"].grad is not None else 0.0 for k in kept]
 
     def _record_activations(self):
-        for (name, _), (dense, acts), (z, a) in zip(self.layers, self._groups, self._probe_forward()):
-            kinds = [act.name for act in acts]
+        for (name, _), group, (z, a) in zip(self.layers, self._groups, self._probe_forward()):
+            kinds = [act.name for act in group.acts]
             if not kinds:
                 continue
             last = kinds[-1]
             if last == "relu":
-                dead = float(np.mean(np.all(a <= 0, axis=0)))
+                dead = float(np.mean(_dead_units(a)))
                 self.history["dead_relu"].setdefault(name, []).append(dead)
             elif last == "sigmoid":
                 share = float(np.mean((a < SIGMOID_SATURATION) | (a > 1 - SIGMOID_SATURATION)))
@@ -258,11 +252,11 @@ class GradientMonitor(Callback):
 
     def _check_symmetry(self):
         self._symmetric = None
-        for m, (dense, _) in enumerate(self._groups, 1):
-            W = dense.W.data
+        for m, group in enumerate(self._groups, 1):
+            W = group.layer.W.data
             if W.shape[0] < 2:
                 continue
-            b = None if dense.b is None else dense.b.data
+            b = None if group.layer.b is None else group.layer.b.data
             same_rows = np.all(W == W[:1]) and (b is None or np.all(b == b[0]))
             if same_rows:
                 what = "all zero" if not np.any(W) else "all equal" if np.all(W == W.flat[0]) else "identical"
@@ -276,7 +270,7 @@ class GradientMonitor(Callback):
 
     def _check_no_gradient(self):
         """A step activation has f′(z) = 0 for every z: δ is 0 there and in every layer before it."""
-        steps = [m for m, (_, acts) in enumerate(self._groups, 1) if any(act.name == "step" for act in acts)]
+        steps = [m for m, group in enumerate(self._groups, 1) if any(act.name == "step" for act in group.acts)]
         if not steps:
             return
         m = steps[-1]
@@ -313,10 +307,10 @@ class GradientMonitor(Callback):
         if self._probe is None:
             return None
         dead, relu_units, saturated, squashed = 0.0, 0, 0.0, 0
-        for (_, acts), (_, a) in zip(self._groups, self._probe_forward()):
-            last = acts[-1].name if acts else "identity"
+        for group, (_, a) in zip(self._groups, self._probe_forward()):
+            last = group.acts[-1].name if group.acts else "identity"
             if last == "relu":
-                dead += float(np.sum(np.all(a <= 0, axis=0)))
+                dead += float(np.sum(_dead_units(a)))
                 relu_units += a.shape[1]
             elif last == "sigmoid":
                 saturated += float(np.sum((a < SIGMOID_SATURATION) | (a > 1 - SIGMOID_SATURATION)))
@@ -335,7 +329,7 @@ class GradientMonitor(Callback):
         if shares is not None and shares[0] >= self.dead_share:
             return ("Most ReLUs are dead (a = 0, so f′ = 0, for every probe example): lower the learning rate, "
                     "use He initialisation, or LeakyReLU.")
-        hidden = [acts[-1].name if acts else "identity" for _, acts in self._groups[:-1]]
+        hidden = [group.acts[-1].name if group.acts else "identity" for group in self._groups[:-1]]
         if hidden and all(name in ("relu", "leaky_relu") for name in hidden):
             return ("The network already uses ReLU: check the initialisation's scale (He: σ = √(2/n_in)), "
                     "or add batch normalisation.")
@@ -373,7 +367,7 @@ class GradientMonitor(Callback):
                     "(or batch normalisation)."
                 ))
             return
-        sizes = [dense.W.data.size for dense, _ in self._groups]
+        sizes = [group.layer.W.data.size for group in self._groups]
         first, last = norms[0] / math.sqrt(sizes[0]), norms[-1] / math.sqrt(sizes[-1])
         L = len(norms)
         if last > 0 and (first < self.vanishing_ratio * last or first < self.gradient_floor <= last):
@@ -395,7 +389,7 @@ class GradientMonitor(Callback):
         latest = {name: shares[-1] for name, shares in self.history["dead_relu"].items() if shares}
         if not latest:
             return
-        units = {name: dense.W.shape[0] for (name, _), (dense, _) in zip(self.layers, self._groups)}
+        units = {name: group.layer.W.shape[0] for (name, _), group in zip(self.layers, self._groups)}
         overall = sum(latest[n] * units[n] for n in latest) / sum(units[n] for n in latest)
         worst = max(latest, key=latest.get)
         if overall >= self.dead_share or latest[worst] == 1.0:
@@ -431,26 +425,38 @@ class GradientMonitor(Callback):
 
 
 def _watched_layers(model):
-    """``([(dense, [Activation...])], traceable)``.
+    """``([group], traceable)``: the layers with weights (a traced form), as :func:`trace` groups them.
 
-    For a Sequential of Dense and activation layers (what :func:`trace` takes), the
-    activations are grouped with their Dense layer and the probe batch can be run
-    through them. For any other model, every Dense layer is watched on its own
+    For a Sequential of such layers, activation layers and weightless ones (what :func:`trace`
+    takes), the activations are grouped with their layer and the probe batch can be run
+    through them. For any other model, every layer with a traced form is watched on its own
     (gradients, updates, symmetry) and the probe is not used.
     """
-    from backprop.diagnostics.trace import _group_layers
-    from backprop.layers.dense import Dense
+    from backprop.diagnostics.trace import _group_layers, _Group
 
     try:
         return _group_layers(model), True
     except TypeError:
-        dense = [module for module in model.modules() if isinstance(module, Dense)]
-        return [(d, [] if d.activation is None else [d.activation]) for d in dense], False
+        groups = []
+        for module in model.modules():
+            form = module.traced_form()
+            if form is not None:
+                groups.append(_Group(module, form, [] if form.activation is None else [form.activation], []))
+        return groups, False
 
 
-def _describe(dense, acts) -> str:
-    names = [act.name for act in acts if act.name != "identity"]
-    return f"{dense.W.shape[1]} → {dense.W.shape[0]}, {' then '.join(names) if names else 'identity'}"
+def _describe(group) -> str:
+    """``"2 → 3, relu"`` for a Dense layer; a conv layer's kernel too: ``"Conv2d 1 → 8, 3×3 kernel, relu"``."""
+    names = [act.name for act in group.acts if act.name != "identity"]
+    W = group.layer.W
+    what = f"{W.shape[1]} → {W.shape[0]}" if W.ndim == 2 else group.form.description
+    return f"{what}, {' then '.join(names) if names else 'identity'}"
+
+
+def _dead_units(a: np.ndarray) -> np.ndarray:
+    """Per unit (axis 1: a Dense layer's neurons, a conv layer's channels), whether a ≤ 0 for every
+    example and, for a conv layer, at every position."""
+    return np.all(a <= 0, axis=tuple(axis for axis in range(a.ndim) if axis != 1))
 
 
 def _norm(array) -> float:

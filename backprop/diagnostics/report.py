@@ -118,7 +118,7 @@ def trace_table(trace, max_items: int = 6, max_rows: int = 4) -> str:
         m = layer.index
         role = " (output)" if m == L else ""
         lines.append("")
-        lines.append(f"Layer {m}{role}: {layer.description}")
+        lines += wrap(f"Layer {m}{role}: {layer.description}", indent="")
         lines += matrix_lines(f"W^{m}", layer.W, max_items, max_rows)
         if layer.has_bias:
             lines += matrix_lines(f"b^{m}", layer.b, max_items, max_rows)
@@ -232,7 +232,7 @@ def gradient_report(monitor) -> str:
         sat = history["saturated"].get(name)
         rows.append([
             name.replace("layer ", ""),
-            _short(description.split(", ", 1)[-1], 12),
+            _short(description.rsplit(", ", 1)[-1], 12),
             format_value(norms[0]) if norms else "—",
             format_value(norms[-1]) if norms else "—",
             format_value(ratios[-1]) if ratios else "—",

@@ -1,7 +1,7 @@
 """``trace``: see every quantity of the four equations, layer by layer.
 
 For one example (or a batch) the trace records, for each layer m = 1..L of a
-Sequential network of Dense layers,
+Sequential network of Dense (or Conv1d/Conv2d) layers,
 
 * from the forward pass: a^(m−1) (the layer's input), z^m = W^m a^(m−1) + b^m,
   a^m = f(z^m) and f′(z^m);
@@ -24,7 +24,16 @@ put its 1/N into δ).
 
 A softmax is not elementwise: its f′(z) is the Jacobian diag(a) − a aᵀ, and (1)
 becomes δ^L = (diag(a) − a aᵀ) ∂J/∂a^L, which for cross-entropy simplifies to the
-famous δ^L = a^L − y. With ``loss="cross_entropy"`` the network's last Dense
+famous δ^L = a^L − y.
+
+A convolution (Conv2d, Conv1d) is traced the same way: z = W ⋆ a + b uses one small W
+at every position, so (3) and (4) sum over the positions as well as the examples (the
+sum rule across paths), ∂J/∂W[o,k,i,j] = Σ_{n,r,c} δ[n,o,r,c] a[n,k,r·s+i·d,c·s+j·d], and
+in (2) each input element collects δ · W from every window it is in. Each layer brings
+these formulas in its :meth:`~backprop.nn.Module.traced_form`; pools and Flatten between
+two layers (no weights) are passed back through with the engine's backward.
+
+With ``loss="cross_entropy"`` the network's last Dense
 layer outputs logits z^L and the loss applies the softmax; the trace shows that
 softmax as the output activation. ``binary_cross_entropy_with_logits`` likewise
 applies σ, where δ^L = σ(z^L) − y.
@@ -45,7 +54,6 @@ from typing import Optional
 import numpy as np
 
 from backprop.engine.ops.activation import Sigmoid
-from backprop.engine.ops.linear import linear
 from backprop.engine.tensor import Tensor, enable_grad, eval_mode, no_grad
 
 __all__ = ["trace", "Trace", "LayerTrace", "EQUATIONS"]
@@ -66,17 +74,19 @@ class LayerTrace:
     """The records of one layer m (examples in rows for a batch; 1-D for one example).
 
     Attributes:
-        index: m, counting Dense layers from 1 (the input is a^0 = x).
-        description: e.g. ``"Dense 2 → 3, f = sigmoid"``.
+        index: m, counting the layers with weights (Dense, Conv) from 1 (the input is a^0 = x).
+        description: e.g. ``"Dense 2 → 3, f = sigmoid"`` or ``"MaxPool2d, then Conv2d 3 → 4, 2×2 kernel, f = relu"``.
         activation: the name of f (``"identity"`` when there is none).
-        W: weights, shape (n_out, n_in).  b: bias, shape (n_out,) (zeros without bias).
-        a_prev: a^(m−1), the layer's input.
+        W: weights, shape (n_out, n_in); a conv layer's shared kernels (out_channels, in_channels, kh, kw).
+        b: bias, shape (n_out,) (zeros without bias).
+        a_prev: a^(m−1), the layer's input (after the weightless layers before it, e.g. a pool).
         z: z^m = W^m a^(m−1) + b^m.  a: a^m = f(z^m).
         df: f′(z^m), shaped like z; for a softmax the Jacobian ∂a/∂z, shape (n, n)
             for one example or (N, n, n) for a batch, entry [k, j] = ∂a_k/∂z_j.
         jacobian: True when ``df`` is a Jacobian (softmax).
         delta: δ^m = ∂J/∂z^m (the engine's, read with ``retain_grad``).
-        dW: ∂J/∂W^m (the engine's).  db: ∂J/∂b^m (the engine's; zeros without bias).
+        dW: ∂J/∂W^m (the engine's; for a conv layer summed over every position sharing W).
+        db: ∂J/∂b^m (the engine's; zeros without bias).
         dJ_da: ∂J/∂a^m (the engine's; for a softmax or sigmoid applied by the loss,
             the derivative of the loss written on the probabilities).
     """
@@ -96,6 +106,8 @@ class LayerTrace:
     db: np.ndarray
     dJ_da: Optional[np.ndarray]
     has_bias: bool = True
+    form: object = field(default=None, repr=False, compare=False)  # the layer's TracedForm
+    name: str = ""  # the layer as the table names it, e.g. "Conv2d 1 → 3, 3×3 kernel"
 
     @property
     def n_in(self) -> int:
@@ -111,7 +123,7 @@ class Trace:
     """What :func:`trace` recorded; ``print(trace)`` shows it as a table.
 
     Attributes:
-        layers: one :class:`LayerTrace` per Dense layer, input to output.
+        layers: one :class:`LayerTrace` per layer with weights (Dense, Conv), input to output.
         x: the input a^0 (one example: 1-D; a batch: rows).
         y: the target as the loss uses it (class labels become one-hot rows).
         loss: J, the data loss (without any weight penalty).
@@ -175,11 +187,14 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
     """Trace one example (x of shape (n_in,)) or a batch (rows) through ``model``.
 
     Args:
-        model: a Sequential of Dense layers, each optionally followed by activation
-            layers (ReLU, Sigmoid, Softmax...), which the trace groups with it;
-            Dropout (the identity in evaluation mode) and Flatten are passed over. A
-            single Dense layer works too.
-        x: one example (1-D) or a batch (2-D, examples in rows).
+        model: a Sequential of Dense or Conv layers (any layer with a
+            :meth:`~backprop.nn.Module.traced_form`), each optionally followed by activation
+            layers (ReLU, Sigmoid, Softmax...), which the trace groups with it; Dropout (the
+            identity in evaluation mode) is passed over, and layers without weights (pools,
+            Flatten) between them are kept as the connections from a^(m−1) to the next layer's
+            input. A single Dense layer works too.
+        x: one example (1-D; (C, H, W) for a Conv2d network) or a batch (2-D, examples in
+            rows; (N, C, H, W)).
         y: its target(s): values for regression losses, class labels or one-hot rows
             for ``cross_entropy``, 0/1 for the binary cross-entropies. Labels are
             encoded as ``fit`` encodes them (with the fit record's classes when it has some).
@@ -207,14 +222,15 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
     multiclass = isinstance(loss_fn, Loss) and loss_fn.kind == "multiclass"
     groups = _group_layers(model)
     if dtype is None:
-        dtype = groups[0][0].W.data.dtype
+        dtype = groups[0].layer.W.data.dtype
     dtype = resolve_dtype(dtype)
 
-    single = np.ndim(x) == 1 if not isinstance(x, Tensor) else x.ndim == 1
-    X, target = _prepare(model, x, y, loss, single, dtype)
+    example_ndim = groups[0].form.example_ndim
+    single = (np.ndim(x) if not isinstance(x, Tensor) else x.ndim) == example_ndim
+    X, target = _prepare(model, x, y, loss, single, dtype, example_ndim)
 
     notes = []
-    last_acts = groups[-1][1]
+    last_acts = groups[-1].acts
     in_loss = None
     if logit_activation is not None:
         if all(act.name == "identity" for act in last_acts):
@@ -234,14 +250,20 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
         _check_output(model, X, output, dtype)
 
     layers = []
-    for m, ((dense, acts), rec) in enumerate(zip(groups, layer_tensors), start=1):
-        layers.append(_layer_record(m, dense, acts, rec, single))
+    for m, (group, rec) in enumerate(zip(groups, layer_tensors), start=1):
+        layers.append(_layer_record(m, group, rec, single))
 
     if in_loss is not None:
         _fill_output_in_loss(layers[-1], in_loss, target, single)
 
-    residuals = _residuals(layers, single)
-    if any(dense.weight_regularizer is not None for dense, _ in groups if hasattr(dense, "weight_regularizer")):
+    residuals = _residuals(layers, groups, single)
+    for note in dict.fromkeys(group.form.note for group in groups if group.form.note):
+        notes.append(note)
+    for m, group in enumerate(groups[1:], start=2):
+        if group.between:
+            notes.append(f"Between layers {m - 1} and {m}: {_names(group.between)}, without weights; "
+                         f"equation (2) takes (W^{m})ᵀ δ^{m} back through them with the engine's backward.")
+    if any(getattr(group.layer, "weight_regularizer", None) is not None for group in groups):
         notes.append("J is the data loss: the weight penalty of the model is not included.")
     y_rows = np.asarray(target)
     if multiclass:
@@ -255,9 +277,23 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
 
 
 # --------------------------------------------------------------- the layers
+@dataclass
+class _Group:
+    """One traced layer m: the layer, its TracedForm, the activations applied to its z (its own f,
+    then activation layers right after it), and the layers without weights between a^(m−1) and
+    its input (pools, Flatten; ``after``: those after the last layer)."""
+
+    layer: object
+    form: object
+    acts: list
+    between: list
+    after: list = field(default_factory=list)
+
+
 def _group_layers(model) -> list:
-    """``[(dense, [Activation, ...])]``: each Dense with the activations applied to its z."""
-    from backprop.layers import Dense, Dropout, Flatten
+    """``[_Group]``: the layers with a traced form (Dense, Conv...), each with its activations and the
+    layers without weights that lead to it."""
+    from backprop.layers import Dropout
     from backprop.layers.activations import ActivationLayer
 
     def flatten(module):
@@ -268,65 +304,92 @@ def _group_layers(model) -> list:
             for child in layers:
                 yield from flatten(child)
 
-    groups = []
+    groups, pending = [], []
     for layer in flatten(model):
-        if isinstance(layer, Dense):
-            acts = [] if layer.activation is None else [layer.activation]
-            groups.append((layer, acts))
-        elif isinstance(layer, ActivationLayer):
+        form = layer.traced_form()
+        if form is not None:
+            acts = [] if form.activation is None else [form.activation]
+            groups.append(_Group(layer, form, acts, pending))
+            pending = []
+        elif isinstance(layer, Dropout):
+            continue  # the identity in evaluation mode
+        elif isinstance(layer, ActivationLayer) and not pending:
             if not groups:
-                raise TypeError(f"trace: the activation layer {layer!r} comes before any Dense layer")
-            groups[-1][1].append(layer.activation)
-        elif isinstance(layer, (Dropout, Flatten)):
-            continue  # the identity in evaluation mode (Flatten: on rows of features)
+                raise TypeError(f"trace: the activation layer {layer!r} comes before any Dense or Conv layer")
+            groups[-1].acts.append(layer.activation)
+        elif not layer.parameters() and not layer.named_buffers():
+            pending.append(layer)  # a pool, Flatten, or an activation after one: no weights to trace
         else:
             raise TypeError(
-                f"trace supports Sequential models of Dense layers and activation layers; "
-                f"found {type(layer).__name__}"
+                f"trace supports Sequential models of layers with a traced form (Dense, Conv1d, Conv2d), "
+                f"activation layers and layers without weights (pools, Flatten); found {type(layer).__name__}"
             )
     if not groups:
-        raise TypeError("trace: the model has no Dense layer")
-    for index, (_, acts) in enumerate(groups):
-        for position, act in enumerate(acts):
-            if act.name == "softmax" and position != len(acts) - 1:
+        raise TypeError("trace: the model has no Dense or Conv layer")
+    groups[-1].after = pending
+    for index, group in enumerate(groups):
+        for position, act in enumerate(group.acts):
+            if act.name == "softmax" and position != len(group.acts) - 1:
                 raise TypeError(f"trace: layer {index + 1} applies an activation after softmax")
     return groups
 
 
-def _prepare(model, x, y, loss, single: bool, dtype):
+def _names(layers) -> str:
+    names = [type(layer).__name__ for layer in layers]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _prepare(model, x, y, loss, single: bool, dtype, example_ndim: int = 1):
     """(X as rows, target as the loss takes it), encoded exactly as ``fit`` encodes them."""
     from backprop.training.loop import Trainer
 
     X = np.asarray(x.data if isinstance(x, Tensor) else x)
     if single:
-        X = X.reshape(1, -1)
+        X = X[None]
         y = np.asarray(y.data if isinstance(y, Tensor) else y)
         y = y.reshape(1, -1) if y.ndim >= 1 and y.size > 1 else y.reshape(1)
-    elif X.ndim != 2:
-        raise ValueError(f"trace: x must be one example (1-D) or a batch (2-D), got shape {X.shape}")
+    elif X.ndim != example_ndim + 1:
+        raise ValueError(f"trace: x must be one example ({example_ndim}-D) or a batch ({example_ndim + 1}-D), "
+                         f"got shape {X.shape}")
     prepared = Trainer(model, loss=loss, optimizer=None, verbose=0).prepare(X, y)
     return prepared.X.astype(dtype, copy=False), prepared.target
 
 
 def _forward_backward(groups, X, target, loss_fn, dtype):
     """Forward with engine ops on copies of W and b, then J.backward(); keeps z, a, W, b tensors."""
-    a_prev = Tensor(X)
-    kept = []
-    for dense, acts in groups:
-        W = Tensor(np.array(dense.W.data, dtype=dtype), requires_grad=True)
-        b = None if dense.b is None else Tensor(np.array(dense.b.data, dtype=dtype), requires_grad=True)
-        z = linear(a_prev, W, b).retain_grad()
-        a = z
-        for act in acts:
-            a = act(a)
-        if a is not z:
-            a.retain_grad()
-        kept.append({"a_prev": a_prev, "W": W, "b": b, "z": z, "a": a})
-        a_prev = a
-    output = a_prev
+    kept, output = _forward(groups, X, dtype, copies=True)
     J = loss_fn(output, target)
     J.backward()
     return J, output, kept
+
+
+def _forward(groups, X, dtype, *, copies: bool):
+    """(records, output): each layer's input a_prev, W, b, z and a as Tensors, in evaluation mode.
+
+    With ``copies`` (the trace) W and b are fresh Tensors that require grad and z and a keep their
+    gradients; otherwise (the monitor's probe) the layer's own Parameters are used as they are.
+    """
+    a_prev = Tensor(X)
+    kept = []
+    with eval_mode():
+        for group in groups:
+            for layer in group.between:
+                a_prev = layer(a_prev)
+            W, b = group.layer.W, group.layer.b
+            if copies:
+                W = Tensor(np.array(W.data, dtype=dtype), requires_grad=True)
+                b = None if b is None else Tensor(np.array(b.data, dtype=dtype), requires_grad=True)
+            z = group.form.z(a_prev, W, b)
+            a = z.retain_grad() if copies else z
+            for act in group.acts:
+                a = act(a)
+            if copies and a is not z:
+                a.retain_grad()
+            kept.append({"a_prev": a_prev, "W": W, "b": b, "z": z, "a": a})
+            a_prev = a
+        for layer in groups[-1].after:
+            a_prev = layer(a_prev)
+    return kept, a_prev
 
 
 def _check_output(model, X, output, dtype) -> None:
@@ -340,7 +403,7 @@ def _check_output(model, X, output, dtype) -> None:
     if not np.all((np.abs(got - expected) <= tolerance) | ~np.isfinite(expected)):
         raise ValueError(
             "trace: recomputing the model layer by layer (z = W a + b, a = f(z)) does not give the "
-            "model's output; the trace supports plain Dense and activation layers only"
+            "model's output; the trace supports plain Dense, Conv, activation and weightless layers only"
         )
 
 
@@ -374,15 +437,18 @@ def _activation_name(acts) -> str:
     return " then ".join(names) if names else "identity"
 
 
-def _layer_record(m, dense, acts, rec, single) -> LayerTrace:
+def _layer_record(m, group, rec, single) -> LayerTrace:
     z = rec["z"].data
     W, b = rec["W"], rec["b"]
-    _, df, jacobian = _derivative(acts, z)
-    name = _activation_name(acts)
+    _, df, jacobian = _derivative(group.acts, z)
+    name = _activation_name(group.acts)
     delta = _grad_or_zeros(rec["z"])
     no_activation = rec["a"] is rec["z"]
+    layer_name = group.form.description
+    if group.between:
+        layer_name = f"{_names(group.between)}, then {layer_name}"
     record = LayerTrace(
-        index=m, description=f"Dense {W.shape[1]} → {W.shape[0]}, f = {name}", activation=name,
+        index=m, description=f"{layer_name}, f = {name}", activation=name, form=group.form, name=layer_name,
         W=W.data, b=np.zeros(W.shape[0], dtype=W.data.dtype) if b is None else b.data,
         a_prev=rec["a_prev"].data, z=z, a=rec["a"].data, df=df, jacobian=jacobian, delta=delta,
         dW=_grad_or_zeros(W), db=np.zeros(W.shape[0], dtype=W.data.dtype) if b is None else _grad_or_zeros(b),
@@ -415,7 +481,7 @@ def _fill_output_in_loss(layer: LayerTrace, activation: str, target, single: boo
         df = _softmax_jacobian(a)
         with np.errstate(divide="ignore", invalid="ignore"):
             dJ_da = np.where(y == 0, 0.0, -y / (a.shape[0] * a)).astype(a.dtype)
-        layer.description = f"Dense {layer.n_in} → {layer.n_out}, logits; the loss applies f = softmax"
+        layer.description = f"{layer.name}, logits; the loss applies f = softmax"
         layer.activation, layer.jacobian = "softmax", True
     else:
         sigmoid = Sigmoid()
@@ -424,7 +490,7 @@ def _fill_output_in_loss(layer: LayerTrace, activation: str, target, single: boo
         df = sigmoid.df(z, a)
         with np.errstate(divide="ignore", invalid="ignore"):
             dJ_da = ((a - y) / (a.size * a * (1 - a))).astype(a.dtype)
-        layer.description = f"Dense {layer.n_in} → {layer.n_out}, logits; the loss applies f = sigmoid"
+        layer.description = f"{layer.name}, logits; the loss applies f = sigmoid"
         layer.activation, layer.jacobian = "sigmoid", False
     if single:
         a, df, dJ_da = a[0], df[0], dJ_da[0]
@@ -454,8 +520,12 @@ def _apply_df(df, g, jacobian: bool, single: bool) -> np.ndarray:
     return _rows(df, single) * g
 
 
-def _residuals(layers, single: bool) -> dict:
-    """Evaluate the four equations from the records; max |equation − engine| per layer."""
+def _residuals(layers, groups, single: bool) -> dict:
+    """Evaluate the four equations from the records; max |equation − engine| per layer.
+
+    Each layer's form computes its own part: (W^(m+1))ᵀ δ^(m+1) in (2), and (3) and (4), the
+    sums over the examples (and, for a convolution, over the positions that share W).
+    """
     residuals = {key: {} for key in EQUATIONS}
     L = len(layers)
     for position, layer in enumerate(layers):
@@ -466,14 +536,28 @@ def _residuals(layers, single: bool) -> dict:
             residuals["output_delta"][m] = _max_abs(delta - rhs)
         else:
             above = layers[position + 1]
-            back = _rows(above.delta, single) @ above.W  # row i: (W^(m+1))ᵀ δ_i^(m+1)
+            a_above = _rows(above.a_prev, single)
+            back = above.form.input_gradient(_rows(above.delta, single), above.W, a_above.shape)
+            if groups[position + 1].between:
+                back = _back_through(groups[position + 1].between, _rows(layer.a, single), back)
             rhs = _apply_df(layer.df, back[0] if single else back, layer.jacobian, single)
             residuals["hidden_delta"][m] = _max_abs(delta - rhs)
         a_prev = _rows(layer.a_prev, single)
-        residuals["weight_gradient"][m] = _max_abs(layer.dW - delta.T @ a_prev)
+        residuals["weight_gradient"][m] = _max_abs(layer.dW - layer.form.weight_gradient(delta, a_prev))
         if layer.has_bias:
-            residuals["bias_gradient"][m] = _max_abs(layer.db - delta.sum(axis=0))
+            residuals["bias_gradient"][m] = _max_abs(layer.db - layer.form.bias_gradient(delta))
     return residuals
+
+
+def _back_through(layers, a: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """∂J/∂a from ∂J/∂(layers(a)) = ``grad``, through weightless layers (pools, Flatten) with the engine."""
+    with enable_grad(), eval_mode():
+        start = Tensor(np.array(a), requires_grad=True)
+        out = start
+        for layer in layers:
+            out = layer(out)
+        out.backward(np.asarray(grad, dtype=out.data.dtype).reshape(out.shape))
+    return start.grad
 
 
 def _max_abs(difference: np.ndarray) -> float:

@@ -15,8 +15,8 @@
   the layers' ``torch_layout``; torch is not needed for it.
 
 Torch is imported only when :func:`to_torch` or :func:`layers_from_torch` is called.
-``torch.nn`` has no arctan or step module; :func:`torch_nn` adds the two (``Arctan``, ``Step``),
-and :func:`layers_from_torch` reads them back.
+``torch.nn`` has no arctan, step or k·z module; :func:`torch_nn` adds them (``Arctan``, ``Step``,
+``LinearActivation``), and :func:`layers_from_torch` reads them back.
 """
 
 from __future__ import annotations
@@ -53,7 +53,8 @@ class _TorchNamespace:
 
 @functools.lru_cache(maxsize=None)
 def torch_nn() -> _TorchNamespace:
-    """``torch.nn`` plus ``Arctan`` (a = arctan z) and ``Step`` (a = 1 for z ≥ k, else 0), built once."""
+    """``torch.nn`` plus ``Arctan`` (a = arctan z), ``Step`` (a = 1 for z ≥ k, else 0) and
+    ``LinearActivation`` (a = k·z), built once."""
     torch = _import_torch()
 
     class Arctan(torch.nn.Module):
@@ -75,7 +76,20 @@ def torch_nn() -> _TorchNamespace:
         def extra_repr(self) -> str:
             return f"k={self.k}"
 
-    return _TorchNamespace(torch.nn, {"Arctan": Arctan, "Step": Step})
+    class LinearActivation(torch.nn.Module):
+        """a = k·z (backprop's linear activation with slope k)."""
+
+        def __init__(self, k: float = 1.0):
+            super().__init__()
+            self.k = float(k)
+
+        def forward(self, x):
+            return x * self.k
+
+        def extra_repr(self) -> str:
+            return f"k={self.k}"
+
+    return _TorchNamespace(torch.nn, {"Arctan": Arctan, "Step": Step, "LinearActivation": LinearActivation})
 
 
 def _named_leaves(model) -> list:

@@ -18,6 +18,8 @@ from backprop.layers.dropout import Dropout as Dropout  # noqa: F401 (public: a 
 from backprop.layers.batchnorm import BatchNorm, batch_norm  # noqa: F401 (public: a registered layer)
 from backprop.layers.layernorm import LayerNorm as LayerNorm  # noqa: F401 (public: a registered layer)
 from backprop.layers.flatten import Flatten as Flatten  # noqa: F401 (public: a registered layer)
+from backprop.layers.embedding import Embedding as Embedding  # noqa: F401 (public: a registered layer)
+from backprop.layers.concat import Concat as Concat  # noqa: F401 (public: a registered layer)
 from backprop.layers.conv import Conv1d, Conv2d  # noqa: F401 (public: registered layers)
 from backprop.layers.pooling import AvgPool1d, AvgPool2d, GlobalAvgPool2d, MaxPool1d, MaxPool2d  # noqa: F401
 

@@ -41,8 +41,8 @@ __all__ = ["ActivationLayer", "Identity", "SoftmaxActivation", "activation_layer
 def resolve_activation(spec: Union[None, str, dict, Activation]) -> Optional[Activation]:
     """The Activation object for a name, a ``{"name": ..., **params}`` dict or an Activation.
 
-    None, "identity", "linear" and an Identity object all give None: no activation,
-    a = z (f′ = 1), which saves a copy and a graph node. "softmax" gives a
+    None, "identity", "linear" (slope k = 1) and an Identity object all give None: no
+    activation, a = z (f′ = 1), which saves a copy and a graph node. "softmax" gives a
     softmax over the last axis.
 
     Raises:
@@ -67,7 +67,7 @@ def resolve_activation(spec: Union[None, str, dict, Activation]) -> Optional[Act
         activation = cls.from_config(params)
     else:
         raise TypeError(f"activation must be None, a name, a dict or an Activation, got {type(spec).__name__}")
-    return None if isinstance(activation, IdentityActivation) else activation
+    return None if activation.is_identity else activation
 
 
 def activation_config(activation: Optional[Activation]):
@@ -132,8 +132,9 @@ def following_activation(modules: list) -> Optional[Activation]:
         return None
     torch_name = type(modules[1]).__name__
     for cls in ACTIVATIONS:
-        if cls.torch_name == torch_name and cls is not IdentityActivation:
-            return cls.from_torch_module(modules[1])
+        if cls.torch_name == torch_name:
+            activation = cls.from_torch_module(modules[1])
+            return None if activation.is_identity else activation
     return None
 
 

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from typing import Optional
 
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
 from backprop.backend import get_default_dtype, resolve_dtype
 from backprop.checks import check_bool, check_int_tuple, check_positive_int
-from backprop.engine.ops.conv import conv1d, conv2d, conv_padding, window_geometry
+from backprop.engine.ops.conv import check_size_keeping_padding, conv1d, conv2d, conv_padding, window_geometry
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop import init
 from backprop.layers.activations import (
@@ -21,6 +24,7 @@ from backprop.layers.activations import (
 from backprop.layers.module import Module
 from backprop.layers.parameter import Parameter
 from backprop.layers.registry import register_module
+from backprop.layers.traced import TracedForm
 from backprop.regularizers import get_regularizer
 
 __all__ = ["Conv2d", "Conv1d"]
@@ -38,24 +42,37 @@ class _ConvNd(Module):
         """``{"W": (out_channels, in_channels, *kernel_size), "b": (out_channels,)}`` for a config,
         its sizes checked as the constructor checks them, without allocating the weights."""
         config = cls.check_config_keys(config)
-        name, n = cls.__name__, cls._dims
+        name = cls.__name__
         c_in = check_positive_int(config["in_channels"], "in_channels", name)
         c_out = check_positive_int(config["out_channels"], "out_channels", name)
-        kernel = check_int_tuple(config["kernel_size"], "kernel_size", name, length=n)
+        kernel, *_ = cls._window_settings(config["kernel_size"], config.get("stride", 1), config.get("padding", 0),
+                                          config.get("dilation", 1))
         bias = check_bool(config.get("bias", True), "bias", name)
         return {"W": (c_out, c_in, *kernel), **({"b": (c_out,)} if bias else {})}
+
+    @classmethod
+    def _window_settings(cls, kernel_size, stride, padding, dilation) -> tuple:
+        """(kernel_size, stride, dilation, pads, padding), each checked: positive sizes, and padding
+        (an int, a tuple, "valid" or "same") that keeps the output no larger than the input
+        (:func:`~backprop.engine.ops.conv.check_size_keeping_padding`)."""
+        name, n = cls.__name__, cls._dims
+        kernel = check_int_tuple(kernel_size, "kernel_size", name, length=n)
+        stride = check_int_tuple(stride, "stride", name, length=n)
+        dilation = check_int_tuple(dilation, "dilation", name, length=n)
+        pads = conv_padding(padding, kernel, dilation, stride, name)
+        if not isinstance(padding, str):
+            padding = check_int_tuple(padding, "padding", name, low=0, length=n)
+        check_size_keeping_padding(pads, kernel, stride, dilation, name)
+        return kernel, stride, dilation, pads, padding
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, *,
                  activation=None, weight_init=None, bias_init="zeros", weight_regularizer=None, dtype=None):
         super().__init__()
-        name, n = type(self).__name__, self._dims
+        name = type(self).__name__
         self.in_channels = check_positive_int(in_channels, "in_channels", name)
         self.out_channels = check_positive_int(out_channels, "out_channels", name)
-        self.kernel_size = check_int_tuple(kernel_size, "kernel_size", name, length=n)
-        self.stride = check_int_tuple(stride, "stride", name, length=n)
-        self.dilation = check_int_tuple(dilation, "dilation", name, length=n)
-        self._pads = conv_padding(padding, self.kernel_size, self.dilation, self.stride, name)
-        self.padding = padding if isinstance(padding, str) else check_int_tuple(padding, "padding", name, low=0, length=n)
+        self.kernel_size, self.stride, self.dilation, self._pads, self.padding = self._window_settings(
+            kernel_size, stride, padding, dilation)
         bias = check_bool(bias, "bias", name)
         self.activation = _named(name, "activation", resolve_activation, activation)
         if weight_init is None:
@@ -91,6 +108,51 @@ class _ConvNd(Module):
     def own_regularization_loss(self) -> Optional[Tensor]:
         """penalty(W) from ``weight_regularizer`` (the bias is not penalised), or None."""
         return None if self.weight_regularizer is None else self.weight_regularizer(self.W)
+
+    def traced_form(self) -> TracedForm:
+        """z = W ⋆ a + b for the trace, with the sum rule across the positions that share W.
+
+        The references below take the windows of a^(m−1) as they are, without the engine's
+        im2col layout: ∂J/∂W[o, k, i, j] = Σ_{n, r, c} δ[n, o, r, c] · a[n, k, r·s + i·d, c·s + j·d]
+        and, for equation (2), ∂J/∂a collects Σ_o W[o, k, i, j] δ[n, o, r, c] at every
+        (r·s + i·d, c·s + j·d), tap by tap.
+        """
+        name, n = type(self).__name__, self._dims
+        stride, pads, dilation = self.stride, self._pads, self.dilation
+        if n == 1:  # a height-1 image
+            stride, pads, dilation = (1, *stride), ((0, 0), *pads), (1, *dilation)
+        kernel = "×".join(map(str, self.kernel_size))
+        settings = "".join(f", {key} {value if len(set(value)) > 1 else value[0]}" for key, value in
+                           (("stride", self.stride), ("dilation", self.dilation)) if any(v != 1 for v in value))
+        if any(p != (0, 0) for p in self._pads):
+            settings += f", padding {self.padding!r}" if isinstance(self.padding, str) else \
+                f", padding {self.padding if len(set(self.padding)) > 1 else self.padding[0]}"
+
+        def z(a, W, b):
+            return self._op(a, W, b, self.stride, self.padding, self.dilation)
+
+        def planes(array):  # (N, C, L) as (N, C, 1, L)
+            return array if n == 2 else array[:, :, None, :]
+
+        def weight_gradient(delta, a_prev):
+            windows = _windows_of(planes(a_prev), self.kernel_size if n == 2 else (1, *self.kernel_size),
+                                  stride, pads, dilation, planes(delta).shape[2:])
+            grad = np.einsum("nohw,nkijhw->okij", planes(delta), windows)  # Σ over n and every position
+            return grad if n == 2 else grad[:, :, 0]
+
+        def input_gradient(delta, W, shape):
+            grad = _input_gradient_by_taps(planes(delta), W if n == 2 else W[:, :, None], stride, pads, dilation,
+                                           (shape[0], shape[1], 1, shape[2]) if n == 1 else tuple(shape))
+            return grad.reshape(shape)
+
+        return TracedForm(
+            description=f"{name} {self.in_channels} → {self.out_channels}, {kernel} kernel{settings}",
+            activation=self.activation, example_ndim=n + 1, z=z,
+            input_gradient=input_gradient, weight_gradient=weight_gradient,
+            note=(f"{name}: W is shared by every position, so (3) and (4) sum over the positions as well "
+                  "as the examples: ∂J/∂W[o,k,i,j] = Σ_(n,r,c) δ[n,o,r,c] a[n,k,r·s+i·d,c·s+j·d] (the sum "
+                  "rule across paths), and in (2) each a[n,k,y,x] collects δ · W from every window it is in."),
+        )
 
     # The sizes Sequential chains are the channels (axis 1), as for Dense's features.
     def expected_in_features(self) -> int:
@@ -184,7 +246,10 @@ class Conv2d(_ConvNd):
         kernel_size: kh = kw, or (kh, kw).
         stride: s, an int or (sh, sw).
         padding: zeros on each side: an int, (ph, pw), "valid" (no padding) or "same"
-            (stride 1; output as large as the input, the odd pad after, as in PyTorch).
+            (stride 1; output as large as the input, the odd pad after, as in PyTorch). The
+            two sides together may pad at most d·(k − 1) + s − 1 along an axis, so that the
+            output is never larger than the input (PyTorch allows more; a model file could
+            otherwise grow a small image without bound through a stack of layers).
         dilation: d, the spacing of kernel taps.
         bias: whether the layer has b.
         activation: f, as for :class:`~backprop.nn.Dense` (None: a = z).
@@ -197,7 +262,8 @@ class Conv2d(_ConvNd):
         dtype: float dtype of W and b (default: the library's default, float32).
 
     Raises:
-        ValueError: for non-positive sizes, negative padding, or "same" with a stride;
+        ValueError: for non-positive sizes, negative padding, padding beyond d·(k − 1) + s − 1,
+            or "same" with a stride;
             at call time, naming the layer and the shapes, for an input that is not
             (N, in_channels, H, W) or smaller than the (dilated) kernel after padding.
 
@@ -231,6 +297,31 @@ class Conv1d(_ConvNd):
     _dims = 1
     _op = staticmethod(conv1d)
     torch_types = ("Conv1d",)
+
+
+def _windows_of(a: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, out_hw: tuple):
+    """The (N, C, kh, kw, Ho, Wo) view of every window of a (zero padded): [n, k, i, j, r, c] is
+    a[n, k, r·s + i·d, c·s + j·d] of the padded input."""
+    a = np.pad(a, ((0, 0), (0, 0), *pads))
+    sN, sC, sH, sW = a.strides
+    shape = (*a.shape[:2], *kernel, *out_hw)
+    strides = (sN, sC, sH * dilation[0], sW * dilation[1], sH * stride[0], sW * stride[1])
+    return as_strided(a, shape, strides, writeable=False)
+
+
+def _input_gradient_by_taps(delta: np.ndarray, W: np.ndarray, stride: tuple, pads: tuple, dilation: tuple,
+                            shape: tuple) -> np.ndarray:
+    """∂J/∂a of ``shape`` (N, C, H, W): for each tap (i, j), Σ_o W[o, :, i, j] δ[n, o] added at the
+    positions that tap read, then the padding cropped (the sum over all windows an element is in)."""
+    (N, C, H, W_in), (Ho, Wo) = shape, delta.shape[2:]
+    grad = np.zeros((N, C, H + sum(pads[0]), W_in + sum(pads[1])), dtype=np.result_type(delta, W))
+    for i in range(W.shape[2]):
+        rows = slice(i * dilation[0], i * dilation[0] + stride[0] * (Ho - 1) + 1, stride[0])
+        for j in range(W.shape[3]):
+            cols = slice(j * dilation[1], j * dilation[1] + stride[1] * (Wo - 1) + 1, stride[1])
+            grad[:, :, rows, cols] += np.einsum("nohw,ok->nkhw", delta, W[:, :, i, j])
+    (top, _), (left, _) = pads
+    return grad[:, :, top:top + H, left:left + W_in]
 
 
 def _named(layer: str, argument: str, resolve, value):

@@ -28,6 +28,7 @@ from backprop.layers.fused import FusedOp
 from backprop.layers.module import Module
 from backprop.layers.parameter import Parameter
 from backprop.layers.registry import register_module
+from backprop.layers.traced import TracedForm
 from backprop.regularizers import get_regularizer
 
 __all__ = ["Dense", "DenseOp", "DenseStack", "dense_stack_row"]
@@ -125,6 +126,15 @@ class Dense(Module):
     def own_regularization_loss(self) -> Optional[Tensor]:
         """penalty(W) from ``weight_regularizer`` (the bias is not penalised), or None."""
         return None if self.weight_regularizer is None else self.weight_regularizer(self.W)
+
+    def traced_form(self) -> TracedForm:
+        """z = W a + b for the trace; in rows, (W^m)ᵀ δ is Δ W and equation (3) is Δᵀ A."""
+        return TracedForm(
+            description=f"Dense {self.in_features} → {self.out_features}", activation=self.activation,
+            example_ndim=1, z=linear,
+            input_gradient=lambda delta, W, shape: (delta @ W).reshape(shape),
+            weight_gradient=lambda delta, a_prev: delta.T @ a_prev,
+        )
 
     # PyTorch: Linear (its weight is W, (n_out, n_in), as here), then the activation's module.
     torch_types = ("Linear",)

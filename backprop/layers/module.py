@@ -197,6 +197,35 @@ class Module:
                 found.append((f"{module_name}.{name}" if module_name else name, value))
         return found
 
+    def parameter_groups(self, weight_decay: float) -> list:
+        """Optimiser parameter groups that decay the weights only, as PyTorch users write them.
+
+        ``[{"params": weights, "weight_decay": λ}, {"params": the others, "weight_decay": 0.0}]``,
+        where the weights are the parameters with two or more axes (a Dense or conv layer's W,
+        an embedding table) and the others the biases b and the normalisation parameters γ, β
+        (one axis): the notes' L2 penalises "only the weights … not the biases". An empty
+        group is left out. Every optimiser takes the list in place of ``parameters()``; with
+        plain SGD the step is the notes' W ← (1 − αλ) W − α ∂J/∂W, and b ← b − α ∂J/∂b.
+
+        Args:
+            weight_decay: λ >= 0 and finite.
+
+        Example:
+            >>> from backprop import nn, optim
+            >>> model = nn.Sequential(nn.Dense(3, 4), nn.BatchNorm(4), nn.Dense(4, 1))
+            >>> groups = model.parameter_groups(weight_decay=1e-3)
+            >>> [len(group["params"]) for group in groups], [group["weight_decay"] for group in groups]
+            ([2, 4], [0.001, 0.0])
+            >>> opt = optim.SGD(groups, lr=0.1)
+        """
+        from backprop.checks import check_non_negative
+
+        weight_decay = check_non_negative(weight_decay, "weight_decay", "parameter_groups")
+        weights = [p for p in self.parameters() if p.ndim >= 2]
+        others = [p for p in self.parameters() if p.ndim < 2]
+        groups = [{"params": weights, "weight_decay": weight_decay}, {"params": others, "weight_decay": 0.0}]
+        return [group for group in groups if group["params"]]
+
     def num_parameters(self) -> int:
         """The number of learnable numbers: Σ over Parameters of their sizes (e.g. 3n + 14 in the notes)."""
         return sum(p.size for p in self.parameters())
@@ -416,6 +445,12 @@ class Module:
     #: True for layers whose input is (N, C, ...) images or sequences rather than rows of features.
     takes_spatial_input = False
 
+    #: What ``forward`` takes when this module is a network's first layer: ``"features"`` (a float
+    #: array: rows of features, images, sequences), ``"codes"`` (an integer array of category
+    #: codes: Embedding) or ``"branches"`` (a tuple or dict of inputs, one per branch: Concat).
+    #: Input validation (:mod:`backprop.training.inputs`) and the fast path's planner read it.
+    input_kind = "features"
+
     def expected_in_features(self) -> Optional[int]:
         """The number of input features this module requires, or None if it fixes none."""
         return None
@@ -443,6 +478,15 @@ class Module:
 
         A layer that overrides this builds the ops afresh at each call (they read the layer's
         Parameters and settings; the fast path calls it again when the layer's ``_version`` moves).
+        """
+        return None
+
+    # ---------------------------------------------------------- traced form
+    def traced_form(self):
+        """This layer's :class:`~backprop.layers.traced.TracedForm` (its z = op(a; W, b) and the
+        notes' equations for it), for :func:`~backprop.diagnostics.trace` and the GradientMonitor;
+        None for a layer without weights of that kind (activations, pools, Flatten) or one the
+        trace cannot explain (BatchNorm).
         """
         return None
 

@@ -12,6 +12,7 @@ from backprop.checks import check_bool, check_int_tuple
 from backprop.engine.ops.conv import (
     avg_pool1d,
     avg_pool2d,
+    check_size_keeping_padding,
     global_avg_pool2d,
     max_pool1d,
     max_pool2d,
@@ -45,6 +46,8 @@ class _Pool(Module):
                 f"{name}: padding {self.padding} must be at most half the kernel size {self.kernel_size} "
                 "(as in PyTorch), so that every window holds a real element"
             )
+        check_size_keeping_padding(tuple((p, p) for p in self.padding), self.kernel_size, self.stride,
+                                   self.dilation, name)
 
     def _checked(self, x) -> Tensor:
         """x as a Tensor, or a ValueError naming the layer and the shapes."""
@@ -130,7 +133,8 @@ class MaxPool2d(_Pool):
     Args:
         kernel_size: an int or (kh, kw).
         stride: an int or pair; None (the default) is the kernel size: windows side by side.
-        padding: −∞ added on each side, an int or pair, at most half the kernel size.
+        padding: −∞ added on each side, an int or pair, at most half the kernel size, and
+            2·p ≤ d·(k − 1) + s − 1, so that the output is never larger than the input.
         dilation: the spacing of window taps.
 
     Example:
@@ -152,7 +156,8 @@ class AvgPool2d(_AvgPool):
     Args:
         kernel_size: an int or (kh, kw).
         stride: an int or pair; None (the default) is the kernel size.
-        padding: zeros added on each side, at most half the kernel size.
+        padding: zeros added on each side, at most half the kernel size, and
+            2·p ≤ k + s − 2 (the output is never larger than the input).
         count_include_pad: m = kh·kw, counting the padding zeros (True, PyTorch's default),
             or m = the number of real elements in the window (False).
     """

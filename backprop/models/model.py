@@ -158,7 +158,9 @@ class Model(Module):
         """Train on (X, y) with mini-batch gradient descent and keep what was learnt in ``fit_record``.
 
         Args:
-            X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples.
+            X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples. For a model whose
+                first layer is an ``nn.Embedding``: integer codes; for an ``nn.Concat``: a tuple or dict of
+                such arrays, one per branch (see :mod:`backprop.training.inputs`).
             y: targets: class labels (ints or strings) for the cross-entropy losses, values
                 for regression. Class labels are encoded (sorted unique, like scikit-learn's
                 LabelEncoder) and kept as ``classes_``; a second fit keeps them.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backprop.checks import check_in_unit_interval, check_positive
+from backprop.checks import check_in_unit_interval, check_non_negative, check_positive
 from backprop.optim.optimizer import OPTIMIZERS, Optimizer
 
 __all__ = ["Momentum"]
@@ -24,6 +24,8 @@ class Momentum(Optimizer):
         params: Tensors that require grad, or parameter groups (dicts with "params").
         lr: the learning rate α > 0 (required, as in the notes).
         beta: β in [0, 1), the weight of the past in the average (0 is plain gradient descent).
+        weight_decay: λ >= 0, the L2 penalty (λ/2)‖W‖² added to J: g ← g + λ W before the
+            average (as in every optimiser here; ``model.parameter_groups(λ)`` spares the biases).
         clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
             Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
 
@@ -42,16 +44,19 @@ class Momentum(Optimizer):
 
     state_arrays = ("velocity",)
 
-    def __init__(self, params, lr, beta=0.9, *, clipnorm=None, clipvalue=None, global_clipnorm=None):
-        super().__init__(params, {"lr": lr, "beta": beta}, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
+    def __init__(self, params, lr, beta=0.9, weight_decay=0, *, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
+        super().__init__(params, {"lr": lr, "beta": beta, "weight_decay": weight_decay}, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm)
 
     def _check_group(self, group: dict) -> None:
         owner = type(self).__name__
         check_positive(group["lr"], "lr", owner)
         check_in_unit_interval(group["beta"], "beta", owner)
+        check_non_negative(group["weight_decay"], "weight_decay", owner)
 
     def _update(self, W: np.ndarray, g: np.ndarray, state: dict, group: dict) -> None:
-        lr, beta = float(group["lr"]), float(group["beta"])
+        lr, beta, weight_decay = float(group["lr"]), float(group["beta"]), float(group["weight_decay"])
         v = state.get("velocity")
         if v is None:
             v = state["velocity"] = np.zeros_like(W)  # v₀ = 0
@@ -59,5 +64,8 @@ class Momentum(Optimizer):
         np.multiply(v, beta, out=v)
         np.multiply(g, 1.0 - beta, out=scaled)
         np.add(v, scaled, out=v)  # v ← β v + (1 − β) g
+        if weight_decay != 0:  # g + λW in the average: (1 − β) λ W more
+            np.multiply(W, (1.0 - beta) * weight_decay, out=scaled)
+            np.add(v, scaled, out=v)
         np.multiply(v, lr, out=scaled)
         np.subtract(W, scaled, out=W)  # W ← W − α v

@@ -128,6 +128,10 @@ class Optimizer:
             raise ValueError("some parameters appear in more than one parameter group")
 
         group = {key: value for key, value in param_group.items() if key != "params"}
+        unknown = sorted(str(key) for key in group if key not in self.defaults)
+        if unknown:  # e.g. a weight_decay this optimiser does not have would be ignored without a word
+            raise ValueError(f"{type(self).__name__}: a parameter group has the settings {unknown}, which it does "
+                             f"not have; its hyper-parameters are {sorted(self.defaults)}")
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         self._check_group(group)

@@ -65,7 +65,8 @@ def activation_names() -> list:
     """The elementwise activations of the library, with ``linear`` for the identity (as the notes call it)."""
     from backprop.engine.ops.activation import ACTIVATIONS
 
-    return ["linear" if name == "identity" else name for name, cls in ACTIVATIONS.items() if cls.elementwise]
+    return ["linear" if name == "identity" else name for name, cls in ACTIVATIONS.items()
+            if cls.elementwise and name != "linear"]  # the notes' linear with its default slope k = 1
 
 
 def optimizer_names() -> list:

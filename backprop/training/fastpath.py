@@ -160,8 +160,11 @@ def _fold(steps, training: bool) -> list:
 
 def _plan(model) -> Optional[list]:
     """The model's training steps (fused ops and engine steps), or None if it gains nothing."""
+    leaves = _leaves(model)
+    if leaves and leaves[0].input_kind != "features":
+        return None  # category codes or one input per branch (Embedding, Concat first): the engine runs them
     steps, fused = [], False
-    for layer in _leaves(model):
+    for layer in leaves:
         ops = layer.fused_ops()
         if ops is None:
             steps.append(EngineStep(layer))

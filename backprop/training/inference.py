@@ -28,9 +28,11 @@ import numbers
 import numpy as np
 
 from backprop.backend import get_default_dtype
-from backprop.engine.tensor import Tensor, eval_mode, no_grad
+from backprop.engine.tensor import eval_mode, no_grad
 from backprop.training import data as data_module
 from backprop.training import fastpath
+from backprop.training import inputs as inputs_module
+from backprop.training.input_set import model_input
 from backprop.training.fitted import FitRecord, fit_record_of
 
 __all__ = ["predict", "predict_proba", "predict_classes", "forward", "check_batch_size", "parameter_dtype",
@@ -54,8 +56,8 @@ def parameter_dtype(model) -> np.dtype:
     return get_default_dtype()
 
 
-def forward(model, X: np.ndarray, batch_size: int | None) -> np.ndarray:
-    """Outputs of the model on (checked) X in evaluation mode, without recording a graph."""
+def forward(model, X, batch_size: int | None) -> np.ndarray:
+    """Outputs of the model on (checked) X (an array, or an InputSet) in evaluation mode, without recording a graph."""
     fused = fastpath.compile_model(model)
     if fused is not None:
         if batch_size is None or batch_size >= X.shape[0]:
@@ -63,10 +65,10 @@ def forward(model, X: np.ndarray, batch_size: int | None) -> np.ndarray:
         return np.concatenate([fused.predict(X[start:start + batch_size])
                                for start in range(0, X.shape[0], batch_size)], axis=0)
     with eval_mode(), no_grad():
-        if batch_size is None or batch_size >= X.shape[0]:
-            return np.asarray(model(Tensor(X)).data)
-        chunks = [np.asarray(model(Tensor(X[start:start + batch_size])).data)
-                  for start in range(0, X.shape[0], batch_size)]
+        if batch_size is None or batch_size >= len(X):
+            return np.asarray(model(model_input(X)).data)
+        chunks = [np.asarray(model(model_input(X[start:start + batch_size])).data)
+                  for start in range(0, len(X), batch_size)]
         return np.concatenate(chunks, axis=0)
 
 
@@ -81,7 +83,7 @@ def expected_features(model, record: FitRecord | None = None) -> int | None:
 def n_outputs(model, X: np.ndarray) -> int | None:
     """The number of outputs per example: from the architecture, or a one-row forward pass."""
     n = None
-    if hasattr(model, "output_features") and X.ndim == 2:
+    if hasattr(model, "output_features") and isinstance(X, np.ndarray) and X.ndim == 2:
         n = model.output_features(X.shape[1])
     if n is not None:
         return int(n)
@@ -116,7 +118,8 @@ def predict(model, X, batch_size: int | None = None) -> np.ndarray:
             if out is not None:
                 return out
         return fused.predict(data_module.check_features(X, dtype=fused.dtype, n_features=n_features))
-    checked = data_module.check_features(X, dtype=parameter_dtype(model), n_features=expected_features(model, record))
+    checked = inputs_module.check_inputs(model, X, dtype=parameter_dtype(model),
+                                         n_features=expected_features(model, record))
     return forward(model, checked, check_batch_size(batch_size))
 
 

@@ -40,6 +40,8 @@ from backprop.optim.packing import pack_parameters
 from backprop.training import checkpoint as checkpoint_module
 from backprop.training import data as data_module
 from backprop.training import fastpath
+from backprop.training import inputs as inputs_module
+from backprop.training.input_set import arrays_of, model_input
 from backprop.training.callbacks import Callback, CallbackList, TerminateOnNaN
 from backprop.training.class_weight import class_example_weights
 from backprop.training.data import EpochBatches
@@ -189,9 +191,9 @@ class Trainer:
         """
         model = self.model
         dtype = parameter_dtype(model)
-        X = data_module.check_features(X, dtype=dtype, n_features=expected_features(model, self.fit_record),
-                                       name=f"{name}X")
-        n = X.shape[0]
+        X = inputs_module.check_inputs(model, X, dtype=dtype, n_features=expected_features(model, self.fit_record),
+                                       name=f"{name}X")  # an array, or an InputSet for a Concat model
+        n = len(X)
         n_outputs = inference.n_outputs(model, X)
         y_name = f"{name}y"
         if y is None:
@@ -249,7 +251,7 @@ class Trainer:
         """
         X = prepared.X
         record = FitRecord.of_fit(self.loss_fn, classes=prepared.classes, metrics=self.metric_specs,
-                                  n_features_in=int(X.shape[1]) if X.ndim == 2 else None)
+                                  n_features_in=int(X.shape[1]) if isinstance(X, np.ndarray) and X.ndim == 2 else None)
         self.set_fit_record(record)
         return record
 
@@ -385,7 +387,7 @@ class Trainer:
         from backprop.training.checkpoint import data_signature
 
         train = self.prepare(X, y, sample_weight, classes=classes)
-        data = data_signature([train.X, train.target, train.weight]) if signature else None  # before the split
+        data = data_signature([*arrays_of(train.X), train.target, train.weight]) if signature else None  # before the split
         classes = train.classes
         val = None
         if validation_data is not None:
@@ -395,7 +397,7 @@ class Trainer:
             val = self.prepare(validation_data[0], validation_data[1], val_weight, classes=classes,
                                name="validation ")
         else:
-            split_at = data_module.split_validation(train.X.shape[0], validation_split)
+            split_at = data_module.split_validation(len(train.X), validation_split)
             if validation_split > 0:
                 val = train.take(split_at)
                 train = train.take(0, split_at)
@@ -490,7 +492,7 @@ class Trainer:
             epoch=self.epoch, batch=batch, loss=loss,
         )
 
-    def _train_step(self, x_batch: np.ndarray, y_batch: np.ndarray, w_batch: np.ndarray | None) -> float:
+    def _train_step(self, x_batch, y_batch: np.ndarray, w_batch: np.ndarray | None) -> float:
         """One optimiser step on one batch; returns the batch's cost J = loss + penalty.
 
         The forward pass, cost, backpropagation and update live here and nowhere
@@ -504,7 +506,7 @@ class Trainer:
             cost, self.last_outputs = self._fused.train_step(x_batch, y_batch, w_batch)
             self.optimizer.step()
             return cost
-        outputs = self.model(Tensor(x_batch))
+        outputs = self.model(model_input(x_batch))
         if w_batch is None:
             cost = self.loss_fn(outputs, y_batch)
         else:
@@ -517,10 +519,10 @@ class Trainer:
         self.last_outputs = outputs.data
         return float(cost.data)
 
-    def _skip_step(self, x_batch: np.ndarray) -> float:
+    def _skip_step(self, x_batch) -> float:
         """A batch whose examples all weigh 0 has no weighted mean: no update; its cost is the penalty."""
         with no_grad():
-            self.last_outputs = self.model(Tensor(x_batch)).data
+            self.last_outputs = self.model(model_input(x_batch)).data
             penalty = self.model.regularization_loss()
         return 0.0 if penalty is None else float(penalty.data)
 
@@ -594,7 +596,9 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
         model: any Module. A :class:`~backprop.models.Model` keeps what the fit learnt
             besides the weights as ``model.fit_record``; a plain module keeps none (its
             record is lost with the Trainer: wrap it, ``bp.Model(module)``, to keep it).
-        X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples.
+        X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples. For a model whose
+            first layer is an ``nn.Embedding``: integer codes; for an ``nn.Concat``: a tuple or dict of
+            such arrays, one per branch (see :mod:`backprop.training.inputs`).
         y: targets: class labels (ints or strings) for the cross-entropy losses, values
             for regression. Classification labels are encoded (sorted unique, like
             scikit-learn's LabelEncoder) and the labels kept in the fit record

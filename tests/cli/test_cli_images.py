@@ -226,3 +226,51 @@ def test_a_crafted_image_config_is_refused(capsys, picture_model, tmp_path):
     save_pictures(tmp_path / "pics", *balls(2))
     assert_one_line_error(capsys, ["predict", crafted, tmp_path / "pics"], "image config is invalid",
                           "std must be positive")
+
+
+# ------------------------------------------------------------------ info, evaluate, explain
+def test_info_on_a_picture_model_prints_the_summary_table(capsys, picture_model):
+    model, summary = picture_model
+    status, out, err = run_in_process(capsys, "info", model)
+    assert status == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"model: {model}" and "2 classes (ball, empty)" in lines[1]
+    assert "Output shape" in out and "Conv2d(relu)" in out and f"(None, 8, {SIZE}, {SIZE})" in out
+    assert "(None, 2)" in out and "Total parameters:" in out
+    assert f"pictures of 3×{SIZE}×{SIZE}" in out and "standardised" in out and "trained on:" in out
+    status, out, _ = run_in_process(capsys, "info", model, "--json")
+    described = json.loads(out)
+    assert described["classes"] == ["ball", "empty"] and described["image_shape"] == [3, SIZE, SIZE]
+    assert described["layers"][0]["output_shape"] == f"(None, 8, {SIZE}, {SIZE})"
+
+
+def test_evaluate_on_labelled_pictures_scores_as_training_did(capsys, picture_model, picture_folder, tmp_path):
+    model, summary = picture_model
+    status, out, err = run_in_process(capsys, "evaluate", model, picture_folder, "--json")
+    assert status == 0, err
+    scores = json.loads(out)
+    assert scores["n_rows"] == 60 and 0.5 <= scores["accuracy"] <= 1 and "f1_macro" in scores
+    X, y = balls(20, seed=5)
+    np.savez(tmp_path / "test.npz", X=X, y=np.array(["empty", "ball"])[y])
+    status, out, err = run_in_process(capsys, "evaluate", model, tmp_path / "test.npz")
+    assert status == 0 and out.startswith(f"classification on 20 pictures of {tmp_path / 'test.npz'}"), err
+    np.savez(tmp_path / "other.npz", X=X, y=np.array(["cat", "ball"])[y])
+    assert_one_line_error(capsys, ["evaluate", model, tmp_path / "other.npz"], "labels the model does not know",
+                          "'cat'")
+    assert_one_line_error(capsys, ["evaluate", model, picture_folder, "--target", "label"], "--target")
+
+
+def test_explain_traces_one_picture_through_the_conv_layers(capsys, picture_model, picture_folder):
+    model, _ = picture_model
+    status, out, err = run_in_process(capsys, "explain", model, picture_folder, "--row", "3")
+    assert status == 0, err
+    flat = " ".join(out.split())  # the first paragraph is wrapped at 80 columns
+    assert flat.startswith(f"Picture 3 of {picture_folder} (file ball/") and "labelled 'ball'" in flat
+    assert "Conv2d 3 → 8, 3×3 kernel, padding 1, f = relu" in out and "∂J/∂W^1" in out
+    assert "All four equations hold to rounding error." in out and "Σ_(n,r,c)" in out
+    assert_one_line_error(capsys, ["explain", model, picture_folder, "--row", "60"], "--row 60 is out of range")
+
+
+def test_the_table_commands_refuse_pictures_for_a_table_model(capsys, pets_model, picture_folder):
+    for command in ("evaluate", "explain"):
+        assert_one_line_error(capsys, [command, pets_model, picture_folder], "holds pictures", "trained on a table")

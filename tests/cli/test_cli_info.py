@@ -33,9 +33,9 @@ def test_info_text_is_the_models_summary_then_the_preprocessing(backprop_cli, pe
     assert "target species: classification, 3 classes" in text
 
 
-def test_datasets_lists_the_five_datasets(backprop_cli):
+def test_datasets_lists_the_six_datasets(backprop_cli):
     result = backprop_cli("datasets")
     assert result.returncode == 0, result.stderr
     names = [line.split()[0] for line in result.stdout.splitlines()[1:]]
-    assert names == ["iris", "digits", "breast_cancer", "diabetes", "housing"]
+    assert names == ["iris", "digits", "breast_cancer", "diabetes", "housing", "shops"]
     assert backprop_cli("datasets", "--json").json()["datasets"][1]["n_samples"] == 1797

@@ -190,7 +190,7 @@ def test_housing_bad_arguments(kwargs, message):
 
 def test_list_datasets_matches_what_load_returns():
     records = list_datasets()
-    assert [r["name"] for r in records] == ["iris", "digits", "breast_cancer", "diabetes", "housing"]
+    assert [r["name"] for r in records] == ["iris", "digits", "breast_cancer", "diabetes", "housing", "shops"]
     for record in records:
         assert set(record) >= {"name", "task", "n_samples", "n_features", "n_classes", "description"}
         dataset = load(record["name"])
@@ -213,3 +213,36 @@ def test_unknown_dataset_name_suggests_the_closest():
         load("zzz")
     with pytest.raises(TypeError, match="name must be a string"):
         load(3)
+
+
+# --- shops: a high-cardinality categorical column ----------------------------------------------------------
+
+
+def test_shops_are_reproducible_and_their_codes_name_the_shops():
+    from backprop.datasets import make_shops
+    a, b = make_shops(n_samples=300, n_shops=50, seed=1), make_shops(n_samples=300, n_shops=50, seed=1)
+    np.testing.assert_array_equal(a.X, b.X)
+    np.testing.assert_array_equal(a.y, b.y)
+    codes = a.X[:, 0]
+    assert (codes == np.round(codes)).all() and 0 <= codes.min() and codes.max() < 50
+    assert len(a.categories["shop"]) == 50 and set(a.y) == {0, 1}
+    frame = make_shops(n_samples=300, n_shops=50, seed=1, as_frame=True)
+    assert list(frame.columns) == ["shop", "price", "income", "distance", "hour", "purchase"]
+    assert frame["shop"].tolist() == [a.categories["shop"][int(k)] for k in codes]
+    assert not np.array_equal(make_shops(n_samples=300, n_shops=50, seed=2).y, a.y)
+
+
+def test_the_shop_carries_signal_that_a_lookup_of_its_rate_recovers():
+    from backprop.datasets import make_shops
+    data = make_shops(n_samples=40000, n_shops=100, seed=0)
+    codes = data.X[:, 0].astype(int)
+    rates = np.bincount(codes, data.y, minlength=100) / np.bincount(codes, minlength=100)
+    assert rates.std() > 0.15  # shops differ a lot; the base rate alone would not explain them
+
+
+@pytest.mark.parametrize("kwargs", [{"n_shops": 0}, {"n_samples": -1}, {"noise": -1.0}, {"n_shops": 10**7},
+                                    {"seed": -3}])
+def test_shops_refuses_bad_arguments(kwargs):
+    from backprop.datasets import make_shops
+    with pytest.raises(ValueError):
+        make_shops(**kwargs)

@@ -202,6 +202,18 @@ row("__getitem__", lambda x: x[MASK], [U(4, 3)], lambda x: x[T(MASK)], note="boo
 row("__getitem__", lambda x: x[MASK[:, 0]], [U(4, 3)], lambda x: x[T(MASK[:, 0])], note="row mask")
 row("getitem", lambda x: ops.getitem(x, REPEATED), [U(4)], lambda x: x[T(REPEATED)])
 
+row("concatenate", lambda a, b: ops.concatenate([a, b], axis=1), [U(3, 2), U(3, 4)],
+    lambda a, b: torch.cat([a, b], dim=1), note="axis=1")
+row("concatenate", lambda a, b, c: ops.concatenate([a, b, c], axis=0), [U(1, 3), U(2, 3), U(2, 3)],
+    lambda a, b, c: torch.cat([a, b, c], dim=0), note="three, axis=0")
+# embedding: W is the only differentiable input; codes repeat, and code 1 of 5 is never used
+CODES = np.array([[0, 3, 3], [4, 0, 2]])
+row("embedding", lambda W: ops.embedding(W, CODES), [U(5, 3)], lambda W: F.embedding(T(CODES), W), note="2-D codes")
+row("embedding", lambda W: ops.embedding(W, REPEATED), [U(4, 2)], lambda W: F.embedding(T(REPEATED), W),
+    note="1-D repeated codes")
+# (padding_idx zeroes a row's gradient on purpose, which no gradcheck can pass: tests/layers/test_embedding.py
+# compares it with torch.)
+
 # ------------------------------------------------------------------ activations
 row("identity", bp.identity, [U(3, 4)], lambda x: x.clone())
 row("relu", bp.relu, [AWAY(3, 4)], torch.relu if torch else None)

@@ -25,19 +25,29 @@ EXAMPLES = {
     "Flatten": (lambda dtype: nn.Flatten(), (2, 3, 4)),
     "Conv2d": (lambda dtype: nn.Conv2d(2, 3, 3, stride=2, padding=1, activation="relu", dtype=dtype), (2, 7, 6)),
     "Conv1d": (lambda dtype: nn.Conv1d(2, 3, 3, dilation=2, bias=False, dtype=dtype), (2, 9)),
-    "MaxPool2d": (lambda dtype: nn.MaxPool2d(2, stride=1, padding=1), (2, 5, 5)),
+    "MaxPool2d": (lambda dtype: nn.MaxPool2d(3, stride=1, padding=1), (2, 5, 5)),
     "AvgPool2d": (lambda dtype: nn.AvgPool2d(3, stride=2, padding=1, count_include_pad=False), (2, 6, 6)),
     "MaxPool1d": (lambda dtype: nn.MaxPool1d(3, stride=2), (2, 9)),
     "AvgPool1d": (lambda dtype: nn.AvgPool1d(2), (2, 8)),
     "GlobalAvgPool2d": (lambda dtype: nn.GlobalAvgPool2d(), (3, 4, 5)),
+    "Embedding": (lambda dtype: nn.Embedding(7, 3, padding_idx=2, dtype=dtype), ("codes", 7)),
 }
 CONTAINERS = ("Model", "Sequential")  # chains: converted layer by layer
+# Layers a torch.nn.Sequential cannot express, with the reason; to_torch refuses them by name.
+NO_TORCH_FORM = {"Concat": "several input branches: not a chain of modules"}
 ACTIVATION_LAYERS = {cls.layer_name for cls in ACTIVATIONS}
 _rng = np.random.default_rng(0)
 
 
 def _layer_names():
-    return [name for name in LAYERS.names() if name not in CONTAINERS and name not in ACTIVATION_LAYERS]
+    return [name for name in LAYERS.names()
+            if name not in CONTAINERS and name not in ACTIVATION_LAYERS and name not in NO_TORCH_FORM]
+
+
+def _inputs(shape, dtype, n=6):
+    if shape[0] == "codes":  # integer category codes in [0, V)
+        return _rng.integers(0, shape[1], size=(n, 2))
+    return _rng.normal(size=(n, *shape)).astype(dtype)
 
 
 def _randomise(model):
@@ -67,7 +77,7 @@ def test_every_layer_converts_both_ways_with_the_same_outputs(name, dtype, toler
     model = nn.Sequential(make(dtype))
     _randomise(model)
     model.eval()
-    X = _rng.normal(size=(6, *shape)).astype(dtype)
+    X = _inputs(shape, dtype)
     if not model.parameters():
         tolerance = 1e-6  # a model without weights predicts in the default dtype, float32
     theirs = model.to_torch()
@@ -172,6 +182,13 @@ def test_a_layer_without_a_torch_form_is_refused_by_name():
         TwoLayers().to_torch()
     wrapped = bp.Model(nn.Sequential(nn.Dense(3, 2, activation="relu"), nn.Dense(2, 1)))
     wrapped.load_torch_state_dict(wrapped.to_torch().state_dict())  # keys module.0.W, ... here; 0, 2 in torch
+
+
+def test_layers_without_a_torch_form_are_refused_by_to_torch():
+    assert set(NO_TORCH_FORM) <= set(LAYERS.names())
+    branches = nn.Concat(nn.Dense(2, 3), nn.Dense(2, 1))
+    with pytest.raises(TypeError, match="Concat computes its own forward from its submodules"):
+        bp.Model(branches).to_torch()
 
 
 def test_torch_is_imported_only_when_a_conversion_is_asked_for():

@@ -88,8 +88,31 @@ def wrapped():
     return model
 
 
+def tabular():
+    """Concat of an Embedding of two code columns (flattened), an Embedding with a padding code and the
+    numeric columns → Dense(1), fit with mse on a dict X."""
+    bp.manual_seed(7)
+    model = nn.Sequential(
+        nn.Concat({"pair": nn.Sequential(nn.Embedding(12, 3), nn.Flatten()),
+                   "city": nn.Embedding(20, 2, padding_idx=0, weight_init={"name": "normal", "std": 0.5}),
+                   "numeric": nn.Identity()}),
+        nn.Dense(3 * 2 + 2 + 4, 5, activation="relu"), nn.Dense(5, 1))
+    X = tabular_inputs(np.random.default_rng(7), 24)
+    model.fit(X, X["numeric"][:, 0] + (X["city"] % 3), loss="mse", epochs=1, batch_size=8, verbose=0)
+    return model
+
+
+def tabular_inputs(rng, n: int) -> dict:
+    """Inputs for :func:`tabular`: codes (n, 2) in [0, 12), codes (n,) in [0, 20), (n, 4) floats."""
+    return {"pair": rng.integers(0, 12, size=(n, 2)), "city": rng.integers(0, 20, size=n),
+            "numeric": rng.normal(size=(n, 4)).astype(np.float32)}
+
+
 ARCHITECTURES = {"classifier": classifier, "binary": binary, "everything": everything, "regressor": regressor,
-                 "images": images, "sequences": sequences, "wrapped": wrapped}
+                 "images": images, "sequences": sequences, "wrapped": wrapped, "tabular": tabular}
+
+#: ``{architecture: inputs(rng, n)}`` for the architectures that take something else than an array of features.
+EXAMPLE_INPUTS = {"tabular": tabular_inputs}
 
 
 def layer_examples() -> dict:

@@ -20,7 +20,7 @@ import backprop as bp
 from backprop import nn
 from backprop.io import ModelFileError, model_file
 from backprop.io.safefile import FORMAT_VERSION, read_safetensors, write_safetensors
-from model_examples import ARCHITECTURES, builtin_layer_names, layer_examples
+from model_examples import ARCHITECTURES, EXAMPLE_INPUTS, builtin_layer_names, layer_examples
 
 PEAK_LIMIT = 50 * 2**20
 TIME_LIMIT = 2.0
@@ -347,8 +347,75 @@ INPUT_SHAPES = {"images": (1, 8, 8), "sequences": (2, 12)}  # one example of the
 def test_the_unedited_files_load_and_predict(tmp_path, saved):
     for name in ARCHITECTURES:
         model = bp.load(_file_with(tmp_path, saved, name))
-        shape = INPUT_SHAPES.get(name, (model.expected_in_features() or 6,))
-        assert np.isfinite(model.predict(np.zeros((2, *shape)))).all()
+        if name in EXAMPLE_INPUTS:  # one array per branch
+            X = EXAMPLE_INPUTS[name](np.random.default_rng(0), 2)
+        else:
+            X = np.zeros((2, *INPUT_SHAPES.get(name, (model.expected_in_features() or 6,))))
+        assert np.isfinite(model.predict(X)).all()
+
+
+# ------------------------------------------- window sizes of image models (conv and pool configs)
+# images(): 0 Conv2d(1, 3, 3, padding=1), 1 MaxPool2d(2), 2 AvgPool2d(2, stride=1), 3 Conv2d(3, 4, (2, 1)), ...
+HUGE = 10**9
+WINDOWS_REFUSED_AT_LOAD = {
+    "conv padding 10⁹": (0, {"padding": HUGE}),
+    "conv padding 10⁹ on one axis": (3, {"padding": [0, HUGE]}),
+    "conv padding beyond d·(k − 1) + s − 1": (0, {"padding": 2}),
+    "conv padding 10⁹ with a huge stride": (0, {"padding": HUGE, "stride": HUGE}),
+    "conv padding 10⁹ with a huge dilation": (0, {"padding": HUGE, "dilation": 3}),
+    "conv kernel size not the stored W's": (0, {"kernel_size": HUGE}),
+    "conv stride of the wrong type": (0, {"stride": [1.5, 1]}),
+    "conv dilation 0": (3, {"dilation": 0}),
+    "max pool padding 10⁹": (1, {"padding": HUGE}),
+    "max pool padding more than half a huge kernel": (1, {"kernel_size": HUGE, "padding": HUGE // 2 + 1}),
+    "max pool padding that grows the output": (1, {"kernel_size": 2, "stride": 1, "padding": 1}),
+    "avg pool padding 10⁹": (2, {"padding": HUGE}),
+    "avg pool negative padding": (2, {"padding": -1}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WINDOWS_REFUSED_AT_LOAD))
+def test_conv_and_pool_window_sizes_out_of_range_are_refused_at_load(tmp_path, saved, case):
+    index, edit = WINDOWS_REFUSED_AT_LOAD[case]
+    path = _file_with(tmp_path, saved, "images", config_edit=lambda c: _layer(c, index).update(edit))
+    message, _ = _refused(path)
+    named = "weight shapes do not match" if "kernel_size" in edit and index in (0, 3) else \
+        "Conv2d" if index in (0, 3) else "MaxPool2d" if index == 1 else "AvgPool2d"
+    assert named in message, message
+
+
+# Configs within the layers' ranges whose windows are still far beyond any 8×8 image: the file
+# loads (the check on one example is not run for image models), and predict refuses the input.
+WINDOWS_REFUSED_AT_PREDICT = {
+    "conv 'same' padding with dilation 10⁹": (0, {"padding": "same", "dilation": HUGE}),
+    "conv padding 5·10⁸ with stride 10⁹ (within d·(k − 1) + s − 1)": (0, {"padding": HUGE // 2, "stride": HUGE}),
+    "max pool of a 10⁹ window padded by half": (1, {"kernel_size": HUGE, "stride": HUGE, "padding": HUGE // 2}),
+    "avg pool of a 10⁶ × 10⁶ window padded by half": (
+        2, {"kernel_size": 10**6, "stride": 10**6, "padding": 10**6 // 2}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WINDOWS_REFUSED_AT_PREDICT))
+def test_a_window_far_larger_than_the_image_is_refused_at_predict_before_allocating(tmp_path, saved, case):
+    index, edit = WINDOWS_REFUSED_AT_PREDICT[case]
+    model = bp.load(_file_with(tmp_path, saved, "images", config_edit=lambda c: _layer(c, index).update(edit)))
+    X = np.zeros((4, 1, 8, 8), np.float32)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="work array") as error:
+            model.predict(X)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < PEAK_LIMIT, f"peak {peak / 2**20:.1f} MiB"
+    assert len(str(error.value)) < MAX_MESSAGE and "\n" not in str(error.value)
+
+
+def test_the_padded_work_array_bound_leaves_real_networks_alone():
+    # A 3×3 "same" conv on a 1×1 feature map (9× its input) and a batch of large images both run.
+    model = nn.Sequential(nn.Conv2d(2, 2, 3, padding=1), nn.Conv2d(2, 2, 5, padding="same", dilation=2))
+    assert model(np.zeros((3, 2, 1, 1), np.float32)).shape == (3, 2, 1, 1)
+    assert nn.Conv2d(1, 1, 3, padding=1)(np.zeros((2, 1, 300, 300), np.float32)).shape == (2, 1, 300, 300)
 
 
 def test_the_checks_draw_no_random_numbers_and_leave_the_model_in_training_mode(tmp_path, saved):

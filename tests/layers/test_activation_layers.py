@@ -86,3 +86,26 @@ def test_step_threshold_k_is_the_notes_sigma_step_and_survives_a_model_file(tmp_
 def test_step_threshold_must_be_a_finite_number(k):
     with pytest.raises(ValueError, match="k must be a finite number"):
         nn.Step(k=k)
+
+
+def test_linear_slope_k_is_the_notes_sigma_linear_and_survives_a_model_file(tmp_path):
+    # σ(z; k) = k z, f′(z) = k (seed 002); k = 1 is the identity, and "linear" alone is no activation.
+    z = np.array([[-1.0, 0.25, 0.5, 3.0]])
+    np.testing.assert_array_equal(nn.LinearActivation(k=2.0)(z).data, 2.0 * z)
+    assert bp.gradcheck(nn.LinearActivation(k=-1.5), bp.Tensor(np.random.default_rng(0).normal(size=(3, 4)), requires_grad=True))
+    assert nn.Dense(2, 3, activation="linear").activation is None
+    assert nn.Dense(2, 3, activation={"name": "linear", "k": 1.0}).activation is None
+    assert nn.LinearActivation(2.0).get_config() == {"k": 2.0} and nn.LinearActivation().get_config() == {"k": 1.0}
+    model = nn.Sequential(nn.Dense(2, 3, activation={"name": "linear", "k": 2.0}), nn.Dense(3, 1),
+                          nn.LinearActivation(k=-0.5))
+    x = np.random.default_rng(1).normal(size=(5, 2)).astype(np.float32)
+    hidden = model[0]
+    np.testing.assert_allclose(model(x).data, -0.5 * (2.0 * (x @ hidden.W.data.T + hidden.b.data)) @ model[1].W.data.T
+                               - 0.5 * model[1].b.data, rtol=1e-5)
+    model.fit(x, x.sum(axis=1), loss="mse", epochs=2, verbose=0)  # the fast path's in-place forms
+    bp.save(model, tmp_path / "linear.safetensors")
+    loaded = bp.load(tmp_path / "linear.safetensors")
+    assert loaded[0].activation.k == 2.0 and loaded[2].activation.k == -0.5
+    np.testing.assert_array_equal(loaded(x).data, model(x).data)
+    with pytest.raises(ValueError, match="k must be a finite number"):
+        nn.LinearActivation(k=float("nan"))

@@ -251,6 +251,16 @@ def test_fifty_adam_steps_follow_torch():
     (lambda: nn.Conv2d(1, 4, 3, activation="relux"), r"Conv2d: activation: "),
     (lambda: nn.MaxPool2d(2, padding=2), r"MaxPool2d: padding \(2, 2\) must be at most half the kernel size"),
     (lambda: nn.AvgPool2d(2, count_include_pad="no"), r"AvgPool2d: count_include_pad must be True or False"),
+    # padding that would make the output larger than the input: at most d·(k − 1) + s − 1 in all
+    (lambda: nn.Conv2d(1, 4, 3, padding=2), r"Conv2d: padding 2\+2 along axis 0 .* at most d·\(k − 1\) \+ s − 1 = 2"),
+    (lambda: nn.Conv2d(1, 4, 1, padding=(0, 1)), r"Conv2d: padding 1\+1 along axis 1 .* = 0"),
+    (lambda: nn.Conv1d(1, 4, 3, padding=10**9, dilation=2), r"Conv1d: padding .* at most d·\(k − 1\) \+ s − 1 = 4"),
+    (lambda: nn.MaxPool2d(2, stride=1, padding=1), r"MaxPool2d: padding 1\+1 along axis 0 .* = 1"),
+    (lambda: nn.AvgPool1d(4, stride=1, padding=2), r"AvgPool1d: padding 2\+2 along axis 0 .* = 3"),
+    # a window far larger than the image: refused before the padded work array is allocated
+    (lambda: nn.Conv2d(1, 1, 3, padding="same", dilation=10**6)(np.zeros((1, 1, 4, 4))),
+     r"Conv2d: padding .* would need a work array of \d+ values, more than 64× the input's 16"),
+    (lambda: nn.MaxPool2d(10**5, padding=5 * 10**4)(np.zeros((1, 1, 2, 2))), r"MaxPool2d: .* work array"),
 ])
 def test_bad_arguments_name_the_layer_and_the_shapes(call, message):
     with pytest.raises(ValueError, match=message):

@@ -25,7 +25,9 @@ WIDTH = 6
 # Values for the constructor arguments that have no default; a new layer with another
 # required argument fails here with its name, rather than being skipped silently.
 _REQUIRED = {"in_features": WIDTH, "out_features": WIDTH, "num_features": WIDTH, "normalized_shape": WIDTH,
-             "in_channels": 2, "out_channels": 2, "kernel_size": 2}
+             "in_channels": 2, "out_channels": 2, "kernel_size": 2, "num_embeddings": WIDTH, "embedding_dim": WIDTH}
+# A container of branches (Concat) takes its branches as *args: these.
+_BRANCHES = {"rows": lambda: nn.Dense(4, WIDTH, activation="tanh"), "codes": lambda: nn.Embedding(WIDTH, 2)}
 
 
 def _library_layer_classes():
@@ -38,6 +40,8 @@ def _library_layer_classes():
 
 
 def _instance(klass):
+    if klass.input_kind == "branches":
+        return klass({name: build() for name, build in _BRANCHES.items()})
     arguments = {}
     for parameter in inspect.signature(klass.__init__).parameters.values():
         if parameter.name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
@@ -55,6 +59,7 @@ def _models():
     """``[(name, model)]`` and ``{name: (X, y)}``: one model per library layer class."""
     rng = np.random.default_rng(0)
     rows = rng.normal(size=(40, 4)).astype(np.float32)
+    codes = rng.integers(0, WIDTH, size=40)
     y = rng.integers(0, 3, size=40)
     models, data = [], {}
     for index, klass in enumerate(_library_layer_classes()):
@@ -68,6 +73,12 @@ def _models():
             model = nn.Sequential(front, inner, nn.Flatten())
             width = int(np.prod(model(bp.Tensor(X[:1])).shape[1:]))
             model = nn.Sequential(front, inner, nn.Flatten(), nn.Dense(width, 3))
+        elif klass.input_kind == "codes":  # category codes in, (N, WIDTH) out
+            X = codes
+            model = nn.Sequential(inner, nn.Dense(WIDTH, 3))
+        elif klass.input_kind == "branches":  # one input per branch, (N, WIDTH + 2) out
+            X = {"rows": rows, "codes": codes}
+            model = nn.Sequential(inner, nn.Dense(WIDTH + 2, 3))
         else:
             X = rows
             model = nn.Sequential(nn.Dense(4, WIDTH, activation="tanh"), inner, nn.Dense(WIDTH, 3))
@@ -77,6 +88,13 @@ def _models():
         models.append((klass.__name__, model))
         data[klass.__name__] = (X, y)
     return models, data
+
+
+def _model_input(X, n):
+    """The first n rows of X as a model's forward takes them: Tensors of features, arrays of codes."""
+    if isinstance(X, dict):
+        return {key: _model_input(value, n) for key, value in X.items()}
+    return bp.Tensor(X[:n]) if X.dtype.kind == "f" else X[:n]
 
 
 def _call(kind, model, X, y):
@@ -131,7 +149,7 @@ def test_parallel_inference_gives_the_sequential_results_and_changes_no_state():
     assert {name: [m.training for m in model.modules()] for name, model in models} == flags
     # backward still works, here and for every model
     for name, model in models:
-        out = model(bp.Tensor(data[name][0][:8]))
+        out = model(_model_input(data[name][0], 8))
         out.sum().backward()
         assert model.parameters()[0].grad is not None
 

@@ -13,7 +13,7 @@ Every activation class is registered in :data:`ACTIVATIONS` under its ``name`` a
 ``aliases``; the layer ``nn.<layer_name>`` is derived from it (in
 :mod:`backprop.layers.activations`), so a new activation is one class here:
 
-    >>> ACTIVATIONS.get("logistic").layer_name, ACTIVATIONS.canonical("linear")
+    >>> ACTIVATIONS.get("logistic").layer_name, ACTIVATIONS.canonical("none")
     ('Sigmoid', 'identity')
 """
 
@@ -30,7 +30,7 @@ from backprop.registry import Configured, Registry
 
 __all__ = [
     "Activation", "ACTIVATIONS", "get_activation",
-    "Identity", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax",
+    "Identity", "Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Arctan", "Step", "Softmax",
     "identity", "relu", "leaky_relu", "sigmoid", "tanh", "arctan", "step", "softmax", "log_softmax",
     "sigmoid_array", "softmax_array",
 ]
@@ -68,6 +68,8 @@ class Activation(Configured):
     #: a_i depends on z_i alone, so backward is δ ∘ f′(z) and the in-place forms below apply.
     elementwise = True
     weight_init = "xavier_normal"
+    #: f(z) = z: a layer given this activation applies none (Identity; Linear with k = 1).
+    is_identity = False
 
     def __init__(self):
         pass
@@ -130,12 +132,13 @@ class Activation(Configured):
 
 @ACTIVATIONS.register
 class Identity(Activation):
-    """f(z) = z;  f′(z) = 1. The notes' linear activation."""
+    """f(z) = z;  f′(z) = 1. The notes' linear activation with slope k = 1 (see :class:`Linear`)."""
 
     name = "identity"
-    aliases = ("linear", "none")
+    aliases = ("none",)
     layer_name = "Identity"
     torch_name = "Identity"
+    is_identity = True
 
     def f(self, z):
         return z.copy()
@@ -394,6 +397,52 @@ class Step(Activation):
 
     def get_config(self) -> dict:
         return {} if self.k == 0 else {"k": self.k}
+
+    def torch_kwargs(self) -> dict:
+        return {"k": self.k}
+
+    @classmethod
+    def from_torch_module(cls, module) -> "Activation":
+        return cls(float(module.k))
+
+
+@ACTIVATIONS.register
+class Linear(Activation):
+    """The notes' linear activation σ(z; k) = k·z;  f′(z) = k everywhere.
+
+    A network of linear layers is one linear map (W² (k W¹ a)) = (k W² W¹) a, whatever its
+    depth: the reason the notes want a non-linear f. With k = 1 it is the identity, and
+    ``activation="linear"`` gives no activation at all, as "identity" does.
+
+    Args:
+        k: the slope, a finite number (default 1), e.g. ``{"name": "linear", "k": 2.0}``.
+    """
+
+    name = "linear"
+    layer_name = "LinearActivation"  # nn.Linear would read as PyTorch's fully connected layer
+    torch_name = "LinearActivation"  # (torch.nn has none; backprop.interop.torch supplies it)
+
+    def __init__(self, k: float = 1.0):
+        self.k = check_real(k, "k", "linear")
+
+    @property
+    def is_identity(self) -> bool:
+        return self.k == 1
+
+    def f(self, z):
+        return z * z.dtype.type(self.k)
+
+    def df(self, z, a):
+        return xp.full_like(z, self.k)
+
+    def f_into(self, z, out):
+        xp.multiply(z, z.dtype.type(self.k), out=out)
+
+    def backprop_into(self, delta, z, a, scratch):
+        xp.multiply(delta, delta.dtype.type(self.k), out=delta)
+
+    def get_config(self) -> dict:
+        return {} if self.k == 1 else {"k": self.k}
 
     def torch_kwargs(self) -> dict:
         return {"k": self.k}

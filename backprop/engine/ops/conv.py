@@ -37,8 +37,15 @@ from backprop.engine.tensor import Tensor, as_tensor, is_grad_enabled, make_resu
 
 __all__ = [
     "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
-    "conv_output_size", "conv_padding", "window_geometry",
+    "conv_output_size", "conv_padding", "window_geometry", "check_size_keeping_padding",
+    "MAX_PADDED_GROWTH", "PADDED_VALUES_FLOOR",
 ]
+
+MAX_PADDED_GROWTH = 64
+"""How many times the input's values the zero-padded work array of one call may hold (see
+:func:`window_geometry`); a 3×3 kernel with padding 1 on a 1×1 feature map needs 9."""
+PADDED_VALUES_FLOOR = 2**24
+"""A padded work array of at most this many values is always allowed, whatever its growth."""
 
 
 # ------------------------------------------------------------- arguments
@@ -65,10 +72,53 @@ def conv_output_size(size: int, kernel: int, stride: int, pads: tuple, dilation:
     return (size + pads[0] + pads[1] - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def check_size_keeping_padding(pads: tuple, kernel: tuple, stride: tuple, dilation: tuple, owner: str) -> None:
+    """Refuse padding that would make a layer's output larger than its input along some axis.
+
+    Along an axis of size n the output has ⌊(n + p_before + p_after − d·(k − 1) − 1)/s⌋ + 1
+    positions. That is at most n for every n ≥ 1 exactly when
+
+        p_before + p_after ≤ d·(k − 1) + s − 1
+
+    (n = 1 is the worst case). "same" padding (d·(k − 1) in all), "valid", a 3×3 kernel with
+    padding 1, a 4×4 one with stride 2 and padding 1, and PyTorch's usual pools all satisfy it.
+    The layers require it so that sizes never grow along a network: a model file cannot make
+    a small image into a huge one by stacking layers, and the memory of a prediction stays
+    bounded by the input and the file's channel counts.
+
+    Raises:
+        ValueError: naming ``owner``, the axis's padding and the allowed range.
+    """
+    for axis, ((before, after), k, s, d) in enumerate(zip(pads, kernel, stride, dilation)):
+        allowed = d * (k - 1) + s - 1
+        if before + after > allowed:
+            raise ValueError(
+                f"{owner}: padding {before}+{after} along axis {axis} would make the output larger than the "
+                f"input; with kernel size {k}, dilation {d} and stride {s} it may total at most "
+                f"d·(k − 1) + s − 1 = {allowed} (\"same\" pads d·(k − 1))"
+            )
+
+
 def window_geometry(shape: tuple, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, owner: str) -> tuple:
     """The output's spatial size (Ho, Wo) or (Lo,) for an input of ``shape`` (N, C, *spatial), or a
-    ValueError naming ``owner`` and the shapes when the (dilated) kernel is larger than the padded input."""
+    ValueError naming ``owner`` and the shapes when the (dilated) kernel is larger than the padded input,
+    or when the zero-padded work array would hold more than ``MAX_PADDED_GROWTH`` times the input's
+    values and more than ``PADDED_VALUES_FLOOR`` values.
+
+    The second check runs before anything is allocated: a padding or a window (dilation,
+    pool size) that a config sets far beyond the image it is applied to, e.g. in an untrusted
+    model file, is refused here instead of asking for gigabytes of zeros.
+    """
     spatial = tuple(shape[2:])
+    given = math.prod(shape)
+    padded = math.prod(shape[:2]) * math.prod(size + sum(p) for size, p in zip(spatial, pads))
+    if padded > max(MAX_PADDED_GROWTH * given, PADDED_VALUES_FLOOR):
+        raise ValueError(
+            f"{owner}: padding {tuple(p[0] if p[0] == p[1] else p for p in pads)} around the input of shape "
+            f"{tuple(shape)} would need a work array of {padded} values, more than {MAX_PADDED_GROWTH}× the "
+            f"input's {given} (and more than {PADDED_VALUES_FLOOR}); the padding or the window "
+            f"(kernel {kernel}, dilation {dilation}) is far too large for this input"
+        )
     out = tuple(conv_output_size(size, k, s, p, d) for size, k, s, p, d in zip(spatial, kernel, stride, pads, dilation))
     if min(out) < 1:
         padded = "×".join(str(size + sum(p)) for size, p in zip(spatial, pads))

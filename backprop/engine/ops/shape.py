@@ -8,7 +8,7 @@ import numpy as np
 from backprop.backend import xp
 from backprop.engine.tensor import Tensor, as_tensor, make_result, tensor_method
 
-__all__ = ["reshape", "transpose", "getitem"]
+__all__ = ["reshape", "transpose", "getitem", "concatenate"]
 
 
 @tensor_method
@@ -82,3 +82,22 @@ def getitem(x, index) -> Tensor:
 
 
 Tensor.__getitem__ = getitem
+
+
+def concatenate(tensors, axis: int = -1) -> Tensor:
+    """out = [x₁, x₂, ...] joined along ``axis`` (``np.concatenate``); backward hands each input its slice of g."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("concatenate: needs at least one tensor")
+    try:
+        out = xp.concatenate([t.data for t in tensors], axis=axis)
+    except ValueError as error:
+        shapes = [t.shape for t in tensors]
+        raise ValueError(f"concatenate: cannot join shapes {shapes} along axis {axis}: {error}") from None
+    axis = axis % out.ndim
+    bounds = np.cumsum([t.shape[axis] for t in tensors])[:-1]
+
+    def backward(g):
+        return tuple(xp.split(g, bounds, axis=axis))
+
+    return make_result(out, tuple(tensors), backward, "concatenate")
