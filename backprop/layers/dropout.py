@@ -56,6 +56,16 @@ class Dropout(Module):
     def get_config(self) -> dict:
         return {"rate": self.rate}
 
+    # PyTorch: Dropout(p), p the rate (both scale the kept units by 1/(1 − p)).
+    torch_types = ("Dropout",)
+
+    def to_torch_modules(self, nn) -> list:
+        return [nn.Dropout(self.rate)]
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        return cls(modules[0].p), 1
+
 
 class DropoutOp(FusedOp):
     """The fused form of Dropout: a_out = a ∘ m/(1 − rate) in training, with m drawn exactly

@@ -50,3 +50,13 @@ def test_softplus_by_name_in_fit_the_fast_path_trace_and_files(tmp_path):
     path = tmp_path / "softplus.safetensors"
     model.save(path)
     np.testing.assert_array_equal(bp.load(path).predict(X), model.predict(X))
+
+
+def test_softplus_in_place_form_reads_z_before_overwriting_it():
+    """``f_into(z, out=z)`` (the fast path's in-place predict) once added max(f(z), 0) instead of max(z, 0)."""
+    softplus = ACTIVATIONS.get("softplus")()
+    z = np.linspace(-4, 4, 17)
+    expected = softplus.f(z)
+    in_place = z.copy()
+    softplus.f_into(in_place, in_place)
+    np.testing.assert_allclose(in_place, expected, rtol=1e-15)
