@@ -53,7 +53,34 @@ def test_binary_predictions_threshold_probabilities_at_one_half_and_logits_at_ze
     logits = np.log(p / (1 - p))
     assert metrics.accuracy(y_true, logits, threshold=0.0) == expected
     assert metrics.binary_accuracy(y_true, logits, threshold=0.0) == expected
-    assert metrics.f1(y_true, p) == pytest.approx(sklearn_metrics.f1_score(y_true, p > 0.5, average="macro"))
+    assert metrics.f1(y_true, p) == pytest.approx(sklearn_metrics.f1_score(y_true, p > 0.5))  # average="binary"
+
+
+def test_binary_f1_is_the_positive_class_s_and_average_macro_asks_for_the_mean():
+    y_true = np.array([0, 0, 0, 0, 1, 1, 0, 1])
+    y_pred = np.array([0, 0, 0, 1, 1, 0, 0, 0])
+    for name, reference in [("precision", sklearn_metrics.precision_score), ("recall", sklearn_metrics.recall_score),
+                            ("f1", sklearn_metrics.f1_score)]:
+        metric = metrics.get_metric(name)
+        assert metric(y_true, y_pred) == pytest.approx(reference(y_true, y_pred))
+        assert metric(y_true, y_pred, average="macro") == pytest.approx(reference(y_true, y_pred, average="macro"))
+        strings = np.array(["no", "yes"])  # two labels of another kind: the greater is the positive class
+        assert metric(strings[y_true], strings[y_pred]) == pytest.approx(
+            reference(strings[y_true], strings[y_pred], pos_label="yes"))
+    assert metrics.f1(y_true, y_pred) != pytest.approx(metrics.f1(y_true, y_pred, average="macro"))
+    with pytest.raises(ValueError, match="average must be"):
+        metrics.f1(y_true, y_pred, average="micro")
+    with pytest.raises(ValueError, match="task must be one of"):
+        metrics.f1(y_true, y_pred, task="multi-label")
+
+
+def test_roc_auc_counts_ties_as_one_half_and_is_nan_with_one_class():
+    y_true = np.array([0, 0, 1, 1, 0, 1])
+    scores = np.array([0.2, 0.5, 0.5, 0.9, 0.5, 0.2])
+    assert metrics.roc_auc(y_true, scores) == pytest.approx(sklearn_metrics.roc_auc_score(y_true, scores))
+    assert np.isnan(metrics.roc_auc(np.zeros(4, int), np.array([0.1, 0.2, 0.3, 0.4]), task="binary"))
+    with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):
+        metrics.log_loss(y_true, scores * 3)
 
 
 def test_binary_accuracy_counts_every_element_of_multilabel_outputs():
@@ -103,23 +130,54 @@ ENTRIES = metrics.METRICS.items()
 IDS = [name for name, _ in ENTRIES]
 
 
-def sample(kind: str, seed: int = 0):
-    """(y_true, a perfect y_pred, a noisy y_pred) for what a metric of this kind compares."""
+TASKS = ("binary", "multiclass", "multilabel")
+
+
+def _softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def sample(task: str, seed: int = 0):
+    """(y_true, a perfect y_pred, a noisy y_pred) of a task: probabilities for the classification tasks."""
     rng = np.random.default_rng(seed)
-    if kind == "labels":
-        y_true = rng.integers(0, 3, size=120)
-        perfect = 3.0 * np.eye(3)[y_true]  # class scores whose argmax is right
-        return y_true, perfect, perfect + 2.5 * rng.normal(size=perfect.shape)
-    if kind == "binary":
-        y_true = rng.integers(0, 2, size=(120, 2))
-        return y_true, 0.1 + 0.8 * y_true, rng.uniform(size=y_true.shape)  # probabilities
+    if task == "binary":
+        y_true = rng.integers(0, 2, size=120)
+        return y_true, 0.1 + 0.8 * y_true, np.clip(0.35 * y_true + 0.65 * rng.uniform(size=120), 0, 1)
+    if task == "multiclass":
+        y_true = rng.integers(0, 4, size=120)
+        one_hot = np.eye(4)[y_true]
+        return y_true, _softmax(3.0 * one_hot), _softmax(1.2 * one_hot + rng.normal(size=one_hot.shape))
+    if task == "multilabel":
+        y_true = rng.integers(0, 2, size=(120, 3))
+        y_true[0] = [1, 1, 0]  # (not all rows one-hot)
+        noisy = 1 / (1 + np.exp(-(2.0 * y_true - 1 + 1.5 * rng.normal(size=y_true.shape))))
+        return y_true, 0.1 + 0.8 * y_true, noisy
     y_true = rng.normal(size=(120, 2))
     return y_true, y_true.copy(), y_true + 0.5 * rng.normal(size=y_true.shape)
 
 
-def sklearn_inputs(kind: str, y_true, y_pred):
-    """What scikit-learn's function takes: labels (argmax of scores) or values as they are."""
-    return (y_true, y_pred.argmax(axis=1)) if kind == "labels" else (y_true, y_pred)
+def tasks_of(metric) -> tuple:
+    return ("regression",) if metric.kind == "values" else TASKS
+
+
+def sklearn_value(metric, task: str, y_true, y_pred) -> float:
+    """scikit-learn's value, from the metric's ``sklearn_equivalent`` for the task."""
+    import inspect
+
+    function, kwargs, *how = metric.sklearn_equivalent[task]
+    function = getattr(sklearn_metrics, function)
+    if metric.kind in ("labels", "binary"):  # scikit-learn takes the predicted labels
+        y_pred = y_pred.argmax(axis=1) if task == "multiclass" else (y_pred > 0.5).astype(int)
+    keyword = "y_proba" if "y_proba" in inspect.signature(function).parameters else None
+
+    def call(t, p):
+        return function(t, **{keyword: p}, **kwargs) if keyword else function(t, p, **kwargs)
+
+    if how == ["per_label"]:
+        return float(np.mean([call(y_true[:, k], y_pred[:, k]) for k in range(y_true.shape[1])]))
+    value = call(y_true, y_pred)
+    return 1.0 - value if how == ["complement"] else value
 
 
 @pytest.mark.parametrize("name, metric", ENTRIES, ids=IDS)
@@ -132,21 +190,31 @@ def test_every_name_and_alias_resolves_to_the_metric(name, metric):
     assert metric.kind in metrics.Metric.kinds and callable(metric)
 
 
-@pytest.mark.parametrize("name, metric", [e for e in ENTRIES if e[1].sklearn_equivalent],
-                         ids=[n for n, m in ENTRIES if m.sklearn_equivalent])
-def test_agrees_with_scikit_learn(name, metric):
-    function, kwargs = metric.sklearn_equivalent
-    for seed in range(3):
-        y_true, _, y_pred = sample(metric.kind, seed)
-        expected = getattr(sklearn_metrics, function)(*sklearn_inputs(metric.kind, y_true, y_pred), **kwargs)
-        assert metric(y_true, y_pred) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+@pytest.mark.parametrize("name, metric", ENTRIES, ids=IDS)
+def test_agrees_with_scikit_learn_on_every_task(name, metric):
+    """Binary, multi-class and multi-label (or regression): equal to scikit-learn where the entry
+    names an equivalent, refused where it names none."""
+    for task in tasks_of(metric):
+        for seed in range(3):
+            y_true, _, y_pred = sample(task, seed)
+            if task not in metric.sklearn_equivalent:
+                with pytest.raises(ValueError, match=name):
+                    metric(y_true, y_pred, task=task)
+                continue
+            expected = sklearn_value(metric, task, y_true, y_pred)
+            assert metric(y_true, y_pred) == pytest.approx(expected, rel=1e-12, abs=1e-12)  # the task read
+            if metric.takes_task:
+                assert metric(y_true, y_pred, task=task) == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
 @pytest.mark.parametrize("name, metric", ENTRIES, ids=IDS)
 def test_higher_is_better_says_which_way_perfect_predictions_lie(name, metric):
-    y_true, perfect, noisy = sample(metric.kind)
-    better, worse = metric(y_true, perfect), metric(y_true, noisy)
-    assert better > worse if metric.higher_is_better else better < worse
+    for task in tasks_of(metric):
+        if metric.sklearn_equivalent and task not in metric.sklearn_equivalent:
+            continue
+        y_true, perfect, noisy = sample(task)
+        better, worse = metric(y_true, perfect), metric(y_true, noisy)
+        assert better > worse if metric.higher_is_better else better < worse
 
 
 @pytest.mark.parametrize("name, metric", ENTRIES, ids=IDS)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from backprop.cli import image_reports, images
-from backprop.cli.output import echo_json, echo_table
+from backprop.cli.output import echo_json
 
 __all__ = ["info_command", "layer_rows"]
 
@@ -61,8 +61,7 @@ def info_command(model: Path, as_json: bool) -> None:
     click.echo(f"model: {model}")
     click.echo(f"task: {loaded.task}, target {loaded.target!r}")
     click.echo("")
-    echo_table(rows, ["layer", "type", "features", "parameters", "count"], right_aligned=("count",))
-    click.echo(f"total parameters: {total}")
+    click.echo(loaded.model.summary(print_fn=None))  # the table Model.summary prints, as in Python
     click.echo("")
     click.echo("preprocessing:")
     for line in preprocessing:

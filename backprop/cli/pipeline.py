@@ -159,7 +159,7 @@ def score(preprocessor, frame, outputs: np.ndarray) -> dict:
 
     y_true = preprocessor.transform_target(frame)  # validates the column (and names what is wrong)
     if preprocessor.task == "classification":
-        return {"accuracy": metrics.accuracy(y_true, outputs), "f1_macro": metrics.f1(y_true, outputs)}
+        return {"accuracy": metrics.accuracy(y_true, outputs), "f1_macro": metrics.f1(y_true, outputs, average="macro")}
     values = frame[preprocessor.target].to_numpy(dtype=np.float64)  # original units, full precision
     predicted = preprocessor.inverse_transform_target(outputs)
     return {"r2": metrics.r2(values, predicted), "rmse": math.sqrt(metrics.mse(values, predicted)),

@@ -116,6 +116,36 @@ class ActivationLayer(Module):
         """a = f(x): the activation's own export."""
         return self.activation.onnx_nodes(graph, x)
 
+    def to_torch_modules(self, nn) -> list:
+        return [torch_activation(self.activation, nn)]
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        return cls(**cls.activation_class.from_torch_module(modules[0]).get_config()), 1
+
+
+def torch_activation(activation: Activation, nn):
+    """The ``torch.nn`` module of an activation (its ``torch_name`` and ``torch_kwargs``)."""
+    return getattr(nn, activation.torch_name)(**activation.torch_kwargs())
+
+
+def following_activation(modules: list) -> Optional[Activation]:
+    """The activation of the torch module after ``modules[0]`` (a Linear's ReLU), if one maps to
+    a registered activation other than the identity; a Dense or conv layer folds it in."""
+    if len(modules) < 2:
+        return None
+    torch_name = type(modules[1]).__name__
+    for cls in ACTIVATIONS:
+        if cls.torch_name == torch_name:
+            activation = cls.from_torch_module(modules[1])
+            return None if activation.is_identity else activation
+    return None
+
+
+def torch_dtype_name(tensor) -> str:
+    """``"float32"`` for a torch tensor of dtype ``torch.float32``."""
+    return str(tensor.dtype).replace("torch.", "")
+
 
 class ActivationOp(FusedOp):
     """The fused form of an elementwise activation: a = f(z); backward δ_z = δ_a ∘ f′(z), in place.
@@ -151,6 +181,7 @@ class Identity(ActivationLayer):
     """a = z;  f′(z) = 1. Returns its input itself, as ``torch.nn.Identity`` does."""
 
     activation_class = IdentityActivation
+    torch_types = ("Identity",)
 
     def __init__(self):
         super().__init__(IdentityActivation())
@@ -202,6 +233,7 @@ def _derived_layer(activation_class: type) -> type:
         "__qualname__": activation_class.layer_name,
         "__doc__": f"The layer a = f(z) of the activation ``{activation_class.name}``.\n\n{doc}",
         "activation_class": activation_class,
+        "torch_types": (activation_class.torch_name,) if activation_class.torch_name else (),
     })
 
 

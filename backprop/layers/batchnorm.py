@@ -254,6 +254,25 @@ class BatchNorm(Module):
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps,
                 "dtype": self.gamma.dtype.name}
 
+    # PyTorch: BatchNorm1d, whose weight and bias are γ and β, with the running statistics.
+    torch_types = ("BatchNorm1d",)
+
+    def to_torch_modules(self, nn) -> list:
+        return [nn.BatchNorm1d(self.num_features, eps=self.eps, momentum=self.momentum)]
+
+    def torch_layout(self) -> list:
+        return [{"weight": "gamma", "bias": "beta", "running_mean": "running_mean", "running_var": "running_var",
+                 "num_batches_tracked": "num_batches_tracked"}]
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        module = modules[0]
+        if not module.affine or not module.track_running_stats:
+            raise TypeError(f"torch.nn.BatchNorm1d(affine={module.affine}, track_running_stats="
+                            f"{module.track_running_stats}): only affine=True with running statistics is supported")
+        return cls(module.num_features, momentum=module.momentum, eps=module.eps,
+                   dtype=str(module.weight.dtype).replace("torch.", "")), 1
+
 
 class BatchNormOp(FusedOp):
     """The fused form of :class:`BatchNorm`: the engine op's array functions without its graph.

@@ -18,7 +18,9 @@ from backprop.checks import check_bool, check_int_tuple, check_positive_int
 from backprop.engine.ops.conv import check_size_keeping_padding, conv1d, conv2d, conv_padding, window_geometry
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop import init
-from backprop.layers.activations import activation_config, resolve_activation
+from backprop.layers.activations import (
+    activation_config, following_activation, resolve_activation, torch_activation, torch_dtype_name,
+)
 from backprop.layers.module import Module
 from backprop.layers.parameter import Parameter
 from backprop.layers.registry import register_module
@@ -199,6 +201,30 @@ class _ConvNd(Module):
             "dtype": self.W.dtype.name,
         }
 
+    # PyTorch: Conv1d / Conv2d (weight (out, in, *kernel) as W here), then the activation's module.
+    def to_torch_modules(self, nn) -> list:
+        padding = self.padding if isinstance(self.padding, str) else tuple(self.padding)
+        conv = getattr(nn, f"Conv{self._dims}d")(self.in_channels, self.out_channels, tuple(self.kernel_size),
+                                                 stride=tuple(self.stride), padding=padding,
+                                                 dilation=tuple(self.dilation), bias=self.b is not None)
+        return [conv] + ([] if self.activation is None else [torch_activation(self.activation, nn)])
+
+    def torch_layout(self) -> list:
+        arrays = {"weight": "W", **({} if self.b is None else {"bias": "b"})}
+        return [arrays] + ([] if self.activation is None else [{}])
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        module, activation = modules[0], following_activation(modules)
+        if module.groups != 1 or module.padding_mode != "zeros":
+            raise TypeError(f"torch.nn.{type(module).__name__}(groups={module.groups}, padding_mode="
+                            f"{module.padding_mode!r}): only groups=1 and zero padding are supported")
+        padding = module.padding if isinstance(module.padding, str) else tuple(module.padding)
+        layer = cls(module.in_channels, module.out_channels, tuple(module.kernel_size), stride=tuple(module.stride),
+                    padding=padding, dilation=tuple(module.dilation), bias=module.bias is not None,
+                    activation=activation, dtype=torch_dtype_name(module.weight))
+        return layer, 1 if activation is None else 2
+
     def extra_repr(self) -> str:
         one = (1,) * self._dims
         parts = [f"{self.in_channels}, {self.out_channels}", f"kernel_size={self.kernel_size}"]
@@ -265,6 +291,7 @@ class Conv2d(_ConvNd):
 
     _dims = 2
     _op = staticmethod(conv2d)
+    torch_types = ("Conv2d",)
 
 
 @register_module
@@ -282,6 +309,7 @@ class Conv1d(_ConvNd):
 
     _dims = 1
     _op = staticmethod(conv1d)
+    torch_types = ("Conv1d",)
 
 
 def _windows_of(a: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, out_hw: tuple):

@@ -21,7 +21,9 @@ from backprop.engine.ops.linear import linear
 from backprop.engine.tensor import Tensor
 from backprop import init
 from backprop.checks import check_bool, check_positive_int
-from backprop.layers.activations import ActivationOp, activation_config, resolve_activation
+from backprop.layers.activations import (
+    ActivationOp, activation_config, following_activation, resolve_activation, torch_activation, torch_dtype_name,
+)
 from backprop.layers.fused import FusedOp
 from backprop.layers.module import Module
 from backprop.layers.parameter import Parameter
@@ -140,6 +142,24 @@ class Dense(Module):
             input_gradient=lambda delta, W, shape: (delta @ W).reshape(shape),
             weight_gradient=lambda delta, a_prev: delta.T @ a_prev,
         )
+
+    # PyTorch: Linear (its weight is W, (n_out, n_in), as here), then the activation's module.
+    torch_types = ("Linear",)
+
+    def to_torch_modules(self, nn) -> list:
+        linear_module = nn.Linear(self.in_features, self.out_features, bias=self.b is not None)
+        return [linear_module] + ([] if self.activation is None else [torch_activation(self.activation, nn)])
+
+    def torch_layout(self) -> list:
+        arrays = {"weight": "W", **({} if self.b is None else {"bias": "b"})}
+        return [arrays] + ([] if self.activation is None else [{}])
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        module, activation = modules[0], following_activation(modules)
+        layer = cls(module.in_features, module.out_features, activation=activation, use_bias=module.bias is not None,
+                    dtype=torch_dtype_name(module.weight))
+        return layer, 1 if activation is None else 2
 
     def expected_in_features(self) -> int:
         return self.in_features

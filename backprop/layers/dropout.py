@@ -60,6 +60,16 @@ class Dropout(Module):
         """The identity: an exported model predicts, and Dropout drops nothing then."""
         return graph.node("Identity", [a], "dropout")
 
+    # PyTorch: Dropout(p), p the rate (both scale the kept units by 1/(1 − p)).
+    torch_types = ("Dropout",)
+
+    def to_torch_modules(self, nn) -> list:
+        return [nn.Dropout(self.rate)]
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        return cls(modules[0].p), 1
+
 
 class DropoutOp(FusedOp):
     """The fused form of Dropout: a_out = a ∘ m/(1 − rate) in training, with m drawn exactly

@@ -129,6 +129,23 @@ class Embedding(Module):
                 "padding_idx": self.padding_idx, "weight_init": init.initializer_config(self.weight_init),
                 "dtype": self.W.dtype.name}
 
+    # PyTorch: Embedding(V, D, padding_idx), whose weight is W.
+    torch_types = ("Embedding",)
+
+    def to_torch_modules(self, nn) -> list:
+        return [nn.Embedding(self.num_embeddings, self.embedding_dim, padding_idx=self.padding_idx)]
+
+    def torch_layout(self) -> list:
+        return [{"weight": "W"}]
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        module = modules[0]
+        if module.max_norm is not None or module.sparse or module.scale_grad_by_freq:
+            raise TypeError("torch.nn.Embedding: max_norm, sparse and scale_grad_by_freq are not supported")
+        return cls(module.num_embeddings, module.embedding_dim, padding_idx=module.padding_idx,
+                   dtype=str(module.weight.dtype).replace("torch.", "")), 1
+
     def extra_repr(self) -> str:
         text = f"{self.num_embeddings}, {self.embedding_dim}"
         return text if self.padding_idx is None else f"{text}, padding_idx={self.padding_idx}"

@@ -28,3 +28,16 @@ class Flatten(Module):
     def onnx_nodes(self, graph, x: str) -> str:
         """ONNX's Flatten with axis 1: the batch axis kept, the rest in C order, as reshape(N, -1)."""
         return graph.node("Flatten", [x], "flatten", axis=1)
+
+    torch_types = ("Flatten",)
+
+    def to_torch_modules(self, nn) -> list:
+        return [nn.Flatten()]
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        module = modules[0]
+        if (module.start_dim, module.end_dim) != (1, -1):
+            raise TypeError(f"torch.nn.Flatten(start_dim={module.start_dim}, end_dim={module.end_dim}): only the "
+                            "default (1, -1), which keeps the batch axis, is supported")
+        return cls(), 1

@@ -84,6 +84,25 @@ class LayerNorm(Module):
     def get_config(self) -> dict:
         return {"normalized_shape": self.normalized_shape, "eps": self.eps, "dtype": self.gamma.dtype.name}
 
+    # PyTorch: LayerNorm over the last axis, whose weight and bias are γ and β.
+    torch_types = ("LayerNorm",)
+
+    def to_torch_modules(self, nn) -> list:
+        return [nn.LayerNorm(self.normalized_shape, eps=self.eps)]
+
+    def torch_layout(self) -> list:
+        return [{"weight": "gamma", "bias": "beta"}]
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        module = modules[0]
+        if len(module.normalized_shape) != 1 or module.weight is None or module.bias is None:
+            raise TypeError(f"torch.nn.LayerNorm({tuple(module.normalized_shape)}, elementwise_affine="
+                            f"{module.weight is not None}): only one normalised axis with weight and bias is "
+                            "supported")
+        return cls(module.normalized_shape[0], eps=module.eps,
+                   dtype=str(module.weight.dtype).replace("torch.", "")), 1
+
 
 class LayerNormOp(FusedOp):
     """The fused form of :class:`LayerNorm`: the closed-form forward and backward on arrays."""

@@ -511,6 +511,39 @@ class Module:
             x = layer.onnx_nodes(graph, x)
         return x
 
+    # ------------------------------------------------------------- PyTorch
+    # Each layer states its torch.nn form beside its maths; backprop.interop.torch (to_torch,
+    # from_torch, load_torch_state_dict) walks a chain of layers and asks each one. ``nn`` is
+    # torch.nn (with the few activations it lacks added), passed in so that no layer file
+    # imports torch.
+    #: The torch.nn class names :meth:`from_torch_modules` reads (a module of one of them first).
+    torch_types: tuple = ()
+
+    def to_torch_modules(self, nn) -> list:
+        """This layer as torch.nn modules applied in turn (Dense: Linear, then its activation's),
+        built with the layer's settings; :meth:`torch_layout` says where its arrays go.
+
+        Raises:
+            TypeError: the layer has no PyTorch form.
+        """
+        raise TypeError(f"{type(self).__name__} has no PyTorch form (it states none in to_torch_modules)")
+
+    def torch_layout(self) -> list:
+        """One dict per module of :meth:`to_torch_modules`: ``{torch state key: this layer's state key}``
+        (Dense: ``[{"weight": "W", "bias": "b"}, {}]``). It needs no torch."""
+        return [{}]
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        """``(layer, how many modules it takes)`` for the torch modules at the head of ``modules``,
+        whose first is one of :attr:`torch_types`; the arrays are copied afterwards, by
+        :meth:`torch_layout`.
+
+        Raises:
+            TypeError: settings this library does not support (naming them).
+        """
+        raise TypeError(f"{cls.__name__} cannot be built from PyTorch modules")
+
     # --------------------------------------------------------------- repr
     def extra_repr(self) -> str:
         """The text inside the parentheses of this module's repr."""

@@ -84,6 +84,30 @@ class _Pool(Module):
             config["dilation"] = list(self.dilation)
         return config
 
+    # PyTorch: torch.nn's pool of the same name (ceil_mode=False).
+    def _torch_settings(self) -> dict:
+        settings = {"kernel_size": tuple(self.kernel_size), "stride": tuple(self.stride),
+                    "padding": tuple(self.padding)}
+        if self._has_dilation:
+            settings["dilation"] = tuple(self.dilation)
+        return settings
+
+    def to_torch_modules(self, nn) -> list:
+        return [getattr(nn, type(self).__name__)(**self._torch_settings())]
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        module = modules[0]
+        if module.ceil_mode or getattr(module, "return_indices", False) or getattr(module, "divisor_override", None):
+            raise TypeError(f"torch.nn.{type(module).__name__}: ceil_mode, return_indices and divisor_override "
+                            "are not supported")
+        settings = {"kernel_size": module.kernel_size, "stride": module.stride, "padding": module.padding}
+        if cls._has_dilation:
+            settings["dilation"] = module.dilation
+        if hasattr(module, "count_include_pad"):
+            settings["count_include_pad"] = bool(module.count_include_pad)
+        return cls(**settings), 1
+
     def extra_repr(self) -> str:
         parts = [f"kernel_size={self.kernel_size}"]
         if self.stride != self.kernel_size:
@@ -111,6 +135,9 @@ class _AvgPool(_Pool):
         return graph.float32_node("AveragePool", [x], "avg_pool", count_include_pad=int(self.count_include_pad),
                                   **self._onnx_window())
 
+    def _torch_settings(self) -> dict:
+        return {**super()._torch_settings(), "count_include_pad": self.count_include_pad}
+
 
 @register_module
 class MaxPool2d(_Pool):
@@ -130,6 +157,8 @@ class MaxPool2d(_Pool):
         >>> MaxPool2d(2)(np.zeros((1, 3, 8, 8), dtype=np.float32)).shape
         (1, 3, 4, 4)
     """
+
+    torch_types = ("MaxPool2d",)
 
     def forward(self, x) -> Tensor:
         return max_pool2d(self._checked(x), self.kernel_size, self.stride, self.padding, self.dilation)
@@ -151,6 +180,8 @@ class AvgPool2d(_AvgPool):
             or m = the number of real elements in the window (False).
     """
 
+    torch_types = ("AvgPool2d",)
+
     def forward(self, x) -> Tensor:
         return avg_pool2d(self._checked(x), self.kernel_size, self.stride, self.padding, self.count_include_pad)
 
@@ -158,6 +189,8 @@ class AvgPool2d(_AvgPool):
 @register_module
 class MaxPool1d(_Pool):
     """Max pooling over (N, C, L), as ``torch.nn.MaxPool1d``; the arguments are :class:`MaxPool2d`'s."""
+
+    torch_types = ("MaxPool1d",)
 
     _dims = 1
 
@@ -171,6 +204,8 @@ class MaxPool1d(_Pool):
 @register_module
 class AvgPool1d(_AvgPool):
     """Average pooling over (N, C, L), as ``torch.nn.AvgPool1d``; the arguments are :class:`AvgPool2d`'s."""
+
+    torch_types = ("AvgPool1d",)
 
     _dims = 1
 
@@ -213,3 +248,21 @@ class GlobalAvgPool2d(Module):
 
     def get_config(self) -> dict:
         return {"keepdims": self.keepdims}
+
+    # PyTorch: AdaptiveAvgPool2d(1), then Flatten unless keepdims.
+    torch_types = ("AdaptiveAvgPool2d",)
+
+    def to_torch_modules(self, nn) -> list:
+        return [nn.AdaptiveAvgPool2d(1)] + ([] if self.keepdims else [nn.Flatten()])
+
+    def torch_layout(self) -> list:
+        return [{}] if self.keepdims else [{}, {}]
+
+    @classmethod
+    def from_torch_modules(cls, modules: list, nn) -> tuple:
+        size = modules[0].output_size
+        if size not in (1, (1, 1), [1, 1]):
+            raise TypeError(f"torch.nn.AdaptiveAvgPool2d({size}): only output_size 1 (a global average) is supported")
+        flattens = len(modules) > 1 and type(modules[1]).__name__ == "Flatten" and (
+            modules[1].start_dim, modules[1].end_dim) == (1, -1)
+        return cls(keepdims=not flattens), 2 if flattens else 1

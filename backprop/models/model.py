@@ -39,6 +39,7 @@ from typing import Optional
 import numpy as np
 
 from backprop.diagnostics.trace import Trace, trace
+from backprop.interop import torch as torch_interop
 from backprop.io.model_file import write_model_file
 from backprop.layers.module import Module
 from backprop.layers.registry import declared_state_shapes, module_from_config, module_to_config, register_module
@@ -153,7 +154,8 @@ class Model(Module):
     def fit(self, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: Optional[int] = 32,
             shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
             metrics=(), seed: Optional[int] = None, checkpoint=None, verbose: int = 1, sample_weight=None,
-            divergence_factor: Optional[float] = loop.DIVERGENCE_FACTOR, distributed: bool = False) -> History:
+            divergence_factor: Optional[float] = loop.DIVERGENCE_FACTOR, class_weight=None,
+            distributed: bool = False) -> History:
         """Train on (X, y) with mini-batch gradient descent and keep what was learnt in ``fit_record``.
 
         Args:
@@ -184,6 +186,9 @@ class Model(Module):
             divergence_factor: a NaN/infinite cost, or one above ``divergence_factor`` ×
                 max(|first batch cost|, 1), raises ``TrainingDivergedError``; None disables
                 the second test.
+            class_weight: ``{label: weight}`` (original labels; a class left out weighs 1) or
+                ``"balanced"``, as Keras's: each training example's loss weighs its class's
+                weight, times its ``sample_weight``.
             distributed: under ``mpiexec -n K``, train data-parallel on the K ranks
                 (``batch_size`` is the global batch; only rank 0 prints and writes files;
                 the ``mpi`` extra; docs/distributed.md).
@@ -198,7 +203,7 @@ class Model(Module):
                         shuffle=shuffle, validation_data=validation_data, validation_split=validation_split,
                         callbacks=callbacks, metrics=metrics, seed=seed, checkpoint=checkpoint, verbose=verbose,
                         sample_weight=sample_weight, divergence_factor=divergence_factor,
-                        distributed=distributed)
+                        class_weight=class_weight, distributed=distributed)
 
     def evaluate(self, X, y, *, loss=None, metrics=None, batch_size: Optional[int] = None,
                  sample_weight=None) -> dict:
@@ -284,6 +289,33 @@ class Model(Module):
         if print_fn is not None:
             print_fn(text)
         return text
+
+    def to_torch(self):
+        """An equivalent ``torch.nn.Sequential``, weights and running statistics copied, in the weights' dtype.
+
+        ``Dense(activation="relu")`` becomes ``Linear`` then ``ReLU``; see
+        :mod:`backprop.interop.torch`. torch is imported by this call.
+
+        Raises:
+            TypeError: a layer without a PyTorch form, or a model that is not a chain of layers.
+        """
+        return torch_interop.to_torch(self)
+
+    def load_torch_state_dict(self, state_dict, strict: bool = True) -> None:
+        """Copy a PyTorch ``state_dict`` of this model's torch counterpart (see :meth:`to_torch`) into it.
+
+        Torch's keys number its modules, an activation counting as one, so for
+        ``Sequential(Dense(4, 8, activation="relu"), Dense(8, 3))`` torch's ``0.weight``,
+        ``0.bias``, ``2.weight`` and ``2.bias`` are ``0.W``, ``0.b``, ``1.W`` and ``1.b``.
+
+        Args:
+            state_dict: torch tensors or NumPy arrays by torch's keys.
+            strict: refuse missing or unexpected keys (naming them).
+
+        Raises:
+            ValueError: keys or shapes that do not match.
+        """
+        torch_interop.load_torch_state_dict(self, state_dict, strict=strict)
 
     def trace(self, x, y, *, loss=None, dtype=None) -> Trace:
         """Record z, a, f′(z), δ and the gradients layer by layer for one example or a batch, and check

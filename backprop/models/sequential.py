@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Iterator, Optional
 
+from backprop.interop import torch as torch_interop
 from backprop.layers.module import Module
 from backprop.layers.registry import declared_state_shapes, module_from_config, module_to_config, register_module
 from backprop.models.model import Model
@@ -42,6 +43,21 @@ class Sequential(Model):
             layers = tuple(layers[0])
         for layer in layers:
             self.append(layer)
+
+    @classmethod
+    def from_torch(cls, module) -> "Sequential":
+        """The model of a ``torch.nn.Sequential`` of supported layers, weights copied.
+
+        A ``Linear`` followed by an activation becomes one Dense with that activation; BatchNorm1d
+        keeps its running statistics. See :mod:`backprop.interop.torch`.
+
+        Raises:
+            TypeError: ``module`` is not a ``torch.nn.Sequential``, or holds a torch module with no
+                counterpart here (the message names it and lists the supported ones).
+        """
+        model = cls(*torch_interop.layers_from_torch(module))
+        model.train(bool(module.training))
+        return model
 
     def append(self, layer: Module) -> "Sequential":
         """Add ``layer`` at the end, after checking that its input size chains."""

@@ -4,7 +4,8 @@ Rows follow the data: a chain of layers (a Sequential, a Model wrapping one, nes
 is walked through :meth:`~backprop.nn.Module.sequential_layers` down to its layers, named
 by their state-dict prefix (``0``, ``2.1``, ``module.0``). A module that computes its output
 itself (a subclass with its own ``forward``) lists its direct submodules, whose order need
-not be the data's, so their output shapes are not shown.
+not be the data's, so their output shapes are not shown; inside a chain, such a module (a
+Concat of branches) has its own layers listed, indented, under its row.
 
 Output shapes come from a forward pass of one example of zeros (in evaluation mode, without
 a graph) when the input shape is known: given, or rows of the fit record's
@@ -113,6 +114,22 @@ def summary_rows(model, input_shape=None) -> list:
         trainable, non_trainable = parameter_counts(module)
         rows.append({"layer": name or "-", "type": _type_name(module), "output_shape": shown,
                      "trainable": trainable, "non_trainable": non_trainable})
+        rows += _nested_rows(model, name, module)
+    return rows
+
+
+def _nested_rows(model, name: str, module) -> list:
+    """Rows of the layers inside a container that is not a chain (Concat's branches), indented under
+    its row; their counts are part of the container's, and their output shapes are not shown."""
+    if module is model or module.sequential_layers() is not None or not module.children():
+        return []
+    rows = []
+    for inner_name, inner in module.named_modules():
+        if inner is module or inner.children():
+            continue
+        trainable, non_trainable = parameter_counts(inner)
+        rows.append({"layer": "  " + (f"{name}.{inner_name}" if name else inner_name), "type": _type_name(inner),
+                     "output_shape": "", "trainable": trainable, "non_trainable": non_trainable})
     return rows
 
 

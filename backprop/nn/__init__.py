@@ -9,9 +9,10 @@ This module only gathers names; each lives in its own module (:mod:`backprop.lay
 """
 
 from backprop import init, losses
+from backprop.nn import utils
 from backprop.layers import *  # noqa: F401,F403
 from backprop.layers import __all__ as _layers_all
 from backprop.models import Model, Sequential
 from backprop.regularizers import L1, L1L2, L2, Regularizer, get_regularizer
 
-__all__ = list(_layers_all) + ["Model", "Sequential", "L1", "L2", "L1L2", "Regularizer", "get_regularizer", "init", "losses"]
+__all__ = list(_layers_all) + ["Model", "Sequential", "L1", "L2", "L1L2", "Regularizer", "get_regularizer", "init", "losses", "utils"]

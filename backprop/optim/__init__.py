@@ -6,7 +6,11 @@
     >>> opt = optim.get_optimizer("adam", [W], lr=0.01)
     >>> schedule = optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
 
-Each step: ``opt.zero_grad(); loss.backward(); opt.step()``; each epoch: ``schedule.step()``.
+Each step: ``opt.zero_grad(); loss.backward(); opt.step()``; then ``schedule.step()`` each
+epoch, or each step for a schedule whose ``interval`` is ``"batch"`` (LinearLR, OneCycleLR,
+CosineAnnealingWarmRestarts). Every optimiser clips gradients with Keras's ``clipnorm=``,
+``clipvalue=`` or ``global_clipnorm=`` (:mod:`backprop.optim.clipping`, which also holds
+PyTorch's ``clip_grad_norm_`` and ``clip_grad_value_``).
 
 Each optimiser registers itself in :data:`OPTIMIZERS` in its own file, and each schedule in
 :data:`~backprop.optim.lr_scheduler.SCHEDULES`; importing the file here is what makes it
@@ -23,8 +27,10 @@ from backprop.optim.adam import Adam as Adam  # noqa: F401 (public: listed by th
 from backprop.optim.adamw import AdamW as AdamW  # noqa: F401 (public: listed by the registry)
 from backprop.optim.momentum import Momentum as Momentum  # noqa: F401 (public: listed by the registry)
 from backprop.optim.lr_scheduler import (
-    SCHEDULES, CosineAnnealingLR, ExponentialLR, LRScheduler, ReduceLROnPlateau, StepLR, get_lr_scheduler,
+    SCHEDULES, CosineAnnealingLR, CosineAnnealingWarmRestarts, ExponentialLR, LinearLR, LRScheduler, OneCycleLR,
+    ReduceLROnPlateau, SequentialLR, StepLR, get_lr_scheduler,
 )
+from backprop.optim.clipping import clip_grad_norm_, clip_grad_value_
 from backprop.optim.optimizer import OPTIMIZERS, Optimizer
 from backprop.optim.packing import pack_parameters
 from backprop.optim.rmsprop import RMSprop as RMSprop  # noqa: F401 (public: listed by the registry)
@@ -34,6 +40,7 @@ from backprop.optim.sgd import SGD as SGD  # noqa: F401 (public: listed by the r
 __all__ = [cls.__name__ for cls in OPTIMIZERS] + [
     "Optimizer", "pack_parameters", "OPTIMIZERS", "get_optimizer",
     "lr_scheduler", "LRScheduler", "SCHEDULES", "get_lr_scheduler", "StepLR", "ExponentialLR", "CosineAnnealingLR", "ReduceLROnPlateau",
+    "LinearLR", "OneCycleLR", "CosineAnnealingWarmRestarts", "SequentialLR", "clip_grad_norm_", "clip_grad_value_",
 ]
 
 

@@ -31,15 +31,19 @@ class Adagrad(Optimizer):
         weight_decay: λ ≥ 0, the L2 penalty (λ/2)‖W‖² added to J.
         initial_accumulator_value: s₀ ≥ 0.
         eps: ε ≥ 0, added to the denominator for numerical stability.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
     """
 
     name = "adagrad"
     state_arrays = ("sum",)
     state_scalars = ("step",)
 
-    def __init__(self, params, lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10):
+    def __init__(self, params, lr=0.01, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, *,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None):
         super().__init__(params, {"lr": lr, "lr_decay": lr_decay, "weight_decay": weight_decay,
-                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps})
+                                  "initial_accumulator_value": initial_accumulator_value, "eps": eps},
+                         clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
 
     def _check_group(self, group: dict) -> None:
         owner = type(self).__name__

@@ -26,6 +26,8 @@ class Momentum(Optimizer):
         beta: β in [0, 1), the weight of the past in the average (0 is plain gradient descent).
         weight_decay: λ >= 0, the L2 penalty (λ/2)‖W‖² added to J: g ← g + λ W before the
             average (as in every optimiser here; ``model.parameter_groups(λ)`` spares the biases).
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
 
     Example:
         >>> import backprop as bp
@@ -42,8 +44,10 @@ class Momentum(Optimizer):
 
     state_arrays = ("velocity",)
 
-    def __init__(self, params, lr, beta=0.9, weight_decay=0):
-        super().__init__(params, {"lr": lr, "beta": beta, "weight_decay": weight_decay})
+    def __init__(self, params, lr, beta=0.9, weight_decay=0, *, clipnorm=None, clipvalue=None,
+                 global_clipnorm=None):
+        super().__init__(params, {"lr": lr, "beta": beta, "weight_decay": weight_decay}, clipnorm=clipnorm,
+                         clipvalue=clipvalue, global_clipnorm=global_clipnorm)
 
     def _check_group(self, group: dict) -> None:
         owner = type(self).__name__

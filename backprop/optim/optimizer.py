@@ -47,6 +47,7 @@ import numpy as np
 
 from backprop.checks import check_non_negative, check_positive
 from backprop.engine.tensor import Tensor, enable_grad
+from backprop.optim.clipping import GradientClipping
 from backprop.optim.packing import flat_base
 from backprop.registry import Registry
 
@@ -64,6 +65,11 @@ class Optimizer:
             iterable of dicts ``{"params": [...], "lr": ..., ...}`` (parameter
             groups; a key a group leaves out takes the optimiser's default).
         defaults: the optimiser's hyper-parameters, e.g. ``{"lr": 0.01, "momentum": 0}``.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (at most one; see :mod:`backprop.optim.clipping`): each
+            parameter's g to norm ≤ clipnorm, each element to [−clipvalue, clipvalue], or all
+            gradients together to norm ≤ global_clipnorm. Every optimiser takes them; the
+            setting is ``self.clipping`` (None: no clipping).
 
     Subclasses define ``_check_group(group)`` (raise ValueError on a bad
     hyper-parameter), ``_update(W, g, state, group)`` and the class attributes
@@ -79,7 +85,9 @@ class Optimizer:
     state_arrays: tuple = ()
     state_scalars: tuple = ()
 
-    def __init__(self, params: Iterable, defaults: dict):
+    def __init__(self, params: Iterable, defaults: dict, *, clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None, global_clipnorm: Optional[float] = None):
+        self.clipping = GradientClipping.of(clipnorm, clipvalue, global_clipnorm, owner=type(self).__name__)
         if isinstance(params, (Tensor, np.ndarray)):
             raise TypeError(
                 "params must be an iterable of Tensors or of dicts (parameter groups), "
@@ -157,10 +165,17 @@ class Optimizer:
         if closure is not None:
             with enable_grad():
                 loss = closure()
+        clipping, global_factor = self.clipping, None
+        if clipping is not None and clipping.global_clipnorm is not None:
+            global_factor = clipping.global_factor(
+                p.grad for group in self.param_groups for p in group["params"] if p.grad is not None)
         for group in self.param_groups:
             packed = self._packed(group)
             if packed is not None:
-                self._step_packed(group, *packed)
+                W, g, flat_state = packed
+                if clipping is not None:  # into a work array: the flat gradient is the caller's
+                    g = clipping.clip(g, self._scratch(g, "clip"), global_factor, _slices(group["params"]))
+                self._step_packed(group, W, g, flat_state)
                 continue
             for p in group["params"]:
                 g = p.grad
@@ -168,6 +183,8 @@ class Optimizer:
                     continue
                 if g.shape != p.data.shape:
                     raise ValueError(f"gradient of shape {g.shape} for a parameter of shape {p.data.shape}")
+                if clipping is not None:
+                    g = clipping.clip(g, self._scratch(g, "clip"), global_factor)
                 if p.data.dtype in _WIDENED:
                     self._update_widened(p, g, group)
                     continue
@@ -419,6 +436,15 @@ class Optimizer:
                 if key != "params":
                     lines.append(f"    {key}: {group[key]}")
         return "\n".join(lines) + "\n)"
+
+
+def _slices(params) -> list:
+    """Each parameter's slice of a packed group's flat arrays (clipnorm takes each one's own norm)."""
+    slices, offset = [], 0
+    for p in params:
+        slices.append(slice(offset, offset + p.data.size))
+        offset += p.data.size
+    return slices
 
 
 def lerp_form(weight: float) -> tuple[bool, float]:

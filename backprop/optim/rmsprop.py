@@ -37,6 +37,8 @@ class RMSprop(Optimizer):
         momentum: μ >= 0.
         centered: divide by √(s − m²) instead of √s.
         weight_decay: λ >= 0, the L2 penalty (λ/2)‖W‖² added to J.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
     """
 
     name = "rmsprop"
@@ -44,10 +46,11 @@ class RMSprop(Optimizer):
     state_arrays = ("square_avg", "grad_avg", "momentum_buffer")
     state_scalars = ("step",)
 
-    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0, centered=False, weight_decay=0):
+    def __init__(self, params, lr=0.01, alpha=0.99, eps=1e-8, momentum=0, centered=False, weight_decay=0, *,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None):
         defaults = {"lr": lr, "alpha": alpha, "eps": eps, "momentum": momentum,
                     "centered": centered, "weight_decay": weight_decay}
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
 
     def _check_group(self, group: dict) -> None:
         owner = type(self).__name__

@@ -41,6 +41,8 @@ class SGD(Optimizer):
         dampening: τ, the share of the gradient left out of the velocity.
         nesterov: use d = g + μ v (look-ahead) instead of d = v; needs μ > 0 and τ = 0.
         weight_decay: λ >= 0, the L2 penalty (λ/2)‖W‖² added to J.
+        clipnorm, clipvalue, global_clipnorm: gradient clipping before each update, with
+            Keras's meaning (see :class:`~backprop.optim.Optimizer`); at most one.
 
     Example:
         >>> import backprop as bp
@@ -58,10 +60,11 @@ class SGD(Optimizer):
 
     state_arrays = ("momentum_buffer",)
 
-    def __init__(self, params, lr, momentum=0, dampening=0, nesterov=False, weight_decay=0):
+    def __init__(self, params, lr, momentum=0, dampening=0, nesterov=False, weight_decay=0, *,
+                 clipnorm=None, clipvalue=None, global_clipnorm=None):
         defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
                     "nesterov": nesterov, "weight_decay": weight_decay}
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, clipnorm=clipnorm, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
 
     def _check_group(self, group: dict) -> None:
         owner = type(self).__name__

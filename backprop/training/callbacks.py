@@ -376,8 +376,10 @@ class LearningRateScheduler(Callback):
               applied to every parameter group;
             * a learning-rate schedule object from :mod:`backprop.optim` (anything
               with a ``step()`` method, e.g. ``StepLR``), stepped at the end of
-              each epoch. A plateau schedule whose ``step`` takes the monitored
-              value is given ``logs[monitor]``.
+              each epoch, or after each batch (each optimiser step) when its
+              ``interval`` is ``"batch"`` (``LinearLR``, ``OneCycleLR``,
+              ``CosineAnnealingWarmRestarts``, a ``SequentialLR`` of them). A plateau
+              schedule whose ``step`` takes the monitored value is given ``logs[monitor]``.
         monitor: The value passed to a plateau schedule's ``step``.
 
     The current rate is ``get_learning_rate(trainer.optimizer)``.
@@ -391,6 +393,26 @@ class LearningRateScheduler(Callback):
         self._monitor = _Monitor("LearningRateScheduler", monitor, "auto")
         self._step_takes_metric = self._is_object and _step_takes_argument(schedule)
         self._function_arity = None if self._is_object else _positional_arity(schedule)
+        self._per_batch = False
+
+    @property
+    def steps_per_batch(self) -> bool:
+        """Whether the schedule steps after every batch (its ``interval`` is ``"batch"``)."""
+        interval = getattr(self.schedule, "interval", "epoch") if self._is_object else "epoch"
+        if interval not in ("epoch", "batch"):
+            raise ValueError(f"LearningRateScheduler: the schedule's interval must be 'epoch' or 'batch', "
+                             f"got {interval!r}")
+        if interval == "batch" and self._step_takes_metric:
+            raise ValueError("LearningRateScheduler: a schedule stepped with a metric (ReduceLROnPlateau) "
+                             "steps once per epoch; its interval must be 'epoch'")
+        return interval == "batch"
+
+    def on_train_begin(self, logs=None):
+        self._per_batch = self.steps_per_batch
+
+    def on_batch_end(self, batch, logs=None):
+        if self._per_batch:
+            self.schedule.step()
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._is_object:
@@ -406,7 +428,7 @@ class LearningRateScheduler(Callback):
         set_learning_rate(optimizer, lr)
 
     def on_epoch_end(self, epoch, logs=None):
-        if not self._is_object:
+        if not self._is_object or self._per_batch:
             return
         if self._step_takes_metric:
             current = self._monitor.value(logs)

@@ -153,6 +153,9 @@ def _optimizer_settings(optimizer) -> list:
         if "initial_lr" in group:
             settings["lr"] = group["initial_lr"]
         settings["n_params"] = len(group["params"])
+        clipping = getattr(optimizer, "clipping", None)
+        if clipping is not None:  # (absent without clipping: earlier checkpoints keep their fingerprint)
+            settings["clipping"] = clipping.get_config()
         groups.append(settings)
     return json.loads(json.dumps(split_arrays(groups, "settings", {}), default=str))
 

@@ -34,7 +34,7 @@ from backprop.engine.ops.activation import sigmoid_array
 from backprop.engine.tensor import Tensor, no_grad
 from backprop.io.safefile import ModelFileError
 from backprop.losses import Loss, get_loss
-from backprop.metrics import get_metric, metric_name
+from backprop.metrics import Metric, get_metric, metric_name
 from backprop.optim import get_optimizer
 from backprop.optim.packing import pack_parameters
 from backprop.training import checkpoint as checkpoint_module
@@ -43,6 +43,7 @@ from backprop.training import data_parallel, fastpath
 from backprop.training import inputs as inputs_module
 from backprop.training.input_set import arrays_of, model_input
 from backprop.training.callbacks import Callback, CallbackList, TerminateOnNaN
+from backprop.training.class_weight import class_example_weights
 from backprop.training.data import EpochBatches
 from backprop.training.fitted import FitRecord, fit_record_of, keeps_fit_record, loss_identity
 from backprop.training.history import History
@@ -269,7 +270,7 @@ class Trainer:
 
     # ================================================================= loop
     def fit(self, X, y, *, epochs: int = 1, validation_data=None, validation_split: float = 0.0,
-            sample_weight=None, checkpoint=None, seed: int | None = None) -> History:
+            sample_weight=None, checkpoint=None, seed: int | None = None, class_weight=None) -> History:
         """Train for ``epochs`` more epochs (or up to ``epochs`` in total when resuming a checkpoint).
 
         Args:
@@ -285,6 +286,9 @@ class Trainer:
             seed: when not None, ``backprop.random.manual_seed(seed)`` before anything is
                 drawn (the data order and dropout masks; the weights were drawn when the
                 model was built).
+            class_weight: ``{label: weight}`` or ``"balanced"``: each training example's loss
+                weighs its class's weight, times its ``sample_weight`` (see
+                :mod:`backprop.training.class_weight`); the validation data are not weighted.
 
         Returns:
             ``self.history``.
@@ -321,6 +325,8 @@ class Trainer:
                 f"{stored.path}: this checkpoint belongs to another training run: the data do not fit it "
                 f"({error}); {checkpoint_module._FRESH}") from None
         classes = train.classes
+        if class_weight is not None:
+            train = self._weigh_classes(train, class_weight)
         target_epoch = int(epochs) if stored is not None else self.epoch + int(epochs)
         self._run_fingerprint = None
         if checkpoint is not None:
@@ -410,6 +416,20 @@ class Trainer:
                 val = train.take(split_at)
                 train = train.take(0, split_at)
         return train, val, data
+
+    def _weigh_classes(self, train: _Prepared, class_weight) -> _Prepared:
+        """``train`` with each example's weight times its class's (``fit``'s ``class_weight``)."""
+        if train.classes is None or self.kind is None or (
+                self.kind != "multiclass" and train.truth.ndim != 1):
+            raise ValueError("class_weight needs one class label per example and a classification loss "
+                             "(cross_entropy or a binary loss with one output); for multi-label or "
+                             "regression targets pass sample_weight")
+        weight = class_example_weights(class_weight, train.truth, np.asarray(train.classes), train.X.dtype)
+        if train.weight is not None:
+            weight *= train.weight
+        if not (weight > 0).any():
+            raise ValueError("class_weight and sample_weight give every training example the weight 0")
+        return _Prepared(train.X, train.target, train.truth, weight, train.classes)
 
     def _log_keys(self, val) -> list:
         keys = ["loss"] + [name for name, _ in self.metrics]
@@ -553,10 +573,32 @@ class Trainer:
         return logs
 
     # =========================================================== evaluation
+    def _metric_task(self, truth: np.ndarray, outputs: np.ndarray) -> str | None:
+        """The classification task the loss and the outputs make (see :mod:`backprop.metrics`), or None."""
+        kind = self.kind
+        if kind in ("binary_logits", "binary_probabilities"):
+            return "multilabel" if truth.ndim == 2 and truth.shape[1] > 1 else "binary"
+        if kind == "multiclass":
+            return "binary" if outputs.ndim == 2 and outputs.shape[1] == 2 else "multiclass"
+        return None
+
     def _metric_values(self, truth: np.ndarray, outputs: np.ndarray, prefix: str = "") -> dict:
         if self.kind == "binary_logits":
             outputs = sigmoid_array(outputs)  # metrics threshold probabilities at 0.5
-        return {prefix + name: float(metric(truth, outputs)) for name, metric in self.metrics}
+        task = self._metric_task(truth, outputs)
+        values, probabilities = {}, None
+        for name, metric in self.metrics:
+            if task is None or not isinstance(metric, Metric) or not metric.takes_task:
+                values[prefix + name] = float(metric(truth, outputs))
+                continue
+            given = outputs
+            if metric.kind == "scores":  # roc_auc, log_loss: probabilities, softmax(z) of a logits loss
+                if probabilities is None:  # (binary_logits' outputs are σ(z) already; probabilities are clipped)
+                    probabilities = np.clip(outputs, 0.0, 1.0) if self.kind == "binary_logits" else \
+                        self.loss_fn.probabilities(outputs)
+                given = probabilities
+            values[prefix + name] = float(metric(truth, given, task=task))
+        return values
 
     def _evaluate_prepared(self, prepared: _Prepared, prefix: str = "", batch_size: int | None = None) -> dict:
         if self.gradient_reducer is None:
@@ -584,7 +626,8 @@ class Trainer:
 def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int | None = 32,
         shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
         metrics=(), seed: int | None = None, checkpoint=None, verbose: int = 1, sample_weight=None,
-        divergence_factor: float | None = DIVERGENCE_FACTOR, distributed: bool = False) -> History:
+        divergence_factor: float | None = DIVERGENCE_FACTOR, class_weight=None,
+        distributed: bool = False) -> History:
     """Train ``model`` on (X, y) with mini-batch gradient descent; ``Model.fit`` calls this.
 
     Args:
@@ -619,6 +662,10 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
             ``divergence_factor`` × max(|first batch cost|, 1), raises
             :class:`TrainingDivergedError` (a NaN only stops training when a
             ``TerminateOnNaN`` callback is given). None disables the second test.
+        class_weight: ``{label: weight}`` with the original class labels (a class left out
+            weighs 1; a label that is not a class is refused) or ``"balanced"``, as Keras's
+            ``class_weight``: the training loss weighs each example by its class's weight,
+            times its ``sample_weight``.
         distributed: under ``mpiexec -n K``, train data-parallel on the K ranks (every rank
             runs the same script with the same data; ``batch_size`` is the global batch,
             split over the ranks; only rank 0 prints and writes files). Needs the ``mpi``
@@ -643,7 +690,7 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
                       batch_size=batch_size, shuffle=shuffle, verbose=verbose, divergence_factor=divergence_factor,
                       distributed=distributed)
     return trainer.fit(X, y, epochs=epochs, validation_data=validation_data, validation_split=validation_split,
-                       sample_weight=sample_weight, checkpoint=checkpoint, seed=seed)
+                       sample_weight=sample_weight, checkpoint=checkpoint, seed=seed, class_weight=class_weight)
 
 
 def evaluate(model, X, y, *, loss=None, metrics=None, batch_size: int | None = None, sample_weight=None,

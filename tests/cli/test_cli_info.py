@@ -18,14 +18,17 @@ def test_info_lists_layers_whose_parameter_counts_sum_to_the_total(backprop_cli,
     assert report["task"] == "classification" and report["target"] == "species"
 
 
-def test_info_text_shows_shapes_counts_and_preprocessing(backprop_cli, pets_model):
+def test_info_text_is_the_models_summary_then_the_preprocessing(backprop_cli, pets_model):
     result = backprop_cli("info", pets_model)
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    assert re.search(r"W \(16, [56]\)", text) and "b (16,)" in text and "W (3, 16)" in text
-    counts = [int(m) for m in re.findall(r"^\S+\s+Dense\S*\s+.*?\s(\d+)$", text, flags=re.M)]
-    total = int(re.search(r"^total parameters: (\d+)$", text, flags=re.M).group(1))
-    assert len(counts) == 2 and sum(counts) == total
+    report = backprop_cli("info", pets_model, "--json").json()
+    # Model.summary's table: one row per Dense with its output shape and parameter counts, then the totals.
+    rows = re.findall(r"^\S+\s+Dense\S*\s+\(None, (\d+)\)\s+(\d+)\s+(\d+)$", text, flags=re.M)
+    assert [(int(width), int(trainable)) for width, trainable, _ in rows] == [
+        (16, report["layers"][0]["count"]), (3, report["layers"][1]["count"])]
+    total = int(re.search(r"^Total parameters: ([\d,]+)$", text, flags=re.M).group(1).replace(",", ""))
+    assert total == report["total_parameters"] == sum(int(t) for _, t, _ in rows)
     assert "colour: categorical" in text and "weight: numeric" in text
     assert "target species: classification, 3 classes" in text
 

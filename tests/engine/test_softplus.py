@@ -64,3 +64,12 @@ def test_softplus_in_place_form_and_the_fused_predict_equal_the_engine():
     with bp.no_grad():
         reference = model(X).data
     np.testing.assert_allclose(model.predict(X), reference, rtol=1e-6)
+
+def test_softplus_in_place_form_reads_z_before_overwriting_it():
+    """``f_into(z, out=z)`` (the fast path's in-place predict) once added max(f(z), 0) instead of max(z, 0)."""
+    softplus = ACTIVATIONS.get("softplus")()
+    z = np.linspace(-4, 4, 17)
+    expected = softplus.f(z)
+    in_place = z.copy()
+    softplus.f_into(in_place, in_place)
+    np.testing.assert_allclose(in_place, expected, rtol=1e-15)

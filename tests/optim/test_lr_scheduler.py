@@ -176,8 +176,20 @@ IDS = [name for name, _ in ENTRIES]
 _SAMPLE_VALUES = {"int": 3, "float": 0.5}
 
 
-def required_arguments(cls) -> dict:
+# Schedules whose required arguments their signature cannot give: a cycle of EPOCHS + 1 steps,
+# other schedules to run in turn. ``module`` is backprop's lr_scheduler or torch's.
+_EXAMPLES = {
+    "one_cycle_lr": lambda module, opt: {"max_lr": 0.5, "total_steps": EPOCHS + 1},
+    "sequential_lr": lambda module, opt: {
+        "schedulers": [module.LinearLR(opt, start_factor=0.1, total_iters=4), module.ExponentialLR(opt, gamma=0.9)],
+        "milestones": [6]},
+}
+
+
+def required_arguments(cls, opt=None, module=lr_scheduler) -> dict:
     """A value for each argument the schedule requires (3 for an int, 0.5 for a float), from its signature."""
+    if cls.name in _EXAMPLES:
+        return _EXAMPLES[cls.name](module, opt)
     parameters = list(inspect.signature(cls).parameters.values())[1:]  # after the optimiser
     return {p.name: _SAMPLE_VALUES[p.annotation] for p in parameters if p.default is p.empty}
 
@@ -198,13 +210,13 @@ def test_every_name_and_alias_builds_the_schedule(name, cls):
     for spelling in [name, *aliases, cls.__name__]:
         opt, _ = make_optimizers()
         assert lr_scheduler.SCHEDULES.get(spelling) is cls
-        assert type(optim.get_lr_scheduler(spelling, opt, **required_arguments(cls))) is cls
+        assert type(optim.get_lr_scheduler(spelling, opt, **required_arguments(cls, opt))) is cls
 
 
 @pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
 def test_config_rebuilds_the_same_schedule(name, cls):
     opt, _ = make_optimizers()
-    scheduler = optim.get_lr_scheduler(name, opt, **required_arguments(cls))
+    scheduler = optim.get_lr_scheduler(name, opt, **required_arguments(cls, opt))
     config = json.loads(json.dumps(scheduler.get_config()))
     opt_again, _ = make_optimizers()
     rebuilt = cls(opt_again, **config)
@@ -215,9 +227,9 @@ def test_config_rebuilds_the_same_schedule(name, cls):
 @pytest.mark.parametrize("name, cls", ENTRIES, ids=IDS)
 def test_follows_torch_with_its_required_arguments(name, cls):
     ours, theirs = make_optimizers()
-    arguments = required_arguments(cls)
-    our_lrs = steps(cls, optim.get_lr_scheduler(name, ours, **arguments))
-    their_lrs = steps(cls, getattr(torch.optim.lr_scheduler, cls.__name__)(theirs, **arguments))
+    our_lrs = steps(cls, optim.get_lr_scheduler(name, ours, **required_arguments(cls, ours)))
+    their_lrs = steps(cls, getattr(torch.optim.lr_scheduler, cls.__name__)(
+        theirs, **required_arguments(cls, theirs, torch.optim.lr_scheduler)))
     np.testing.assert_allclose(our_lrs, their_lrs, rtol=1e-12)
     assert len({tuple(lrs) for lrs in our_lrs}) > 1  # the lr did change
 

@@ -52,7 +52,10 @@ class Activation(Configured):
     * ``elementwise``: f acts on each z_i alone, so f′(z) is an array shaped like z
       (softmax: False, its Jacobian is a matrix);
     * ``weight_init``: the initialiser of a layer whose z goes through f when none is
-      given (He for the ReLUs, Xavier otherwise; see :mod:`backprop.init`).
+      given (He for the ReLUs, Xavier otherwise; see :mod:`backprop.init`);
+    * ``torch_name``: its ``torch.nn`` module's class name, with :meth:`torch_kwargs` and
+      :meth:`from_torch_module` (``Arctan`` and ``Step``, which torch lacks, are supplied by
+      :mod:`backprop.interop.torch`).
 
     Parameters (LeakyReLU's slope) are constructor arguments kept as attributes of the
     same names, so that the layer's config and :meth:`get_config` read them back.
@@ -61,6 +64,7 @@ class Activation(Configured):
     name = ""
     aliases: tuple = ()
     layer_name = ""
+    torch_name = ""
     #: a_i depends on z_i alone, so backward is δ ∘ f′(z) and the in-place forms below apply.
     elementwise = True
     weight_init = "xavier_normal"
@@ -83,6 +87,19 @@ class Activation(Configured):
     @classmethod
     def from_config(cls, config: dict) -> "Activation":
         return cls(**config)
+
+    def torch_kwargs(self) -> dict:
+        """The arguments of its ``torch.nn.<torch_name>`` module (``{}`` when it has none)."""
+        return self.get_config()
+
+    @classmethod
+    def from_torch_module(cls, module) -> "Activation":
+        """The activation a ``torch.nn.<torch_name>`` module computes.
+
+        Raises:
+            TypeError: settings of the module this activation does not have.
+        """
+        return cls()
 
     # The in-place forms, for the fused fast path (backprop.layers.fused). They compute the
     # same numbers as f and df; subclasses override them where a form without temporaries exists.
@@ -131,6 +148,7 @@ class Identity(Activation):
     name = "identity"
     aliases = ("none",)
     layer_name = "Identity"
+    torch_name = "Identity"
     is_identity = True
 
     def f(self, z):
@@ -164,6 +182,7 @@ class ReLU(Activation):
 
     name = "relu"
     layer_name = "ReLU"
+    torch_name = "ReLU"
     weight_init = "he_normal"  # ReLU zeroes half of z, so W needs twice the variance (He)
 
     def f(self, z):
@@ -242,6 +261,7 @@ class LeakyReLU(Activation):
 
     name = "leaky_relu"
     layer_name = "LeakyReLU"
+    torch_name = "LeakyReLU"
     weight_init = "he_normal"
 
     def __init__(self, negative_slope: float = 0.01):
@@ -261,6 +281,10 @@ class LeakyReLU(Activation):
     def onnx_nodes(self, graph, z):
         return graph.node("LeakyRelu", [z], "leaky_relu", alpha=float(self.negative_slope))
 
+    @classmethod
+    def from_torch_module(cls, module) -> "Activation":
+        return cls(float(module.negative_slope))
+
 
 @ACTIVATIONS.register
 class Sigmoid(Activation):
@@ -272,6 +296,7 @@ class Sigmoid(Activation):
     name = "sigmoid"
     aliases = ("logistic",)
     layer_name = "Sigmoid"
+    torch_name = "Sigmoid"
 
     def f(self, z):
         e = xp.exp(-xp.abs(z))
@@ -295,6 +320,7 @@ class Tanh(Activation):
 
     name = "tanh"
     layer_name = "Tanh"
+    torch_name = "Tanh"
 
     def f(self, z):
         return xp.tanh(z)
@@ -324,6 +350,14 @@ class Softplus(Activation):
 
     name = "softplus"
     layer_name = "Softplus"
+    torch_name = "Softplus"
+
+    @classmethod
+    def from_torch_module(cls, module) -> "Activation":
+        if module.beta != 1 or module.threshold < 20:  # (above 20 the two differ by < 3e-9)
+            raise TypeError(f"torch.nn.Softplus(beta={module.beta}, threshold={module.threshold}): only beta=1 "
+                            "and threshold >= 20 are supported")
+        return cls()
 
     def f(self, z):
         return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
@@ -333,12 +367,15 @@ class Softplus(Activation):
         return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
     def f_into(self, z, out):
-        positive = xp.maximum(z, 0)  # first: ``out`` may be z itself (the fused predict works in place)
+        if xp.may_share_memory(out, z):  # (predicting in place: max(z, 0) must be read before z is overwritten)
+            relu = xp.maximum(z, 0)
+        else:
+            relu = None
         xp.abs(z, out=out)
         xp.negative(out, out=out)
         xp.exp(out, out=out)
         xp.log1p(out, out=out)
-        out += positive
+        out += xp.maximum(z, 0) if relu is None else relu
 
     def backprop_into(self, delta, z, a, scratch):
         xp.multiply(delta, self.df(z, a), out=delta)
@@ -357,6 +394,7 @@ class Arctan(Activation):
 
     name = "arctan"
     layer_name = "Arctan"
+    torch_name = "Arctan"
 
     def f(self, z):
         return xp.arctan(z)
@@ -381,6 +419,7 @@ class Step(Activation):
 
     name = "step"
     layer_name = "Step"
+    torch_name = "Step"
 
     def __init__(self, k: float = 0.0):
         # A NaN threshold would make every output 0 without a word; an infinite one too.
@@ -400,6 +439,13 @@ class Step(Activation):
         passed = graph.node("GreaterOrEqual", [z, graph.constant(self.k, "step_k")])
         return graph.cast(passed, graph.dtype)
 
+    def torch_kwargs(self) -> dict:
+        return {"k": self.k}
+
+    @classmethod
+    def from_torch_module(cls, module) -> "Activation":
+        return cls(float(module.k))
+
 
 @ACTIVATIONS.register
 class Linear(Activation):
@@ -415,6 +461,7 @@ class Linear(Activation):
 
     name = "linear"
     layer_name = "LinearActivation"  # nn.Linear would read as PyTorch's fully connected layer
+    torch_name = "LinearActivation"  # (torch.nn has none; backprop.interop.torch supplies it)
 
     def __init__(self, k: float = 1.0):
         self.k = check_real(k, "k", "linear")
@@ -441,6 +488,13 @@ class Linear(Activation):
     def onnx_nodes(self, graph, z):
         return graph.node("Mul", [z, graph.constant(self.k, "slope_k")], "linear")  # k in z's dtype, as f
 
+    def torch_kwargs(self) -> dict:
+        return {"k": self.k}
+
+    @classmethod
+    def from_torch_module(cls, module) -> "Activation":
+        return cls(float(module.k))
+
 
 @ACTIVATIONS.register
 class Softmax(Activation):
@@ -456,6 +510,7 @@ class Softmax(Activation):
 
     name = "softmax"
     layer_name = "Softmax"
+    torch_name = "Softmax"
     elementwise = False
 
     def __init__(self, axis: int = -1):
@@ -482,6 +537,15 @@ class Softmax(Activation):
 
     def onnx_nodes(self, graph, z):
         return graph.node("Softmax", [z], "softmax", axis=self.axis)  # (opset ≥ 13: along this one axis)
+
+    def torch_kwargs(self) -> dict:
+        return {"dim": self.axis}
+
+    @classmethod
+    def from_torch_module(cls, module) -> "Activation":
+        if module.dim is None:
+            raise TypeError("torch.nn.Softmax(dim=None) picks its axis from the input's rank; give dim")
+        return cls(int(module.dim))
 
 
 _ZEROS = {xp.dtype(xp.float32): xp.float32(0), xp.dtype(xp.float64): xp.float64(0)}  # the dtypes kernels take
