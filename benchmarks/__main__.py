@@ -4,14 +4,17 @@
    784-256-128-10 MLP (throughput, GEMM share, predict latency, peak memory);
 2. ``sklearn_mlp``: ``backprop.sklearn`` against scikit-learn's MLP (accuracy, fit time);
 3. ``digits_accuracy``: the same network and recipe in the three libraries on the digits;
-4. ``conv``: LeNet-5 and the notes' ball classifier, backprop's ``fit`` against PyTorch eager.
+4. ``conv``: LeNet-5 and the notes' ball classifier, backprop's ``fit`` against PyTorch eager;
+5. ``anchors``: backprop's ``fit`` against the strongest CPU anchors (torch.compile, Keras 3 on
+   JAX, a jitted JAX step, PyTorch eager, scikit-learn, a bare NumPy loop) as ratios and shares
+   of the GEMM peak, predicting against PyTorch, and a scaling table (width, depth, batch).
 
 Each prints a markdown table and writes JSON under benchmarks/results/.
 """
 
 import sys
 
-from benchmarks import conv, digits_accuracy, mlp_speed, sklearn_mlp
+from benchmarks import anchors, conv, digits_accuracy, mlp_speed, sklearn_mlp
 
 
 def main(argv) -> int:
@@ -20,6 +23,7 @@ def main(argv) -> int:
     status |= sklearn_mlp.main(quick)
     status |= digits_accuracy.main(["--seeds", "2" if quick else "5"])
     status |= conv.main(quick)
+    status |= anchors.main(quick)
     return status
 
 
