@@ -565,6 +565,46 @@ def format_tables(results: dict) -> str:
     return "\n".join(lines)
 
 
+def summarize(paths) -> str:
+    """The spread of the key ratios over several runs' JSON files (one column per run)."""
+    runs = [json.loads(Path(path).read_text()) for path in paths]
+    header = "| ratio | " + " | ".join(f"{r['date']} (load {r['machine']['load_before'].split()[0]}→"
+                                       f"{r['machine']['load_after'].split()[0]})" for r in runs) + " |"
+    lines = [header, "|---|" + "---|" * len(runs)]
+    flops = flops_per_sample(SIZES)
+    for b in runs[0]["train"]:
+        cells = []
+        for r in runs:
+            row = r["train"][b]
+            name, best = _best_anchor(row)
+            bp_ = row.get("backprop")
+            cells.append(f"{bp_ / best:.2f}× ({name}); {bp_ * flops / (r['gemm_peak_gflops'] * 1e9):.0%} of peak"
+                         if isinstance(bp_, float) and best else "")
+        lines.append(f"| B={b}: backprop ÷ best anchor; share of peak | " + " | ".join(cells) + " |")
+    for b in runs[0]["train"]:
+        cells = []
+        for r in runs:
+            row = r["train"][b]
+            _, best = _best_anchor(row)
+            gemm = row.get(GEMM_ONLY)
+            cells.append(f"{gemm / best:.2f}×" if isinstance(gemm, float) and best else "")
+        lines.append(f"| B={b}: GEMMs alone ÷ best anchor | " + " | ".join(cells) + " |")
+    cells = []
+    for r in runs:
+        p, t = r["predict"]["backprop"], r["predict"].get("torch")
+        cells.append(f"{t['one_row_s'] / p['one_row_s']:.2f}× ({p['one_row_s'] * 1e6:.1f} vs {t['one_row_s'] * 1e6:.1f} µs)"
+                     if t else "")
+    lines.append("| one row, faster than PyTorch | " + " | ".join(cells) + " |")
+    cells = []
+    for r in runs:
+        p, t = r["predict"]["backprop"], r["predict"].get("torch")
+        cells.append(f"{p['rows_per_s'] / t['rows_per_s']:.2f}× (GEMMs alone {r['predict']['gemm_only_rows_per_s'] / t['rows_per_s']:.2f}×)"
+                     if t else "")
+    lines.append("| 4,096 rows, backprop ÷ PyTorch | " + " | ".join(cells) + " |")
+    lines.append("| GEMM peak (GFLOP/s) | " + " | ".join(f"{r['gemm_peak_gflops']:.0f}" for r in runs) + " |")
+    return "\n".join(lines)
+
+
 def _versions() -> dict:
     versions = {"python": platform.python_version(), "numpy": np.__version__}
     for module in ("torch", "jax", "keras", "sklearn", "numba"):
@@ -581,7 +621,11 @@ def main(argv=None) -> int:
     parser.add_argument("--no-scaling", action="store_true", help="leave the scaling table out")
     parser.add_argument("--anchors", default=",".join(ANCHORS), help="comma-separated subset of: " + ", ".join(ANCHORS))
     parser.add_argument("--json", default=str(RESULTS / "anchors.json"))
+    parser.add_argument("--summarize", nargs="+", metavar="JSON", help="print the spread of several runs' ratios, run nothing")
     args = parser.parse_args(argv)
+    if args.summarize:
+        print(summarize(args.summarize))
+        return 0
     anchors = [a.strip() for a in args.anchors.split(",") if a.strip()]
     unknown = [a for a in anchors if a not in ANCHORS]
     if unknown:
