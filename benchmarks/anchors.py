@@ -528,6 +528,8 @@ def format_tables(results: dict) -> str:
     lines.append("| **backprop ÷ best anchor** | " + " | ".join(
         f"**{row['backprop'] / best[b][1]:.2f}×**" if best[b][1] and isinstance(row.get("backprop"), float) else ""
         for b, row in results["train"].items()) + " |")
+    if not results["train"]:  # (--scaling-only)
+        lines = lines[:1]
     p = results.get("predict")
     if p:
         fwd = forward_flops_per_sample(SIZES)
@@ -621,6 +623,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer samples, repeats and scaling points (~3 min)")
     parser.add_argument("--no-scaling", action="store_true", help="leave the scaling table out")
+    parser.add_argument("--scaling-only", action="store_true", help="the GEMM peak and the scaling table alone")
     parser.add_argument("--anchors", default=",".join(ANCHORS), help="comma-separated subset of: " + ", ".join(ANCHORS))
     parser.add_argument("--json", default=str(RESULTS / "anchors.json"))
     parser.add_argument("--summarize", nargs="+", metavar="JSON", help="print the spread of several runs' ratios, run nothing")
@@ -642,12 +645,13 @@ def main(argv=None) -> int:
                            "load_before": " ".join(f"{x:.2f}" for x in os.getloadavg()), **_versions()}}
     results["gemm_peak_gflops"] = gemm_peak_gflops(repeats)
     results["train"] = {}
-    for batch_size in BATCH_SIZES:
+    for batch_size in () if args.scaling_only else BATCH_SIZES:
         row = measure(["backprop"] + anchors + [GEMM_ONLY], X, y, SIZES, batch_size, epochs, repeats)
         results["train"][batch_size] = row
         print(f"B={batch_size}: " + ", ".join(f"{k} {v:,.0f}" if isinstance(v, float) else f"{k} ({v})"
                                               for k, v in row.items()), file=sys.stderr)
-    results["predict"] = measure_predict(X, repeats)
+    if not args.scaling_only:
+        results["predict"] = measure_predict(X, repeats)
     if not args.no_scaling:
         results["scaling"] = run_scaling(args.quick, 2 if args.quick else 3)
     # The peak is the machine's best: measured before and after, the larger kept (a busy spell lowers one).
