@@ -27,6 +27,12 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/activate
 	$(BIN)/pip install -e ".[dev]"
 	touch $@ $(VENV)/.installed-all
 
+# Plus the benchmarks' anchors (Keras 3 on JAX, a jitted JAX step): never runtime dependencies.
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/activate
+	$(if $(TORCH_INDEX),$(BIN)/pip install "$(TORCH_PIN)" --index-url $(TORCH_INDEX))
+	$(BIN)/pip install -e ".[bench]"
+	touch $@ $(VENV)/.installed-dev $(VENV)/.installed-all
+
 setup: $(VENV)/.installed-dev
 
 train: $(VENV)/.installed-all
@@ -36,7 +42,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/ruff check backprop tests benchmarks
 	$(BIN)/python -m pytest -n 2 -q
 
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m benchmarks
 
 clean:
