@@ -8,7 +8,7 @@
     6.0
 
 Subpackages: ``bp.nn`` (layers, models, losses, initialisers), ``bp.optim``, ``bp.losses``,
-``bp.callbacks``, ``bp.metrics``, ``bp.datasets``, ``bp.io``, ``bp.plot`` (imported
+``bp.callbacks``, ``bp.metrics``, ``bp.datasets``, ``bp.data`` (Parquet streams), ``bp.io``, ``bp.plot`` (imported
 on first use; matplotlib only when a plot is drawn). ``bp.Model`` is the front door
 (``fit``, ``predict``, ``save``, ``summary``...; ``bp.Model(module)`` wraps any module, and
 ``nn.Sequential`` is one); model files with ``model.save`` / ``bp.load``. The scikit-learn
@@ -22,7 +22,7 @@ from backprop.engine.ops import (
     reshape, sigmoid, softmax, sqrt, step, sum, tanh, transpose,
 )
 from backprop.random import manual_seed
-from backprop import losses, nn, init, regularizers, optim, datasets, io
+from backprop import losses, nn, init, regularizers, optim, datasets, data, io
 from backprop import callbacks, metrics
 from backprop.training import FitRecord, History, fit, evaluate, predict
 from backprop.datasets.split import train_test_split
@@ -37,7 +37,7 @@ __all__ = [
     "set_default_dtype", "get_default_dtype", "manual_seed",
     "abs", "arctan", "clip", "exp", "identity", "leaky_relu", "linear", "log", "log_softmax", "matmul",
     "max", "mean", "relu", "reshape", "sigmoid", "softmax", "sqrt", "step", "sum", "tanh", "transpose",
-    "losses", "nn", "init", "regularizers", "optim", "datasets", "io", "callbacks", "metrics",
+    "losses", "nn", "init", "regularizers", "optim", "datasets", "data", "io", "callbacks", "metrics",
     "Model", "FitRecord",
     "History", "fit", "evaluate", "predict", "save", "load", "load_with_metadata", "ModelFileError",
     "trace", "recipe", "GradientMonitor", "DiagnosticsWarning", "plot",
