@@ -101,7 +101,7 @@ def check_features(X, *, dtype, n_features: int | None = None, name: str = "X",
     if n_features is not None and array.shape[1] != n_features:
         what = "features" if array.ndim == 2 else "channels (axis 1 of N, C, ...)"  # images: NCHW
         raise ValueError(f"{name} has {array.shape[1]} {what}, but the model expects {n_features}")
-    if out_of_core and isinstance(array, np.memmap):
+    if out_of_core and is_memory_mapped(array):
         _check_finite_in_chunks(array, dtype, name)
         return array
     converted = np.ascontiguousarray(array, dtype=dtype)
@@ -109,7 +109,18 @@ def check_features(X, *, dtype, n_features: int | None = None, name: str = "X",
     return converted
 
 
-_CHUNK_BYTES = 16 * 2**20  # what checking an out-of-core array holds in memory at once
+def is_memory_mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` views a memory-mapped file (a np.memmap, or a view of one: np.asarray drops the subclass)."""
+    import mmap
+
+    while isinstance(array, np.ndarray):
+        if isinstance(array, np.memmap) or isinstance(array.base, mmap.mmap):
+            return True
+        array = array.base
+    return False
+
+
+_CHUNK_BYTES = 2**20  # what checking an out-of-core array holds in memory at once
 
 
 def _check_finite_in_chunks(array: np.ndarray, dtype, name: str) -> None:
