@@ -456,7 +456,8 @@ class Trainer:
         first_X, first_y, first_w = train.peek(start)
         train.first = self.prepare(first_X, first_y, first_w, classes=classes)
         batches_module.stream_classes(train.first, classes)
-        data = {"stream": type(X).__name__, "features": list(train.first.X.shape[1:])}
+        # A stream cannot be hashed ahead: the fingerprint records its kind and its features' shape.
+        data = {"shapes": [["stream", list(train.first.X.shape[1:])]], "hash": f"stream:{type(X).__name__}"}
         val = None
         if batches_module.is_stream(validation_data):
             val = batches_module.BatchStream(validation_data, validation_steps, epochs=runs,
