@@ -164,7 +164,8 @@ class _Target:
         self.values = Moments()
         self.rows = 0
 
-    def add(self, series, train: bool) -> None:
+    def add_evidence(self, series) -> None:
+        """Rows that count for the task and the missing cells (every row of the table)."""
         pd = prep._import_pandas("the streaming preprocessing")
         self.rows += len(series)
         self.n_missing += int(series.isna().sum())
@@ -172,12 +173,13 @@ class _Target:
         self.all_numeric &= prep._is_numeric_column(series)
         if self.all_integer and len(self.distinct) <= prep.MAX_AUTO_CLASSES:
             self.distinct.update(series.dropna().unique().tolist())
-        if not train:
-            return
+
+    def add(self, series) -> None:
+        """Training rows: their labels, or their values' moments."""
         present = series.dropna()
         if len(self.labels) <= prep.MAX_CLASSES:
             self.labels.update(prep._label_value(v) for v in present.unique().tolist())
-        if self.all_numeric:
+        if prep._is_numeric_column(series):
             self.values.add(present.to_numpy(dtype=np.float64))
 
     def task(self, task: str) -> str:
@@ -223,9 +225,10 @@ class StreamingPreprocessorFit:
         columns: the feature columns, in order.
         target: the target column.
 
-    Feed :meth:`add` every chunk, with ``train=True`` for the training rows (which fit the
-    preprocessing) and ``train=False`` for the others (which only count for the task of
-    ``task="auto"``, as the whole table does in memory); then :meth:`finish`.
+    Feed :meth:`add` the chunks of the training rows (which fit the preprocessing), and
+    :meth:`add_target` the target of every row (for the task of ``task="auto"`` and the
+    missing targets, as the whole table counts in memory; by default the training rows'
+    count), then :meth:`finish`.
     """
 
     def __init__(self, preprocessor, columns, target):
@@ -234,11 +237,18 @@ class StreamingPreprocessorFit:
         self.columns = [_Column(name, name in categorical) for name in columns]
         self.target = _Target(target)
         self.train_rows = 0
+        self._evidence_given = False  # add_target was called: add() then leaves the task evidence to it
 
-    def add(self, frame, train: bool = True) -> None:
-        self.target.add(frame[self.target.name], train)
-        if not train:
-            return
+    def add_target(self, series) -> None:
+        """The target of rows that count for the task (all rows of the table)."""
+        self._evidence_given = True
+        self.target.add_evidence(series)
+
+    def add(self, frame) -> None:
+        """A chunk of training rows."""
+        if not self._evidence_given:
+            self.target.add_evidence(frame[self.target.name])
+        self.target.add(frame[self.target.name])
         self.train_rows += len(frame)
         for column in self.columns:
             column.add(frame[column.name])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ParquetBatches"]
+__all__ = ["ParquetBatches", "shuffled", "in_batches", "parquet_files", "row_groups"]
 
 _SUFFIXES = (".parquet", ".pq")
 
@@ -26,7 +26,8 @@ def _import_pyarrow():
     return pyarrow
 
 
-def _files(path: Path) -> list:
+def parquet_files(path: Path) -> list:
+    """The Parquet files of a file or a folder (a dataset), in sorted path order."""
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(_SUFFIXES)
                        and not p.name.startswith((".", "_")))
@@ -36,6 +37,24 @@ def _files(path: Path) -> list:
     if not path.exists():
         raise FileNotFoundError(f"no such file or folder: {path}")
     return [path]
+
+
+def row_groups(files) -> list:
+    """``(file index, row group, rows)`` of every non-empty row group, in file order.
+
+    Raises:
+        ValueError: a file that is not Parquet.
+    """
+    pa = _import_pyarrow()
+    groups = []
+    for k, file in enumerate(files):
+        try:
+            metadata = pa.parquet.ParquetFile(file).metadata
+        except Exception as error:  # pyarrow raises several types for a file that is not Parquet
+            raise ValueError(f"could not read {file} as Parquet: {str(error).splitlines()[0]}") from None
+        groups += [(k, g, metadata.row_group(g).num_rows) for g in range(metadata.num_row_groups)
+                   if metadata.row_group(g).num_rows]
+    return groups
 
 
 def _positive(value, name: str, minimum: int) -> int:
@@ -98,7 +117,7 @@ class ParquetBatches:
             raise TypeError(f"target must be a column name or a list of them, got {target!r}")
         self.target = target
         self._targets = targets
-        self._files = _files(self.path)
+        self._files = parquet_files(self.path)
         groups = []  # (file index, row group index, rows)
         for k, file in enumerate(self._files):
             try:
@@ -198,55 +217,62 @@ class ParquetBatches:
             del table
             yield X, y
 
-    def _rows(self, rng):
-        """Pieces of ``(X, y)`` rows in the epoch's order: file order, or through the shuffle buffer."""
-        size = self.shuffle_buffer
-        if rng is None:
-            yield from self._row_groups(None)
-            return
-        buffer_X = np.empty((size, self.n_features), dtype=np.float32)
-        buffer_y, filled = None, 0
-        for X, y in self._row_groups(rng):
-            if buffer_y is None:
-                buffer_y = np.empty((size,) + y.shape[1:], dtype=y.dtype)
-            start = 0
-            if filled < size:  # filling: nothing leaves yet
-                take = min(size - filled, X.shape[0])
-                buffer_X[filled:filled + take], buffer_y[filled:filled + take] = X[:take], y[:take]
-                filled += take
-                start = take
-            while start < X.shape[0]:
-                # Each incoming row takes the slot of a row that leaves, chosen at random (distinct slots).
-                stop = min(start + size, X.shape[0])
-                slots = rng.choice(size, size=stop - start, replace=False)
-                yield buffer_X[slots], buffer_y[slots]  # (fancy indexing copies: the buffer may change)
-                buffer_X[slots], buffer_y[slots] = X[start:stop], y[start:stop]
-                start = stop
-        if filled:
-            rest = rng.permutation(filled)
-            yield buffer_X[rest], buffer_y[rest]
-
     def _batches(self, epoch: int):
         rng = np.random.default_rng([self.seed, epoch]) if self.shuffle_buffer > 0 else None
-        size = self.batch_size
-        carry_X, carry_y = [], []  # rows waiting for a full batch
-        waiting = 0
-        for X, y in self._rows(rng):
-            start = 0
-            if waiting:
-                take = min(size - waiting, X.shape[0])
-                carry_X.append(X[:take])
-                carry_y.append(y[:take])
-                waiting += take
-                start = take
-                if waiting < size:
-                    continue
-                yield np.concatenate(carry_X), np.concatenate(carry_y)
-                carry_X, carry_y, waiting = [], [], 0
-            full = start + (X.shape[0] - start) // size * size
-            for begin in range(start, full, size):
-                yield X[begin:begin + size], y[begin:begin + size]
-            if full < X.shape[0]:
-                carry_X, carry_y, waiting = [X[full:]], [y[full:]], X.shape[0] - full
+        yield from in_batches(shuffled(self._row_groups(rng), self.shuffle_buffer, rng), self.batch_size)
+
+
+def shuffled(pieces, size: int, rng):
+    """The rows of ``(X, y)`` pieces through a shuffle buffer of ``size`` rows (``rng`` None: as they come).
+
+    Each incoming row takes the slot of a row that leaves, chosen at random (distinct
+    slots for the rows of one piece); at the end the buffer leaves in a random order.
+    """
+    if rng is None or size == 0:
+        yield from pieces
+        return
+    buffer_X = buffer_y = None
+    filled = 0
+    for X, y in pieces:
+        if buffer_X is None:
+            buffer_X = np.empty((size,) + X.shape[1:], dtype=X.dtype)
+            buffer_y = np.empty((size,) + y.shape[1:], dtype=y.dtype)
+        start = 0
+        if filled < size:  # filling: nothing leaves yet
+            take = min(size - filled, X.shape[0])
+            buffer_X[filled:filled + take], buffer_y[filled:filled + take] = X[:take], y[:take]
+            filled += take
+            start = take
+        while start < X.shape[0]:
+            stop = min(start + size, X.shape[0])
+            slots = rng.choice(size, size=stop - start, replace=False)
+            yield buffer_X[slots], buffer_y[slots]  # (fancy indexing copies: the buffer changes next)
+            buffer_X[slots], buffer_y[slots] = X[start:stop], y[start:stop]
+            start = stop
+    if filled:
+        rest = rng.permutation(filled)
+        yield buffer_X[rest], buffer_y[rest]
+
+
+def in_batches(pieces, size: int):
+    """``(X, y)`` pieces of any lengths regrouped into batches of ``size`` rows (the last keeps the rest)."""
+    carry_X, carry_y, waiting = [], [], 0  # rows waiting for a full batch
+    for X, y in pieces:
+        start = 0
         if waiting:
+            take = min(size - waiting, X.shape[0])
+            carry_X.append(X[:take])
+            carry_y.append(y[:take])
+            waiting += take
+            start = take
+            if waiting < size:
+                continue
             yield np.concatenate(carry_X), np.concatenate(carry_y)
+            carry_X, carry_y, waiting = [], [], 0
+        full = start + (X.shape[0] - start) // size * size
+        for begin in range(start, full, size):
+            yield X[begin:begin + size], y[begin:begin + size]
+        if full < X.shape[0]:
+            carry_X, carry_y, waiting = [X[full:]], [y[full:]], X.shape[0] - full
+    if waiting:
+        yield np.concatenate(carry_X), np.concatenate(carry_y)
