@@ -80,7 +80,7 @@ class TableBatches:
         order = range(len(spans)) if rng is None else rng.permutation(len(spans))
         for index in order:
             k, group, low, high = spans[index]
-            table = pq.ParquetFile(self.files[k]).read_row_group(group, columns=self.columns)
+            table = pq.ParquetFile(self.files[k]).read_row_group(group, columns=self.columns, use_threads=False)
             yield table.slice(low, high - low).to_pandas()
 
     def _pieces(self, rng):

@@ -200,7 +200,8 @@ class ParquetBatches:
             if handle is None:
                 handles.clear()  # one file open at a time
                 handle = handles[k] = pa.parquet.ParquetFile(self._files[k])
-            table = handle.read_row_group(group, columns=[*self.columns, *self._targets])
+            # One thread: decoding the columns in parallel holds several of them at once (memory is the point).
+            table = handle.read_row_group(group, columns=[*self.columns, *self._targets], use_threads=False)
             nulls = [name for name in (*self.columns, *self._targets) if table.column(name).null_count]
             if nulls:
                 raise ValueError(f"{self._files[k]}, row group {group}: the column(s) {nulls} have missing values; "
