@@ -524,7 +524,7 @@ def train_command(data, dataset, as_json, diagnostics, resize, conv, **options) 
 
         if images.is_image_data(data):
             raise click.UsageError("--stream reads Parquet tables, not pictures")
-        report(run_stream_training(settings), settings, as_json)
+        report(run_stream_training(settings, sys.modules[__name__]), settings, as_json)
     elif images.is_image_data(data):
         images.report(images.train_on_images(settings, resize, conv, fit_network), settings, as_json)
     else:

@@ -144,10 +144,13 @@ def _score_stream(preprocessor, batches: TableBatches, model) -> dict:
     return {"r2": r2, "rmse": math.sqrt(squared / n), "mae": absolute / n}
 
 
-def run_stream_training(settings):
-    """``backprop train DATA --stream``: the steps of the module docstring; a :class:`TrainResult`."""
+def run_stream_training(settings, train):
+    """``backprop train DATA --stream``: the steps of the module docstring; a ``TrainResult``.
+
+    ``train`` is the :mod:`backprop.cli.train` module, whose steps (the schedule, the model,
+    the callbacks, saving) this run shares; it is passed in because it imports this module.
+    """
     import backprop
-    from backprop.cli import train
     from backprop.cli.preprocessing import TabularPreprocessor
     from backprop.cli.preprocessing_stream import StreamingPreprocessorFit
     from backprop.optim import get_optimizer
