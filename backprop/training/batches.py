@@ -34,6 +34,14 @@ What a stream changes, and why:
 
 A stream of the same batches as an array fit with ``shuffle=False`` gives the same
 trajectory, bit for bit (``tests/training/test_batches.py``).
+
+Checkpoints (``fit(..., checkpoint=path)``) restore the model, the optimiser, the
+callbacks, the history and the random state, as with arrays; the stream's position is
+not stored. A re-iterable with ``set_epoch`` is told the resumed epoch, so
+:class:`~backprop.data.ParquetBatches` reads what an uninterrupted run would (the same
+weights, bit for bit); another re-iterable restarts as it does every epoch; a generator
+is not rewound: the resumed run trains on what it yields next. The run's fingerprint
+records a stream's kind and feature shape instead of a hash of the data.
 """
 
 from __future__ import annotations
