@@ -8,9 +8,9 @@
     6.0
 
 Subpackages: ``bp.nn`` (layers, models, losses, initialisers), ``bp.optim``, ``bp.losses``,
-``bp.callbacks``, ``bp.metrics``, ``bp.datasets``, ``bp.io``, ``bp.distributed`` (the ranks of
-an MPI job; mpi4py imported on first use), ``bp.plot`` (imported on first use; matplotlib only
-when a plot is drawn). ``bp.Model`` is the front door
+``bp.callbacks``, ``bp.metrics``, ``bp.datasets``, ``bp.data`` (Parquet streams), ``bp.io``,
+``bp.distributed`` (the ranks of an MPI job; mpi4py imported on first use), ``bp.plot`` (imported
+on first use; matplotlib only when a plot is drawn). ``bp.Model`` is the front door
 (``fit``, ``predict``, ``save``, ``summary``...; ``bp.Model(module)`` wraps any module, and
 ``nn.Sequential`` is one); model files with ``model.save`` / ``bp.load``. The scikit-learn
 estimators are in ``backprop.sklearn``.
@@ -23,7 +23,7 @@ from backprop.engine.ops import (
     reshape, sigmoid, softmax, sqrt, step, sum, tanh, transpose,
 )
 from backprop.random import manual_seed
-from backprop import losses, nn, init, regularizers, optim, datasets, io
+from backprop import losses, nn, init, regularizers, optim, datasets, data, io
 from backprop import callbacks, metrics, distributed
 from backprop.training import FitRecord, History, fit, evaluate, predict
 from backprop.datasets.split import train_test_split
@@ -38,7 +38,8 @@ __all__ = [
     "set_default_dtype", "get_default_dtype", "manual_seed",
     "abs", "arctan", "clip", "exp", "identity", "leaky_relu", "linear", "log", "log_softmax", "matmul",
     "max", "mean", "relu", "reshape", "sigmoid", "softmax", "sqrt", "step", "sum", "tanh", "transpose",
-    "losses", "nn", "init", "regularizers", "optim", "datasets", "io", "callbacks", "metrics", "distributed",
+    "losses", "nn", "init", "regularizers", "optim", "datasets", "data", "io", "callbacks", "metrics",
+    "distributed",
     "Model", "FitRecord",
     "History", "fit", "evaluate", "predict", "save", "load", "load_with_metadata", "ModelFileError",
     "trace", "recipe", "GradientMonitor", "DiagnosticsWarning", "plot",

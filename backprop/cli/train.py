@@ -119,6 +119,8 @@ class TrainSettings:
     plot: Path | None = None
     verbose: bool = False
     distributed: bool = False  # data-parallel over the ranks of `mpiexec -n K backprop train --distributed`
+    stream: bool = False  # read the table by row groups, never whole (backprop.cli.train_stream)
+    shuffle_buffer: int = 10_000  # with stream: rows in the shuffle buffer
     extra_callbacks: list = field(default_factory=list)  # hook for --diagnostics and friends
 
 
@@ -426,7 +428,7 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
     from backprop.models import save
 
     options = {key: value for key, value in asdict(settings).items()
-               if key not in ("out", "plot", "verbose", "extra_callbacks", "data")}
+               if key not in ("out", "plot", "verbose", "extra_callbacks", "data", "stream", "shuffle_buffer")}
     for key in ("hidden", "categorical", "features", "drop"):
         options[key] = list(getattr(settings, key))
     # What ran, with "auto" resolved, so that the file says how to train it again.
@@ -507,6 +509,11 @@ def _save(model, preprocessor, settings: TrainSettings, summary: dict, metrics: 
               help="Save the trained model (with its preprocessing) to this .safetensors file.")
 @click.option("--plot", type=click.Path(dir_okay=False, writable=True, path_type=Path),
               help="Save the learning curves to this image (.png, .svg, .pdf); needs matplotlib.")
+@click.option("--stream", is_flag=True,
+              help="Train on a Parquet file or folder larger than memory: read by row groups, the preprocessing "
+                   "fitted in one pass, the last --test-split (and --val-split) rows held out in file order.")
+@click.option("--shuffle-buffer", type=click.IntRange(min=0), default=TrainSettings.shuffle_buffer,
+              show_default=True, metavar="ROWS", help="With --stream: rows in the shuffle buffer (0: file order).")
 @click.option("--verbose", "-v", is_flag=True, help="Print one line per epoch on stderr.")
 @click.option("--distributed", is_flag=True,
               help="Train data-parallel over the ranks of an MPI job: mpiexec -n K backprop train --distributed "
@@ -548,7 +555,20 @@ def train_command(data, dataset, as_json, diagnostics, resize, conv, **options) 
         except ModuleNotFoundError as error:
             raise CLIError(str(error)) from None
     monitor = attach_monitor(settings) if diagnostics else None
-    if images.is_image_data(data):
+    if settings.stream:
+        from backprop.cli.train_stream import run_stream_training
+
+        if images.is_image_data(data):
+            raise click.UsageError("--stream reads Parquet tables, not pictures")
+        if settings.embed_above is not None:
+            raise click.UsageError("--stream does not embed categorical columns yet: drop --embed-above "
+                                   "(the streamed columns are one-hot encoded)")
+        if settings.distributed:
+            raise click.UsageError("--stream and --distributed do not go together: a distributed run "
+                                   "reads the whole table on every rank")
+        result = run_stream_training(settings, sys.modules[__name__])
+        report(result, settings, as_json)
+    elif images.is_image_data(data):
         result = images.train_on_images(settings, resize, conv, fit_network)
         if writes_results(settings):
             images.report(result, settings, as_json)
@@ -583,7 +603,11 @@ def report(result: TrainResult, settings: TrainSettings, as_json: bool) -> None:
         click.echo(f"dropped: {summary['n_dropped_missing_target']} rows with a missing target")
     for line in _column_notes(summary):
         click.echo(line)
-    click.echo(f"split: {summary['n_train']} train, {summary['n_test']} test (seed {settings.seed})")
+    if summary.get("streamed"):
+        click.echo(f"split: {summary['n_train']} train, {summary['n_val']} validation, {summary['n_test']} test "
+                   "(by position: the last rows held out)")
+    else:
+        click.echo(f"split: {summary['n_train']} train, {summary['n_test']} test (seed {settings.seed})")
     click.echo(f"model: {_architecture(summary, settings)}")
     click.echo(f"trained: {_epochs_text(summary)} in {summary['train_seconds']:.1f} s, "
                f"final loss {format_number(summary['final_loss'])}")

@@ -151,17 +151,21 @@ class Model(Module):
         return record.n_features_in
 
     # ----------------------------------------------------------- the door
-    def fit(self, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: Optional[int] = 32,
-            shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
+    def fit(self, X, y=None, *, loss, optimizer="adam", epochs: int = 1, batch_size: Optional[int] = 32,
+            shuffle: Optional[bool] = None, validation_data=None, validation_split: float = 0.0, callbacks=(),
             metrics=(), seed: Optional[int] = None, checkpoint=None, verbose: int = 1, sample_weight=None,
             divergence_factor: Optional[float] = loop.DIVERGENCE_FACTOR, class_weight=None,
-            distributed: bool = False) -> History:
+            distributed: bool = False, steps_per_epoch: Optional[int] = None,
+            validation_steps: Optional[int] = None) -> History:
         """Train on (X, y) with mini-batch gradient descent and keep what was learnt in ``fit_record``.
 
         Args:
             X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples. For a model whose
                 first layer is an ``nn.Embedding``: integer codes; for an ``nn.Concat``: a tuple or dict of
-                such arrays, one per branch (see :mod:`backprop.training.inputs`).
+                such arrays, one per branch (see :mod:`backprop.training.inputs`). A memmap is never
+                copied whole. Or a stream of ``(X, y[, w])`` batches (a re-iterable such as
+                ``backprop.data.ParquetBatches``, or a generator), y then None: see
+                :mod:`backprop.training.batches`.
             y: targets: class labels (ints or strings) for the cross-entropy losses, values
                 for regression. Class labels are encoded (sorted unique, like scikit-learn's
                 LabelEncoder) and kept as ``classes_``; a second fit keeps them.
@@ -173,8 +177,9 @@ class Model(Module):
                 over ``self.parameters()``.
             epochs: passes over the data (the total when resuming a checkpoint).
             batch_size: None = full batch (batch gradient descent), 1 = SGD, k = mini-batches.
-            shuffle: a new example order each epoch (drawn from ``backprop.random``).
-            validation_data: ``(X_val, y_val[, w_val])``, evaluated after each epoch.
+            shuffle: a new example order each epoch (drawn from ``backprop.random``); None:
+                True for arrays, and a stream is never shuffled (its own job).
+            validation_data: ``(X_val, y_val[, w_val])`` or a stream, evaluated after each epoch.
             validation_split: the last fraction of (X, y), before shuffling, as validation data.
             callbacks: Callback instances (``backprop.callbacks``).
             metrics: names (``"accuracy"``, ``"f1"``, ``"mae"``...) or functions.
@@ -192,6 +197,9 @@ class Model(Module):
             distributed: under ``mpiexec -n K``, train data-parallel on the K ranks
                 (``batch_size`` is the global batch; only rank 0 prints and writes files;
                 the ``mpi`` extra; docs/distributed.md).
+            steps_per_epoch: batches per epoch of a training stream (required for a generator
+                read for more than one epoch).
+            validation_steps: batches per evaluation of a validation stream.
 
         Returns:
             A :class:`~backprop.training.History`: ``history.history["loss"]``, ``["val_loss"]``, ...
@@ -203,7 +211,8 @@ class Model(Module):
                         shuffle=shuffle, validation_data=validation_data, validation_split=validation_split,
                         callbacks=callbacks, metrics=metrics, seed=seed, checkpoint=checkpoint, verbose=verbose,
                         sample_weight=sample_weight, divergence_factor=divergence_factor,
-                        class_weight=class_weight, distributed=distributed)
+                        class_weight=class_weight, distributed=distributed,
+                        steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
 
     def evaluate(self, X, y, *, loss=None, metrics=None, batch_size: Optional[int] = None,
                  sample_weight=None) -> dict:

@@ -69,7 +69,8 @@ def _check_frame_columns(frame, name: str) -> None:
         )
 
 
-def check_features(X, *, dtype, n_features: int | None = None, name: str = "X") -> np.ndarray:
+def check_features(X, *, dtype, n_features: int | None = None, name: str = "X",
+                   out_of_core: bool = False) -> np.ndarray:
     """Validate and convert a feature matrix: rows are examples.
 
     Args:
@@ -77,10 +78,13 @@ def check_features(X, *, dtype, n_features: int | None = None, name: str = "X") 
         dtype: the float dtype of the model's parameters; X is converted to it.
         n_features: the number of features the model expects, or None if unknown.
         name: used in messages (``"X"``, ``"validation X"``).
+        out_of_core: a NumPy memmap is returned as it is, checked a chunk of rows at a
+            time (as cast to ``dtype``): converting it would copy the whole file into
+            memory. Its batches are then cast one at a time (:class:`EpochBatches`).
 
     Returns:
         A C-contiguous float array of ``dtype`` (the input itself if it already is one:
-        it is only ever read).
+        it is only ever read), or with ``out_of_core`` the memmap itself.
 
     Raises:
         ValueError: empty, 1-D, non-numeric, NaN/inf values, wrong number of features.
@@ -98,9 +102,39 @@ def check_features(X, *, dtype, n_features: int | None = None, name: str = "X") 
     if n_features is not None and array.shape[1] != n_features:
         what = "features" if array.ndim == 2 else "channels (axis 1 of N, C, ...)"  # images: NCHW
         raise ValueError(f"{name} has {array.shape[1]} {what}, but the model expects {n_features}")
+    if out_of_core and is_memory_mapped(array):
+        _check_finite_in_chunks(array, dtype, name)
+        return array
     converted = np.ascontiguousarray(array, dtype=dtype)
     _check_finite(converted, name)
     return converted
+
+
+def is_memory_mapped(array: np.ndarray) -> bool:
+    """Whether ``array`` views a memory-mapped file (a np.memmap, or a view of one: np.asarray drops the subclass)."""
+    import mmap
+
+    while isinstance(array, np.ndarray):
+        if isinstance(array, np.memmap) or isinstance(array.base, mmap.mmap):
+            return True
+        array = array.base
+    return False
+
+
+_CHUNK_BYTES = 2**20  # what checking an out-of-core array holds in memory at once
+
+
+def _check_finite_in_chunks(array: np.ndarray, dtype, name: str) -> None:
+    """:func:`_check_finite` of ``array`` cast to ``dtype``, a few MiB of rows at a time
+    (a float64 value beyond float32's range becomes inf in the cast: refused as well)."""
+    row_bytes = max(int(np.prod(array.shape[1:])) * np.dtype(dtype).itemsize, 1)
+    rows = max(_CHUNK_BYTES // row_bytes, 1)
+    for start in range(0, array.shape[0], rows):
+        with np.errstate(over="ignore"):
+            chunk = np.asarray(array[start:start + rows], dtype=dtype)
+        if chunk.dtype.kind == "f" and not _all_finite(chunk):
+            raise ValueError(f"{name} contains NaN or infinite values (as {np.dtype(dtype)}) in rows "
+                             f"{start}..{start + chunk.shape[0] - 1}; remove or impute them before training")
 
 
 def _all_finite(array: np.ndarray) -> bool:
@@ -302,9 +336,12 @@ class EpochBatches:
         batch_size: examples per batch; None or ≥ N means one full batch. The last
             batch keeps the remainder (it may be smaller).
         shuffle: draw a new order each epoch.
+        dtype: the dtype the batches of the first array are delivered in (None: its own);
+            a first array of another dtype (an out-of-core memmap) is cast batch by batch
+            into a reused buffer, never whole.
     """
 
-    def __init__(self, arrays, batch_size: int | None, shuffle: bool):
+    def __init__(self, arrays, batch_size: int | None, shuffle: bool, dtype=None):
         self.arrays = list(arrays)
         self.n = next(n_rows(a) for a in self.arrays if a is not None)
         self.batch_size = self.n if batch_size is None else min(int(batch_size), self.n)
@@ -312,9 +349,12 @@ class EpochBatches:
         self.shuffle = bool(shuffle) and self.batch_size < self.n
         self.steps = -(-self.n // self.batch_size)
         self.epoch_arrays = list(self.arrays)
+        first = self.arrays[0]
+        cast = dtype is not None and first.dtype != np.dtype(dtype)
+        if cast and not self.shuffle:
+            self.epoch_arrays[0] = _CastRows(first, dtype, self.batch_size)
         if self.shuffle:
-            first = self.arrays[0]
-            self._rows = _GatheredRows(first, self.batch_size)
+            self._rows = _GatheredRows(first, self.batch_size, dtype if cast else None)
             # One buffer per distinct small array: the loss target and the metric target are often the same.
             self._buffers = {}
             for a in self.arrays[1:]:
@@ -350,13 +390,35 @@ class _GatheredRows:
     ``source[order[start:stop]]``; it stays valid until the next slice is taken.
     """
 
-    def __init__(self, source: np.ndarray, batch_size: int):
+    def __init__(self, source: np.ndarray, batch_size: int, dtype=None):
         self.source = source
         self.order = None
-        self._buffer = empty_rows(source, batch_size)  # (an InputSet of buffers for several inputs)
+        # (an InputSet of buffers for several inputs.) np.take casts into a buffer of another
+        # dtype: an out-of-core X is cast batch by batch.
+        self._buffer = empty_rows(source, batch_size) if dtype is None else \
+            np.empty((batch_size,) + source.shape[1:], dtype=dtype)
 
     def __getitem__(self, rows: slice) -> np.ndarray:
         if not isinstance(rows, slice) or rows.step not in (None, 1):
             raise TypeError("gathered rows can only be sliced contiguously, as rows[start:stop]")
         index = self.order[rows]
         return take_rows(self.source, index, out=self._buffer[: len(index)])
+
+
+class _CastRows:
+    """The rows of ``source`` in order, cast to ``dtype`` one batch at a time into a reused buffer.
+
+    ``rows[start:stop]`` is valid until the next slice is taken (as :class:`_GatheredRows`).
+    """
+
+    def __init__(self, source: np.ndarray, dtype, batch_size: int):
+        self.source = source
+        self._buffer = np.empty((batch_size,) + source.shape[1:], dtype=dtype)
+
+    def __getitem__(self, rows: slice) -> np.ndarray:
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError("cast rows can only be sliced contiguously, as rows[start:stop]")
+        part = self.source[rows]
+        out = self._buffer[: part.shape[0]]
+        np.copyto(out, part, casting="unsafe")
+        return out

@@ -44,13 +44,14 @@ def takes_one_array(model) -> bool:
     return input_kind(model) == "features"
 
 
-def check_inputs(model, X, *, dtype, n_features: int | None = None, name: str = "X"):
+def check_inputs(model, X, *, dtype, n_features: int | None = None, name: str = "X", out_of_core: bool = False):
     """X validated and converted for ``model``: an ndarray, or an :class:`InputSet` for a Concat model.
 
     Args:
         dtype: the float dtype features are converted to (the weights').
         n_features: the number of features (or code columns) X must have, or None.
         name: for messages (``"X"``, ``"validation X"``).
+        out_of_core: a memmap of features is kept as it is (cast batch by batch), not converted whole.
 
     Raises:
         ValueError: naming the problem (see the module docstring); nothing is modified.
@@ -66,7 +67,7 @@ def check_inputs(model, X, *, dtype, n_features: int | None = None, name: str = 
                          "to take one input per branch")
     if kind == "codes":
         return _check_codes(entry, X, n_features=n_features, name=name)
-    return data_module.check_features(X, dtype=dtype, n_features=n_features, name=name)
+    return data_module.check_features(X, dtype=dtype, n_features=n_features, name=name, out_of_core=out_of_core)
 
 
 def _several_inputs(X) -> bool:

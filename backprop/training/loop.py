@@ -37,6 +37,7 @@ from backprop.losses import Loss, get_loss
 from backprop.metrics import Metric, get_metric, metric_name
 from backprop.optim import get_optimizer
 from backprop.optim.packing import pack_parameters
+from backprop.training import batches as batches_module
 from backprop.training import checkpoint as checkpoint_module
 from backprop.training import data as data_module
 from backprop.training import data_parallel, fastpath
@@ -108,7 +109,8 @@ class Trainer:
         callbacks: :class:`~backprop.training.callbacks.Callback` instances.
         batch_size: None (full batch), 1 (SGD) or k (mini-batches of k; the last one
             keeps the remainder).
-        shuffle: draw a new example order each epoch from :mod:`backprop.random`.
+        shuffle: draw a new example order each epoch from :mod:`backprop.random`; None:
+            True for arrays; a stream of batches is never shuffled (True is refused).
         verbose: 0 silent, 1 progress bar in a terminal (else a line per epoch), 2 a
             line per epoch.
         fast_path: with one of our losses, run each step through the layers' fused forms
@@ -139,7 +141,7 @@ class Trainer:
     """
 
     def __init__(self, model, *, loss, optimizer="adam", metrics: Iterable = (), callbacks: Iterable = (),
-                 batch_size: int | None = 32, shuffle: bool = True, verbose: int = 1,
+                 batch_size: int | None = 32, shuffle: bool | None = None, verbose: int = 1,
                  fast_path: bool = True, divergence_factor: float | None = DIVERGENCE_FACTOR,
                  order_rng=None, distributed: bool = False):
         self.model = model
@@ -155,7 +157,8 @@ class Trainer:
         if len(set(names)) != len(names) or "loss" in names:
             raise ValueError(f"metric names must be distinct and not 'loss', got {names}")
         self.batch_size = check_batch_size(batch_size)
-        self.shuffle = bool(shuffle)
+        self.shuffle = True if shuffle is None else bool(shuffle)
+        self.shuffle_given = shuffle is not None and bool(shuffle)  # refused on a stream (its own order)
         if verbose not in (0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {verbose!r}")
         self.verbose = verbose
@@ -185,13 +188,15 @@ class Trainer:
         self.fit_record: FitRecord | None = fit_record_of(model)
 
     # ================================================================= data
-    def prepare(self, X, y, sample_weight=None, *, classes=None, name: str = "") -> _Prepared:
+    def prepare(self, X, y, sample_weight=None, *, classes=None, name: str = "", out_of_core: bool = False) -> _Prepared:
         """Validate and convert one dataset (see :mod:`backprop.training.data`); nothing is modified.
 
         Args:
             classes: the classes to encode labels with (default: the fit record's); labels
                 outside them are refused. Without any, they are inferred from the labels.
             name: prefix for messages, e.g. ``"validation "``.
+            out_of_core: keep a NumPy memmap X as it is (never converted whole; the
+                batches are cast one at a time, see :func:`~backprop.training.data.check_features`).
 
         Raises:
             ValueError: naming the problem (NaN/inf, shapes, lengths, unknown labels...).
@@ -199,7 +204,7 @@ class Trainer:
         model = self.model
         dtype = parameter_dtype(model)
         X = inputs_module.check_inputs(model, X, dtype=dtype, n_features=expected_features(model, self.fit_record),
-                                       name=f"{name}X")  # an array, or an InputSet for a Concat model
+                                       name=f"{name}X", out_of_core=out_of_core)  # an array, or an InputSet
         n = len(X)
         n_outputs = inference.n_outputs(model, X)
         y_name = f"{name}y"
@@ -269,12 +274,14 @@ class Trainer:
             self.model.fit_record = record
 
     # ================================================================= loop
-    def fit(self, X, y, *, epochs: int = 1, validation_data=None, validation_split: float = 0.0,
-            sample_weight=None, checkpoint=None, seed: int | None = None, class_weight=None) -> History:
+    def fit(self, X, y=None, *, epochs: int = 1, validation_data=None, validation_split: float = 0.0,
+            sample_weight=None, checkpoint=None, seed: int | None = None, class_weight=None,
+            steps_per_epoch: int | None = None, validation_steps: int | None = None) -> History:
         """Train for ``epochs`` more epochs (or up to ``epochs`` in total when resuming a checkpoint).
 
         Args:
-            X, y: training data; see :func:`fit`.
+            X, y: training data; see :func:`fit`. X may be a stream of ``(X, y[, w])``
+                batches, y then None (:mod:`backprop.training.batches`).
             epochs: epochs to run in this call. With ``checkpoint``, the total: a run
                 resumed at epoch k runs epochs k..epochs−1.
             validation_data: ``(X_val, y_val)`` or ``(X_val, y_val, sample_weight_val)``.
@@ -289,6 +296,8 @@ class Trainer:
             class_weight: ``{label: weight}`` or ``"balanced"``: each training example's loss
                 weighs its class's weight, times its ``sample_weight`` (see
                 :mod:`backprop.training.class_weight`); the validation data are not weighted.
+            steps_per_epoch, validation_steps: batches per epoch of a training / validation
+                stream (see :mod:`backprop.training.batches`).
 
         Returns:
             ``self.history``.
@@ -311,9 +320,17 @@ class Trainer:
         if stored is not None and stored.classes is not None:
             classes = stored.classes
 
+        stream = batches_module.is_stream(X)
         try:
-            train, val, data = self._prepare_fit_data(X, y, sample_weight, validation_data, validation_split,
-                                                      classes, signature=checkpoint is not None)
+            if stream:
+                start = stored.epoch if stored is not None else self.epoch
+                runs = int(epochs) - start if stored is not None else int(epochs)
+                train, val, data = self._prepare_stream(X, y, sample_weight, validation_data, validation_split,
+                                                        classes, start, runs, steps_per_epoch, validation_steps)
+            else:
+                self._check_array_options(validation_data, steps_per_epoch, validation_steps)
+                train, val, data = self._prepare_fit_data(X, y, sample_weight, validation_data, validation_split,
+                                                          classes, signature=checkpoint is not None)
         except ValueError as error:
             if stored is None or stored.classes is None:
                 raise
@@ -324,9 +341,15 @@ class Trainer:
             raise checkpoint_module.CheckpointMismatchError(
                 f"{stored.path}: this checkpoint belongs to another training run: the data do not fit it "
                 f"({error}); {checkpoint_module._FRESH}") from None
-        classes = train.classes
+        classes = (train.first if stream else train).classes
         if class_weight is not None:
+            if stream:
+                raise ValueError("class_weight is not supported with a stream of batches: yield "
+                                 "(X, y, sample_weight) with the class weights in sample_weight")
             train = self._weigh_classes(train, class_weight)
+        if stream and self.distributed:
+            raise ValueError("fit(distributed=True) takes arrays, not a stream of batches (each rank "
+                             "would need its share of every batch): pass X and y as arrays or memmaps")
         target_epoch = int(epochs) if stored is not None else self.epoch + int(epochs)
         self._run_fingerprint = None
         if checkpoint is not None:
@@ -342,7 +365,7 @@ class Trainer:
         if stored is not None:
             checkpoint_module.restore(stored, self, before)
         model = self.model
-        self.record_fit(train)
+        self.record_fit(train.first if stream else train)
         if stored is not None and stored.finished and (stored.stop_training or self.epoch >= target_epoch):
             return self.history
 
@@ -351,9 +374,15 @@ class Trainer:
             pack_parameters(model.parameters())  # one optimiser update over all weights
         reducer = self.gradient_reducer = data_parallel.start(self)
         main = reducer is None or reducer.is_main
-        batches = EpochBatches([train.X, train.target, train.truth, train.weight], self.batch_size, self.shuffle)
-        self.params = {"epochs": target_epoch, "steps": batches.steps, "batch_size": batches.batch_size,
-                       "samples": batches.n, "do_validation": val is not None, "metrics": self._log_keys(val)}
+        if stream:
+            batches = train
+            self.params = {"epochs": target_epoch, "steps": train.steps, "batch_size": None, "samples": None,
+                           "do_validation": val is not None, "metrics": self._log_keys(val)}
+        else:
+            batches = EpochBatches([train.X, train.target, train.truth, train.weight], self.batch_size,
+                                   self.shuffle, dtype=parameter_dtype(model))
+            self.params = {"epochs": target_epoch, "steps": batches.steps, "batch_size": batches.batch_size,
+                           "samples": batches.n, "do_validation": val is not None, "metrics": self._log_keys(val)}
         self.history.params = dict(self.params)
         user_callbacks = list(self.callbacks)
         all_callbacks = [self.history] + [c for c in user_callbacks if main or not c.main_rank_only]
@@ -379,10 +408,17 @@ class Trainer:
         while self.epoch < target_epoch and not self.stop_training:
             epoch = self.epoch
             callbacks.on_epoch_begin(epoch, {})
-            logs, epoch_outputs = self._train_epoch(batches, callbacks, epoch_outputs)
+            if stream:
+                logs = batches_module.train_stream_epoch(self, batches, callbacks, self.fit_record.classes)
+                if not logs:  # the stream had no batch left for this epoch (it warned)
+                    break
+            else:
+                logs, epoch_outputs = self._train_epoch(batches, callbacks, epoch_outputs)
             if reducer is not None:
                 reducer.check_in_sync(epoch)
-            if val is not None:
+            if isinstance(val, batches_module.BatchStream):
+                logs.update(batches_module.evaluate_stream(self, val, epoch, self.fit_record.classes, "val_"))
+            elif val is not None:
                 logs.update(self._evaluate_prepared(val, prefix="val_"))
             self.epoch += 1
             callbacks.on_epoch_end(epoch, logs)
@@ -400,7 +436,7 @@ class Trainer:
         """(train, validation or None, the data's signature for a checkpoint's fingerprint or None)."""
         from backprop.training.checkpoint import data_signature
 
-        train = self.prepare(X, y, sample_weight, classes=classes)
+        train = self.prepare(X, y, sample_weight, classes=classes, out_of_core=True)
         data = data_signature([*arrays_of(train.X), train.target, train.weight]) if signature else None  # before the split
         classes = train.classes
         val = None
@@ -424,12 +460,56 @@ class Trainer:
             raise ValueError("class_weight needs one class label per example and a classification loss "
                              "(cross_entropy or a binary loss with one output); for multi-label or "
                              "regression targets pass sample_weight")
-        weight = class_example_weights(class_weight, train.truth, np.asarray(train.classes), train.X.dtype)
+        weight = class_example_weights(class_weight, train.truth, np.asarray(train.classes),
+                                       parameter_dtype(self.model))
         if train.weight is not None:
             weight *= train.weight
         if not (weight > 0).any():
             raise ValueError("class_weight and sample_weight give every training example the weight 0")
         return _Prepared(train.X, train.target, train.truth, weight, train.classes)
+
+    def _check_array_options(self, validation_data, steps_per_epoch, validation_steps) -> None:
+        if steps_per_epoch is not None:
+            raise ValueError("steps_per_epoch is for a stream of batches; with arrays an epoch is "
+                             "ceil(N / batch_size) steps")
+        if validation_steps is not None and not batches_module.is_stream(validation_data):
+            raise ValueError("validation_steps is for a validation stream (validation_data as batches)")
+        if validation_data is not None and batches_module.is_stream(validation_data):
+            raise ValueError("a validation stream needs a training stream; pass validation_data as arrays "
+                             "(X_val, y_val[, w_val])")
+
+    def _prepare_stream(self, X, y, sample_weight, validation_data, validation_split, classes, start,
+                        runs, steps_per_epoch, validation_steps):
+        """(training BatchStream, validation BatchStream / prepared arrays / None, the data's signature).
+
+        The training stream's first batch is read and prepared (``stream.first``): it fixes
+        the features and the classes; see :mod:`backprop.training.batches` for the rules.
+        """
+        for given, name, why in ((y is not None, "y", "the batches hold the targets"),
+                                 (sample_weight is not None, "sample_weight", "the batches hold the weights: "
+                                  "yield (X, y, sample_weight)"),
+                                 (validation_split, "validation_split", "a stream has no last fraction: pass "
+                                  "validation_data"),
+                                 (self.shuffle_given, "shuffle=True", "shuffling is the stream's job "
+                                  "(backprop.data.ParquetBatches shuffles within a buffer)")):
+            if given:
+                raise ValueError(f"fit on a stream of batches takes no {name} ({why})")
+        train = batches_module.BatchStream(X, steps_per_epoch, epochs=runs, name="the training stream",
+                                           steps_name="steps_per_epoch")
+        first_X, first_y, first_w = train.peek(start)
+        train.first = self.prepare(first_X, first_y, first_w, classes=classes)
+        batches_module.stream_classes(train.first, classes)
+        # A stream cannot be hashed ahead: the fingerprint records its kind and its features' shape.
+        data = {"shapes": [["stream", list(train.first.X.shape[1:])]], "hash": f"stream:{type(X).__name__}"}
+        val = None
+        if batches_module.is_stream(validation_data):
+            val = batches_module.BatchStream(validation_data, validation_steps, epochs=runs,
+                                             name="the validation stream", steps_name="validation_steps")
+        elif validation_steps is not None:
+            raise ValueError("validation_steps is for a validation stream (validation_data as batches)")
+        elif validation_data is not None:
+            _, val, _ = self._prepare_fit_data(first_X, first_y, first_w, validation_data, 0.0, train.first.classes)
+        return train, val, data
 
     def _log_keys(self, val) -> list:
         keys = ["loss"] + [name for name, _ in self.metrics]
@@ -601,10 +681,13 @@ class Trainer:
         return values
 
     def _evaluate_prepared(self, prepared: _Prepared, prefix: str = "", batch_size: int | None = None) -> dict:
-        if self.gradient_reducer is None:
-            outputs = forward(self.model, prepared.X, batch_size)
-        else:  # each rank predicts its share of the rows; all get all outputs, so the same metrics
+        dtype = parameter_dtype(self.model)
+        if self.gradient_reducer is not None:  # each rank predicts its share of the rows; all get all outputs
             outputs = self.gradient_reducer.predict_rows(lambda X: forward(self.model, X, batch_size), prepared.X)
+        elif not isinstance(prepared.X, np.ndarray) or prepared.X.dtype == dtype:
+            outputs = forward(self.model, prepared.X, batch_size)
+        else:  # an out-of-core X of another dtype (a memmap): cast a chunk at a time, never whole
+            outputs = batches_module.forward_cast(self.model, prepared.X, dtype)
         with no_grad():
             if prepared.weight is None:
                 cost = self.loss_fn(Tensor(outputs), prepared.target)
@@ -623,11 +706,12 @@ class Trainer:
 
 
 # ===================================================================== front
-def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int | None = 32,
-        shuffle: bool = True, validation_data=None, validation_split: float = 0.0, callbacks=(),
+def fit(model, X, y=None, *, loss, optimizer="adam", epochs: int = 1, batch_size: int | None = 32,
+        shuffle: bool | None = None, validation_data=None, validation_split: float = 0.0, callbacks=(),
         metrics=(), seed: int | None = None, checkpoint=None, verbose: int = 1, sample_weight=None,
         divergence_factor: float | None = DIVERGENCE_FACTOR, class_weight=None,
-        distributed: bool = False) -> History:
+        distributed: bool = False, steps_per_epoch: int | None = None,
+        validation_steps: int | None = None) -> History:
     """Train ``model`` on (X, y) with mini-batch gradient descent; ``Model.fit`` calls this.
 
     Args:
@@ -636,7 +720,11 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
             record is lost with the Trainer: wrap it, ``bp.Model(module)``, to keep it).
         X: (N, n_features) array-like (NumPy, lists, pandas); rows are examples. For a model whose
             first layer is an ``nn.Embedding``: integer codes; for an ``nn.Concat``: a tuple or dict of
-            such arrays, one per branch (see :mod:`backprop.training.inputs`).
+            such arrays, one per branch (see :mod:`backprop.training.inputs`). A NumPy
+            memmap is never copied whole (batches are sliced, and cast one at a time when
+            its dtype is not the weights'). Or a stream of ``(X, y)`` / ``(X, y, w)`` batches:
+            a re-iterable (a DataLoader, :class:`backprop.data.ParquetBatches`) or a
+            generator, y then None; see :mod:`backprop.training.batches`.
         y: targets: class labels (ints or strings) for the cross-entropy losses, values
             for regression. Classification labels are encoded (sorted unique, like
             scikit-learn's LabelEncoder) and the labels kept in the fit record
@@ -646,8 +734,10 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
         optimizer: a name (with the optimiser's defaults) or an optimiser instance.
         epochs: number of passes over the data (the total when resuming a checkpoint).
         batch_size: None = full batch (batch gradient descent), 1 = SGD, k = mini-batches.
-        shuffle: new example order each epoch (drawn from ``backprop.random``).
-        validation_data: ``(X_val, y_val[, w_val])``, evaluated after each epoch.
+        shuffle: new example order each epoch (drawn from ``backprop.random``); None: True
+            for arrays; a stream is not shuffled (shuffling is its job; True is refused).
+        validation_data: ``(X_val, y_val[, w_val])``, or a stream of batches (with a
+            training stream), evaluated after each epoch.
         validation_split: use the last fraction of (X, y), before shuffling, as validation
             data (Keras's rule).
         callbacks: Callback instances (``backprop.callbacks``).
@@ -670,6 +760,9 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
             runs the same script with the same data; ``batch_size`` is the global batch,
             split over the ranks; only rank 0 prints and writes files). Needs the ``mpi``
             extra; see :mod:`backprop.training.data_parallel` and docs/distributed.md.
+        steps_per_epoch: batches per epoch of a training stream (required for a generator
+            read for more than one epoch; a cap for a re-iterable).
+        validation_steps: batches per evaluation of a validation stream (the same rule).
 
     Returns:
         A :class:`History`: ``history.history["loss"]``, ``["val_loss"]``, ``[metric]``...
@@ -690,7 +783,8 @@ def fit(model, X, y, *, loss, optimizer="adam", epochs: int = 1, batch_size: int
                       batch_size=batch_size, shuffle=shuffle, verbose=verbose, divergence_factor=divergence_factor,
                       distributed=distributed)
     return trainer.fit(X, y, epochs=epochs, validation_data=validation_data, validation_split=validation_split,
-                       sample_weight=sample_weight, checkpoint=checkpoint, seed=seed, class_weight=class_weight)
+                       sample_weight=sample_weight, checkpoint=checkpoint, seed=seed, class_weight=class_weight,
+                       steps_per_epoch=steps_per_epoch, validation_steps=validation_steps)
 
 
 def evaluate(model, X, y, *, loss=None, metrics=None, batch_size: int | None = None, sample_weight=None,

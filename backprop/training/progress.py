@@ -82,7 +82,7 @@ class ProgressLogger(Callback):
     def on_train_begin(self, logs=None):
         params = getattr(self.trainer, "params", {}) or {}
         self._epochs = int(params.get("epochs", 0))
-        self._steps = int(params.get("steps", 0))
+        self._steps = int(params.get("steps") or 0)  # 0: unknown (a stream without steps_per_epoch)
         self._bar_mode = self._interactive()
 
     def on_epoch_begin(self, epoch, logs=None):

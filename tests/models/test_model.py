@@ -54,7 +54,7 @@ def test_model_fit_takes_what_training_fit_takes():
 
 def test_help_shows_the_real_signature():
     text = pydoc.render_doc(_classifier().fit, renderer=pydoc.plaintext)
-    assert "fit(X, y, *, loss, optimizer='adam', epochs: 'int' = 1" in text
+    assert "fit(X, y=None, *, loss, optimizer='adam', epochs: 'int' = 1" in text
     assert "validation_split" in text and "Returns:" in text
 
 
