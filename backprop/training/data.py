@@ -350,7 +350,7 @@ class EpochBatches:
         self.steps = -(-self.n // self.batch_size)
         self.epoch_arrays = list(self.arrays)
         first = self.arrays[0]
-        cast = dtype is not None and first.dtype != np.dtype(dtype)
+        cast = dtype is not None and isinstance(first, np.ndarray) and first.dtype != np.dtype(dtype)
         if cast and not self.shuffle:
             self.epoch_arrays[0] = _CastRows(first, dtype, self.batch_size)
         if self.shuffle:

@@ -24,6 +24,17 @@ from backprop.training.input_set import InputSet
 __all__ = ["entry_layer", "input_kind", "check_inputs", "takes_one_array"]
 
 
+def feature_dtype(model, X, dtype):
+    """``dtype`` (the weights') if batches of X are cast to it, or None to deliver them as they are.
+
+    Only features are cast (an out-of-core memmap of another dtype, batch by batch); category
+    codes stay integers and several inputs (an InputSet) were converted when checked.
+    """
+    if not isinstance(X, np.ndarray) or getattr(entry_layer(model), "input_kind", "features") != "features":
+        return None
+    return dtype
+
+
 def entry_layer(model):
     """The first layer the data meets: ``sequential_layers()[0]``, followed down nested containers."""
     module = model

@@ -380,7 +380,7 @@ class Trainer:
                            "do_validation": val is not None, "metrics": self._log_keys(val)}
         else:
             batches = EpochBatches([train.X, train.target, train.truth, train.weight], self.batch_size,
-                                   self.shuffle, dtype=parameter_dtype(model))
+                                   self.shuffle, dtype=inputs_module.feature_dtype(model, train.X, parameter_dtype(model)))
             self.params = {"epochs": target_epoch, "steps": batches.steps, "batch_size": batches.batch_size,
                            "samples": batches.n, "do_validation": val is not None, "metrics": self._log_keys(val)}
         self.history.params = dict(self.params)
@@ -681,10 +681,10 @@ class Trainer:
         return values
 
     def _evaluate_prepared(self, prepared: _Prepared, prefix: str = "", batch_size: int | None = None) -> dict:
-        dtype = parameter_dtype(self.model)
+        dtype = inputs_module.feature_dtype(self.model, prepared.X, parameter_dtype(self.model))
         if self.gradient_reducer is not None:  # each rank predicts its share of the rows; all get all outputs
             outputs = self.gradient_reducer.predict_rows(lambda X: forward(self.model, X, batch_size), prepared.X)
-        elif not isinstance(prepared.X, np.ndarray) or prepared.X.dtype == dtype:
+        elif dtype is None or prepared.X.dtype == dtype:  # (codes and several inputs are never cast)
             outputs = forward(self.model, prepared.X, batch_size)
         else:  # an out-of-core X of another dtype (a memmap): cast a chunk at a time, never whole
             outputs = batches_module.forward_cast(self.model, prepared.X, dtype)
