@@ -30,7 +30,7 @@ def explain_row(model_path, data_path, row: int, *, max_items: int = 6) -> str:
     """
     from backprop.cli import pipeline
     from backprop.cli.errors import CLIError
-    from backprop.diagnostics.trace import trace
+    from backprop.diagnostics.trace import check_traceable, trace
     from backprop.cli.preprocessing import read_table
 
     from backprop.cli import image_reports, images
@@ -38,6 +38,10 @@ def explain_row(model_path, data_path, row: int, *, max_items: int = 6) -> str:
     loaded = image_reports.load_either(model_path)
     if isinstance(loaded, images.ImageModel):
         return image_reports.explain_picture(loaded, data_path, row, max_items=max_items)
+    try:
+        check_traceable(loaded.model)  # before the data are read
+    except TypeError as error:
+        raise CLIError(f"cannot explain {model_path}: {error}") from None
     if images.is_image_data(data_path):
         raise CLIError(f"{data_path} holds pictures, but {model_path} was trained on a table; give it a "
                        "CSV/Parquet file")

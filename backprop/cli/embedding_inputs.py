@@ -64,6 +64,17 @@ def input_layer(preprocessor, dim):
     return nn.Concat(branches), width
 
 
+def input_shapes(preprocessor):
+    """One example's shape per input, for :meth:`Model.summary`: ``{"features": (n,), "e0": (), ...}``
+    (one code per embedded column); None when the preprocessor embeds nothing."""
+    columns = preprocessor.embedded_columns
+    if not columns:
+        return None
+    shapes = {FEATURES_BRANCH: (preprocessor.n_features_out,)} if preprocessor.n_features_out else {}
+    shapes.update({column["input"]: () for column in columns})
+    return shapes
+
+
 def check_model_inputs(model, preprocessor, path) -> bool:
     """For a preprocessor with embedded columns: the network must start with the Concat it builds
     (the same inputs, each Embedding with one row per code). True when it was checked; False

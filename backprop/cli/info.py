@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from backprop.cli import image_reports, images
+from backprop.cli.embedding_inputs import input_shapes
 from backprop.cli.output import echo_json
 
 __all__ = ["info_command", "layer_rows"]
@@ -61,7 +62,8 @@ def info_command(model: Path, as_json: bool) -> None:
     click.echo(f"model: {model}")
     click.echo(f"task: {loaded.task}, target {loaded.target!r}")
     click.echo("")
-    click.echo(loaded.model.summary(print_fn=None))  # the table Model.summary prints, as in Python
+    # The table Model.summary prints, as in Python; embedded columns: one shape per input.
+    click.echo(loaded.model.summary(input_shapes(loaded.preprocessor), print_fn=None))
     click.echo("")
     click.echo("preprocessing:")
     for line in preprocessing:

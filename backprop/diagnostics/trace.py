@@ -56,7 +56,7 @@ import numpy as np
 from backprop.engine.ops.activation import Sigmoid
 from backprop.engine.tensor import Tensor, enable_grad, eval_mode, no_grad
 
-__all__ = ["trace", "Trace", "LayerTrace", "EQUATIONS"]
+__all__ = ["trace", "check_traceable", "Trace", "LayerTrace", "EQUATIONS"]
 
 #: The residual keys of :attr:`Trace.residuals` and the equation each one checks.
 EQUATIONS = {
@@ -209,7 +209,8 @@ def trace(model, x, y, *, loss, dtype=None) -> Trace:
         trace runs on copies of W and b, in evaluation mode.
 
     Raises:
-        TypeError: for a layer the trace does not know (e.g. BatchNorm).
+        TypeError: for a layer the trace does not know (e.g. BatchNorm), or a model of several
+            inputs (a Concat) or of category codes (an Embedding), checked before any work.
         ValueError: for inputs that do not fit the model.
     """
     from backprop.backend import resolve_dtype
@@ -311,6 +312,16 @@ def _group_layers(model) -> list:
             acts = [] if form.activation is None else [form.activation]
             groups.append(_Group(layer, form, acts, pending))
             pending = []
+        elif layer.input_kind != "features":
+            # The notes' equations chain a^(m−1) → z^m along one path; branches joined by a Concat,
+            # and a lookup of codes, are not of that form.
+            what = (f"a {type(layer).__name__} of the inputs {list(getattr(layer, 'branch_names', ()))[:10]}" if layer.input_kind == "branches"
+                    else f"an {type(layer).__name__}, which takes category codes")
+            raise TypeError(
+                f"trace: the model has {what}; trace supports one array of features through a chain of "
+                f"layers with a traced form (Dense, Conv1d, Conv2d), activation layers and layers without "
+                f"weights (pools, Flatten), not models of several inputs or of category codes"
+            )
         elif isinstance(layer, Dropout):
             continue  # the identity in evaluation mode
         elif isinstance(layer, ActivationLayer) and not pending:
@@ -332,6 +343,11 @@ def _group_layers(model) -> list:
             if act.name == "softmax" and position != len(group.acts) - 1:
                 raise TypeError(f"trace: layer {index + 1} applies an activation after softmax")
     return groups
+
+
+def check_traceable(model) -> None:
+    """Raise the TypeError :func:`trace` raises for a model it cannot trace, before any data are read."""
+    _group_layers(model)
 
 
 def _names(layers) -> str:

@@ -287,7 +287,9 @@ class Model(Module):
             input_shape: one example's shape without the batch axis, e.g. ``(1, 28, 28)``: the
                 output shapes are then those of a forward pass of one example of zeros. Default:
                 rows of ``n_features_in_`` (or the first layer's inputs) features; the shapes of
-                image and sequence layers are then unknown ("?").
+                image and sequence layers are then unknown ("?"). A model that starts with a
+                Concat takes one shape per branch: ``{"city": (), "numeric": (5,)}`` (``()``: one
+                category code per example) or a tuple in branch order.
             print_fn: called with the table (None: only return it).
 
         Returns:

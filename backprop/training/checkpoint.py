@@ -22,9 +22,9 @@ next write).
 
 **A checkpoint belongs to one run.** It records the run's fingerprint: the
 architecture, the loss, the optimiser's class and hyper-parameters (as the run
-started), the batch size, the seed, the epoch count, and the training data's shapes
+started), the batch size, the seed, the epoch count, the training data's shapes
 with a hash of up to 4096 evenly spaced rows (X, targets, sample weights; taken before
-``validation_split``). A ``fit`` whose fingerprint differs is refused with
+``validation_split``), and each class's weight when ``fit`` has a ``class_weight``. A ``fit`` whose fingerprint differs is refused with
 :class:`CheckpointMismatchError`, naming what differs: delete the file, or pass
 another path, to start a new run. Nothing is overwritten silently. Two differences
 are allowed: a larger ``epochs`` continues a run, and ``seed=None`` on the resuming
@@ -54,7 +54,7 @@ import numpy as np
 
 from backprop import random as bp_random
 from backprop.io.safefile import ModelFileError, read_json_metadata, read_safetensors, write_safetensors
-from backprop.training.fitted import decode_classes, encode_classes
+from backprop.training.fitted import MAX_CLASSES, decode_classes, encode_classes
 
 __all__ = ["CHECKPOINT_KIND", "write_checkpoint", "read_checkpoint", "check_compatible", "check_same_run",
            "run_fingerprint", "data_signature", "restore", "restore_callbacks", "StoredCheckpoint",
@@ -160,9 +160,14 @@ def _optimizer_settings(optimizer) -> list:
     return json.loads(json.dumps(split_arrays(groups, "settings", {}), default=str))
 
 
-def run_fingerprint(trainer, *, epochs: int, seed, data: dict) -> dict:
-    """What identifies a training run (see the module docstring)."""
-    return {
+def run_fingerprint(trainer, *, epochs: int, seed, data: dict, class_weights=None) -> dict:
+    """What identifies a training run (see the module docstring).
+
+    ``class_weights``: each class's weight w_k from ``fit``'s ``class_weight`` (in the order of the
+    classes), or None; recorded only when given, so checkpoints of runs without class weights
+    (earlier ones included) keep their fingerprint.
+    """
+    fingerprint = {
         "architecture": _architecture(trainer.model),
         "state_shapes": {key: list(value.shape) for key, value in trainer.model.state_dict().items()},
         "loss": _loss_identity(trainer),
@@ -174,6 +179,9 @@ def run_fingerprint(trainer, *, epochs: int, seed, data: dict) -> dict:
         "epochs": int(epochs),
         "data": data,
     }
+    if class_weights is not None:
+        fingerprint["class_weight"] = [float(w) for w in class_weights]
+    return fingerprint
 
 
 def write_checkpoint(path, trainer, callbacks, *, finished: bool) -> None:
@@ -262,6 +270,7 @@ _RECORD_KEYS = {"version", "epoch", "data_position", "finished", "stop_training"
                 "fingerprint"}
 _FINGERPRINT_KEYS = {"architecture", "state_shapes", "loss", "optimizer", "optimizer_settings", "batch_size",
                      "shuffle", "seed", "epochs", "data"}
+_OPTIONAL_FINGERPRINT_KEYS = {"class_weight"}  # absent: a run without class weights
 
 
 def _validate_record(record, tensors: dict, path) -> None:
@@ -277,8 +286,14 @@ def _validate_record(record, tensors: dict, path) -> None:
     check(not unknown, f"checkpoint metadata has unknown keys {[str(k)[:40] for k in unknown[:5]]}")
 
     fingerprint = record["fingerprint"]
-    check(isinstance(fingerprint, dict) and set(fingerprint) == _FINGERPRINT_KEYS,
-          f"checkpoint fingerprint must have the keys {sorted(_FINGERPRINT_KEYS)}")
+    check(isinstance(fingerprint, dict) and _FINGERPRINT_KEYS <= set(fingerprint)
+          <= _FINGERPRINT_KEYS | _OPTIONAL_FINGERPRINT_KEYS,
+          f"checkpoint fingerprint must have the keys {sorted(_FINGERPRINT_KEYS)} "
+          f"(and optionally {sorted(_OPTIONAL_FINGERPRINT_KEYS)})")
+    weights = fingerprint.get("class_weight", [])
+    check(isinstance(weights, list) and len(weights) <= MAX_CLASSES and all(
+        isinstance(w, numbers.Real) and not isinstance(w, bool) and np.isfinite(w) and w >= 0 for w in weights),
+          "fingerprint class_weight must be a list of finite numbers >= 0")
     check(_is_int(fingerprint["epochs"]), "fingerprint epochs must be a non-negative integer")
     check(fingerprint["seed"] is None or _is_int(fingerprint["seed"]), "fingerprint seed must be an integer or null")
     check(fingerprint["batch_size"] is None or _is_int(fingerprint["batch_size"], 1),
@@ -389,6 +404,10 @@ def check_same_run(stored: StoredCheckpoint, fingerprint: dict) -> dict:
     Allowed: a larger epoch count (the run continues) and ``seed=None`` (the checkpoint's).
     """
     saved = stored.record["fingerprint"]
+    if saved.get("class_weight") != fingerprint.get("class_weight"):
+        raise _mismatch(stored.path, "class_weight differs: checkpoint "
+                                     f"{_class_weights_text(saved.get('class_weight'), stored.classes)}, this fit "
+                                     f"{_class_weights_text(fingerprint.get('class_weight'), stored.classes)}")
     names = {"optimizer_settings": "the optimiser's settings", "batch_size": "batch_size", "shuffle": "shuffle",
              "seed": "seed", "data": "the training data (shapes or contents)"}
     for key, label in names.items():
@@ -400,6 +419,14 @@ def check_same_run(stored: StoredCheckpoint, fingerprint: dict) -> dict:
     if fingerprint["epochs"] < stored.epoch:
         raise _mismatch(stored.path, f"it has already run {stored.epoch} epochs, more than epochs={fingerprint['epochs']}")
     return dict(saved, epochs=max(fingerprint["epochs"], saved["epochs"]))
+
+
+def _class_weights_text(weights, classes) -> str:
+    """``{label: w}`` of each class (the checkpoint's classes), or "none"."""
+    if weights is None:
+        return "none"
+    labels = classes.tolist() if classes is not None and len(classes) == len(weights) else range(len(weights))
+    return str(dict(zip(labels, weights)))[:200]
 
 
 def _snapshot(trainer) -> tuple:

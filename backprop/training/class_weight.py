@@ -23,7 +23,7 @@ import numpy as np
 
 from backprop.training.data import encode_labels, normalise_labels
 
-__all__ = ["class_example_weights"]
+__all__ = ["class_example_weights", "class_weight_table"]
 
 
 def class_example_weights(class_weight, codes: np.ndarray, classes: np.ndarray, dtype) -> np.ndarray:
@@ -34,6 +34,16 @@ def class_example_weights(class_weight, codes: np.ndarray, classes: np.ndarray, 
         codes: each example's class index into ``classes``.
         classes: the class labels, sorted (the fit record's).
         dtype: the weights' dtype (the parameters').
+
+    Raises:
+        ValueError: as :func:`class_weight_table`.
+    """
+    return class_weight_table(class_weight, codes, classes)[codes].astype(dtype)
+
+
+def class_weight_table(class_weight, codes: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """Each class's weight w_k (float64, in the order of ``classes``): what training multiplies by,
+    and what a checkpoint records of ``class_weight``. Arguments as :func:`class_example_weights`.
 
     Raises:
         ValueError: a label that is not one of ``classes`` (naming it and the classes), a weight
@@ -47,7 +57,7 @@ def class_example_weights(class_weight, codes: np.ndarray, classes: np.ndarray, 
         present = counts > 0
         table = np.ones(n_classes)
         table[present] = codes.shape[0] / (present.sum() * counts[present])
-        return table[codes].astype(dtype)
+        return table
     if not isinstance(class_weight, dict):
         raise ValueError(f"class_weight must be a dict {{label: weight}} or 'balanced', "
                          f"got {type(class_weight).__name__}")
@@ -61,4 +71,4 @@ def class_example_weights(class_weight, codes: np.ndarray, classes: np.ndarray, 
                     or value < 0):
                 raise ValueError(f"class_weight[{label!r}] must be a finite number >= 0, got {value!r}")
             table[k] = float(value)
-    return table[codes].astype(dtype)
+    return table

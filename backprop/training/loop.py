@@ -44,7 +44,7 @@ from backprop.training import data_parallel, fastpath
 from backprop.training import inputs as inputs_module
 from backprop.training.input_set import arrays_of, model_input
 from backprop.training.callbacks import Callback, CallbackList, TerminateOnNaN
-from backprop.training.class_weight import class_example_weights
+from backprop.training.class_weight import class_weight_table
 from backprop.training.data import EpochBatches
 from backprop.training.fitted import FitRecord, fit_record_of, keeps_fit_record, loss_identity
 from backprop.training.history import History
@@ -342,18 +342,20 @@ class Trainer:
                 f"{stored.path}: this checkpoint belongs to another training run: the data do not fit it "
                 f"({error}); {checkpoint_module._FRESH}") from None
         classes = (train.first if stream else train).classes
+        class_weights = None
         if class_weight is not None:
             if stream:
                 raise ValueError("class_weight is not supported with a stream of batches: yield "
                                  "(X, y, sample_weight) with the class weights in sample_weight")
-            train = self._weigh_classes(train, class_weight)
+            train, class_weights = self._weigh_classes(train, class_weight)
         if stream and self.distributed:
             raise ValueError("fit(distributed=True) takes arrays, not a stream of batches (each rank "
                              "would need its share of every batch): pass X and y as arrays or memmaps")
         target_epoch = int(epochs) if stored is not None else self.epoch + int(epochs)
         self._run_fingerprint = None
         if checkpoint is not None:
-            self._run_fingerprint = checkpoint_module.run_fingerprint(self, epochs=target_epoch, seed=seed, data=data)
+            self._run_fingerprint = checkpoint_module.run_fingerprint(self, epochs=target_epoch, seed=seed, data=data,
+                                                                    class_weights=class_weights)
             if stored is not None:
                 self._run_fingerprint = checkpoint_module.check_same_run(stored, self._run_fingerprint)
 
@@ -453,20 +455,21 @@ class Trainer:
                 train = train.take(0, split_at)
         return train, val, data
 
-    def _weigh_classes(self, train: _Prepared, class_weight) -> _Prepared:
-        """``train`` with each example's weight times its class's (``fit``'s ``class_weight``)."""
+    def _weigh_classes(self, train: _Prepared, class_weight) -> tuple:
+        """(``train`` with each example's weight times its class's (``fit``'s ``class_weight``),
+        each class's weight: what a checkpoint's fingerprint records)."""
         if train.classes is None or self.kind is None or (
                 self.kind != "multiclass" and train.truth.ndim != 1):
             raise ValueError("class_weight needs one class label per example and a classification loss "
                              "(cross_entropy or a binary loss with one output); for multi-label or "
                              "regression targets pass sample_weight")
-        weight = class_example_weights(class_weight, train.truth, np.asarray(train.classes),
-                                       parameter_dtype(self.model))
+        table = class_weight_table(class_weight, train.truth, np.asarray(train.classes))
+        weight = table[train.truth].astype(parameter_dtype(self.model))  # (X may be an InputSet)
         if train.weight is not None:
             weight *= train.weight
         if not (weight > 0).any():
             raise ValueError("class_weight and sample_weight give every training example the weight 0")
-        return _Prepared(train.X, train.target, train.truth, weight, train.classes)
+        return _Prepared(train.X, train.target, train.truth, weight, train.classes), table
 
     def _check_array_options(self, validation_data, steps_per_epoch, validation_steps) -> None:
         if steps_per_epoch is not None:

@@ -72,6 +72,13 @@ def test_train_embeds_and_the_file_predicts_evaluates_and_describes_itself(backp
     assert evaluated.returncode == 0 and 0.5 < evaluated.json()["accuracy"] <= 1
     info = backprop_cli("info", model)
     assert info.returncode == 0 and "embedded: codes 1..60" in info.stdout and "Embedding" in info.stdout
+    shapes = {line.split()[0]: " ".join(line.split()[2:4]) for line in info.stdout.splitlines()
+              if line.split() and line.split()[0] in ("0", "0.features", "0.e0")}
+    assert shapes == {"0": "(None, 10)", "0.features": "(None, 4)", "0.e0": "(None, 6)"}  # real shapes, no "?"
+    explained = backprop_cli("explain", model, data, "--row", 0)  # refused before the data are read
+    assert explained.returncode == 2 and len(explained.stderr.strip().splitlines()) == 1
+    assert "cannot explain" in explained.stderr and "Concat of the inputs ['features', 'e0']" in explained.stderr
+    assert "supports one array of features" in explained.stderr
     auto = backprop_cli("train", data, "--target", "purchase", "--embed-above", 50, "--epochs", 1, "--json")
     assert auto.json()["embedded_columns"][0]["dim"] == 16  # min(50, round(1.6 · 60^0.56))
 

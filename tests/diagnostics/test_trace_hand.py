@@ -209,3 +209,14 @@ def test_layers_the_trace_cannot_explain_are_refused():
         trace(nn.Sequential(nn.Dense(2, 2), nn.BatchNorm(2), nn.Dense(2, 1)), X, [1.0], loss="mse")
     with pytest.raises(TypeError, match="before any Dense"):
         trace(nn.Sequential(nn.ReLU(), nn.Dense(2, 1)), X, [1.0], loss="mse")
+
+
+def test_models_of_several_inputs_or_of_codes_are_refused_naming_what_is_supported():
+    supported = r"supports one array of features .*\(Dense, Conv1d, Conv2d\)"
+    concat = nn.Sequential(nn.Concat({"code": nn.Embedding(4, 2), "x": nn.Identity()}), nn.Dense(4, 1))
+    with pytest.raises(TypeError, match=r"a Concat of the inputs \['code', 'x'\]; trace " + supported):
+        concat.trace({"code": np.array([1]), "x": X[None]}, [1.0], loss="mse")
+    with pytest.raises(TypeError, match=r"a Concat of the inputs \['0', '1'\]"):  # branches without weights too
+        trace(nn.Sequential(nn.Concat(nn.Identity(), nn.Identity()), nn.Dense(4, 1)), X, [1.0], loss="mse")
+    with pytest.raises(TypeError, match="an Embedding, which takes category codes; trace " + supported):
+        bp.trace(nn.Sequential(nn.Embedding(4, 2), nn.Dense(2, 1)), np.array([1]), [1.0], loss="mse")

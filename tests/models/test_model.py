@@ -329,6 +329,45 @@ def test_summary_of_a_wrapped_module():
     assert lines[0] == "Model: Model" and rows["module"][1:4] == ["Dense", "(None,", "1)"]
 
 
+def test_summary_infers_shapes_through_a_concat_and_embeddings():
+    bp.manual_seed(0)
+    city, shop = nn.Embedding(20, 3), nn.Embedding(5, 2)
+    concat = nn.Concat({"city": nn.Sequential(city, nn.Flatten()), "numeric": nn.Identity(), "shop": shop})
+    model = bp.Model(nn.Sequential(concat, nn.Dense(2 * 3 + 5 + 2, 4), nn.Dense(4, 1)))
+    # The Identity fixes no width, so by default the Concat's output is unknown; the Dense rows are not.
+    rows, _ = _table(model.summary(print_fn=None))
+    assert rows["module.0"][2] == "?" and rows["module.1"][2:4] == ["(None,", "4)"]
+
+    by_name = _table(model.summary({"city": (2,), "numeric": 5, "shop": ()}, print_fn=None))[0]
+    in_order = _table(model.summary(((2,), (5,), ()), print_fn=None))[0]
+    assert by_name == in_order
+    expected = {"module.0": (2 * city.embedding_dim + 5 + shop.embedding_dim,),
+                "module.0.city.0": (2, city.embedding_dim), "module.0.city.1": (2 * city.embedding_dim,),
+                "module.0.numeric": (5,), "module.0.shop": (shop.embedding_dim,), "module.1": (4,)}
+    for name, shape in expected.items():  # each branch's layers on their own input, then the join
+        assert " ".join(by_name[name][2:3 + len(shape)]) == "(None, " + ", ".join(map(str, shape)) + ")"
+    assert by_name["module.0"][-2:] == [str(concat.num_parameters()), "0"]
+
+    for bad, match in [((2, 5), "a dict"), ({"city": (2,)}, "missing"), ({"city": 2, "numeric": (), "shop": ()},
+                                                                        "numeric"),
+                       ({"city": 3, "numeric": 5, "shop": ()}, "cannot take inputs of shape")]:
+        with pytest.raises(ValueError, match=match):
+            model.summary(bad, print_fn=None)
+
+
+def test_summary_of_a_concat_of_branches_that_fix_their_inputs_and_of_an_embedding():
+    bp.manual_seed(0)
+    model = nn.Sequential(nn.Concat(nn.Embedding(5, 2), nn.Dense(3, 4)), nn.Dense(6, 1))
+    rows, _ = _table(model.summary(print_fn=None))  # an Embedding alone: one code per example
+    assert rows["0"][2:4] == ["(None,", "6)"] and rows["0.0"][2:4] == ["(None,", "2)"]
+    assert rows["0.1"][2:4] == ["(None,", "4)"]
+    chain = nn.Sequential(nn.Embedding(5, 2), nn.Flatten(), nn.Dense(6, 1))
+    rows, _ = _table(chain.summary((3,), print_fn=None))  # codes (N, 3) -> (N, 3, D)
+    assert rows["0"][2:5] == ["(None,", "3,", "2)"] and rows["1"][2:4] == ["(None,", "6)"]
+    chain.fit(np.random.default_rng(0).integers(0, 5, (20, 3)), np.zeros((20, 1)), loss="mse", epochs=1, verbose=0)
+    assert _table(chain.summary(print_fn=None))[0]["0"][2:5] == ["(None,", "3,", "2)"]  # the fit's code columns
+
+
 @pytest.mark.parametrize("module", ["backprop.models.model", "backprop.models.saving", "backprop.io.model_file"])
 def test_the_examples_in_the_docstrings_run(module):
     import doctest

@@ -76,6 +76,18 @@ def case_weights(distributed, workdir):
     return model, history
 
 
+def case_class_weight(distributed, workdir):
+    """class_weight="balanced" times sample weights: the weights of the whole training set (after
+    validation_split), then each rank's share of a batch, so 2 ranks weigh rows as one process."""
+    X, y = _data(150)
+    w = np.linspace(0.5, 2.0, 150)
+    model = _mlp("float64")
+    history = model.fit(X, y, loss="cross_entropy", optimizer="adam", epochs=2, batch_size=25, seed=0,
+                        sample_weight=w, class_weight="balanced", validation_split=0.2, metrics=["accuracy"],
+                        verbose=0, distributed=distributed)
+    return model, history
+
+
 def case_dropout(distributed, workdir):
     """Dropout: each rank draws its own masks (not one process's), the ranks still agree bit for bit."""
     X, y = _data(128)

@@ -85,7 +85,8 @@ CRAFTED_RECORDS = [
     ("callbacks", {}), ("callbacks.0", "EarlyStopping"), ("callbacks.0.state", {"wait": "x"}),
     ("fingerprint", None), ("fingerprint.epochs", -1), ("fingerprint.seed", "three"),
     ("fingerprint.batch_size", 0), ("fingerprint.data", "same"), ("random_state", _DELETE), ("epoch", _DELETE),
-    ("fingerprint.data", _DELETE), ("extra", 1),
+    ("fingerprint.data", _DELETE), ("extra", 1), ("fingerprint.class_weight", ["x"]),
+    ("fingerprint.class_weight", [-1.0]), ("fingerprint.class_weight", {"0": 1.0}), ("fingerprint.other", 1),
 ]
 
 
@@ -184,6 +185,7 @@ OTHER_RUNS = [
     ("another optimiser", dict(optimizer="sgd"), "optimiser is"),
     ("another architecture", dict(model="wide"), "architecture"),
     ("fewer epochs than run", dict(epochs=1), "already run 2 epochs"),
+    ("class weights added", dict(class_weight={1: 2.0}), r"class_weight differs: checkpoint none, this fit \{0: 1.0, 1: 2.0\}"),
 ]
 
 
@@ -213,6 +215,31 @@ def test_the_issue_case_a_new_model_on_new_data_is_not_handed_the_old_result(tmp
     with pytest.raises(CheckpointMismatchError):
         mlp(2, 4, 2, seed=1).fit(X, y, loss="cross_entropy", epochs=EPOCHS, batch_size=16, seed=3, verbose=0,
                                  checkpoint=path)
+
+
+def test_class_weights_are_part_of_the_run(tmp_path):
+    path = tmp_path / "run.ckpt"
+    reference, _ = _fit(tmp_path / "reference.ckpt", class_weight={0: 3.0})
+    _fit(path, epochs=2, class_weight={0: 3.0})
+    record = json.loads(read_safetensors(path, kind="checkpoint")[1]["checkpoint"])
+    assert record["fingerprint"]["class_weight"] == [3.0, 1.0]  # each class's weight, in the classes' order
+    saved = path.read_bytes()
+    for other, shown in [({0: 2.0}, r"\{0: 2.0, 1: 1.0\}"), (None, "none"), ("balanced", r"\{0: 1.0")]:
+        with pytest.raises(CheckpointMismatchError, match=r"class_weight differs: checkpoint \{0: 3.0, 1: 1.0\}, "
+                                                          f"this fit {shown}"):
+            _fit(path, model=mlp(2, 4, 2, seed=8), class_weight=other)
+    assert path.read_bytes() == saved
+    # The same weights, written another way ({0: 3.0, 1: 1.0} is {0: 3.0}), continue the run.
+    model, history = _fit(path, model=mlp(2, 4, 2, seed=99), class_weight={1: 1.0, 0: 3.0})
+    assert len(history.history["loss"]) == EPOCHS
+    assert_same_weights(weights(reference), weights(model))
+
+
+def test_a_checkpoint_without_class_weights_resumes_without_them(valid):
+    path, _, record = valid  # (what a run without class weights writes, as earlier checkpoints did)
+    assert "class_weight" not in record["fingerprint"]
+    model, history = _fit(path, model=mlp(2, 4, 2, seed=99))
+    assert len(history.history["loss"]) == EPOCHS
 
 
 def test_labels_the_checkpoint_never_saw_are_a_mismatch_not_a_crash(tmp_path):

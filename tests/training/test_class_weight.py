@@ -85,3 +85,18 @@ def test_class_weight_needs_class_labels():
     multi_label = (X > 0).astype(float)
     with pytest.raises(ValueError, match="multi-label"):
         _model(3).fit(X, multi_label, loss="binary_cross_entropy_with_logits", verbose=0, class_weight={0: 2.0})
+
+
+def test_class_weight_on_a_model_of_several_inputs_is_sample_weight_by_class():
+    codes = rng.integers(0, 4, 30)
+
+    def fit(**weights):
+        bp.manual_seed(0)
+        model = nn.Sequential(nn.Concat({"code": nn.Embedding(4, 2, dtype="float64"), "x": nn.Identity()}),
+                              nn.Dense(2 + 3, 3, dtype="float64"))
+        history = model.fit({"code": codes, "x": X}, LABELS, loss="cross_entropy", optimizer="sgd", epochs=2,
+                            shuffle=False, verbose=0, **weights)
+        return history.history["loss"], [p.data.copy() for p in model.parameters()]
+
+    per_example = np.where(LABELS == "emu", 3.0, 1.0)
+    _same(fit(class_weight={"emu": 3.0}), fit(sample_weight=per_example))
