@@ -16,7 +16,7 @@ import numpy as np
 
 from backprop import jit
 from backprop.backend import get_default_dtype, resolve_dtype
-from backprop.engine.ops.activation import ReLU
+from backprop.engine.ops.activation import Identity, ReLU
 from backprop.engine.ops.linear import linear
 from backprop.engine.tensor import Tensor
 from backprop import init
@@ -32,6 +32,8 @@ from backprop.layers.traced import TracedForm
 from backprop.regularizers import get_regularizer
 
 __all__ = ["Dense", "DenseOp", "DenseStack", "dense_stack_row"]
+
+_IDENTITY = Identity()  # f of a Dense layer without activation, for its checked bias pass
 
 
 @register_module
@@ -228,9 +230,12 @@ class DenseOp(FusedOp):
 
     Backward, with δ = ∂J/∂A_out: δ_Z = δ ∘ f′(Z), ∂J/∂W = δ_Zᵀ A (+ the regulariser's
     gradient), ∂J/∂b = Σ_rows δ_Z, ∂J/∂A = δ_Z W — the notes' four equations, batched.
-    With f, Z is kept in a buffer of the op for backward; the activation adds b and
-    applies f in one pass, and in backward applies f′ and sums ∂J/∂b in one
+    The activation adds b and applies f in one pass, and in backward applies f′ and sums
+    ∂J/∂b in one
     (:meth:`Activation.add_bias_f_into <backprop.engine.ops.activation.Activation.add_bias_f_into>`).
+    When f′ is a function of a alone (ReLU, σ, tanh: ``derivative_from_output``), f runs in
+    place on the output buffer and backward reads a; otherwise Z is kept in a buffer of the
+    op for backward (one more array written per step).
     """
 
     def __init__(self, W, b, regularizer=None, activation=None):
@@ -241,7 +246,7 @@ class DenseOp(FusedOp):
         self.params = (W,) if b is None else (W, b)
         self.weight_params = (W,)
         self._penalty = 0.0
-        self._z = None  # Z of the last forward, when f follows (backward needs f′(Z))
+        self._z = None  # Z of the last forward, when f follows and f′ needs z itself (not ReLU's)
 
     @property
     def in_features(self) -> int:
@@ -254,25 +259,33 @@ class DenseOp(FusedOp):
         return (in_shape[0], n_out)
 
     def forward(self, a, out):
-        if self.activation is None:
-            np.matmul(a, self.W.data.T, out=out)
-            if self.b is not None:
-                out += self.b.data
-            return out
+        f, b = self.activation, self.b
+        np.matmul(a, self.W.data.T, out=out if f is None or f.derivative_from_output else self._z_buffer(out))
+        if f is None:
+            if b is not None:
+                out += b.data
+        elif f.derivative_from_output:  # f′ reads a alone: f in place, no copy of z kept
+            if b is None:
+                f.f_into(out, out)
+            else:
+                f.add_bias_f_into(out, b.data, out)
+        elif b is None:
+            f.f_into(self._z, out)
+        else:
+            f.add_bias_f_into(self._z, b.data, out)
+        return out
+
+    def _z_buffer(self, out):
+        """The op's buffer for Z (kept for backward when f′ needs z itself), shaped like ``out``."""
         z = self._z
         if z is None or z.shape != out.shape or z.dtype != out.dtype:
             z = self._z = np.empty_like(out)
-        np.matmul(a, self.W.data.T, out=z)
-        if self.b is None:
-            self.activation.f_into(z, out)
-        else:
-            self.activation.add_bias_f_into(z, self.b.data, out)
-        return out
+        return z
 
     def backward(self, delta, a_in, out, delta_in, scratch, grads):
         f = self.activation
         if f is not None:
-            z = self._z
+            z = out if f.derivative_from_output else self._z
             if self.b is None:
                 f.backprop_into(delta, z, out, scratch)
             else:
@@ -297,8 +310,15 @@ class DenseOp(FusedOp):
                 return out
         return self._predict_arrays(a)
 
-    def _predict_arrays(self, a):
-        """:meth:`predict` with NumPy alone (a new array, ``a`` untouched)."""
+    vouches_for_input = True
+
+    def predict_checked(self, a, overwrite):
+        return _predict_checked(self, (self,), a)
+
+    def _predict_arrays(self, a, certify=False):
+        """:meth:`predict` with NumPy alone (a new array, ``a`` untouched); with ``certify``,
+        the pair (outputs, whether that showed every value of ``a`` finite: see
+        :meth:`Activation.add_bias_f_checked <backprop.engine.ops.activation.Activation.add_bias_f_checked>`)."""
         W = self.W.data
         if a.ndim != 2:
             raise ValueError(f"Dense: expected input of shape (N, {W.shape[1]}), got {a.shape}")
@@ -306,13 +326,17 @@ class DenseOp(FusedOp):
             z = (W @ a[0])[None, :]  # one example: the notes' z = W a + b, a matrix–vector product
         else:
             z = a @ W.T
-        if self.activation is None:
-            if self.b is not None:
-                z += self.b.data
-        elif self.b is None:
-            self.activation.f_into(z, z)
+        f = self.activation
+        b = None if self.b is None else self.b.data
+        if certify:
+            return z, (_IDENTITY if f is None else f).add_bias_f_checked(z, b)
+        if f is None:
+            if b is not None:
+                z += b
+        elif b is None:
+            f.f_into(z, z)
         else:
-            self.activation.add_bias_f_into(z, self.b.data, z)
+            f.add_bias_f_into(z, b, z)
         return z
 
     def predict_row(self, x):
@@ -364,6 +388,11 @@ class DenseStack(FusedOp):
             a = op._predict_arrays(a)
         return a
 
+    vouches_for_input = True
+
+    def predict_checked(self, a, overwrite):
+        return _predict_checked(self, self.layers, a)
+
     def predict_row(self, x):
         """See :meth:`FusedOp.predict_row`: x must be C-contiguous, of the weights' one dtype."""
         relu = self._relu
@@ -394,6 +423,23 @@ class DenseStack(FusedOp):
         if isinstance(following, DenseStack):
             return DenseStack(self.layers + following.layers)
         return None
+
+
+def _predict_checked(op, layers, a) -> tuple:
+    """``op.predict_checked(a)`` for a DenseOp or DenseStack of ``layers``: one row through the row
+    kernel (which returns None for a NaN or ±inf x), else the first layer vouching for ``a`` in
+    its bias pass (see :meth:`FusedOp.predict_checked <backprop.layers.fused.FusedOp.predict_checked>`)."""
+    if a.ndim == 2 and a.shape[0] == 1:
+        out = op.predict_row(a)
+        if out is not None:
+            return out, True
+    with np.errstate(invalid="ignore", over="ignore"):  # (a NaN or ±inf in a is the caller's to report)
+        a, finite = layers[0]._predict_arrays(a, certify=True)
+    if not finite:
+        return None, False
+    for layer in layers[1:]:
+        a = layer._predict_arrays(a)
+    return a, True
 
 
 def _chain_fits(weights, biases, dtype) -> bool:

@@ -13,7 +13,8 @@ and then only moves arrays between the ops:
     training   a^k = op_k.forward(a^{k−1}, out_k)          (out_k: a buffer the plan reuses)
                δ^L = ∂J/∂a^L, fused with the loss
                δ^{k−1} = op_k.backward(δ^k, a^{k−1}, a^k, δ-buffer, scratch, grads_k)
-    predicting a^k = op_k.predict(a^{k−1}, overwrite)        (evaluation mode)
+    predicting a^k = op_k.predict(a^{k−1}, overwrite)        (evaluation mode; the first op's
+               predict_checked may also vouch that the input held no NaN or ±inf)
 
 Rows are examples (axis 0 is the batch), as everywhere in the library: a Dense layer's
 ``Z = A Wᵀ + b`` is the notes' z = W a + b for each row.
@@ -55,11 +56,15 @@ class FusedOp:
             (scikit-learn's α ΣW²): a Dense layer's W, never a bias or a BatchNorm γ.
         identity_in_eval: :meth:`predict` returns its input unchanged (Dropout): a
             prediction plan leaves the op out.
+        vouches_for_input: see :meth:`predict_checked`.
     """
 
     params: tuple = ()
     weight_params: tuple = ()
     identity_in_eval: bool = False
+    #: :meth:`predict_checked` may show its input finite: a prediction then checks X only when
+    #: it does not (else X is checked before the op runs on it).
+    vouches_for_input: bool = False
 
     @property
     def in_features(self) -> Optional[int]:
@@ -101,6 +106,18 @@ class FusedOp:
         """The evaluation-mode output for ``a``, as a new array, or in ``a`` itself when
         ``overwrite`` (``a`` is an intermediate result of the plan, not the caller's input)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement predict")
+
+    def predict_checked(self, a: np.ndarray, overwrite: bool) -> tuple:
+        """(:meth:`predict`, True when computing it showed every value of ``a`` to be finite),
+        for an op that ``vouches_for_input``.
+
+        False means "not shown": the caller then checks ``a`` itself and, if it passes (huge
+        but finite values), calls :meth:`predict`; the output may then be None. A Dense layer
+        shows it for free in its bias pass (one NaN or ±inf in a row makes every z of that
+        row non-finite), which saves a prediction its own pass over X. Computing on a bad
+        ``a`` must raise no warning: the caller's check reports it.
+        """
+        return self.predict(a, overwrite), False
 
     def predict_row(self, x: np.ndarray) -> Optional[np.ndarray]:
         """The outputs for a single row x (1 × n_features) in one compiled call, or None when

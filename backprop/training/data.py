@@ -70,7 +70,7 @@ def _check_frame_columns(frame, name: str) -> None:
 
 
 def check_features(X, *, dtype, n_features: int | None = None, name: str = "X",
-                   out_of_core: bool = False) -> np.ndarray:
+                   out_of_core: bool = False, check_values: bool = True) -> np.ndarray:
     """Validate and convert a feature matrix: rows are examples.
 
     Args:
@@ -81,6 +81,9 @@ def check_features(X, *, dtype, n_features: int | None = None, name: str = "X",
         out_of_core: a NumPy memmap is returned as it is, checked a chunk of rows at a
             time (as cast to ``dtype``): converting it would copy the whole file into
             memory. Its batches are then cast one at a time (:class:`EpochBatches`).
+        check_values: False leaves NaN and ±inf to the caller, who then calls
+            :func:`check_finite` (a prediction does so only when its first layer has not
+            already shown every value finite).
 
     Returns:
         A C-contiguous float array of ``dtype`` (the input itself if it already is one:
@@ -106,7 +109,8 @@ def check_features(X, *, dtype, n_features: int | None = None, name: str = "X",
         _check_finite_in_chunks(array, dtype, name)
         return array
     converted = np.ascontiguousarray(array, dtype=dtype)
-    _check_finite(converted, name)
+    if check_values:
+        check_finite(converted, name)
     return converted
 
 
@@ -125,7 +129,7 @@ _CHUNK_BYTES = 2**20  # what checking an out-of-core array holds in memory at on
 
 
 def _check_finite_in_chunks(array: np.ndarray, dtype, name: str) -> None:
-    """:func:`_check_finite` of ``array`` cast to ``dtype``, a few MiB of rows at a time
+    """:func:`check_finite` of ``array`` cast to ``dtype``, a few MiB of rows at a time
     (a float64 value beyond float32's range becomes inf in the cast: refused as well)."""
     row_bytes = max(int(np.prod(array.shape[1:])) * np.dtype(dtype).itemsize, 1)
     rows = max(_CHUNK_BYTES // row_bytes, 1)
@@ -150,7 +154,8 @@ def _all_finite(array: np.ndarray) -> bool:
     return bool(np.isfinite(array).all())
 
 
-def _check_finite(array: np.ndarray, name: str) -> None:
+def check_finite(array: np.ndarray, name: str = "X") -> None:
+    """Raise ValueError, counting them and naming the first rows, if ``array`` holds NaN or ±inf."""
     if array.dtype.kind == "f" and not _all_finite(array):
         nan, inf = int(np.isnan(array).sum()), int(np.isinf(array).sum())
         rows = np.unique(np.nonzero(~np.isfinite(array.reshape(array.shape[0], -1)))[0])[:5].tolist()
@@ -185,7 +190,7 @@ def check_regression_targets(y, n_examples: int, *, dtype, n_outputs: int | None
                 f"{name} has {per_example} value(s) per example but the model has {n_outputs} output(s)"
             )
     converted = np.ascontiguousarray(array, dtype=dtype)
-    _check_finite(converted, name)
+    check_finite(converted, name)
     return converted
 
 
@@ -199,7 +204,7 @@ def check_sample_weight(sample_weight, n_examples: int, *, dtype, name: str = "s
     if w.dtype.kind not in "fiub":
         raise ValueError(f"{name} must be numeric, got dtype {w.dtype}")
     w = np.ascontiguousarray(w, dtype=dtype)
-    _check_finite(w, name)
+    check_finite(w, name)
     if (w < 0).any():
         raise ValueError(f"{name} must be non-negative")
     if not (w > 0).any():

@@ -279,15 +279,30 @@ class FusedNetwork:
         return self.steps[0].in_features
 
     # ------------------------------------------------------------ prediction
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, check_input: Optional[Callable] = None) -> np.ndarray:
         """The outputs in evaluation mode (dropout is the identity), allocating only the results.
 
         The computation runs in X's dtype: a float64 X against float32 weights is computed
         in float64 (NumPy's promotion), a float32 X in float32. X is never modified.
+
+        ``check_input``: a function that raises for an X holding NaN or ±inf (else returns),
+        called unless the first op's :meth:`~backprop.layers.fused.FusedOp.predict_checked`
+        vouches for X while computing (a Dense layer does, in its bias pass): one pass over X
+        fewer, which at 4,096 rows of 784 features is ~8% of the prediction.
         """
         a, owned = X, False  # owned: a is an intermediate result, which the next op may overwrite
-        for step in self.predict_steps:
-            out = step.predict(a, owned)
+        for k, step in enumerate(self.predict_steps):
+            if k == 0 and check_input is not None:
+                if step.vouches_for_input:
+                    out, finite = step.predict_checked(a, owned)
+                    if not finite:  # (rare: X holds NaN or ±inf, and the check raises, or huge values)
+                        check_input(X)
+                        out = step.predict(a, owned)
+                else:
+                    check_input(X)
+                    out = step.predict(a, owned)
+            else:
+                out = step.predict(a, owned)
             owned = not isinstance(step, EngineStep) and (owned or not np.may_share_memory(out, a))
             a = out
         return a

@@ -117,7 +117,8 @@ def predict(model, X, batch_size: int | None = None) -> np.ndarray:
             out = fused.predict_row(X)  # checks X's values itself (None if any is NaN or ±inf)
             if out is not None:
                 return out
-        return fused.predict(data_module.check_features(X, dtype=fused.dtype, n_features=n_features))
+        checked = data_module.check_features(X, dtype=fused.dtype, n_features=n_features, check_values=False)
+        return fused.predict(checked, check_input=data_module.check_finite)
     checked = inputs_module.check_inputs(model, X, dtype=parameter_dtype(model),
                                          n_features=expected_features(model, record))
     return forward(model, checked, check_batch_size(batch_size))

@@ -76,3 +76,70 @@ def test_every_activation_s_bias_forms_equal_its_two_steps(name, dtype):
     f.backprop_into(d2, Z2, A2, np.empty_like(Z))
     np.testing.assert_array_equal(d1, d2)
     np.testing.assert_array_equal(grad_b, np.add.reduce(d2, axis=0))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_add_bias_relu_in_place_is_numpy_bit_for_bit_and_reports_non_finite_z(dtype):
+    b = np.random.default_rng(1).standard_normal(5).astype(dtype)
+    kernel = ReLU.add_bias_relu_in_place.get()
+    for Z, finite in ((_edge_matrix(dtype), False), (np.random.default_rng(4).standard_normal((6, 5)).astype(dtype), True)):
+        expected = np.maximum(Z + b, 0)
+        assert kernel(Z, b, dtype(0)) is finite
+        np.testing.assert_array_equal(Z, expected)
+        assert np.array_equal(np.signbit(Z), np.signbit(expected))
+    with pytest.raises(ValueError):
+        kernel(np.zeros((2, 3), dtype), np.zeros(5, dtype), dtype(0))
+
+
+def _finite_or_not(dtype):
+    rng = np.random.default_rng(5)
+    finite = rng.standard_normal((7, 4)).astype(dtype)
+    for bad in (np.nan, np.inf, -np.inf):
+        Z = finite.copy()
+        Z[3, 2] = bad
+        yield Z, False
+    yield finite, True
+
+
+@pytest.mark.parametrize("name", [name for name, cls in ACTIVATIONS.items() if cls.elementwise])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_every_activation_s_checked_bias_form_is_its_in_place_form_and_vouches_only_for_finite_z(name, dtype, with_bias):
+    """add_bias_f_checked(z, b) leaves f(z + b) in z, as add_bias_f_into(z, b, z), and returns True
+    only when every z was finite (the prediction then skips its own pass over X)."""
+    f = ACTIVATIONS.get(name)()
+    b = np.random.default_rng(6).standard_normal(4).astype(dtype) if with_bias else None
+    for Z, finite in _finite_or_not(dtype):
+        Z1, Z2 = Z.copy(), Z.copy()
+        with np.errstate(invalid="ignore", over="ignore"):
+            shown = f.add_bias_f_checked(Z1, b)
+            if b is None:
+                f.f_into(Z2, Z2)
+            else:
+                f.add_bias_f_into(Z2, b, Z2)
+        np.testing.assert_array_equal(Z1, Z2)
+        assert shown is finite
+
+
+@pytest.mark.parametrize("name", [name for name, cls in ACTIVATIONS.items() if cls.elementwise and cls.derivative_from_output])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_an_activation_that_reads_its_derivative_from_a_gives_the_same_delta_from_a_as_from_z(name, dtype):
+    """derivative_from_output lets a layer compute f in place and pass a for z to backward:
+    the δ (and ∂J/∂b) must be bit for bit those from z, edge values (NaN, ±inf, ±0) included."""
+    f = ACTIVATIONS.get(name)()
+    Z = _edge_matrix(dtype, n=7, k=5)
+    with np.errstate(invalid="ignore", over="ignore"):
+        A = np.empty_like(Z)
+        f.f_into(Z, A)
+        delta = np.random.default_rng(7).standard_normal(Z.shape).astype(dtype)
+        from_z, from_a = delta.copy(), delta.copy()
+        f.backprop_into(from_z, Z, A, np.empty_like(Z))
+        f.backprop_into(from_a, A, A, np.empty_like(Z))
+        np.testing.assert_array_equal(from_z, from_a)
+        grad_z, grad_a = np.empty(5, dtype), np.empty(5, dtype)
+        from_z, from_a = delta.copy(), delta.copy()
+        f.backprop_bias_into(from_z, Z, A, np.empty_like(Z), grad_z)
+        f.backprop_bias_into(from_a, A, A, np.empty_like(Z), grad_a)
+    np.testing.assert_array_equal(from_z, from_a)
+    np.testing.assert_array_equal(grad_z, grad_a)

@@ -50,7 +50,7 @@ def test_train_step_with_and_without_kernels(dtype, rtol, monkeypatch):
     X = rng.standard_normal((10, 6)).astype(dtype)
     y = rng.integers(0, 3, 10)
     calls = []
-    for kernel in (ReLU.add_bias_relu, ReLU.relu_delta_and_bias_grad, losses.softmax_cross_entropy_kernel):
+    for kernel in (ReLU.add_bias_relu_in_place, ReLU.relu_delta_and_bias_grad, losses.softmax_cross_entropy_kernel):
         compiled = kernel.get()
         monkeypatch.setattr(kernel, "_compiled",
                             lambda *args, _f=compiled, _k=kernel: calls.append(_k) or _f(*args))
@@ -64,7 +64,8 @@ def test_train_step_with_and_without_kernels(dtype, rtol, monkeypatch):
         else:
             cost, outputs = net.train_step(X, y, None)
         results.append((cost, outputs.copy(), [p.grad.copy() for p in model.parameters()]))
-    assert {k.py_func.__name__ for k in calls} == {"add_bias_relu", "relu_delta_and_bias_grad",
+    # (training computes ReLU in place on the layer's output: backward reads 1[a > 0] = 1[z > 0])
+    assert {k.py_func.__name__ for k in calls} == {"add_bias_relu_in_place", "relu_delta_and_bias_grad",
                                                    "softmax_cross_entropy_kernel"}
     (cost, outputs, grads), (cost0, outputs0, grads0) = results
     assert cost == pytest.approx(cost0, rel=rtol)
@@ -145,6 +146,52 @@ def test_batch_predict_with_kernels_equals_numpy_and_leaves_x_alone(activation):
         expected = model.predict(X)
     np.testing.assert_array_equal(got, expected)  # the same matmuls, then the same ops in the same order
     np.testing.assert_array_equal(X, X_before)
+
+
+@pytest.mark.parametrize("first", ["relu", "sigmoid", None, "batchnorm"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("jit_on", [True, False])
+def test_batch_predict_refuses_nan_and_inf_wherever_they_are_with_the_message_of_the_input_check(first, bad, jit_on):
+    """The first Dense layer vouches for X in its bias pass (a NaN or ±inf x_j makes every z of
+    its row non-finite), so predict skips its own pass over X; a bad X is still refused, with the
+    check's message, also where a ReLU would hide it (−∞ · W → −∞ → 0) and where no layer vouches."""
+    layers = [nn.BatchNorm(3)] if first == "batchnorm" else []
+    layers += [nn.Dense(3, 4, activation=None if first == "batchnorm" else first), nn.Dense(4, 2)]
+    model = nn.Sequential(*layers)
+    dense = model[len(layers) - 2]
+    dense.W.data[...] = -1.0  # +inf in → −inf before ReLU → 0 after: the outputs alone would look fine
+    X = np.random.default_rng(10).standard_normal((9, 3)).astype(np.float32)
+    for row, column in ((0, 0), (4, 2), (8, 1)):
+        bad_X = X.copy()
+        bad_X[row, column] = bad
+        with jit.disabled() if not jit_on else np.errstate():
+            with pytest.raises(ValueError, match=rf"X contains .*(NaN|infinite).* \(first rows: \[{row}\]\)"):
+                model.predict(bad_X)
+        np.testing.assert_array_equal(bad_X[row, column], bad)  # (the caller's array is left alone)
+
+
+def test_batch_predict_of_a_huge_but_finite_x_is_not_refused():
+    """Where z overflows (x finite, W x beyond float32), the layer cannot vouch; the check of X
+    then finds it finite and the prediction stands, as it did before the check moved."""
+    model = nn.Sequential(nn.Dense(2, 3, activation="relu"), nn.Dense(3, 1))
+    model[0].W.data[...] = 1.0
+    X = np.full((5, 2), 3e38, np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = model.predict(X)
+    assert out.shape == (5, 1)
+
+
+def test_batch_predict_checks_x_once_and_only_when_the_first_layer_cannot_vouch(monkeypatch):
+    from backprop.training import data as data_module
+
+    calls = []
+    check = data_module.check_finite
+    monkeypatch.setattr(data_module, "check_finite", lambda X, name="X": calls.append(X.shape) or check(X, name))
+    X = np.random.default_rng(11).standard_normal((20, 3)).astype(np.float32)
+    nn.Sequential(nn.Dense(3, 4, activation="relu"), nn.Dense(4, 2)).predict(X)
+    assert calls == []  # vouched for by the first layer's bias pass
+    nn.Sequential(nn.BatchNorm(3), nn.Dense(3, 2)).predict(X)
+    assert calls == [(20, 3)]
 
 
 def test_fit_with_and_without_kernels_follows_the_same_trajectory():

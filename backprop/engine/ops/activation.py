@@ -70,6 +70,10 @@ class Activation(Configured):
     weight_init = "xavier_normal"
     #: f(z) = z: a layer given this activation applies none (Identity; Linear with k = 1).
     is_identity = False
+    #: f′ is a function of a = f(z) alone (σ: a(1 − a); ReLU: 1[z > 0] = 1[a > 0] for every z,
+    #: NaN and ±0 included), so :meth:`backprop_into` reads a and may be given a in place of z:
+    #: a layer then computes f in place and keeps no copy of z for backward.
+    derivative_from_output = False
 
     def __init__(self):
         pass
@@ -122,6 +126,22 @@ class Activation(Configured):
         """delta ∘= f′(z), then grad_b[...] = Σ_rows delta (∂J/∂b of the layer whose z this is)."""
         self.backprop_into(delta, z, a, scratch)
         xp.add.reduce(delta, axis=0, out=grad_b)
+
+    def add_bias_f_checked(self, z, b) -> bool:
+        """z ← f(z + b) in place (no bias when b is None); returns True when every z was finite.
+
+        False means "not shown", not "non-finite": the sum that checks here overflows for huge
+        finite z. For a Dense layer, z_i = Σ_j W_ij x_j, so one NaN or ±inf x_j makes every z_i of
+        its row NaN or ±inf (0 · inf is NaN too): True checks the layer's input x for free, which
+        is how a prediction skips a separate pass over X (``FusedNetwork.predict``).
+        """
+        with xp.errstate(over="ignore", invalid="ignore"):
+            finite = bool(xp.isfinite(xp.add.reduce(z, axis=None)))
+        if b is None:
+            self.f_into(z, z)
+        else:
+            self.add_bias_f_into(z, b, z)
+        return finite
 
     def __call__(self, x) -> Tensor:
         x = as_tensor(x)
@@ -191,6 +211,8 @@ class ReLU(Activation):
     def df(self, z, a):
         return (z > 0).astype(z.dtype)
 
+    derivative_from_output = True
+
     def f_into(self, z, out):
         xp.maximum(z, 0, out=out)
 
@@ -202,11 +224,25 @@ class ReLU(Activation):
         xp.multiply(delta, scratch, out=delta)
 
     def add_bias_f_into(self, z, b, out):
+        if out is z:  # in place: its own kernel (one array read and written, which vectorises)
+            compiled = self.add_bias_relu_in_place.get()
+            zero = _kernel_zero(z, b, z) if compiled is not None else None
+            if zero is None:
+                return super().add_bias_f_into(z, b, out)
+            compiled(z, b, zero)
+            return
         compiled = self.add_bias_relu.get()
         zero = _kernel_zero(z, b, out) if compiled is not None else None
         if zero is None:
             return super().add_bias_f_into(z, b, out)
         compiled(z, b, out, zero)
+
+    def add_bias_f_checked(self, z, b) -> bool:
+        compiled = None if b is None else self.add_bias_relu_in_place.get()
+        zero = _kernel_zero(z, b, z) if compiled is not None else None
+        if zero is None:
+            return super().add_bias_f_checked(z, b)
+        return compiled(z, b, zero)
 
     def backprop_bias_into(self, delta, z, a, scratch, grad_b):
         compiled = self.relu_delta_and_bias_grad.get()
@@ -232,6 +268,29 @@ class ReLU(Activation):
                     A[i, j] = z
                 else:
                     A[i, j] = zero
+
+    @jit.kernel
+    def add_bias_relu_in_place(Z, b, zero):
+        """Z ← max(Z + b, 0) in place, as ``add_bias_relu(Z, b, Z, zero)``; returns whether every Z
+        was finite before (z − z is 0 for a finite z, NaN for NaN and ±inf).
+
+        A kernel of its own: with its output distinct from Z, ``add_bias_relu`` cannot assume
+        the two do not overlap, and given Z twice it runs one element at a time (4× slower).
+        """
+        n, k = Z.shape
+        if b.shape[0] != k:
+            raise ValueError("add_bias_relu_in_place: b must have Z's width")
+        finite = True
+        for i in range(n):
+            row = Z[i]
+            row_finite = True
+            for j in range(k):
+                z = row[j]
+                row_finite &= z - z == zero
+                z = z + b[j]
+                row[j] = z if z >= zero or z != z else zero
+            finite &= row_finite
+        return finite
 
     @jit.kernel
     def relu_delta_and_bias_grad(delta, Z, grad_b, zero):
@@ -298,6 +357,8 @@ class Sigmoid(Activation):
     layer_name = "Sigmoid"
     torch_name = "Sigmoid"
 
+    derivative_from_output = True
+
     def f(self, z):
         e = xp.exp(-xp.abs(z))
         return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
@@ -321,6 +382,8 @@ class Tanh(Activation):
     name = "tanh"
     layer_name = "Tanh"
     torch_name = "Tanh"
+
+    derivative_from_output = True
 
     def f(self, z):
         return xp.tanh(z)
