@@ -89,3 +89,9 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     if stretched:
         grad = grad.sum(axis=stretched, keepdims=True)
     return grad.reshape(shape)
+
+
+def is_column_major(array: np.ndarray) -> bool:
+    """Whether ``array`` is column-major and not also row-major (a Fortran-ordered matrix:
+    how ``fit`` stores a Dense layer's W, see :mod:`backprop.optim.packing`)."""
+    return array.flags.f_contiguous and not array.flags.c_contiguous

@@ -130,17 +130,20 @@ def supports(dtype) -> bool:
 def flat_views(*arrays):
     """1-D views of ``arrays`` when a kernel can take them all, else None.
 
-    A kernel needs C-contiguous arrays of one float dtype (float32 or float64) and, as
-    it indexes them all alike, one size: a mixed-precision call would compile a variant
+    A kernel needs contiguous arrays of one float dtype (float32 or float64) and, as it
+    indexes them all alike, one size and one memory order (all row-major, or all
+    column-major like a packed Dense W): a mixed-precision call would compile a variant
     that rounds differently from NumPy, and a shorter array would be read past its end.
     """
-    dtype, size = arrays[0].dtype, arrays[0].size
+    first = arrays[0]
+    dtype, size = first.dtype, first.size
     if not supports(dtype):
         return None
-    views = []
     for array in arrays:
-        if (array.dtype != dtype or array.size != size or not array.flags.c_contiguous
-                or not array.flags.writeable):
+        if array.dtype != dtype or array.size != size or not array.flags.writeable:
             return None
-        views.append(array.reshape(-1))
-    return views
+    if all(array.flags.c_contiguous for array in arrays):
+        return [array.reshape(-1) for array in arrays]
+    if all(array.flags.f_contiguous and array.shape == first.shape for array in arrays):
+        return [array.T.reshape(-1) for array in arrays]  # (column-major: flat in memory order, views)
+    return None

@@ -102,3 +102,15 @@ def test_a_kernel_still_compiles_where_no_cache_can_be_written(monkeypatch):
     y = np.zeros(2)
     fresh.get()(y, np.ones(2), 3.0)
     assert y.tolist() == [3.0, 3.0]
+
+
+def test_flat_views_of_column_major_arrays_follow_their_memory_order():
+    """A Dense W packed column-major by fit, with its gradient and Adam's state alike: element k
+    of every view is the same weight's."""
+    W = np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3))
+    g = np.asfortranarray(np.arange(6, dtype=np.float32).reshape(2, 3) * 10)
+    views = jit.flat_views(W, g)
+    np.testing.assert_array_equal(views[1], views[0] * 10)
+    views[0][1] = -1  # memory element 1 of a column-major (2, 3) array is W[1, 0]
+    assert W[1, 0] == -1
+    assert jit.flat_views(W, np.ascontiguousarray(g)) is None  # one layout for all

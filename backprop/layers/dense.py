@@ -15,7 +15,7 @@ from typing import Optional
 import numpy as np
 
 from backprop import jit
-from backprop.backend import get_default_dtype, resolve_dtype
+from backprop.backend import get_default_dtype, is_column_major, resolve_dtype
 from backprop.engine.ops.activation import Identity, ReLU
 from backprop.engine.ops.linear import linear
 from backprop.engine.tensor import Tensor
@@ -31,7 +31,7 @@ from backprop.layers.registry import register_module
 from backprop.layers.traced import TracedForm
 from backprop.regularizers import get_regularizer
 
-__all__ = ["Dense", "DenseOp", "DenseStack", "dense_stack_row"]
+__all__ = ["Dense", "DenseOp", "DenseStack", "dense_stack_row", "dense_stack_row_columns"]
 
 _IDENTITY = Identity()  # f of a Dense layer without activation, for its checked bias pass
 
@@ -245,6 +245,7 @@ class DenseOp(FusedOp):
         self.activation = activation
         self.params = (W,) if b is None else (W, b)
         self.weight_params = (W,)
+        self.column_major_params = (W,)
         self._penalty = 0.0
         self._z = None  # Z of the last forward, when f follows and f′ needs z itself (not ReLU's)
 
@@ -292,9 +293,12 @@ class DenseOp(FusedOp):
                 f.backprop_bias_into(delta, z, out, scratch, grads[1])
         elif self.b is not None:
             np.add.reduce(delta, axis=0, out=grads[1])
-        W = self.W.data
-        np.matmul(delta.T, a_in, out=grads[0])
-        self._penalty = 0.0 if self.regularizer is None else self.regularizer.fused(W, grads[0])
+        W, grad_W = self.W.data, grads[0]
+        if is_column_major(grad_W):  # (packed by fit: ∂J/∂Wᵀ = Aᵀ δ_Z, written row-major)
+            np.matmul(a_in.T, delta, out=grad_W.T)
+        else:
+            np.matmul(delta.T, a_in, out=grad_W)
+        self._penalty = 0.0 if self.regularizer is None else self.regularizer.fused(W, grad_W)
         if delta_in is None:
             return None
         np.matmul(delta, W, out=delta_in)
@@ -373,7 +377,7 @@ class DenseStack(FusedOp):
                 break
             relu.append(f is not None)
         self._relu = None if relu is None else tuple(relu)
-        self._row_checked = None  # the weight arrays last found fit for the kernel
+        self._row_plan = None  # (the weight arrays last found fit, their kernel, its operands)
 
     @property
     def in_features(self) -> int:
@@ -398,19 +402,22 @@ class DenseStack(FusedOp):
         relu = self._relu
         if relu is None or x.ndim != 2 or not jit.supports(x.dtype):
             return None
-        compiled = dense_stack_row.get()
-        if compiled is None:
-            return None
         weights = tuple([op.W.data for op in self.layers])
         biases = tuple([op.b.data for op in self.layers])
-        arrays, checked = weights + biases, self._row_checked
-        if checked is None or not all(map(operator.is_, arrays, checked)):
-            if not _chain_fits(weights, biases, x.dtype):
+        arrays, plan = weights + biases, self._row_plan
+        if plan is None or not all(map(operator.is_, arrays, plan[0])):
+            layout = _row_layout(weights, biases, x.dtype)
+            if layout is None:
                 return None
-            self._row_checked = arrays
+            # (one assignment: threads predicting at once see the arrays and their kernel together)
+            plan = self._row_plan = ((arrays, dense_stack_row, weights) if layout == "C" else
+                                     (arrays, dense_stack_row_columns, tuple([W.T for W in weights])))
         if x.shape[1] != weights[0].shape[1] or x.dtype != weights[0].dtype:
             return None
-        out, total = compiled(weights, biases, relu, x[0], x.dtype.type(0))
+        compiled = plan[1].get()
+        if compiled is None:
+            return None
+        out, total = compiled(plan[2], biases, relu, x[0], x.dtype.type(0))
         if not math.isfinite(total):
             return None  # NaN or ±inf in x (or a sum that overflowed): the caller's check decides
         return out.reshape(1, -1)
@@ -442,19 +449,20 @@ def _predict_checked(op, layers, a) -> tuple:
     return a, True
 
 
-def _chain_fits(weights, biases, dtype) -> bool:
-    """Whether the layers' arrays suit :func:`dense_stack_row`: one dtype and C order
-    (numba indexes a tuple only when its items have one type), each W taking the previous
-    layer's width and each b matching its W."""
-    width = None
+def _row_layout(weights, biases, dtype) -> Optional[str]:
+    """Which row kernel the layers' arrays suit: "C" (:func:`dense_stack_row`) when every W is
+    row-major, "F" (:func:`dense_stack_row_columns`) when every W is column-major (as ``fit``
+    packs them), else None; every array of one dtype (numba indexes a tuple only when its
+    items have one type), each W taking the previous layer's width and each b matching its W."""
+    width, layouts = None, set()
     for W, b in zip(weights, biases):
         if W.ndim != 2 or b.ndim != 1 or b.shape[0] != W.shape[0] or (width is not None and W.shape[1] != width):
-            return False
-        for array in (W, b):
-            if array.dtype != dtype or not array.flags.c_contiguous:
-                return False
+            return None
+        if W.dtype != dtype or b.dtype != dtype or not b.flags.c_contiguous:
+            return None
+        layouts.add("C" if W.flags.c_contiguous else "F" if W.flags.f_contiguous else None)
         width = W.shape[0]
-    return True
+    return layouts.pop() if len(layouts) == 1 and None not in layouts else None
 
 
 @jit.kernel(reassociate=True)
@@ -505,6 +513,51 @@ def dense_stack_row(weights, biases, relu, x, zero):
                 z0 += W[i, j] * a[j]
             z[i] = z0
             i += 1
+        for i in range(n_out):
+            z_i = z[i] + b[i]
+            if relu[m] and not (z_i >= zero or z_i != z_i):
+                z_i = zero
+            z[i] = z_i
+        a = z
+    return a, total
+
+
+@jit.kernel
+def dense_stack_row_columns(weights_t, biases, relu, x, zero):
+    """:func:`dense_stack_row` for column-major weights, given as ``weights_t``, each layer's
+    row-major Wᵀ (n_in × n_out): z = Σ_j a_j (Wᵀ)_j, rows of Wᵀ added to z in turn.
+
+    Eight rows at a time, summed in pairs before they join z: one pass over z per eight rows
+    of Wᵀ (z is read and written once per pass), each pass vectorised along z. The order of
+    the sums is fixed here, not left to the compiler; it agrees with NumPy's forward pass
+    to rounding, as BLAS's own order does.
+    """
+    total = 0.0
+    for j in range(x.size):
+        total += x[j]
+    a = x
+    for m in range(len(weights_t)):
+        WT = weights_t[m]
+        b = biases[m]
+        n_in, n_out = WT.shape
+        if n_in != a.size or b.shape[0] != n_out:
+            raise ValueError("dense_stack_row_columns: each Wᵀ must take the previous layer's width, and b match it")
+        z = np.zeros_like(b)
+        j = 0
+        while j + 8 <= n_in:
+            a0, a1, a2, a3 = a[j], a[j + 1], a[j + 2], a[j + 3]
+            a4, a5, a6, a7 = a[j + 4], a[j + 5], a[j + 6], a[j + 7]
+            w0, w1, w2, w3 = WT[j], WT[j + 1], WT[j + 2], WT[j + 3]
+            w4, w5, w6, w7 = WT[j + 4], WT[j + 5], WT[j + 6], WT[j + 7]
+            for i in range(n_out):
+                z[i] += (((a0 * w0[i] + a1 * w1[i]) + (a2 * w2[i] + a3 * w3[i]))
+                         + ((a4 * w4[i] + a5 * w5[i]) + (a6 * w6[i] + a7 * w7[i])))
+            j += 8
+        while j < n_in:
+            a0, w0 = a[j], WT[j]
+            for i in range(n_out):
+                z[i] += a0 * w0[i]
+            j += 1
         for i in range(n_out):
             z_i = z[i] + b[i]
             if relu[m] and not (z_i >= zero or z_i != z_i):

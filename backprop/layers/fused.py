@@ -56,12 +56,17 @@ class FusedOp:
             (scikit-learn's α ΣW²): a Dense layer's W, never a bias or a BatchNorm γ.
         identity_in_eval: :meth:`predict` returns its input unchanged (Dropout): a
             prediction plan leaves the op out.
+        column_major_params: see ``fit``'s packing (:func:`backprop.optim.pack_parameters`).
         vouches_for_input: see :meth:`predict_checked`.
     """
 
     params: tuple = ()
     weight_params: tuple = ()
     identity_in_eval: bool = False
+    #: those of ``params`` that ``fit`` stores column-major when it packs the weights (a Dense
+    #: layer's W: z = A Wᵀ then multiplies by a row-major Wᵀ, faster on small batches); the op
+    #: must take them, and their gradient arrays, in either memory order.
+    column_major_params: tuple = ()
     #: :meth:`predict_checked` may show its input finite: a prediction then checks X only when
     #: it does not (else X is checked before the op runs on it).
     vouches_for_input: bool = False

@@ -48,7 +48,7 @@ import numpy as np
 from backprop.checks import check_non_negative, check_positive
 from backprop.engine.tensor import Tensor, enable_grad
 from backprop.optim.clipping import GradientClipping
-from backprop.optim.packing import flat_base
+from backprop.optim.packing import flat_base, is_column_major, ravel_like, view_like
 from backprop.registry import Registry
 
 __all__ = ["Optimizer", "OPTIMIZERS"]
@@ -234,6 +234,8 @@ class Optimizer:
         key = self._packed_key(params)
         W = flat_base(params, lambda p: p.data)
         g = None if W is None else flat_base(params, lambda p: p.grad)
+        if g is not None and any(is_column_major(p.data) != is_column_major(p.grad) for p in params):
+            g = None  # element k of the two flat arrays would not be the same weight's
         flat_state = None if g is None else self._flat_state(params, W)
         if flat_state is None:
             self._packed_cache.pop(id(group), None)
@@ -258,7 +260,8 @@ class Optimizer:
             if isinstance(values[0], np.ndarray):
                 if any(not isinstance(v, np.ndarray) or v.shape != p.data.shape for v, p in zip(values, params)):
                     return None
-                flat[name] = np.concatenate([v.reshape(-1) for v in values]).astype(W_flat.dtype, copy=False)
+                flat[name] = np.concatenate([ravel_like(v, p.data) for v, p in zip(values, params)]).astype(
+                    W_flat.dtype, copy=False)
             elif all(v == values[0] for v in values):
                 flat[name] = values[0]
             else:
@@ -274,7 +277,7 @@ class Optimizer:
             state = self.state.setdefault(p, {})
             for name, value in flat.items():
                 if isinstance(value, np.ndarray):
-                    view = value[offset:offset + size].reshape(p.data.shape)
+                    view = view_like(value[offset:offset + size], p.data)  # (in W's memory order)
                     if state.get(name) is None or not np.shares_memory(state[name], value):
                         state[name] = view
                 else:

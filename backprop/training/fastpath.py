@@ -259,6 +259,7 @@ class FusedNetwork:
         self.predict_steps = _fold([s for s in steps if not s.identity_in_eval], training=False)
         self.loss = loss
         self.params = [p for step in steps for p in step.params]
+        self.column_major_params = [p for step in steps for p in step.column_major_params]
         trainable = [k for k, step in enumerate(steps) if step.params]
         self._first_trainable = trainable[0] if trainable else len(steps)
         self._engine_steps = [(k, s) for k, s in enumerate(steps) if isinstance(s, EngineStep)]

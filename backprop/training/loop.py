@@ -373,7 +373,8 @@ class Trainer:
 
         self._fused = fastpath.compile_model(model, self.loss_fn) if self.fast_path else None
         if self._fused is not None:
-            pack_parameters(model.parameters())  # one optimiser update over all weights
+            # One optimiser update over all weights; Dense W column-major (faster products)
+            pack_parameters(model.parameters(), column_major=self._fused.column_major_params)
         reducer = self.gradient_reducer = data_parallel.start(self)
         main = reducer is None or reducer.is_main
         if stream:

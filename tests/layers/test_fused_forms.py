@@ -19,6 +19,7 @@ import pytest
 import backprop as bp
 from backprop.layers.module import Module
 from backprop.layers.registry import get_module_class, module_from_config, module_to_config
+from backprop.optim import pack_parameters
 from backprop.training import fastpath
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "io"))
@@ -77,10 +78,13 @@ def _engine_predict(layer, X):
         return layer(bp.Tensor(X)).data
 
 
+@pytest.mark.parametrize("packed", [False, True], ids=["as_built", "packed_as_fit_packs"])
 @pytest.mark.parametrize("training", [True, False], ids=["training", "eval"])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("class_name", FUSED_CLASSES)
-def test_fused_form_equals_the_engine(class_name, dtype, training):
+def test_fused_form_equals_the_engine(class_name, dtype, training, packed):
+    """packed: the parameters in one flat array, with the ops' column_major_params column-major
+    (a Dense W), as fit stores them: the fused form must take either memory order."""
     tolerance = TOLERANCES[dtype]
     compared = 0
     for index, example in enumerate(_examples(class_name)):
@@ -94,6 +98,8 @@ def test_fused_form_equals_the_engine(class_name, dtype, training):
         for p, q in zip(reference.parameters(), layer.parameters()):  # weights off their initial values
             p.data[...] = q.data[...] = rng.standard_normal(p.shape) * 0.5 + 0.1
         G = rng.standard_normal(_engine_predict(reference, X).shape).astype(dtype)
+        if packed:
+            pack_parameters(layer.parameters(), column_major=fastpath.compile_model(layer).column_major_params)
 
         expected, got = _engine(reference, X, G, seed=index), _fused(layer, X, G, seed=index)
         for what, e, g in zip(["output", "dJ/dX"], expected[:2], got[:2]):

@@ -259,9 +259,11 @@ def test_scheduler_changes_lr_through_param_groups():
 
 
 # ------------------------------------------------------------- packed parameters
-def _packed_vs_separate(make_optimizer, steps=6):
-    """The same updates with parameters packed into one flat array and kept apart."""
+def _packed_vs_separate(make_optimizer, steps=6, column_major=False):
+    """The same updates with parameters packed into one flat array and kept apart (with
+    ``column_major``, the matrices packed column-major, as fit packs a Dense layer's W)."""
     from backprop.optim import pack_parameters
+    from backprop.optim.packing import packed_like
 
     rng = np.random.default_rng(3)
     shapes = [(4, 3), (4,), (2, 4), (2,)]
@@ -272,10 +274,18 @@ def _packed_vs_separate(make_optimizer, steps=6):
         params = [bp.Tensor(a.copy(), requires_grad=True) for a in init]
         opt = make_optimizer(params)
         if packed:
-            pack_parameters(params)
+            pack_parameters(params, column_major=[p for p in params if p.data.ndim == 2] if column_major else ())
+            assert [p.data.flags.c_contiguous for p in params if p.data.ndim == 2] == [not column_major] * 2
             flat_grad = np.empty(sum(a.size for a in init))
+            grad_views = packed_like([p.data for p in params])  # (the gradients in the weights' layout)
         for t in range(steps):
-            if packed:
+            if packed and column_major:
+                for p, g, view in zip(params, grads[t], grad_views):
+                    p.grad = view
+                    p.grad[...] = g
+                if t == steps // 2:
+                    opt.load_state_dict(opt.state_dict())
+            elif packed:
                 offset = 0
                 for p, g in zip(params, grads[t]):
                     p.grad = flat_grad[offset:offset + g.size].reshape(g.shape)
@@ -299,8 +309,9 @@ def _packed_vs_separate(make_optimizer, steps=6):
     lambda ps: SGD(ps, lr=0.1, momentum=0.9, nesterov=True),
     lambda ps: RMSprop(ps, lr=0.01, momentum=0.5, centered=True),
 ])
-def test_packed_parameters_update_bit_identically(make):
-    (separate, state_a), (packed, state_b) = _packed_vs_separate(make)
+@pytest.mark.parametrize("column_major", [False, True])
+def test_packed_parameters_update_bit_identically(make, column_major):
+    (separate, state_a), (packed, state_b) = _packed_vs_separate(make, column_major=column_major)
     for a, b in zip(separate, packed):
         np.testing.assert_array_equal(a, b)
     for index, entry in state_a["state"].items():

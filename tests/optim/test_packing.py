@@ -91,3 +91,33 @@ def test_the_flat_array_starts_on_a_cache_line():
             grads = packed_like([np.zeros(n, dtype), np.zeros((n, 3), dtype)])
             assert grads[0].ctypes.data % 64 == 0 and grads[0].dtype == dtype
             assert flat_base([bp.Tensor(g) for g in grads], lambda p: p.data) is not None
+
+
+def test_column_major_packing_keeps_values_and_lays_each_matrix_out_column_major():
+    params = _params()
+    before = [p.data.copy() for p in params]
+    pack_parameters(params, column_major=[params[0], params[2]])
+    base = flat_base(params, lambda p: p.data)
+    assert base is not None
+    assert [p.data.flags.c_contiguous for p in params] == [False, True, False, True]
+    for p, values in zip(params, before):
+        np.testing.assert_array_equal(p.data, values)  # same shape and values: only the memory order differs
+    # Element k of the flat array is element k of each slice's memory (W[:, 0] first for a matrix).
+    np.testing.assert_array_equal(base[:4], before[0][:, 0])
+    grads = packed_like([p.data for p in params])
+    assert [g.flags.c_contiguous for g in grads] == [False, True, False, True]
+    pack_parameters(params)  # asked for row-major again: repacked so, values kept
+    assert all(p.data.flags.c_contiguous for p in params)
+    for p, values in zip(params, before):
+        np.testing.assert_array_equal(p.data, values)
+
+
+def test_fit_packs_each_dense_w_column_major_and_nothing_else():
+    model = bp.nn.Sequential(bp.nn.Dense(6, 5, activation="relu"), bp.nn.Dense(5, 3))
+    X = np.random.default_rng(1).standard_normal((40, 6)).astype(np.float32)
+    model.fit(X, np.arange(40) % 3, loss="cross_entropy", optimizer="adam", epochs=1, batch_size=8, verbose=0)
+    W1, b1, W2, b2 = model.parameters()
+    assert not W1.data.flags.c_contiguous and not W2.data.flags.c_contiguous
+    assert W1.shape == (5, 6) and W2.shape == (3, 5)  # torch.nn.Linear's (n_out, n_in), as ever
+    assert flat_base(list(model.parameters()), lambda p: p.data) is not None
+    assert all(value.flags.c_contiguous for value in model.state_dict().values())  # copies, row-major

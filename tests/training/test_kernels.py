@@ -97,6 +97,32 @@ def test_one_row_predict_runs_the_kernel_and_matches_numpy(dtype, rtol, monkeypa
     assert len(calls) == 4
 
 
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+def test_one_row_predict_of_column_major_weights_runs_the_column_kernel_and_matches_numpy(dtype, rtol, monkeypatch):
+    """fit packs every Dense W column-major; one row then runs dense_stack_row_columns."""
+    from backprop.layers.dense import dense_stack_row_columns
+    from backprop.optim import pack_parameters
+
+    model = _row_model(dtype)
+    pack_parameters(model.parameters(), column_major=[layer.W for layer in model if isinstance(layer, nn.Dense)])
+    X = np.random.default_rng(12).standard_normal((4, 7)).astype(dtype)
+    with jit.disabled():
+        expected = model.predict(X)
+    compiled = dense_stack_row_columns.get()
+    calls = []
+    monkeypatch.setattr(dense_stack_row_columns, "_compiled", lambda *a: calls.append(1) or compiled(*a))
+    for i in range(4):
+        np.testing.assert_allclose(model.predict(X[i:i + 1])[0], expected[i], rtol=rtol, atol=rtol)
+    assert len(calls) == 4
+    wide = nn.Sequential(nn.Dense(37, 19, activation="relu", dtype=dtype), nn.Dense(19, 2, dtype=dtype))
+    pack_parameters(wide.parameters(), column_major=[wide[0].W, wide[1].W])  # widths not a multiple of 8
+    x = np.random.default_rng(13).standard_normal((1, 37)).astype(dtype)
+    with jit.disabled():
+        np.testing.assert_allclose(wide.predict(x), wide.predict(np.repeat(x, 2, axis=0))[:1], rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(wide.predict(x), wide.predict(np.repeat(x, 2, axis=0))[:1], rtol=rtol, atol=rtol)
+    assert len(calls) == 5
+
+
 def test_one_row_predict_refuses_nan_and_inf_even_where_relu_would_hide_them():
     model = nn.Sequential(nn.Dense(2, 2, activation="relu"), nn.Dense(2, 1))
     model[0].W.data[...] = -1.0  # +inf in → −inf before ReLU → 0 after: the outputs stay finite

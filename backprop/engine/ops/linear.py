@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from backprop.backend import xp
+from backprop.backend import is_column_major, xp
 from backprop.engine.tensor import Tensor, as_tensor, make_result
 
 __all__ = ["linear"]
@@ -43,7 +43,12 @@ def linear(a, W, b: Optional[Tensor] = None) -> Tensor:
         grad_a = delta @ W.data if a.requires_grad else None
         grad_W = None
         if W.requires_grad:
-            grad_W = xp.outer(delta, a.data) if a.ndim == 1 else delta.T @ a.data
+            if a.ndim == 1:
+                grad_W = xp.outer(delta, a.data)
+            elif is_column_major(W.data):  # (W packed column-major by fit: its gradient in its layout)
+                grad_W = (a.data.T @ delta).T
+            else:
+                grad_W = delta.T @ a.data
         if b is None:
             return grad_a, grad_W
         grad_b = (delta if a.ndim == 1 else delta.sum(axis=0)) if b.requires_grad else None
