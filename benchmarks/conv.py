@@ -181,6 +181,7 @@ CATEGORIES = {
     "GEMM (+ bias, layout)": ("_conv2d_arrays", "_conv2d_backward"),
     "col2im": ("_col2im", "_add_runs_kernel", "_scatter_windows", "_cropped"),
     "pooling": ("_max_pool_forward", "_max_pool_backward", "_max_pool_kernel", "_max_pool_backward_kernel",
+                "_max_pool_2x2_kernel", "_single_window_max",
                 "_max_pool", "_avg_pool"),
 }
 

@@ -498,10 +498,43 @@ def _max_pool_kernel(x, out, winner, kh, kw, sh, sw, top, left, dh, dw):
 
 
 @jit.kernel
-def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh, dw):
+def _max_pool_2x2_kernel(x, out, winner):
+    """:func:`_max_pool_kernel` for 2×2 windows side by side (stride 2, no padding or dilation),
+    the usual pool, unrolled: the four taps compared without branches (a running max whose
+    branch follows random data is mispredicted about once a window), in the same order and
+    with the same rule (a later tap wins only if it is larger or NaN)."""
+    N, C = x.shape[0], x.shape[1]
+    Ho, Wo = out.shape[2], out.shape[3]
+    for n in range(N):
+        for c in range(C):
+            for r in range(Ho):
+                upper, lower = x[n, c, 2 * r], x[n, c, 2 * r + 1]
+                maxima, winners = out[n, c, r], winner[n, c, r]
+                for q in range(Wo):
+                    best = upper[2 * q]
+                    won = 0
+                    value = upper[2 * q + 1]
+                    better = (value > best) | (value != value)
+                    best = value if better else best
+                    won = 1 if better else won
+                    value = lower[2 * q]
+                    better = (value > best) | (value != value)
+                    best = value if better else best
+                    won = 2 if better else won
+                    value = lower[2 * q + 1]
+                    better = (value > best) | (value != value)
+                    best = value if better else best
+                    won = 3 if better else won
+                    maxima[q] = best
+                    winners[q] = won
+
+
+@jit.kernel
+def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh, dw, tap_rows, tap_cols):
     """grad (zeros on entry) += δ at the element that won each window. Where windows overlap,
     tap by tap in (i, j) order, so that the sums are the NumPy code's; where they do not, each
-    element gets at most one δ, in a single pass."""
+    element gets at most one δ, in a single pass (tap t's offsets looked up in tap_rows[t] = i·dh
+    and tap_cols[t] = j·dw: an integer division per window would cost more than the rest)."""
     N, C, H, W = grad.shape
     Ho, Wo = delta.shape[2], delta.shape[3]
     if sh >= (kh - 1) * dh + 1 and sw >= (kw - 1) * dw + 1:
@@ -510,8 +543,8 @@ def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh
                 for r in range(Ho):
                     for q in range(Wo):
                         tap = winner[n, c, r, q]
-                        row = r * sh + (tap // kw) * dh - top
-                        col = q * sw + (tap % kw) * dw - left
+                        row = r * sh + tap_rows[tap] - top
+                        col = q * sw + tap_cols[tap] - left
                         if 0 <= row < H and 0 <= col < W:
                             grad[n, c, row, col] += delta[n, c, r, q]
         return
@@ -539,12 +572,19 @@ def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, wan
     strictly larger, so ties go to the first maximum in row-major window order, and NaN wins
     (propagates), both as in PyTorch.
     """
-    compiled = _max_pool_kernel.get() if jit.supports(x.dtype) else None
+    unpadded = pads == ((0, 0), (0, 0))
+    if unpadded and out_hw == (1, 1) and x.dtype.kind == "f":
+        return _single_window_max(x, kernel, dilation)
+    plain_2x2 = unpadded and kernel == stride == (2, 2) and dilation == (1, 1)
+    compiled = (_max_pool_2x2_kernel if plain_2x2 else _max_pool_kernel).get() if jit.supports(x.dtype) else None
     if compiled is not None:
         x = np.ascontiguousarray(x)
         out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
         winner = np.empty(out.shape, dtype=np.int32)
-        compiled(x, out, winner, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
+        if plain_2x2:
+            compiled(x, out, winner)
+        else:
+            compiled(x, out, winner, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
         return out, winner
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     windows = _windows(_padded(x, pads, fill), kernel, stride, dilation, out_hw, kernel_first=True)
@@ -562,13 +602,38 @@ def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, wan
     return out, winner
 
 
+def _single_window_max(x: np.ndarray, kernel, dilation):
+    """(out, winner) of a pool with one unpadded window per plane (a global max pool): a reduction
+    per plane instead of a windowed pass, with the windowed pass's answers: the first maximum
+    wins ties, and where a plane holds NaN, the last NaN wins (a later tap wins if it is NaN)."""
+    N, C = x.shape[:2]
+    (kh, kw), (dh, dw) = kernel, dilation
+    window = x[:, :, :(kh - 1) * dh + 1:dh, :(kw - 1) * dw + 1:dw].reshape(N, C, kh * kw)  # (a view if it can)
+    winner = np.argmax(window, axis=2).astype(np.int32)[:, :, None]
+    out = np.take_along_axis(window, winner, axis=2)
+    nan = np.isnan(out[:, :, 0])
+    if nan.any():  # argmax stops at the first NaN
+        winner[nan, 0] = kh * kw - 1 - np.argmax(np.isnan(window[nan][:, ::-1]), axis=1)
+        out = np.take_along_axis(window, winner, axis=2)
+    return out.reshape(N, C, 1, 1), winner.reshape(N, C, 1, 1)
+
+
 def _max_pool_backward(delta: np.ndarray, winner: np.ndarray, shape4: tuple, kernel, stride, pads, dilation,
                        out_hw) -> np.ndarray:
     """∂J/∂x of ``shape4``: δ routed to the element that won each window, summed where windows overlap."""
+    if pads == ((0, 0), (0, 0)) and out_hw == (1, 1):  # one window: δ put at its winner
+        N, C, H, W = shape4
+        grad = np.zeros((N, C, H * W), dtype=delta.dtype)
+        tap = winner.reshape(N, C, 1).astype(np.intp)
+        position = (tap // kernel[1]) * (dilation[0] * W) + (tap % kernel[1]) * dilation[1]
+        np.put_along_axis(grad, position, delta.reshape(N, C, 1), axis=2)
+        return grad.reshape(shape4)
     compiled = _max_pool_backward_kernel.get() if jit.supports(delta.dtype) else None
     if compiled is not None:
         grad = np.zeros(shape4, dtype=delta.dtype)
-        compiled(np.ascontiguousarray(delta), winner, grad, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
+        taps = np.arange(kernel[0] * kernel[1])
+        compiled(np.ascontiguousarray(delta), winner, grad, *kernel, *stride, pads[0][0], pads[1][0], *dilation,
+                 (taps // kernel[1]) * dilation[0], (taps % kernel[1]) * dilation[1])
         return grad
     zero = np.zeros((), dtype=delta.dtype)
     shape_pad = (shape4[0], shape4[1], shape4[2] + sum(pads[0]), shape4[3] + sum(pads[1]))
