@@ -24,6 +24,11 @@ CONV2D_CASES = [
     ((2, 1, 5, 7), (2, 1, 5, 7), 1, 0, 1, True),            # kernel = input: a 1×1 output
     ((1, 2, 4, 4), (2, 2, 3, 3), 3, 1, 1, True),            # stride leaves a remainder
     ((3, 1, 1, 9), (2, 1, 1, 3), (1, 2), (0, 1), (1, 3), True),  # height-1 image
+    ((2, 3, 12, 11), (4, 3, 5, 5), 2, 0, 1, True),          # the ball net's stride-2 5×5 (phase planes), odd width
+    ((1, 2, 9, 10), (3, 2, 3, 2), (2, 1), (1, 0), (1, 2), True),  # stride on one axis, dilation on the other
+    ((2, 2, 10, 9), (2, 2, 2, 3), (3, 2), (1, 0), 1, False),  # a kernel row shorter than the stride
+    ((2, 4, 9, 8), (3, 4, 3, 3), 1, (1, 0), (1, 2), True),   # fewer output channels: ∂J/∂x as a convolution of δ
+    ((1, 3, 4, 5), (2, 3, 3, 3), 1, (3, 1), 1, False),       # padding beyond d·(k − 1): ∂J/∂x by col2im
 ]
 # (x shape, kernel, stride, padding, dilation)
 MAX_POOL_CASES = [
