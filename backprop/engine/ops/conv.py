@@ -395,10 +395,11 @@ def _add_runs_kernel(grad_cols, grad_pad, dh_pitch, dw):
 
 # ------------------------------------------------------------- convolution
 def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride, pads, dilation, out_hw,
-                   flat: bool, keep: Optional[list] = None) -> np.ndarray:
+                   flat: bool, keep: Optional[list] = None, out: Optional[np.ndarray] = None) -> np.ndarray:
     """z = W ⋆ x + b of shape (N, O, Ho, Wo), a chunk of examples at a time (see above).
 
-    ``keep``: a list to which the phase planes are appended, for the backward pass (flat layout)."""
+    ``keep``: a list to which the phase planes are appended, for the backward pass (flat layout).
+    ``out``: a C-contiguous array of z's shape and dtype to write z into (a fused op's buffer)."""
     N, O = x.shape[0], W.shape[0]
     dtype = np.result_type(x.dtype, W.dtype)
     windows = _Windows(x, W.shape[2:], stride, pads, dilation, out_hw, dtype, flat)
@@ -406,7 +407,7 @@ def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride
         keep.append(windows.planes)
     W_cols = windows.W_cols(W.reshape(O, -1).astype(dtype, copy=False))
     taps, length, pitch = W_cols.shape[1], windows.length, windows.pitch
-    z = np.empty((N, O, *out_hw), dtype=dtype)
+    z = np.empty((N, O, *out_hw), dtype=dtype) if out is None else out
     for start, stop in _chunks(N, taps * length * dtype.itemsize):
         cols = windows.gather(start, stop, taps, dtype)
         if pitch is None:
