@@ -381,6 +381,26 @@ class _Windows:
 
 
 @jit.kernel
+def _crop_kernel(z_cols, b, z, first, pitch, with_bias):
+    """z[first + n, o, r, q] = z_cols[n, o, r·pitch + q] (+ b[o] with_bias): the output's columns of a
+    chunk's products, and the bias, in one pass (the same additions as ``z += b`` after the copy)."""
+    m, O = z_cols.shape[0], z_cols.shape[1]
+    Ho, Wo = z.shape[2], z.shape[3]
+    for n in range(m):
+        for o in range(O):
+            source = z_cols[n, o]
+            bias = b[o]
+            for r in range(Ho):
+                target = z[first + n, o, r]
+                if with_bias:
+                    for q in range(Wo):
+                        target[q] = source[r * pitch + q] + bias
+                else:
+                    for q in range(Wo):
+                        target[q] = source[r * pitch + q]
+
+
+@jit.kernel
 def _add_runs_kernel(grad_cols, grad_pad, dh_pitch, dw):
     """grad_pad[n, c] (flat, Hp·Wp) += run (i, j) of grad_cols[n, c, i, j] at i·dh·Wp + j·dw, taps in (i, j) order."""
     m, C, kh, kw, length = grad_cols.shape
@@ -408,6 +428,8 @@ def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride
     W_cols = windows.W_cols(W.reshape(O, -1).astype(dtype, copy=False))
     taps, length, pitch = W_cols.shape[1], windows.length, windows.pitch
     z = np.empty((N, O, *out_hw), dtype=dtype) if out is None else out
+    crop = _crop_kernel.get() if pitch is not None and jit.supports(dtype) else None
+    bias = None if b is None else b.astype(dtype, copy=False)
     for start, stop in _chunks(N, taps * length * dtype.itemsize):
         cols = windows.gather(start, stop, taps, dtype)
         if pitch is None:
@@ -415,8 +437,11 @@ def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride
         else:
             z_cols = _scratch("z", (stop - start, O, length), dtype)
             np.matmul(W_cols, cols, out=z_cols)
-            np.copyto(z[start:stop], _output_grid(z_cols, out_hw, pitch))  # the output's columns only
-    if b is not None:
+            if crop is not None:  # the output's columns, and b, in one pass
+                crop(z_cols, W_cols[:, 0] if bias is None else bias, z, start, pitch, bias is not None)
+            else:
+                np.copyto(z[start:stop], _output_grid(z_cols, out_hw, pitch))  # the output's columns only
+    if b is not None and crop is None:
         z += b[:, None, None]
     return z
 
