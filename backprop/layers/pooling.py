@@ -197,8 +197,10 @@ class MaxPoolOp(FusedOp):
     def forward(self, a, out):
         layer = self.layer
         pads, out_hw = self._geometry(a.shape)
-        maxima, self._winner = _max_pool_forward(a, layer.kernel_size, layer.stride, pads, layer.dilation, out_hw, True)
-        np.copyto(out, maxima)
+        maxima, self._winner = _max_pool_forward(a, layer.kernel_size, layer.stride, pads, layer.dilation, out_hw,
+                                                 True, out)
+        if maxima is not out:  # (not written in place)
+            np.copyto(out, maxima)
         return out
 
     def backward(self, delta, a_in, out, delta_in, scratch, grads):
@@ -207,8 +209,10 @@ class MaxPoolOp(FusedOp):
             return None
         layer = self.layer
         pads, out_hw = self._geometry(a_in.shape)
-        delta_in[...] = _max_pool_backward(delta, winner, a_in.shape, layer.kernel_size, layer.stride, pads,
-                                           layer.dilation, out_hw)
+        grad = _max_pool_backward(delta, winner, a_in.shape, layer.kernel_size, layer.stride, pads, layer.dilation,
+                                  out_hw, delta_in)
+        if grad is not delta_in:  # (not written in place)
+            delta_in[...] = grad
         return delta_in
 
     def predict(self, a, overwrite):

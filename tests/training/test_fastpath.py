@@ -372,3 +372,17 @@ def test_conv_networks_train_in_float32_close_to_the_engine():
     for a, b in zip(*weights):
         assert a.dtype == np.float32
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_networks_run_fused_without_compiled_kernels_too():
+    """The NumPy paths of the conv and pool ops (numba absent) in the fused forms: the engine's numbers."""
+    from backprop import jit
+
+    rng = np.random.default_rng(11)
+    X, labels = rng.standard_normal((5, 3, 23, 24)), rng.integers(0, 2, 5)
+    with jit.disabled():
+        _compare(_conv_net(), losses.cross_entropy, X, labels, None)
+        model = _conv_net().eval()
+        with bp.no_grad():
+            expected = model(bp.Tensor(X)).data
+        np.testing.assert_allclose(fastpath.compile_model(model).predict(X), expected, rtol=1e-12, atol=1e-14)

@@ -715,8 +715,9 @@ def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh
                                     grad[n, c, row, col] += delta[n, c, r, q]
 
 
-def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_winner: bool):
+def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_winner: bool, out=None):
     """(out, winner): the maxima and, when wanted, winner[n, c, r, q] = i·kw + j, the tap that won.
+    ``out``: a C-contiguous array of the maxima's shape and x's dtype for them (a fused op's buffer).
 
     Compiled, one pass over the windows; otherwise one NumPy pass per tap over the whole output
     (kh·kw vectorised steps, no copy of the windows). Either way a later tap wins only if it is
@@ -725,18 +726,24 @@ def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, wan
     """
     unpadded = pads == ((0, 0), (0, 0))
     if unpadded and out_hw == (1, 1) and x.dtype.kind == "f":
-        return _single_window_max(x, kernel, dilation)
+        maxima, winner = _single_window_max(x, kernel, dilation)
+        if out is None:
+            return maxima, winner
+        np.copyto(out, maxima)
+        return out, winner
     plain_2x2 = unpadded and kernel == stride == (2, 2) and dilation == (1, 1)
     compiled = (_max_pool_2x2_kernel if plain_2x2 else _max_pool_kernel).get() if jit.supports(x.dtype) else None
     if compiled is not None:
         x = np.ascontiguousarray(x)
-        out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
+        if out is None:
+            out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
         winner = np.empty(out.shape, dtype=np.int32)
         if plain_2x2:
             compiled(x, out, winner)
         else:
             compiled(x, out, winner, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
         return out, winner
+    given = out
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     windows = _windows(_padded(x, pads, fill), kernel, stride, dilation, out_hw, kernel_first=True)
     out = windows[:, :, 0, 0].copy()  # windows: (N, C, kh, kw, Ho, Wo)
@@ -750,6 +757,9 @@ def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, wan
         np.copyto(out, candidate, where=better)
         if want_winner:
             np.copyto(winner, k, where=better)
+    if given is not None:
+        np.copyto(given, out)
+        out = given
     return out, winner
 
 
@@ -770,18 +780,25 @@ def _single_window_max(x: np.ndarray, kernel, dilation):
 
 
 def _max_pool_backward(delta: np.ndarray, winner: np.ndarray, shape4: tuple, kernel, stride, pads, dilation,
-                       out_hw) -> np.ndarray:
-    """∂J/∂x of ``shape4``: δ routed to the element that won each window, summed where windows overlap."""
+                       out_hw, grad=None) -> np.ndarray:
+    """∂J/∂x of ``shape4``: δ routed to the element that won each window, summed where windows overlap.
+    ``grad``: a C-contiguous array of ``shape4`` and δ's dtype to write it into (a fused op's buffer)."""
     if pads == ((0, 0), (0, 0)) and out_hw == (1, 1):  # one window: δ put at its winner
         N, C, H, W = shape4
-        grad = np.zeros((N, C, H * W), dtype=delta.dtype)
+        if grad is None:
+            grad = np.zeros(shape4, dtype=delta.dtype)
+        else:
+            grad.fill(0)
         tap = winner.reshape(N, C, 1).astype(np.intp)
         position = (tap // kernel[1]) * (dilation[0] * W) + (tap % kernel[1]) * dilation[1]
-        np.put_along_axis(grad, position, delta.reshape(N, C, 1), axis=2)
-        return grad.reshape(shape4)
+        np.put_along_axis(grad.reshape(N, C, H * W), position, delta.reshape(N, C, 1), axis=2)
+        return grad
     compiled = _max_pool_backward_kernel.get() if jit.supports(delta.dtype) else None
     if compiled is not None:
-        grad = np.zeros(shape4, dtype=delta.dtype)
+        if grad is None:
+            grad = np.zeros(shape4, dtype=delta.dtype)
+        else:
+            grad.fill(0)
         taps = np.arange(kernel[0] * kernel[1])
         compiled(np.ascontiguousarray(delta), winner, grad, *kernel, *stride, pads[0][0], pads[1][0], *dilation,
                  (taps // kernel[1]) * dilation[0], (taps % kernel[1]) * dilation[1])
@@ -791,7 +808,10 @@ def _max_pool_backward(delta: np.ndarray, winner: np.ndarray, shape4: tuple, ker
     grad_pad = np.zeros(shape_pad, dtype=delta.dtype)
     _scatter_windows(lambda i, j: np.where(winner == i * kernel[1] + j, delta, zero), grad_pad,
                      kernel, stride, dilation, out_hw)
-    return _cropped(grad_pad, pads, shape4)
+    if grad is None:
+        return _cropped(grad_pad, pads, shape4)
+    np.copyto(grad, _cropped(grad_pad, pads, shape4))
+    return grad
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
