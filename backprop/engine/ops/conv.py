@@ -301,6 +301,7 @@ class _Windows:
                  dtype, flat: bool, planes: Optional[np.ndarray] = None):
         Ho, Wo = out_hw
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        self._targets = {}  # chunk size -> (the cols buffer, its part for each view), see gather
         if not flat:
             x_pad = _padded(x, pads, 0).astype(dtype, copy=False)
             self.views = [_windows(x_pad, kernel, stride, dilation, out_hw, kernel_first=True)]
@@ -343,14 +344,19 @@ class _Windows:
         """im2col for the chunk of examples [start, stop): the reused buffer (m, C·kh·kw, L)."""
         m = stop - start
         cols = _scratch("cols", (m, taps, self.length), dtype)
-        row = 0
-        for view in self.views:
-            part = view[start:stop]
-            count = math.prod(part.shape[1:4])
-            target = cols[:, row:row + count].view()
-            target.shape = part.shape  # (raises rather than copying)
-            np.copyto(target, part)
-            row += count
+        owner = cols if cols.base is None else cols.base
+        cached = self._targets.get(m)
+        if cached is None or cached[0] is not owner:  # the chunks of one call share them: made once
+            targets, row = [], 0
+            for view in self.views:
+                count = math.prod(view.shape[1:4])
+                target = cols[:, row:row + count].view()
+                target.shape = (m, *view.shape[1:])  # (raises rather than copying)
+                targets.append(target)
+                row += count
+            cached = self._targets[m] = (owner, targets)
+        for view, target in zip(self.views, cached[1]):
+            np.copyto(target, view[start:stop])
         return cols
 
     def col2im(self, grad_cols: np.ndarray, grad: np.ndarray, start: int, stop: int) -> None:
