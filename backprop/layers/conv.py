@@ -347,25 +347,31 @@ class ConvOp(FusedOp):
         layer._check_input(_ShapeOnly(in_shape))
         return (in_shape[0], *layer.output_shape(tuple(in_shape[1:])))
 
-    def _z(self, a: np.ndarray, out: Optional[np.ndarray], keep: Optional[list]) -> tuple:
-        """(z, whether the flat layout was used), z in ``out`` when its dtype is z's."""
+    def _z(self, a: np.ndarray, out: Optional[np.ndarray], keep: Optional[list], relu_out=None) -> tuple:
+        """(z, whether the flat layout was used, whether ``relu_out`` holds max(z, 0)), z in ``out``
+        when its dtype is z's."""
         layer = self.layer
         W, b = layer.W.data, None if layer.b is None else layer.b.data
         flat = _flat_windows(a, W, layer.stride, layer.dilation)
-        target = out if out is not None and out.dtype == np.result_type(a.dtype, W.dtype) else None
+        dtype = np.result_type(a.dtype, W.dtype)
+        target = out if out is not None and out.dtype == dtype else None
+        relu_out = relu_out if target is not None and relu_out is not None and relu_out.dtype == dtype else None
         z = _conv2d_arrays(a, W, b, layer.stride, layer._pads, layer.dilation,
-                           layer.output_shape(a.shape[1:])[1:], flat, keep, target)
-        return z, flat
+                           layer.output_shape(a.shape[1:])[1:], flat, keep, target, relu_out)
+        activated = False
+        if relu_out is not None:
+            z, activated = z
+        return z, flat, activated
 
     def forward(self, a, out):
         f = self.layer.activation
         planes = []
         z_out = out if f is None else self.buffer("z", out.shape, out.dtype)
-        z, flat = self._z(a, z_out, planes)
+        z, flat, activated = self._z(a, z_out, planes, out if f is not None and f.name == "relu" else None)
         if z is not z_out:
             np.copyto(z_out, z)
             z = z_out
-        if f is not None:
+        if f is not None and not activated:
             f.f_into(z, out)
         self._saved = (z, flat, planes[0])
         return out
@@ -388,7 +394,7 @@ class ConvOp(FusedOp):
 
     def predict(self, a, overwrite):
         self.layer._check_input(_ShapeOnly(a.shape))  # (before any work array is allocated)
-        z, _ = self._z(a, None, None)
+        z = self._z(a, None, None)[0]
         f = self.layer.activation
         if f is not None:
             f.f_into(z, z)

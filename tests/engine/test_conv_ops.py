@@ -396,3 +396,20 @@ def test_inputs_that_are_not_finite_take_the_general_layout():
     expected = [[x[0, 0, i:i + 3, j:j + 4].sum() for j in range(3)] for i in range(3)]
     assert not np.isnan(W.grad).any()
     np.testing.assert_allclose(W.grad[0, 0], expected, rtol=1e-13)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_crop_pass_s_relu_is_numpy_s_maximum_bit_for_bit(dtype):
+    """A conv layer's ReLU written in the pass that crops z (the fused form's forward): np.maximum's bits."""
+    rng = np.random.default_rng(15)
+    x, W, b = (rng.standard_normal(shape).astype(dtype) for shape in [(3, 2, 11, 10), (4, 2, 3, 3), (4,)])
+    b[1] = 0.0
+    pads = ((1, 1), (0, 0))
+    out_hw = conv_module.window_geometry(x.shape, (3, 3), (2, 1), pads, (1, 1), "test")
+    z, a = np.empty((3, 4, *out_hw), dtype), np.empty((3, 4, *out_hw), dtype)
+    result, activated = conv_module._conv2d_arrays(x, W, b, (2, 1), pads, (1, 1), out_hw, True, None, z, a)
+    assert result is z and activated
+    np.testing.assert_array_equal(z, conv_module._conv2d_arrays(x, W, b, (2, 1), pads, (1, 1), out_hw, True))
+    np.testing.assert_array_equal(a, np.maximum(z, 0))
+    assert np.array_equal(np.signbit(a), np.signbit(np.maximum(z, 0)))
