@@ -485,7 +485,9 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
     windows = _Windows(x, W.shape[2:], stride, pads, dilation, (Ho, Wo), dtype, flat, planes)
     W_cols = windows.W_cols(W.reshape(O, -1).astype(dtype, copy=False))
     taps, length, pitch = W_cols.shape[1], windows.length, windows.pitch
-    grad_W = np.zeros((O, taps), dtype=dtype) if want_W else None
+    # δ[n] · cols[n]ᵀ of every example, summed once at the end (not per chunk: a call per chunk costs more
+    # than the sum itself)
+    per_example = np.empty((N, O, taps), dtype=dtype) if want_W else None
     grad = None
     if want_x:
         padded = (N, x.shape[1], x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1]))
@@ -500,14 +502,14 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
             np.copyto(_output_grid(delta_cols, (Ho, Wo), pitch), delta[start:stop])
         if want_W:
             cols = windows.gather(start, stop, taps, dtype)
-            per_example = _scratch("grad_W", (m, O, taps), dtype)
-            grad_W += np.matmul(delta_cols, cols.transpose(0, 2, 1), out=per_example).sum(axis=0)
+            np.matmul(delta_cols, cols.transpose(0, 2, 1), out=per_example[start:stop])
         if want_x:
             grad_cols = np.matmul(W_cols.T, delta_cols, out=_scratch("grad_cols", (m, taps, length), dtype))
             windows.col2im(grad_cols, grad, start, stop)
     if grad is not None:
         grad_x = _cropped(grad if pitch is None else _unphased(grad), pads, x.shape)
-    return grad_x, None if grad_W is None else windows.W_grad(grad_W).reshape(W.shape), grad_b
+    grad_W = None if per_example is None else windows.W_grad(per_example.sum(axis=0)).reshape(W.shape)
+    return grad_x, grad_W, grad_b
 
 
 def _input_gradient_as_convolution(delta: np.ndarray, W: np.ndarray, pads, dilation, x_shape) -> Optional[np.ndarray]:
