@@ -492,14 +492,20 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
     if want_x:
         padded = (N, x.shape[1], x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1]))
         grad = np.zeros(padded if pitch is None else windows.planes.shape, dtype)
+    grids = {}  # chunk size -> (δ's work buffer, the view of its output positions): made once per call
     for start, stop in _chunks(N, taps * length * dtype.itemsize):
         m = stop - start
         if pitch is None:
             delta_cols = delta[start:stop].reshape(m, O, length)
         else:
             delta_cols = _scratch("delta", (m, O, length), dtype)
+            owner = delta_cols if delta_cols.base is None else delta_cols.base
+            grid = grids.get(m)
+            if grid is None or grid[0] is not owner:
+                grid = grids[m] = (owner, delta_cols, _output_grid(delta_cols, (Ho, Wo), pitch))
+            delta_cols = grid[1]
             delta_cols.fill(0)  # zero on the dropped columns
-            np.copyto(_output_grid(delta_cols, (Ho, Wo), pitch), delta[start:stop])
+            np.copyto(grid[2], delta[start:stop])
         if want_W:
             cols = windows.gather(start, stop, taps, dtype)
             np.matmul(delta_cols, cols.transpose(0, 2, 1), out=per_example[start:stop])
