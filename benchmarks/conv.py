@@ -177,10 +177,12 @@ def interleaved(runs: dict, repeats: int) -> dict:
 # Where the time of a step goes, by the function that spends it (its own time, not its
 # callees'): the conv ops' helpers are separate functions so that the profile can say it.
 CATEGORIES = {
-    "im2col": ("_gather", "_window_source", "_windows", "_runs", "_padded"),
-    "GEMM (+ bias, layout)": ("_conv2d_arrays", "_conv2d_backward"),
-    "col2im": ("_col2im", "_add_runs_kernel", "_scatter_windows", "_cropped"),
+    "im2col": ("gather", "__init__", "_phase_planes", "_windows", "_runs", "_padded", "_tap_groups"),
+    "GEMM (+ bias, layout)": ("_conv2d_arrays", "_conv2d_backward", "_crop_kernel", "_input_gradient_as_convolution",
+                              "W_cols", "W_grad"),
+    "col2im": ("col2im", "_add_runs_kernel", "_scatter_windows", "_cropped", "_unphased"),
     "pooling": ("_max_pool_forward", "_max_pool_backward", "_max_pool_kernel", "_max_pool_backward_kernel",
+                "_max_pool_2x2_kernel", "_single_window_max",
                 "_max_pool", "_avg_pool"),
 }
 

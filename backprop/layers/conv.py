@@ -15,12 +15,16 @@ from numpy.lib.stride_tricks import as_strided
 
 from backprop.backend import get_default_dtype, resolve_dtype
 from backprop.checks import check_bool, check_int_tuple, check_positive_int
-from backprop.engine.ops.conv import check_size_keeping_padding, conv1d, conv2d, conv_padding, window_geometry
+from backprop.engine.ops.conv import (
+    _conv2d_arrays, _conv2d_backward, _flat_windows, check_size_keeping_padding, conv1d, conv2d, conv_padding,
+    window_geometry,
+)
 from backprop.engine.tensor import Tensor, as_tensor
 from backprop import init
 from backprop.layers.activations import (
     activation_config, following_activation, resolve_activation, torch_activation, torch_dtype_name,
 )
+from backprop.layers.fused import FusedOp
 from backprop.layers.module import Module
 from backprop.layers.parameter import Parameter
 from backprop.layers.registry import register_module
@@ -104,6 +108,14 @@ class _ConvNd(Module):
         self._check_input(a)
         z = self._op(a, self.W, self.b, self.stride, self.padding, self.dilation)
         return z if self.activation is None else self.activation(z)
+
+    def fused_ops(self) -> Optional[tuple]:
+        """``(ConvOp,)`` for a 2-D convolution whose f is elementwise (or absent) and which has no
+        weight regulariser; None otherwise (the engine runs the layer)."""
+        f = self.activation
+        if self._dims != 2 or self.weight_regularizer is not None or (f is not None and not f.elementwise):
+            return None
+        return (ConvOp(self),)
 
     def onnx_nodes(self, graph, a: str) -> str:
         """ONNX's Conv (NCHW or NCL, W as stored), with the layer's pads, strides and dilations; then f(z).
@@ -310,6 +322,90 @@ class Conv1d(_ConvNd):
     _dims = 1
     _op = staticmethod(conv1d)
     torch_types = ("Conv1d",)
+
+
+class ConvOp(FusedOp):
+    """The fused form of :class:`Conv2d`: z = W ⋆ a + b into the plan's buffer, then a = f(z); backward
+    δ_z = δ_a ∘ f′(z) in place, then ∂J/∂W, ∂J/∂b and (when something upstream needs it) ∂J/∂a, by
+    the engine op's own array functions (:func:`backprop.engine.ops.conv2d`), without its graph.
+
+    The first layer with parameters gets no ``delta_in``: its ∂J/∂a (the image's) is never computed.
+    """
+
+    def __init__(self, layer: "_ConvNd"):
+        self.layer = layer
+        self.params = (layer.W,) if layer.b is None else (layer.W, layer.b)
+        self.weight_params = (layer.W,)
+        self._saved = None  # (z, flat layout?, phase planes) of the last forward
+
+    @property
+    def in_features(self) -> int:
+        return self.layer.in_channels
+
+    def out_shape(self, in_shape: tuple) -> tuple:
+        layer = self.layer
+        layer._check_input(_ShapeOnly(in_shape))
+        return (in_shape[0], *layer.output_shape(tuple(in_shape[1:])))
+
+    def _z(self, a: np.ndarray, out: Optional[np.ndarray], keep: Optional[list], relu_out=None) -> tuple:
+        """(z, whether the flat layout was used, whether ``relu_out`` holds max(z, 0)), z in ``out``
+        when its dtype is z's."""
+        layer = self.layer
+        W, b = layer.W.data, None if layer.b is None else layer.b.data
+        flat = _flat_windows(a, W, layer.stride, layer.dilation)
+        dtype = np.result_type(a.dtype, W.dtype)
+        target = out if out is not None and out.dtype == dtype else None
+        relu_out = relu_out if target is not None and relu_out is not None and relu_out.dtype == dtype else None
+        z = _conv2d_arrays(a, W, b, layer.stride, layer._pads, layer.dilation,
+                           layer.output_shape(a.shape[1:])[1:], flat, keep, target, relu_out)
+        activated = False
+        if relu_out is not None:
+            z, activated = z
+        return z, flat, activated
+
+    def forward(self, a, out):
+        f = self.layer.activation
+        planes = []
+        z_out = out if f is None else self.buffer("z", out.shape, out.dtype)
+        z, flat, activated = self._z(a, z_out, planes, out if f is not None and f.name == "relu" else None)
+        if z is not z_out:
+            np.copyto(z_out, z)
+            z = z_out
+        if f is not None and not activated:
+            f.f_into(z, out)
+        self._saved = (z, flat, planes[0])
+        return out
+
+    def backward(self, delta, a_in, out, delta_in, scratch, grads):
+        layer, (z, flat, planes) = self.layer, self._saved
+        self._saved = None
+        if layer.activation is not None:
+            layer.activation.backprop_into(delta, z, out, scratch)  # δ_z = δ_a ∘ f′(z)
+        grad_x, grad_W, grad_b = _conv2d_backward(
+            delta, a_in, layer.W.data, layer.stride, layer._pads, layer.dilation, flat,
+            delta_in is not None, True, layer.b is not None, planes)
+        grads[0][...] = grad_W
+        if layer.b is not None:
+            grads[1][...] = grad_b
+        if delta_in is None:
+            return None
+        delta_in[...] = grad_x
+        return delta_in
+
+    def predict(self, a, overwrite):
+        self.layer._check_input(_ShapeOnly(a.shape))  # (before any work array is allocated)
+        z = self._z(a, None, None)[0]
+        f = self.layer.activation
+        if f is not None:
+            f.f_into(z, z)
+        return z
+
+
+class _ShapeOnly:
+    """Stands for an input of a given shape in the layer's input checks (which read only the shape)."""
+
+    def __init__(self, shape: tuple):
+        self.shape, self.ndim = tuple(shape), len(shape)
 
 
 def _windows_of(a: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, out_hw: tuple):

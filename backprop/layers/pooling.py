@@ -8,8 +8,12 @@ The maths lives in the engine ops (:mod:`backprop.engine.ops.conv`).
 
 from __future__ import annotations
 
+import numpy as np
+
 from backprop.checks import check_bool, check_int_tuple
 from backprop.engine.ops.conv import (
+    _max_pool_backward,
+    _max_pool_forward,
     avg_pool1d,
     avg_pool2d,
     check_size_keeping_padding,
@@ -19,6 +23,7 @@ from backprop.engine.ops.conv import (
     window_geometry,
 )
 from backprop.engine.tensor import Tensor, as_tensor
+from backprop.layers.fused import FusedOp
 from backprop.layers.module import Module
 from backprop.layers.registry import register_module
 
@@ -163,8 +168,57 @@ class MaxPool2d(_Pool):
     def forward(self, x) -> Tensor:
         return max_pool2d(self._checked(x), self.kernel_size, self.stride, self.padding, self.dilation)
 
+    def fused_ops(self) -> tuple:
+        """``(MaxPoolOp,)``: the engine op's array functions without its graph."""
+        return (MaxPoolOp(self),)
+
     def onnx_nodes(self, graph, x: str) -> str:
         return self._onnx_max_pool(graph, x)
+
+
+class MaxPoolOp(FusedOp):
+    """The fused form of :class:`MaxPool2d`: the maxima into the plan's buffer, the winning tap of each
+    window kept for backward, which routes δ to it (summed where windows overlap)."""
+
+    def __init__(self, layer: MaxPool2d):
+        self.layer = layer
+        self._winner = None
+
+    def _geometry(self, shape: tuple) -> tuple:
+        layer = self.layer
+        pads = tuple((p, p) for p in layer.padding)
+        return pads, window_geometry(shape, layer.kernel_size, layer.stride, pads, layer.dilation, "MaxPool2d")
+
+    def out_shape(self, in_shape: tuple) -> tuple:
+        if len(in_shape) != 4:
+            raise ValueError(f"MaxPool2d: input must be 4-D (N, C, H, W), got shape {tuple(in_shape)}")
+        return (*in_shape[:2], *self._geometry(in_shape)[1])
+
+    def forward(self, a, out):
+        layer = self.layer
+        pads, out_hw = self._geometry(a.shape)
+        maxima, self._winner = _max_pool_forward(a, layer.kernel_size, layer.stride, pads, layer.dilation, out_hw,
+                                                 True, out)
+        if maxima is not out:  # (not written in place)
+            np.copyto(out, maxima)
+        return out
+
+    def backward(self, delta, a_in, out, delta_in, scratch, grads):
+        winner, self._winner = self._winner, None
+        if delta_in is None:
+            return None
+        layer = self.layer
+        pads, out_hw = self._geometry(a_in.shape)
+        grad = _max_pool_backward(delta, winner, a_in.shape, layer.kernel_size, layer.stride, pads, layer.dilation,
+                                  out_hw, delta_in)
+        if grad is not delta_in:  # (not written in place)
+            delta_in[...] = grad
+        return delta_in
+
+    def predict(self, a, overwrite):
+        layer = self.layer
+        pads, out_hw = self._geometry(a.shape)
+        return _max_pool_forward(a, layer.kernel_size, layer.stride, pads, layer.dilation, out_hw, False)[0]
 
 
 @register_module

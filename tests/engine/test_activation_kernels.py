@@ -143,3 +143,23 @@ def test_an_activation_that_reads_its_derivative_from_a_gives_the_same_delta_fro
         f.backprop_bias_into(from_a, A, A, np.empty_like(Z), grad_a)
     np.testing.assert_array_equal(from_z, from_a)
     np.testing.assert_array_equal(grad_z, grad_a)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_relu_backprop_into_is_numpy_bit_for_bit(dtype):
+    """δ ∘ 1[z > 0] in one compiled pass (any shape: a conv layer's (N, C, H, W) too) and in NumPy."""
+    Z = _edge_matrix(dtype, n=12).reshape(2, 3, 2, 5)
+    delta = np.random.default_rng(2).standard_normal(Z.shape).astype(dtype)
+    delta.flat[[1, 7, 8]] = [np.nan, -0.0, np.inf]
+    expected = delta.copy()
+    with jit.disabled(), np.errstate(invalid="ignore"):  # (inf · 0 = NaN, on purpose)
+        ReLU().backprop_into(expected, Z, None, np.empty_like(Z))
+    got = delta.copy()
+    ReLU().backprop_into(got, Z, None, np.empty_like(Z))
+    np.testing.assert_array_equal(got, expected)
+    assert np.array_equal(np.signbit(got), np.signbit(expected))
+    transposed = delta.transpose(0, 1, 3, 2).copy().transpose(0, 1, 3, 2)  # not C-contiguous: NumPy's path
+    with np.errstate(invalid="ignore"):
+        ReLU().backprop_into(transposed, Z, None, np.empty_like(Z))
+    np.testing.assert_array_equal(transposed, expected)

@@ -24,6 +24,11 @@ CONV2D_CASES = [
     ((2, 1, 5, 7), (2, 1, 5, 7), 1, 0, 1, True),            # kernel = input: a 1×1 output
     ((1, 2, 4, 4), (2, 2, 3, 3), 3, 1, 1, True),            # stride leaves a remainder
     ((3, 1, 1, 9), (2, 1, 1, 3), (1, 2), (0, 1), (1, 3), True),  # height-1 image
+    ((2, 3, 12, 11), (4, 3, 5, 5), 2, 0, 1, True),          # the ball net's stride-2 5×5 (phase planes), odd width
+    ((1, 2, 9, 10), (3, 2, 3, 2), (2, 1), (1, 0), (1, 2), True),  # stride on one axis, dilation on the other
+    ((2, 2, 10, 9), (2, 2, 2, 3), (3, 2), (1, 0), 1, False),  # a kernel row shorter than the stride
+    ((2, 4, 9, 8), (3, 4, 3, 3), 1, (1, 0), (1, 2), True),   # fewer output channels: ∂J/∂x as a convolution of δ
+    ((1, 3, 4, 5), (2, 3, 3, 3), 1, (3, 1), 1, False),       # padding beyond d·(k − 1): ∂J/∂x by col2im
 ]
 # (x shape, kernel, stride, padding, dilation)
 MAX_POOL_CASES = [
@@ -32,6 +37,10 @@ MAX_POOL_CASES = [
     ((2, 1, 7, 8), 3, 1, 1, 2),        # dilation
     ((1, 2, 5, 9), (2, 3), (1, 2), (1, 1), 1),
     ((1, 1, 3, 3), 3, None, 0, 1),     # one window
+    ((2, 3, 7, 9), 2, None, 0, 1),     # 2×2 side by side on odd sizes (the unrolled kernel; last row/column unused)
+    ((2, 2, 13, 13), 13, None, 0, 1),  # a global max pool (one window per plane: a reduction)
+    ((1, 2, 14, 11), (13, 10), 13, 0, 1),  # one window that leaves the last row and column out
+    ((1, 2, 9, 8), 4, None, 0, 2),     # one dilated window
 ]
 # (x shape, kernel, stride, padding, count_include_pad)
 AVG_POOL_CASES = [
@@ -183,6 +192,54 @@ def test_max_pool2d_propagates_nan_as_torch_does():
     theirs = torch.nn.functional.max_pool2d(torch.tensor(x), 2).numpy()
     np.testing.assert_array_equal(ours, theirs)  # NaN where torch has NaN
     assert np.isnan(ours[0, 0, 0, 0])
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [((3, 2, 8, 6), 2, 2, 1), ((2, 3, 13, 13), 13, 13, 1), ((2, 2, 9, 8), 4, 4, 2),
+                                  ((1, 2, 14, 11), (13, 10), 13, 1)], ids=str)
+def test_fast_pools_give_the_windowed_kernel_results(case, dtype):
+    """The unrolled 2×2 kernel and the one-window reduction against the general windowed kernel:
+    the same maxima and winners, ties (first maximum) and NaN (the last NaN wins) included."""
+    shape, kernel, stride, dilation = case
+    kernel, stride, dilation = (conv_module.check_int_tuple(v, "v", "test", length=2) for v in (kernel, stride, dilation))
+    x = sample(shape, 12).astype(dtype)
+    x.flat[::5] = x.flat[0]    # ties
+    x[0, 0] = 0.25             # a whole plane of ties
+    x[-1, -1].flat[[1, 3, 4]] = [np.nan, 9.0, -np.nan]  # NaN, a larger value after it, then another NaN
+    x[-1, 0, 0, 0] = x[-1, 0, 1, 1] = np.nan            # two NaN in one 2×2 window
+    pads = ((0, 0), (0, 0))
+    out_hw = conv_module.window_geometry(x.shape, kernel, stride, pads, dilation, "test")
+    got, got_winner = conv_module._max_pool_forward(x, kernel, stride, pads, dilation, out_hw, True)
+    out = np.empty(got.shape, dtype)
+    winner = np.empty(got.shape, np.int32)
+    conv_module._max_pool_kernel.get()(x, out, winner, *kernel, *stride, 0, 0, *dilation)
+    np.testing.assert_array_equal(got_winner, winner)
+    np.testing.assert_array_equal(got.view(f"u{x.itemsize}"), out.view(f"u{x.itemsize}"))  # NaN's bits too
+    delta = sample(got.shape, 13).astype(dtype)
+    grad = conv_module._max_pool_backward(delta, got_winner, x.shape, kernel, stride, pads, dilation, out_hw)
+    with jit.disabled():
+        expected = conv_module._max_pool_backward(delta, winner, x.shape, kernel, stride, pads, dilation, out_hw)
+        np.testing.assert_array_equal(conv_module._max_pool_forward(x, kernel, stride, pads, dilation, out_hw,
+                                                                    True)[1], winner)
+    np.testing.assert_array_equal(grad, expected)
+
+
+@pytest.mark.torch
+def test_global_max_pool_routes_nan_and_ties_as_torch_does():
+    """One window per plane: ties go to the first maximum, NaN wins (the last one), as PyTorch."""
+    torch = pytest.importorskip("torch")
+    x = np.maximum(sample((3, 2, 5, 5), 14), 0.0)
+    x[0, 0] = 0.0
+    x[1, 1, 1, 2] = x[1, 1, 3, 4] = 7.0
+    x[2, 0, 0, 1] = x[2, 0, 4, 0] = np.nan
+    xt = torch.tensor(x, requires_grad=True)
+    torch.nn.functional.max_pool2d(xt, 5).sum().backward()
+    t = Tensor(x, requires_grad=True)
+    out = ops.max_pool2d(t, 5)
+    out.backward(np.ones(out.shape))
+    np.testing.assert_array_equal(out.data, torch.nn.functional.max_pool2d(torch.tensor(x), 5).numpy())
+    np.testing.assert_array_equal(t.grad, xt.grad.numpy())
 
 
 @pytest.mark.torch
@@ -339,3 +396,20 @@ def test_inputs_that_are_not_finite_take_the_general_layout():
     expected = [[x[0, 0, i:i + 3, j:j + 4].sum() for j in range(3)] for i in range(3)]
     assert not np.isnan(W.grad).any()
     np.testing.assert_allclose(W.grad[0, 0], expected, rtol=1e-13)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_crop_pass_s_relu_is_numpy_s_maximum_bit_for_bit(dtype):
+    """A conv layer's ReLU written in the pass that crops z (the fused form's forward): np.maximum's bits."""
+    rng = np.random.default_rng(15)
+    x, W, b = (rng.standard_normal(shape).astype(dtype) for shape in [(3, 2, 11, 10), (4, 2, 3, 3), (4,)])
+    b[1] = 0.0
+    pads = ((1, 1), (0, 0))
+    out_hw = conv_module.window_geometry(x.shape, (3, 3), (2, 1), pads, (1, 1), "test")
+    z, a = np.empty((3, 4, *out_hw), dtype), np.empty((3, 4, *out_hw), dtype)
+    result, activated = conv_module._conv2d_arrays(x, W, b, (2, 1), pads, (1, 1), out_hw, True, None, z, a)
+    assert result is z and activated
+    np.testing.assert_array_equal(z, conv_module._conv2d_arrays(x, W, b, (2, 1), pads, (1, 1), out_hw, True))
+    np.testing.assert_array_equal(a, np.maximum(z, 0))
+    assert np.array_equal(np.signbit(a), np.signbit(np.maximum(z, 0)))

@@ -294,11 +294,13 @@ def digits_like(n=96, seed=0):
     return X, y
 
 
-def test_fit_trains_a_conv_net_with_its_convolutions_through_the_engine():
+def test_fit_trains_a_conv_net_through_the_layers_fused_forms():
     bp.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, activation="relu"), nn.MaxPool2d(2), nn.Flatten(), nn.Dense(36, 2))
-    steps = fastpath.compile_model(model).steps  # the layers without a fused form run in the engine
-    assert [step.layer for step in steps[:3]] == list(model)[:3] and steps[3].params == (model[3].W, model[3].b)
+    steps = fastpath.compile_model(model).steps  # conv, pool and flatten have fused forms: no engine step
+    assert [type(step).__name__ for step in steps] == ["ConvOp", "MaxPoolOp", "FlattenOp", "DenseOp"]
+    assert [step.layer for step in steps[:2]] == list(model)[:2]
+    assert steps[0].params == (model[0].W, model[0].b) and steps[3].params == (model[3].W, model[3].b)
     X, y = digits_like()
     history = model.fit(X, y, loss="cross_entropy", optimizer=optim.Adam(model.parameters(), lr=0.01),
                         epochs=15, batch_size=16, verbose=0)

@@ -27,6 +27,7 @@ from model_examples import ARCHITECTURES, builtin_layer_names  # noqa: E402
 
 N = 9           # examples in a batch
 WIDTH = 5       # input features of a layer that fixes none (activations, dropout)
+IMAGE = (8, 7)  # the height and width of a layer's input images (conv and pool layers), odd on purpose
 TOLERANCES = {np.float64: {"rtol": 1e-12, "atol": 1e-12}, np.float32: {"rtol": 2e-5, "atol": 2e-6}}
 
 FUSED_CLASSES = [name for name in builtin_layer_names()
@@ -93,7 +94,8 @@ def test_fused_form_equals_the_engine(class_name, dtype, training, packed):
         compared += 1
         rng = np.random.default_rng(index)
         n_in = example.expected_in_features() or WIDTH
-        X = rng.standard_normal((N, n_in)).astype(dtype)
+        spatial = IMAGE if getattr(example, "takes_spatial_input", False) else ()
+        X = rng.standard_normal((N, n_in, *spatial)).astype(dtype)
         reference, layer = _copy(example, dtype, training), _copy(example, dtype, training)
         for p, q in zip(reference.parameters(), layer.parameters()):  # weights off their initial values
             p.data[...] = q.data[...] = rng.standard_normal(p.shape) * 0.5 + 0.1

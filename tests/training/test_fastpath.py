@@ -304,3 +304,85 @@ def test_an_engine_run_layer_s_penalty_counts_once():
     assert got[0] == pytest.approx(expected[0], rel=1e-12)
     for g, e in zip(got[2], expected[2]):
         np.testing.assert_allclose(g, e, rtol=1e-12, atol=1e-14)
+
+
+def _conv_net(dtype="float64"):
+    """The notes' ball classifier's shape on small images: a stride-2 conv, a 2×2 pool, a conv, a global pool."""
+    bp.manual_seed(4)
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 5, stride=2, activation="relu", dtype=dtype), nn.MaxPool2d(2),
+        nn.Conv2d(4, 3, 3, padding=1, activation="tanh", dtype=dtype), nn.MaxPool2d(5),
+        nn.Flatten(), nn.Dense(3, 2, dtype=dtype),
+    )
+
+
+def test_conv_networks_run_fused_with_the_engine_s_losses_gradients_and_outputs():
+    from backprop.layers.conv import ConvOp
+    from backprop.layers.flatten import FlattenOp
+    from backprop.layers.pooling import MaxPoolOp
+
+    rng = np.random.default_rng(8)
+    X, labels = rng.standard_normal((6, 3, 23, 24)), rng.integers(0, 2, 6)
+    model = _conv_net()
+    steps = fastpath.compile_model(model, losses.cross_entropy).steps
+    assert [type(s) for s in steps] == [ConvOp, MaxPoolOp, ConvOp, MaxPoolOp, FlattenOp, DenseOp]
+    _compare(model, losses.cross_entropy, X, labels, None)
+    _compare(model, losses.cross_entropy, X, labels, rng.random(6) + 0.1)
+    model.eval()
+    with bp.no_grad():
+        expected = model(bp.Tensor(X)).data
+    np.testing.assert_allclose(fastpath.compile_model(model).predict(X), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_the_first_conv_layer_computes_no_gradient_for_the_image(monkeypatch):
+    """δ for the input image is never needed: the first layer with parameters gets no δ buffer, so
+    its backward asks the conv op for ∂J/∂W and ∂J/∂b only (neither col2im nor the δ GEMM runs)."""
+    from backprop.engine.ops import conv as conv_ops
+    from backprop.layers import conv as conv_layers
+
+    asked = []
+    original = conv_ops._conv2d_backward
+
+    def recording(delta, x, W, *args):
+        asked.append((x.shape, args[4]))  # (input shape, want_x)
+        return original(delta, x, W, *args)
+
+    monkeypatch.setattr(conv_layers, "_conv2d_backward", recording)
+    rng = np.random.default_rng(9)
+    X, labels = rng.standard_normal((4, 3, 23, 24)), rng.integers(0, 2, 4)
+    net = fastpath.compile_model(_conv_net(), losses.cross_entropy)
+    net.train_step(X, labels, None)
+    assert asked == [((4, 4, 5, 5), True), ((4, 3, 23, 24), False)]
+    asked.clear()
+    delta = net.output_delta(net.forward(X, input_grad=True))
+    delta.fill(1.0)
+    assert net.backward(delta, input_grad=True).shape == X.shape  # asked for: then it is computed
+    assert asked[-1] == ((4, 3, 23, 24), True)
+
+
+def test_conv_networks_train_in_float32_close_to_the_engine():
+    rng = np.random.default_rng(10)
+    X, labels = rng.standard_normal((40, 3, 23, 24)).astype(np.float32), rng.integers(0, 2, 40)
+    weights = []
+    for fast in (True, False):
+        model = _conv_net("float32")
+        Trainer(model, loss="cross_entropy", optimizer="adam", batch_size=8, verbose=0, fast_path=fast).fit(
+            X, labels, epochs=2, seed=5)
+        weights.append([p.data.copy() for p in model.parameters()])
+    for a, b in zip(*weights):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_conv_networks_run_fused_without_compiled_kernels_too():
+    """The NumPy paths of the conv and pool ops (numba absent) in the fused forms: the engine's numbers."""
+    from backprop import jit
+
+    rng = np.random.default_rng(11)
+    X, labels = rng.standard_normal((5, 3, 23, 24)), rng.integers(0, 2, 5)
+    with jit.disabled():
+        _compare(_conv_net(), losses.cross_entropy, X, labels, None)
+        model = _conv_net().eval()
+        with bp.no_grad():
+            expected = model(bp.Tensor(X)).data
+        np.testing.assert_allclose(fastpath.compile_model(model).predict(X), expected, rtol=1e-12, atol=1e-14)

@@ -220,8 +220,20 @@ class ReLU(Activation):
         return graph.node("Relu", [z], "relu")
 
     def backprop_into(self, delta, z, a, scratch):
+        compiled = self.relu_delta.get()
+        views = jit.flat_views(delta, z) if compiled is not None else None
+        if views is not None:  # one pass instead of the mask and the product
+            compiled(*views, _ZEROS[delta.dtype])
+            return
         xp.greater(z, 0, out=scratch)  # 1.0 where z > 0, else 0.0
         xp.multiply(delta, scratch, out=delta)
+
+    @jit.kernel
+    def relu_delta(delta, Z, zero):
+        """δ ← δ ∘ 1[Z > 0] over 1-D views, as NumPy's product with the 0/1 mask (NaN and the sign of 0 kept)."""
+        for i in range(delta.shape[0]):
+            if not Z[i] > zero:
+                delta[i] = delta[i] * zero
 
     def add_bias_f_into(self, z, b, out):
         if out is z:  # in place: its own kernel (one array read and written, which vectorises)

@@ -186,24 +186,30 @@ def _cropped(grad_pad: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
 
 
 # ------------------------------------------------------------- im2col and col2im
-# The windows of a chunk of examples are gathered into cols of shape (m, C·kh·kw, L), row
-# (c, i, j) as W's columns and one column per output position, so that Z[n] = W_mat · cols[n]
-# (one GEMM per example, already NCHW). Output position (r, q) is column r·pitch + q:
+# The windows of a chunk of examples are gathered into cols of shape (m, C·kh·kw, L), one row
+# per (channel, tap) and one column per output position, so that Z[n] = W_cols · cols[n] (one
+# GEMM per example, already NCHW; W_cols is W_mat, its columns in the rows' order).
 #
-# * with stride 1, pitch is the padded width Wp: the window of tap (i, j) at (r, q) starts
-#   at the flat padded position (r + i·dh)·Wp + q + j·dw, so all of a tap's windows in a
-#   plane are one contiguous run of L = (Ho − 1)·Wp + Wo values, and im2col and col2im are
-#   kh·kw long contiguous copies and adds per plane instead of kh·kw·Ho short rows. The
-#   Wp − Wo columns between the rows of the output (windows that wrap around the image's
-#   edge) are computed and dropped: z is cropped, and δ is zero there, so they add nothing
-#   to ∂J/∂W and ∂J/∂x (as long as x and W are finite: 0·inf would be NaN, so inputs that
-#   are not take the general path);
-# * otherwise (pitch None) L = Ho·Wo: the windows are a strided view of the padded input.
+# * The flat layout: the input is cut into "phase planes", P[n, c, p, p'] = the padded plane
+#   a[n, c, p::s, p'::s'] (s, s' the strides; with stride 1, the padded plane itself). Output
+#   position (r, q) is column r·pitch + q, pitch the planes' width. Tap (i, j) of an output
+#   reads a[r·s + i·d, q·s' + j·d'] = P[(i·d) mod s, …][r + ⌊i·d/s⌋, q + ⌊j·d'/s'⌋], so all of a
+#   tap's windows in a plane are one contiguous run of L = (Ho − 1)·pitch + Wo values of one
+#   phase plane, and im2col and col2im are long contiguous copies and adds per plane instead
+#   of kh·kw·Ho short (and, for a stride, strided) rows. The taps reading one phase plane form
+#   a grid (every s-th tap, when the dilation is 1) and are gathered as one view, so a stride-2
+#   5×5 kernel is 4 copies per chunk. The pitch − Wo columns between the rows of the output
+#   (windows that wrap around the plane's edge) are computed and dropped: z is cropped, and δ
+#   is zero there, so they add nothing to ∂J/∂W and ∂J/∂x (as long as x and W are finite:
+#   0·inf would be NaN, so inputs that are not take the general layout). It applies along each
+#   axis with a stride of 1 or a dilation of 1.
+# * Otherwise (pitch None) L = Ho·Wo: the windows are a strided view of the padded input.
 #
 # cols is never kept: it is 25 times the input for a 5×5 kernel, and a fresh array that
 # large costs page faults at every step. Each call gathers a chunk of examples at a time
 # into a reused, thread-local buffer of about _CHUNK_BYTES, that stays in the cache for its
-# GEMMs, and the backward pass gathers the windows again from x.
+# GEMMs, and the backward pass gathers the windows again (from the phase planes, which the
+# forward pass keeps for it).
 _CHUNK_BYTES = 1 << 20
 _scratch_space = threading.local()
 
@@ -231,18 +237,11 @@ def _chunks(n: int, bytes_per_example: int):
     return [(start, min(n, start + step)) for start in range(0, n, step)]
 
 
-def _flat_windows(x: np.ndarray, W: np.ndarray, stride: tuple) -> bool:
-    """Whether the contiguous-run layout applies: stride 1, and x and W finite (see above)."""
-    return stride == (1, 1) and bool(np.isfinite(x.sum())) and bool(np.isfinite(W.sum()))
-
-
-def _runs(a_pad: np.ndarray, kernel: tuple, dilation: tuple, length: int, writeable: bool = False) -> np.ndarray:
-    """The view (N, C, kh, kw, length) of a C-contiguous (N, C, Hp, Wp) array whose [n, c, i, j]
-    is the contiguous run of ``length`` values starting at (i·dh, j·dw)."""
-    N, C, Hp, Wp = a_pad.shape
-    sN, sC, sH, sW = a_pad.strides
-    return as_strided(a_pad, (N, C, *kernel, length), (sN, sC, sH * dilation[0], sW * dilation[1], sW),
-                      writeable=writeable)
+def _flat_windows(x: np.ndarray, W: np.ndarray, stride: tuple, dilation: tuple = (1, 1)) -> bool:
+    """Whether the flat layout applies: along each axis a stride or a dilation of 1, and x and W
+    finite (see above)."""
+    return (all(s == 1 or d == 1 for s, d in zip(stride, dilation))
+            and bool(np.isfinite(x.sum())) and bool(np.isfinite(W.sum())))
 
 
 def _output_grid(a: np.ndarray, out_hw: tuple, pitch: int) -> np.ndarray:
@@ -251,25 +250,167 @@ def _output_grid(a: np.ndarray, out_hw: tuple, pitch: int) -> np.ndarray:
     return as_strided(a, (a.shape[0], a.shape[1], Ho, Wo), (sN, sO, pitch * s, s))
 
 
-def _window_source(x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, out_hw: tuple,
-                   dtype, flat: bool):
-    """(windows, pitch, L): a view of x's windows, [n, c, i, j] being tap (i, j)'s columns of cols[n]
-    (a run of L values, or (Ho, Wo) of them), and the pitch of the output's rows (None: general layout)."""
-    x_pad = _padded(x, pads, 0).astype(dtype, copy=False)
-    Ho, Wo = out_hw
-    if flat:
-        x_pad = np.ascontiguousarray(x_pad)
-        pitch = x_pad.shape[3]
-        length = (Ho - 1) * pitch + Wo
-        return _runs(x_pad, kernel, dilation, length), pitch, length
-    return _windows(x_pad, kernel, stride, dilation, out_hw, kernel_first=True), None, Ho * Wo
+def _phase_planes(x_pad: np.ndarray, stride: tuple) -> np.ndarray:
+    """P of shape (N, C, s, s', ⌈Hp/s⌉, ⌈Wp/s'⌉), P[n, c, p, p'] = x_pad[n, c, p::s, p'::s'] (zeros
+    below and right where s does not divide the size); with stride 1 a view of x_pad."""
+    (sh, sw), (N, C, Hp, Wp) = stride, x_pad.shape
+    if stride == (1, 1):
+        return np.ascontiguousarray(x_pad)[:, :, None, None]
+    Hq, Wq = -(-Hp // sh), -(-Wp // sw)
+    if (Hq * sh, Wq * sw) != (Hp, Wp):
+        x_pad = _padded(x_pad, ((0, Hq * sh - Hp), (0, Wq * sw - Wp)), 0)
+    planes = np.empty((N, C, sh, sw, Hq, Wq), dtype=x_pad.dtype)
+    np.copyto(planes, x_pad.reshape(N, C, Hq, sh, Wq, sw).transpose(0, 1, 3, 5, 2, 4))
+    return planes
 
 
-def _gather(windows: np.ndarray, taps: int, length: int) -> np.ndarray:
-    """im2col for a chunk: the chunk's windows copied into the reused buffer, as (m, C·kh·kw, L)."""
-    cols = _scratch("cols", windows.shape, windows.dtype)
-    np.copyto(cols, windows)
-    return cols.reshape(windows.shape[0], taps, length)
+def _unphased(grad_planes: np.ndarray) -> np.ndarray:
+    """The adjoint of :func:`_phase_planes` (its inverse, as P is a permutation): (N, C, s·Hq, s'·Wq)."""
+    N, C, sh, sw, Hq, Wq = grad_planes.shape
+    return grad_planes.transpose(0, 1, 4, 2, 5, 3).reshape(N, C, Hq * sh, Wq * sw)
+
+
+def _tap_groups(kernel: tuple, stride: tuple, dilation: tuple) -> list:
+    """The taps in the flat layout, grouped by the phase plane they read: per group
+    ((p, p'), (taps_i, taps_j), (step_i, step_j)), taps_i the kernel rows i reading phase p, whose
+    runs start ⌊i·d/s⌋ = k·step_i plane rows down for the k-th of them (the same along j)."""
+    axes = []
+    for k, s, d in zip(kernel, stride, dilation):
+        if s == 1:
+            axes.append([(0, range(k), d)])  # one plane, taps d apart
+        else:  # d == 1: tap i reads phase i mod s, ⌊i/s⌋ rows down
+            axes.append([(p, range(p, k, s), 1) for p in range(min(s, k))])
+    return [((p, q), (rows, cols), (step_i, step_j))
+            for p, rows, step_i in axes[0] for q, cols, step_j in axes[1]]
+
+
+class _Windows:
+    """Where the columns of cols come from, for one call (see above).
+
+    Attributes:
+        views: per group of taps, a read-only view of the source with [n, c, i, j] the
+            contiguous run of L values of the group's tap (i, j) (flat layout), or the single
+            (N, C, kh, kw, Ho, Wo) view of every window (general layout);
+        order: cols' rows as indices into W_mat's columns (c·kh·kw + i·kw + j), None when in
+            that order already;
+        pitch: the width of the output's rows in a run (None: general layout), L its length;
+        planes: the phase planes the views read (flat layout).
+    """
+
+    def __init__(self, x: np.ndarray, kernel: tuple, stride: tuple, pads: tuple, dilation: tuple, out_hw: tuple,
+                 dtype, flat: bool, planes: Optional[np.ndarray] = None):
+        Ho, Wo = out_hw
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        self._targets = {}  # chunk size -> (the cols buffer, its part for each view), see gather
+        if not flat:
+            x_pad = _padded(x, pads, 0).astype(dtype, copy=False)
+            self.views = [_windows(x_pad, kernel, stride, dilation, out_hw, kernel_first=True)]
+            self.order, self.pitch, self.length, self.planes = None, None, Ho * Wo, None
+            return
+        if planes is None:
+            planes = _phase_planes(_padded(x, pads, 0).astype(dtype, copy=False), stride)
+        self.planes, self.pitch = planes, planes.shape[5]
+        self.length = (Ho - 1) * self.pitch + Wo
+        self.groups = _tap_groups(kernel, stride, dilation)
+        self.views = [self._runs(planes, group) for group in self.groups]
+        if len(self.groups) == 1:
+            self.order = None
+        else:
+            C, (kh, kw) = x.shape[1], kernel
+            self.order = np.concatenate([
+                (np.arange(C)[:, None, None] * (kh * kw) + np.asarray(rows)[:, None] * kw + np.asarray(cols))
+                .ravel() for _, (rows, cols), _ in self.groups])
+
+    def _runs(self, planes: np.ndarray, group, writeable: bool = False) -> np.ndarray:
+        """The (N, C, ni, nj, L) view of a group's runs in ``planes`` (or a gradient shaped like it)."""
+        (p, q), (rows, cols), (step_i, step_j) = group
+        plane = planes[:, :, p, q]
+        sN, sC, sH, sW = plane.strides
+        return as_strided(plane, (plane.shape[0], plane.shape[1], len(rows), len(cols), self.length),
+                          (sN, sC, sH * step_i, sW * step_j, sW), writeable=writeable)
+
+    def W_cols(self, W_mat: np.ndarray) -> np.ndarray:
+        return W_mat if self.order is None else W_mat[:, self.order]
+
+    def W_grad(self, grad_cols_order: np.ndarray) -> np.ndarray:
+        """∂J/∂W_mat from the gradient of W_cols (columns in cols' order)."""
+        if self.order is None:
+            return grad_cols_order
+        grad = np.empty_like(grad_cols_order)
+        grad[:, self.order] = grad_cols_order
+        return grad
+
+    def gather(self, start: int, stop: int, taps: int, dtype) -> np.ndarray:
+        """im2col for the chunk of examples [start, stop): the reused buffer (m, C·kh·kw, L)."""
+        m = stop - start
+        cols = _scratch("cols", (m, taps, self.length), dtype)
+        owner = cols if cols.base is None else cols.base
+        cached = self._targets.get(m)
+        if cached is None or cached[0] is not owner:  # the chunks of one call share them: made once
+            targets, row = [], 0
+            for view in self.views:
+                count = math.prod(view.shape[1:4])
+                target = cols[:, row:row + count].view()
+                target.shape = (m, *view.shape[1:])  # (raises rather than copying)
+                targets.append(target)
+                row += count
+            cached = self._targets[m] = (owner, targets)
+        for view, target in zip(self.views, cached[1]):
+            np.copyto(target, view[start:stop])
+        return cols
+
+    def col2im(self, grad_cols: np.ndarray, grad: np.ndarray, start: int, stop: int) -> None:
+        """Every entry of ∂J/∂cols (m, C·kh·kw, L) of the chunk [start, stop) added where it was copied
+        from: into ``grad``, the (N, C, Hp, Wp) padded ∂J/∂x (general layout) or the gradient of the
+        phase planes (flat layout), tap by tap (positions in several windows add up)."""
+        m, C = stop - start, grad.shape[1]
+        if self.pitch is None:
+            parts = grad_cols.reshape(m, C, *self.kernel, *self.views[0].shape[4:])
+            _scatter_windows(lambda i, j: parts[:, :, i, j], grad[start:stop], self.kernel, self.stride,
+                             self.dilation, self.views[0].shape[4:])
+            return
+        compiled = _add_runs_kernel.get() if jit.supports(grad.dtype) else None
+        row = 0
+        for group in self.groups:
+            (p, q), (rows, cols), (step_i, step_j) = group
+            count = C * len(rows) * len(cols)
+            part = grad_cols[:, row:row + count].reshape(m, C, len(rows), len(cols), -1)
+            row += count
+            if compiled is not None:
+                plane = grad[start:stop, :, p, q]
+                compiled(part, plane.reshape(m, C, -1), step_i * plane.shape[3], step_j)
+                continue
+            runs = self._runs(grad[start:stop], group, writeable=True)  # runs of different taps overlap,
+            for i in range(len(rows)):                                  # not those of one
+                for j in range(len(cols)):
+                    np.add(runs[:, :, i, j], part[:, :, i, j], out=runs[:, :, i, j])
+
+
+@jit.kernel
+def _crop_kernel(z_cols, b, z, first, pitch, with_bias, a, with_relu, zero):
+    """z[first + n, o, r, q] = z_cols[n, o, r·pitch + q] (+ b[o] with_bias): the output's columns of a
+    chunk's products, and the bias, in one pass (the same additions as ``z += b`` after the copy);
+    with_relu, also a = max(z, 0) as ``np.maximum`` (NaN and −0 kept), the layer's ReLU (``zero``: 0
+    in z's dtype)."""
+    m, O = z_cols.shape[0], z_cols.shape[1]
+    Ho, Wo = z.shape[2], z.shape[3]
+    for n in range(m):
+        for o in range(O):
+            source = z_cols[n, o]
+            bias = b[o]
+            for r in range(Ho):
+                target = z[first + n, o, r]
+                if with_bias:
+                    for q in range(Wo):
+                        target[q] = source[r * pitch + q] + bias
+                else:
+                    for q in range(Wo):
+                        target[q] = source[r * pitch + q]
+                if with_relu:  # (NaN and −0 pass: 0 > value is False for them)
+                    activated = a[first + n, o, r]
+                    for q in range(Wo):
+                        value = target[q]
+                        activated[q] = zero if zero > value else value
 
 
 @jit.kernel
@@ -285,85 +426,118 @@ def _add_runs_kernel(grad_cols, grad_pad, dh_pitch, dw):
                         grad_pad[n, c, start + t] += grad_cols[n, c, i, j, t]
 
 
-def _col2im(grad_cols: np.ndarray, grad_pad: np.ndarray, kernel: tuple, stride: tuple, dilation: tuple,
-            out_hw: tuple, pitch) -> None:
-    """col2im for a chunk: every entry of ∂J/∂cols (m, C·kh·kw, L) added into the chunk's padded
-    ∂J/∂x (m, C, Hp, Wp) at the position it was copied from, tap by tap (positions in several
-    windows add up)."""
-    m, C = grad_pad.shape[:2]
-    grad_cols = grad_cols.reshape(m, C, *kernel, -1)
-    if pitch is None:
-        grad_cols = grad_cols.reshape(m, C, *kernel, *out_hw)
-        _scatter_windows(lambda i, j: grad_cols[:, :, i, j], grad_pad, kernel, stride, dilation, out_hw)
-        return
-    compiled = _add_runs_kernel.get() if jit.supports(grad_pad.dtype) else None
-    if compiled is not None:
-        compiled(grad_cols, grad_pad.reshape(m, C, -1), dilation[0] * pitch, dilation[1])
-        return
-    runs = _runs(grad_pad, kernel, dilation, grad_cols.shape[-1], writeable=True)  # runs of different taps
-    for i in range(kernel[0]):                                                    # overlap, not those of one
-        for j in range(kernel[1]):
-            np.add(runs[:, :, i, j], grad_cols[:, :, i, j], out=runs[:, :, i, j])
-
-
 # ------------------------------------------------------------- convolution
 def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride, pads, dilation, out_hw,
-                   flat: bool) -> np.ndarray:
-    """z = W ⋆ x + b of shape (N, O, Ho, Wo), a chunk of examples at a time (see above)."""
+                   flat: bool, keep: Optional[list] = None, out: Optional[np.ndarray] = None,
+                   relu_out: Optional[np.ndarray] = None) -> np.ndarray:
+    """z = W ⋆ x + b of shape (N, O, Ho, Wo), a chunk of examples at a time (see above).
+
+    ``keep``: a list to which the phase planes are appended, for the backward pass (flat layout).
+    ``out``: a C-contiguous array of z's shape and dtype to write z into (a fused op's buffer).
+    ``relu_out``: one more, for a = max(z, 0), written in the same pass where a compiled kernel
+    crops the output; returns (z, whether relu_out was written) when given."""
     N, O = x.shape[0], W.shape[0]
     dtype = np.result_type(x.dtype, W.dtype)
-    windows, pitch, length = _window_source(x, W.shape[2:], stride, pads, dilation, out_hw, dtype, flat)
-    W_mat = W.reshape(O, -1).astype(dtype, copy=False)
-    taps = W_mat.shape[1]
-    z = np.empty((N, O, *out_hw), dtype=dtype)
+    windows = _Windows(x, W.shape[2:], stride, pads, dilation, out_hw, dtype, flat)
+    if keep is not None:
+        keep.append(windows.planes)
+    W_cols = windows.W_cols(W.reshape(O, -1).astype(dtype, copy=False))
+    taps, length, pitch = W_cols.shape[1], windows.length, windows.pitch
+    z = np.empty((N, O, *out_hw), dtype=dtype) if out is None else out
+    crop = _crop_kernel.get() if pitch is not None and jit.supports(dtype) else None
+    bias = None if b is None else b.astype(dtype, copy=False)
     for start, stop in _chunks(N, taps * length * dtype.itemsize):
-        cols = _gather(windows[start:stop], taps, length)
+        cols = windows.gather(start, stop, taps, dtype)
         if pitch is None:
-            np.matmul(W_mat, cols, out=z[start:stop].reshape(stop - start, O, length))  # Z[n] = W_mat · cols[n]
+            np.matmul(W_cols, cols, out=z[start:stop].reshape(stop - start, O, length))  # Z[n] = W_cols · cols[n]
         else:
             z_cols = _scratch("z", (stop - start, O, length), dtype)
-            np.matmul(W_mat, cols, out=z_cols)
-            np.copyto(z[start:stop], _output_grid(z_cols, out_hw, pitch))  # the output's columns only
-    if b is not None:
+            np.matmul(W_cols, cols, out=z_cols)
+            if crop is not None:  # the output's columns, and b (and a), in one pass
+                crop(z_cols, W_cols[:, 0] if bias is None else bias, z, start, pitch, bias is not None,
+                     z if relu_out is None else relu_out, relu_out is not None, dtype.type(0))
+            else:
+                np.copyto(z[start:stop], _output_grid(z_cols, out_hw, pitch))  # the output's columns only
+    if b is not None and crop is None:
         z += b[:, None, None]
-    return z
+    return z if relu_out is None else (z, crop is not None)
 
 
 def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pads, dilation, flat: bool,
-                     want_x: bool, want_W: bool, want_b: bool):
+                     want_x: bool, want_W: bool, want_b: bool, planes: Optional[np.ndarray] = None):
     """(∂J/∂x, ∂J/∂W, ∂J/∂b) from δ = ∂J/∂z of shape (N, O, Ho, Wo); None where not wanted.
 
     ∂J/∂W = Σ_n δ[n] · cols[n]ᵀ (the sum over all positions sharing W), ∂J/∂cols[n] = W_matᵀ · δ[n],
-    and ∂J/∂b = Σ_{n,r,q} δ[n, :, r, q].
+    and ∂J/∂b = Σ_{n,r,q} δ[n, :, r, q]. ``planes``: the forward pass's phase planes (flat layout).
     """
     N, O, Ho, Wo = delta.shape
     dtype = np.result_type(x.dtype, W.dtype)
     delta = np.ascontiguousarray(delta, dtype=dtype)
     grad_b = delta.sum(axis=(0, 2, 3)) if want_b else None
+    if want_x and stride == (1, 1) and O <= x.shape[1]:  # (δ no larger than x per position: see below)
+        grad_x = _input_gradient_as_convolution(delta, W, pads, dilation, x.shape)
+        if grad_x is not None:
+            want_x = False
+    else:
+        grad_x = None
     if not (want_x or want_W):
-        return None, None, grad_b
-    windows, pitch, length = _window_source(x, W.shape[2:], stride, pads, dilation, (Ho, Wo), dtype, flat)
-    W_mat = W.reshape(O, -1).astype(dtype, copy=False)
-    taps = W_mat.shape[1]
-    grad_W = np.zeros((O, taps), dtype=dtype) if want_W else None
-    grad_pad = np.zeros((N, x.shape[1], x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1])), dtype) if want_x else None
+        return grad_x, None, grad_b
+    windows = _Windows(x, W.shape[2:], stride, pads, dilation, (Ho, Wo), dtype, flat, planes)
+    W_cols = windows.W_cols(W.reshape(O, -1).astype(dtype, copy=False))
+    taps, length, pitch = W_cols.shape[1], windows.length, windows.pitch
+    # δ[n] · cols[n]ᵀ of every example, summed once at the end (not per chunk: a call per chunk costs more
+    # than the sum itself)
+    per_example = np.empty((N, O, taps), dtype=dtype) if want_W else None
+    grad = None
+    if want_x:
+        padded = (N, x.shape[1], x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1]))
+        grad = np.zeros(padded if pitch is None else windows.planes.shape, dtype)
+    grids = {}  # chunk size -> (δ's work buffer, the view of its output positions): made once per call
     for start, stop in _chunks(N, taps * length * dtype.itemsize):
         m = stop - start
         if pitch is None:
             delta_cols = delta[start:stop].reshape(m, O, length)
         else:
             delta_cols = _scratch("delta", (m, O, length), dtype)
+            owner = delta_cols if delta_cols.base is None else delta_cols.base
+            grid = grids.get(m)
+            if grid is None or grid[0] is not owner:
+                grid = grids[m] = (owner, delta_cols, _output_grid(delta_cols, (Ho, Wo), pitch))
+            delta_cols = grid[1]
             delta_cols.fill(0)  # zero on the dropped columns
-            np.copyto(_output_grid(delta_cols, (Ho, Wo), pitch), delta[start:stop])
+            np.copyto(grid[2], delta[start:stop])
         if want_W:
-            cols = _gather(windows[start:stop], taps, length)
-            per_example = _scratch("grad_W", (m, O, taps), dtype)
-            grad_W += np.matmul(delta_cols, cols.transpose(0, 2, 1), out=per_example).sum(axis=0)
+            cols = windows.gather(start, stop, taps, dtype)
+            np.matmul(delta_cols, cols.transpose(0, 2, 1), out=per_example[start:stop])
         if want_x:
-            grad_cols = np.matmul(W_mat.T, delta_cols, out=_scratch("grad_cols", (m, taps, length), dtype))
-            _col2im(grad_cols, grad_pad[start:stop], W.shape[2:], stride, dilation, (Ho, Wo), pitch)
-    grad_x = None if grad_pad is None else _cropped(grad_pad, pads, x.shape)
-    return grad_x, None if grad_W is None else grad_W.reshape(W.shape), grad_b
+            grad_cols = np.matmul(W_cols.T, delta_cols, out=_scratch("grad_cols", (m, taps, length), dtype))
+            windows.col2im(grad_cols, grad, start, stop)
+    if grad is not None:
+        grad_x = _cropped(grad if pitch is None else _unphased(grad), pads, x.shape)
+    grad_W = None if per_example is None else windows.W_grad(per_example.sum(axis=0)).reshape(W.shape)
+    return grad_x, grad_W, grad_b
+
+
+def _input_gradient_as_convolution(delta: np.ndarray, W: np.ndarray, pads, dilation, x_shape) -> Optional[np.ndarray]:
+    """∂J/∂x of a stride-1 convolution as a convolution of δ, without col2im; None where it does not apply.
+
+    ∂J/∂x_pad[c, u, v] = Σ_{o,i,j} W[o, c, i, j] δ[o, u − i·dh, v − j·dw] (δ zero outside), which is
+    δ, zero padded by P = d·(k − 1) on each side, correlated with W flipped in (i, j) and with its
+    channel axes swapped: W̃[c, o, i, j] = W[o, c, kh−1−i, kw−1−j]. The padding of x is cropped by
+    padding δ with P − p instead (it needs p ≤ P on each side: padding that never reaches the
+    input's elements takes col2im). One im2col + GEMM of δ's windows, instead of a GEMM to ∂J/∂cols
+    (as large as cols) and kh·kw scatters of it: the caller uses it where δ has no more channels than
+    x (δ's windows are then about as large as x's; with more, LeNet's 6 → 16, col2im is cheaper).
+    """
+    (kh, kw), (dh, dw) = W.shape[2:], dilation
+    P = (dh * (kh - 1), dw * (kw - 1))
+    delta_pads = tuple((Pk - before, Pk - after) for Pk, (before, after) in zip(P, pads))
+    if any(p < 0 for side in delta_pads for p in side):
+        return None
+    flipped = np.ascontiguousarray(W[:, :, ::-1, ::-1].transpose(1, 0, 2, 3), dtype=delta.dtype)
+    out_hw = tuple(x_shape[2:])
+    flat = _flat_windows(delta, flipped, (1, 1), dilation)
+    return _conv2d_arrays(delta, flipped, None, (1, 1), delta_pads, dilation, out_hw, flat)
 
 
 def _check_channels_and_bias(x, W, b, owner: str) -> None:
@@ -413,13 +587,14 @@ def conv2d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
     x, W = as_tensor(x), as_tensor(W)
     b = None if b is None else as_tensor(b)
     stride, pads, dilation, out_hw = _conv_arguments(x, W, b, stride, padding, dilation, "conv2d")
-    flat = _flat_windows(x.data, W.data, stride)
-    z = _conv2d_arrays(x.data, W.data, None if b is None else b.data, stride, pads, dilation, out_hw, flat)
+    flat = _flat_windows(x.data, W.data, stride, dilation)
+    planes = []  # the phase planes, for the backward pass
+    z = _conv2d_arrays(x.data, W.data, None if b is None else b.data, stride, pads, dilation, out_hw, flat, planes)
     parents = (x, W) if b is None else (x, W, b)
 
     def backward(delta):
         grads = _conv2d_backward(delta, x.data, W.data, stride, pads, dilation, flat,
-                                 x.requires_grad, W.requires_grad, b is not None and b.requires_grad)
+                                 x.requires_grad, W.requires_grad, b is not None and b.requires_grad, planes[0])
         return grads if b is not None else grads[:2]
 
     return make_result(z, parents, backward, "conv2d")
@@ -442,14 +617,15 @@ def conv1d(x, W, b=None, stride=1, padding=0, dilation=1) -> Tensor:
     out_hw = (1, *window_geometry(x.shape, W.shape[2:], stride, pads, dilation, owner))
     stride, dilation, pads = (1, *stride), (1, *dilation), ((0, 0), *pads)
     x4, W4 = x.data[:, :, None, :], W.data[:, :, None, :]
-    flat = _flat_windows(x4, W4, stride)
-    z = _conv2d_arrays(x4, W4, None if b is None else b.data, stride, pads, dilation, out_hw, flat)
+    flat = _flat_windows(x4, W4, stride, dilation)
+    planes = []
+    z = _conv2d_arrays(x4, W4, None if b is None else b.data, stride, pads, dilation, out_hw, flat, planes)
     parents = (x, W) if b is None else (x, W, b)
 
     def backward(delta):
         grad_x, grad_W, grad_b = _conv2d_backward(
             delta[:, :, None, :], x4, W4, stride, pads, dilation, flat,
-            x.requires_grad, W.requires_grad, b is not None and b.requires_grad)
+            x.requires_grad, W.requires_grad, b is not None and b.requires_grad, planes[0])
         grad_x = None if grad_x is None else grad_x.reshape(x.shape)
         grad_W = None if grad_W is None else grad_W.reshape(W.shape)
         return (grad_x, grad_W, grad_b) if b is not None else (grad_x, grad_W)
@@ -498,10 +674,43 @@ def _max_pool_kernel(x, out, winner, kh, kw, sh, sw, top, left, dh, dw):
 
 
 @jit.kernel
-def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh, dw):
+def _max_pool_2x2_kernel(x, out, winner):
+    """:func:`_max_pool_kernel` for 2×2 windows side by side (stride 2, no padding or dilation),
+    the usual pool, unrolled: the four taps compared without branches (a running max whose
+    branch follows random data is mispredicted about once a window), in the same order and
+    with the same rule (a later tap wins only if it is larger or NaN)."""
+    N, C = x.shape[0], x.shape[1]
+    Ho, Wo = out.shape[2], out.shape[3]
+    for n in range(N):
+        for c in range(C):
+            for r in range(Ho):
+                upper, lower = x[n, c, 2 * r], x[n, c, 2 * r + 1]
+                maxima, winners = out[n, c, r], winner[n, c, r]
+                for q in range(Wo):
+                    best = upper[2 * q]
+                    won = 0
+                    value = upper[2 * q + 1]
+                    better = (value > best) | (value != value)
+                    best = value if better else best
+                    won = 1 if better else won
+                    value = lower[2 * q]
+                    better = (value > best) | (value != value)
+                    best = value if better else best
+                    won = 2 if better else won
+                    value = lower[2 * q + 1]
+                    better = (value > best) | (value != value)
+                    best = value if better else best
+                    won = 3 if better else won
+                    maxima[q] = best
+                    winners[q] = won
+
+
+@jit.kernel
+def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh, dw, tap_rows, tap_cols):
     """grad (zeros on entry) += δ at the element that won each window. Where windows overlap,
     tap by tap in (i, j) order, so that the sums are the NumPy code's; where they do not, each
-    element gets at most one δ, in a single pass."""
+    element gets at most one δ, in a single pass (tap t's offsets looked up in tap_rows[t] = i·dh
+    and tap_cols[t] = j·dw: an integer division per window would cost more than the rest)."""
     N, C, H, W = grad.shape
     Ho, Wo = delta.shape[2], delta.shape[3]
     if sh >= (kh - 1) * dh + 1 and sw >= (kw - 1) * dw + 1:
@@ -510,8 +719,8 @@ def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh
                 for r in range(Ho):
                     for q in range(Wo):
                         tap = winner[n, c, r, q]
-                        row = r * sh + (tap // kw) * dh - top
-                        col = q * sw + (tap % kw) * dw - left
+                        row = r * sh + tap_rows[tap] - top
+                        col = q * sw + tap_cols[tap] - left
                         if 0 <= row < H and 0 <= col < W:
                             grad[n, c, row, col] += delta[n, c, r, q]
         return
@@ -531,21 +740,35 @@ def _max_pool_backward_kernel(delta, winner, grad, kh, kw, sh, sw, top, left, dh
                                     grad[n, c, row, col] += delta[n, c, r, q]
 
 
-def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_winner: bool):
+def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, want_winner: bool, out=None):
     """(out, winner): the maxima and, when wanted, winner[n, c, r, q] = i·kw + j, the tap that won.
+    ``out``: a C-contiguous array of the maxima's shape and x's dtype for them (a fused op's buffer).
 
     Compiled, one pass over the windows; otherwise one NumPy pass per tap over the whole output
     (kh·kw vectorised steps, no copy of the windows). Either way a later tap wins only if it is
     strictly larger, so ties go to the first maximum in row-major window order, and NaN wins
     (propagates), both as in PyTorch.
     """
-    compiled = _max_pool_kernel.get() if jit.supports(x.dtype) else None
+    unpadded = pads == ((0, 0), (0, 0))
+    if unpadded and out_hw == (1, 1) and x.dtype.kind == "f":
+        maxima, winner = _single_window_max(x, kernel, dilation)
+        if out is None:
+            return maxima, winner
+        np.copyto(out, maxima)
+        return out, winner
+    plain_2x2 = unpadded and kernel == stride == (2, 2) and dilation == (1, 1)
+    compiled = (_max_pool_2x2_kernel if plain_2x2 else _max_pool_kernel).get() if jit.supports(x.dtype) else None
     if compiled is not None:
         x = np.ascontiguousarray(x)
-        out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
+        if out is None:
+            out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
         winner = np.empty(out.shape, dtype=np.int32)
-        compiled(x, out, winner, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
+        if plain_2x2:
+            compiled(x, out, winner)
+        else:
+            compiled(x, out, winner, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
         return out, winner
+    given = out
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
     windows = _windows(_padded(x, pads, fill), kernel, stride, dilation, out_hw, kernel_first=True)
     out = windows[:, :, 0, 0].copy()  # windows: (N, C, kh, kw, Ho, Wo)
@@ -559,23 +782,61 @@ def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, wan
         np.copyto(out, candidate, where=better)
         if want_winner:
             np.copyto(winner, k, where=better)
+    if given is not None:
+        np.copyto(given, out)
+        out = given
     return out, winner
 
 
+def _single_window_max(x: np.ndarray, kernel, dilation):
+    """(out, winner) of a pool with one unpadded window per plane (a global max pool): a reduction
+    per plane instead of a windowed pass, with the windowed pass's answers: the first maximum
+    wins ties, and where a plane holds NaN, the last NaN wins (a later tap wins if it is NaN)."""
+    N, C = x.shape[:2]
+    (kh, kw), (dh, dw) = kernel, dilation
+    window = x[:, :, :(kh - 1) * dh + 1:dh, :(kw - 1) * dw + 1:dw].reshape(N, C, kh * kw)  # (a view if it can)
+    winner = np.argmax(window, axis=2).astype(np.int32)[:, :, None]
+    out = np.take_along_axis(window, winner, axis=2)
+    nan = np.isnan(out[:, :, 0])
+    if nan.any():  # argmax stops at the first NaN
+        winner[nan, 0] = kh * kw - 1 - np.argmax(np.isnan(window[nan][:, ::-1]), axis=1)
+        out = np.take_along_axis(window, winner, axis=2)
+    return out.reshape(N, C, 1, 1), winner.reshape(N, C, 1, 1)
+
+
 def _max_pool_backward(delta: np.ndarray, winner: np.ndarray, shape4: tuple, kernel, stride, pads, dilation,
-                       out_hw) -> np.ndarray:
-    """∂J/∂x of ``shape4``: δ routed to the element that won each window, summed where windows overlap."""
+                       out_hw, grad=None) -> np.ndarray:
+    """∂J/∂x of ``shape4``: δ routed to the element that won each window, summed where windows overlap.
+    ``grad``: a C-contiguous array of ``shape4`` and δ's dtype to write it into (a fused op's buffer)."""
+    if pads == ((0, 0), (0, 0)) and out_hw == (1, 1):  # one window: δ put at its winner
+        N, C, H, W = shape4
+        if grad is None:
+            grad = np.zeros(shape4, dtype=delta.dtype)
+        else:
+            grad.fill(0)
+        tap = winner.reshape(N, C, 1).astype(np.intp)
+        position = (tap // kernel[1]) * (dilation[0] * W) + (tap % kernel[1]) * dilation[1]
+        np.put_along_axis(grad.reshape(N, C, H * W), position, delta.reshape(N, C, 1), axis=2)
+        return grad
     compiled = _max_pool_backward_kernel.get() if jit.supports(delta.dtype) else None
     if compiled is not None:
-        grad = np.zeros(shape4, dtype=delta.dtype)
-        compiled(np.ascontiguousarray(delta), winner, grad, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
+        if grad is None:
+            grad = np.zeros(shape4, dtype=delta.dtype)
+        else:
+            grad.fill(0)
+        taps = np.arange(kernel[0] * kernel[1])
+        compiled(np.ascontiguousarray(delta), winner, grad, *kernel, *stride, pads[0][0], pads[1][0], *dilation,
+                 (taps // kernel[1]) * dilation[0], (taps % kernel[1]) * dilation[1])
         return grad
     zero = np.zeros((), dtype=delta.dtype)
     shape_pad = (shape4[0], shape4[1], shape4[2] + sum(pads[0]), shape4[3] + sum(pads[1]))
     grad_pad = np.zeros(shape_pad, dtype=delta.dtype)
     _scatter_windows(lambda i, j: np.where(winner == i * kernel[1] + j, delta, zero), grad_pad,
                      kernel, stride, dilation, out_hw)
-    return _cropped(grad_pad, pads, shape4)
+    if grad is None:
+        return _cropped(grad_pad, pads, shape4)
+    np.copyto(grad, _cropped(grad_pad, pads, shape4))
+    return grad
 
 
 def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1) -> Tensor:
