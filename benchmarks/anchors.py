@@ -322,15 +322,16 @@ def numpy_loop_fit(X, y, sizes, batch_size, epochs):
 
 def gemm_only_fit(X, y, sizes, batch_size, epochs):
     """Not a trainer: the matrix multiplies of the same steps alone, NumPy's BLAS on the same
-    shapes and layouts (per layer z = a Wᵀ, ∂J/∂W = δᵀ a, and δ W but for the first layer).
-    Its samples/s is the ceiling of any NumPy-BLAS implementation: the rest of a step (Adam,
-    the loss, bias and f, Python) only adds to it."""
+    shapes and layouts as backprop's fit (per layer z = a Wᵀ, ∂J/∂Wᵀ = aᵀ δ, and δ W but for
+    the first layer; each W column-major, as fit packs it). Its samples/s is the ceiling of
+    backprop's NumPy-BLAS steps: the rest of a step (Adam, the loss, bias and f, Python) only
+    adds to it."""
     L = len(sizes) - 1
     rng = np.random.default_rng(0)
     A = [rng.standard_normal((batch_size, n), dtype=np.float32) for n in sizes]
-    W = [w for w, _ in he_weights(sizes)]
+    W = [np.asfortranarray(w) for w, _ in he_weights(sizes)]
     Z = [np.empty((batch_size, n), np.float32) for n in sizes[1:]]
-    dW = [np.empty_like(w) for w in W]
+    dW = [np.empty_like(w) for w in W]  # (column-major too: dW.T is row-major)
     dA = [np.empty((batch_size, n), np.float32) for n in sizes[:-1]]
     steps = epochs * (len(X) // batch_size)
 
@@ -339,7 +340,7 @@ def gemm_only_fit(X, y, sizes, batch_size, epochs):
             for k in range(L):
                 np.matmul(A[k], W[k].T, out=Z[k])
             for k in reversed(range(L)):
-                np.matmul(Z[k].T, A[k], out=dW[k])
+                np.matmul(A[k].T, Z[k], out=dW[k].T)
                 if k:
                     np.matmul(Z[k], W[k], out=dA[k])
 
@@ -419,6 +420,9 @@ def measure_predict(X, repeats) -> dict:
     bp.manual_seed(0)
     model = nn.Sequential(nn.Dense(784, 256, activation="relu"), nn.Dense(256, 128, activation="relu"),
                           nn.Dense(128, 10))
+    # Fit first (one short epoch), as a model is used: fit stores each W column-major.
+    model.fit(X[:512], np.arange(512) % SIZES[-1], loss="cross_entropy", optimizer="adam", epochs=1,
+              batch_size=128, verbose=0)
     row, big = X[:1], X[:4096]
     n = 2000
     out = {"backprop": {}}
