@@ -241,7 +241,26 @@ def _flat_windows(x: np.ndarray, W: np.ndarray, stride: tuple, dilation: tuple =
     """Whether the flat layout applies: along each axis a stride or a dilation of 1, and x and W
     finite (see above)."""
     return (all(s == 1 or d == 1 for s, d in zip(stride, dilation))
-            and bool(np.isfinite(x.sum())) and bool(np.isfinite(W.sum())))
+            and bool(np.isfinite(_total(x))) and bool(np.isfinite(W.sum())))
+
+
+def _total(a: np.ndarray):
+    """Σ a, finite exactly when every value is (an inf or NaN makes it inf or NaN; a total beyond the
+    dtype's range only sends the caller to its general path), as the sum of a product with ones:
+    a C-contiguous float array of images as (rows of H·W) · 1 in BLAS, about 3 times faster than
+    NumPy's pairwise ``a.sum()`` on the ball net's images (it is a pass over the whole input)."""
+    if a.dtype not in (np.float32, np.float64) or a.ndim < 2 or a.size == 0 or not a.flags.c_contiguous:
+        return a.sum()
+    row = math.prod(a.shape[2:]) if a.ndim > 2 else a.shape[-1]
+    return (a.reshape(-1, row) @ np.ones(row, dtype=a.dtype)).sum()
+
+
+def _bias_gradient(delta: np.ndarray) -> np.ndarray:
+    """∂J/∂b[o] = Σ_{n,r,q} δ[n, o, r, q] for a C-contiguous δ: the sums over positions as a product with
+    ones (BLAS: three times faster than ``delta.sum(axis=(0, 2, 3))`` at batch 32), then over examples."""
+    N, O = delta.shape[:2]
+    positions = math.prod(delta.shape[2:])
+    return (delta.reshape(N, O, positions) @ np.ones(positions, dtype=delta.dtype)).sum(axis=0)
 
 
 def _output_grid(a: np.ndarray, out_hw: tuple, pitch: int) -> np.ndarray:
@@ -284,6 +303,19 @@ def _tap_groups(kernel: tuple, stride: tuple, dilation: tuple) -> list:
             for p, rows, step_i in axes[0] for q, cols, step_j in axes[1]]
 
 
+def _tap_order(C: int, kernel: tuple, stride: tuple) -> np.ndarray:
+    """cols' rows in the flat layout as indices c·kh·kw + i·kw + j into W_mat's columns: the groups of
+    :func:`_tap_groups` one after the other, each in (c, i, j) order. Used where there are several
+    groups, i.e. with a stride (dilation 1), where tap (i, j) is in group (i mod s)·g′ + (j mod s′) (g′
+    the groups along j); one stable sort by group instead of building each group's indices."""
+    (kh, kw), (sh, sw) = kernel, stride
+    groups_j = min(sw, kw)
+    taps = np.arange(C * kh * kw)
+    i, j = (taps // kw) % kh, taps % kw
+    group = (i % sh) * groups_j + (j % sw)
+    return np.argsort(group, kind="stable")
+
+
 class _Windows:
     """Where the columns of cols come from, for one call (see above).
 
@@ -316,10 +348,7 @@ class _Windows:
         if len(self.groups) == 1:
             self.order = None
         else:
-            C, (kh, kw) = x.shape[1], kernel
-            self.order = np.concatenate([
-                (np.arange(C)[:, None, None] * (kh * kw) + np.asarray(rows)[:, None] * kw + np.asarray(cols))
-                .ravel() for _, (rows, cols), _ in self.groups])
+            self.order = _tap_order(x.shape[1], kernel, stride)
 
     def _runs(self, planes: np.ndarray, group, writeable: bool = False) -> np.ndarray:
         """The (N, C, ni, nj, L) view of a group's runs in ``planes`` (or a gradient shaped like it)."""
@@ -473,7 +502,7 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
     N, O, Ho, Wo = delta.shape
     dtype = np.result_type(x.dtype, W.dtype)
     delta = np.ascontiguousarray(delta, dtype=dtype)
-    grad_b = delta.sum(axis=(0, 2, 3)) if want_b else None
+    grad_b = _bias_gradient(delta) if want_b else None
     if want_x and stride == (1, 1) and O <= x.shape[1]:  # (δ no larger than x per position: see below)
         grad_x = _input_gradient_as_convolution(delta, W, pads, dilation, x.shape)
         if grad_x is not None:
