@@ -416,11 +416,11 @@ class _Windows:
 
 
 @jit.kernel
-def _crop_kernel(z_cols, b, z, first, pitch, with_bias, a, with_relu, zero):
+def _crop_kernel(z_cols, b, z, first, pitch, with_bias, a, with_relu, zero, with_z=True):
     """z[first + n, o, r, q] = z_cols[n, o, r·pitch + q] (+ b[o] with_bias): the output's columns of a
     chunk's products, and the bias, in one pass (the same additions as ``z += b`` after the copy);
     with_relu, also a = max(z, 0) as ``np.maximum`` (NaN and −0 kept), the layer's ReLU (``zero``: 0
-    in z's dtype)."""
+    in z's dtype); with_relu and not with_z, a only (the same bits; z is not written)."""
     m, O = z_cols.shape[0], z_cols.shape[1]
     Ho, Wo = z.shape[2], z.shape[3]
     for n in range(m):
@@ -428,6 +428,17 @@ def _crop_kernel(z_cols, b, z, first, pitch, with_bias, a, with_relu, zero):
             source = z_cols[n, o]
             bias = b[o]
             for r in range(Ho):
+                if with_relu and not with_z:  # (half the writes: the fused op's ReLU needs only a)
+                    activated = a[first + n, o, r]
+                    if with_bias:
+                        for q in range(Wo):
+                            value = source[r * pitch + q] + bias
+                            activated[q] = zero if zero > value else value
+                    else:
+                        for q in range(Wo):
+                            value = source[r * pitch + q]
+                            activated[q] = zero if zero > value else value
+                    continue
                 target = z[first + n, o, r]
                 if with_bias:
                     for q in range(Wo):
@@ -458,13 +469,15 @@ def _add_runs_kernel(grad_cols, grad_pad, dh_pitch, dw):
 # ------------------------------------------------------------- convolution
 def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride, pads, dilation, out_hw,
                    flat: bool, keep: Optional[list] = None, out: Optional[np.ndarray] = None,
-                   relu_out: Optional[np.ndarray] = None) -> np.ndarray:
+                   relu_out: Optional[np.ndarray] = None, relu_only: bool = False) -> np.ndarray:
     """z = W ⋆ x + b of shape (N, O, Ho, Wo), a chunk of examples at a time (see above).
 
     ``keep``: a list to which the phase planes are appended, for the backward pass (flat layout).
     ``out``: a C-contiguous array of z's shape and dtype to write z into (a fused op's buffer).
     ``relu_out``: one more, for a = max(z, 0), written in the same pass where a compiled kernel
-    crops the output; returns (z, whether relu_out was written) when given."""
+    crops the output; returns (z, whether relu_out was written) when given. ``relu_only``: then
+    only a is written (half the writes), and the first of the two is None; where no compiled
+    kernel crops, z is written (into ``out``) and returned, as without it."""
     N, O = x.shape[0], W.shape[0]
     dtype = np.result_type(x.dtype, W.dtype)
     windows = _Windows(x, W.shape[2:], stride, pads, dilation, out_hw, dtype, flat)
@@ -484,12 +497,14 @@ def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride
             np.matmul(W_cols, cols, out=z_cols)
             if crop is not None:  # the output's columns, and b (and a), in one pass
                 crop(z_cols, W_cols[:, 0] if bias is None else bias, z, start, pitch, bias is not None,
-                     z if relu_out is None else relu_out, relu_out is not None, dtype.type(0))
+                     z if relu_out is None else relu_out, relu_out is not None, dtype.type(0), not relu_only)
             else:
                 np.copyto(z[start:stop], _output_grid(z_cols, out_hw, pitch))  # the output's columns only
     if b is not None and crop is None:
         z += b[:, None, None]
-    return z if relu_out is None else (z, crop is not None)
+    if relu_out is None:
+        return z
+    return (None if relu_only and crop is not None else z), crop is not None
 
 
 def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pads, dilation, flat: bool,
