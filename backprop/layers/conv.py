@@ -353,13 +353,14 @@ class ConvOp(FusedOp):
         its backward's 1[z > 0] is 1[a > 0], the same mask)."""
         layer = self.layer
         W, b = layer.W.data, None if layer.b is None else layer.b.data
-        flat = _flat_windows(a, W, layer.stride, layer.dilation)
+        made = []  # x's phase planes, where the finiteness check makes them (a stride)
+        flat = _flat_windows(a, W, layer.stride, layer.dilation, layer._pads, made)
         dtype = np.result_type(a.dtype, W.dtype)
         target = out if out is not None and out.dtype == dtype else None
         relu_out = relu_out if target is not None and relu_out is not None and relu_out.dtype == dtype else None
         z = _conv2d_arrays(a, W, b, layer.stride, layer._pads, layer.dilation,
                            layer.output_shape(a.shape[1:])[1:], flat, keep, target, relu_out,
-                           relu_only=relu_out is not None)
+                           relu_only=relu_out is not None, planes=made[0] if made else None)
         activated = False
         if relu_out is not None:
             z, activated = z

@@ -441,3 +441,26 @@ def test_the_crop_pass_writing_only_the_relu_gives_the_same_bits(dtype, with_bia
                                                        z_only, a_only, relu_only=True)
     assert result is z_only and not activated
     np.testing.assert_array_equal(z_only, z)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride, pads", [((2, 2), ((0, 0), (0, 0))), ((2, 3), ((1, 2), (0, 1))), ((3, 1), ((1, 1), (2, 2)))])
+def test_phase_planes_made_in_the_finiteness_check_are_numpy_s(dtype, stride, pads):
+    """A strided conv's phase planes made in the compiled pass that checks x: NumPy's planes bit for bit;
+    any inf or NaN (in any plane) sends the conv to the general layout, and no planes are handed on."""
+    rng = np.random.default_rng(17)
+    x, W = rng.standard_normal((2, 3, 11, 10)).astype(dtype), rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    made = []
+    assert conv_module._flat_windows(x, W, stride, (1, 1), pads, made)
+    with jit.disabled():
+        expected = conv_module._phase_planes(conv_module._padded(x, pads, 0), stride)
+    np.testing.assert_array_equal(made[0], expected)
+    for where, value in [((1, 2, 10, 9), np.inf), ((0, 0, 0, 1), -np.inf), ((1, 1, 5, 4), np.nan)]:
+        bad, made = x.copy(), []
+        bad[where] = value
+        assert not conv_module._flat_windows(bad, W, stride, (1, 1), pads, made) and made == []
+    x_view = np.asfortranarray(x)  # any memory layout
+    made = []
+    assert conv_module._flat_windows(x_view, W, stride, (1, 1), pads, made)
+    np.testing.assert_array_equal(made[0], expected)

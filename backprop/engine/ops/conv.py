@@ -237,11 +237,24 @@ def _chunks(n: int, bytes_per_example: int):
     return [(start, min(n, start + step)) for start in range(0, n, step)]
 
 
-def _flat_windows(x: np.ndarray, W: np.ndarray, stride: tuple, dilation: tuple = (1, 1)) -> bool:
+def _flat_windows(x: np.ndarray, W: np.ndarray, stride: tuple, dilation: tuple = (1, 1), pads=None,
+                  planes_out: Optional[list] = None) -> bool:
     """Whether the flat layout applies: along each axis a stride or a dilation of 1, and x and W
-    finite (see above)."""
-    return (all(s == 1 or d == 1 for s, d in zip(stride, dilation))
-            and bool(np.isfinite(_total(x))) and bool(np.isfinite(W.sum())))
+    finite (see above).
+
+    ``planes_out`` (with ``pads``): a list to which, for a stride other than 1 where a compiled
+    kernel applies (x and W of one float dtype), x's phase planes are appended, made in the pass
+    that checks x's values (one read of x instead of two; pass them on to :func:`_conv2d_arrays`).
+    """
+    if not (all(s == 1 or d == 1 for s, d in zip(stride, dilation)) and bool(np.isfinite(W.sum()))):
+        return False
+    if (planes_out is not None and tuple(stride) != (1, 1) and x.dtype == W.dtype and jit.supports(x.dtype)
+            and _phase_split_kernel.get() is not None):
+        planes, finite = _phase_planes(_padded(x, pads, 0), stride, check_finite=True)
+        if finite:
+            planes_out.append(planes)
+        return finite
+    return bool(np.isfinite(_total(x)))
 
 
 def _total(a: np.ndarray):
@@ -269,9 +282,12 @@ def _output_grid(a: np.ndarray, out_hw: tuple, pitch: int) -> np.ndarray:
     return as_strided(a, (a.shape[0], a.shape[1], Ho, Wo), (sN, sO, pitch * s, s))
 
 
-def _phase_planes(x_pad: np.ndarray, stride: tuple) -> np.ndarray:
+def _phase_planes(x_pad: np.ndarray, stride: tuple, check_finite: bool = False):
     """P of shape (N, C, s, s', ⌈Hp/s⌉, ⌈Wp/s'⌉), P[n, c, p, p'] = x_pad[n, c, p::s, p'::s'] (zeros
-    below and right where s does not divide the size); with stride 1 a view of x_pad."""
+    below and right where s does not divide the size); with stride 1 a view of x_pad.
+
+    ``check_finite`` (a stride other than 1, a float32/float64 x_pad, compiled kernels on): returns
+    (P, whether every value is finite), checked in the compiled pass that copies them."""
     (sh, sw), (N, C, Hp, Wp) = stride, x_pad.shape
     if stride == (1, 1):
         return np.ascontiguousarray(x_pad)[:, :, None, None]
@@ -279,8 +295,41 @@ def _phase_planes(x_pad: np.ndarray, stride: tuple) -> np.ndarray:
     if (Hq * sh, Wq * sw) != (Hp, Wp):
         x_pad = _padded(x_pad, ((0, Hq * sh - Hp), (0, Wq * sw - Wp)), 0)
     planes = np.empty((N, C, sh, sw, Hq, Wq), dtype=x_pad.dtype)
+    if check_finite:
+        flag = _phase_split_kernel.get()(x_pad, planes, x_pad.dtype.type(0))
+        return planes, not np.isnan(flag)
     np.copyto(planes, x_pad.reshape(N, C, Hq, sh, Wq, sw).transpose(0, 1, 3, 5, 2, 4))
     return planes
+
+
+@jit.kernel(reassociate=True)
+def _phase_split_kernel(x_pad, planes, zero):
+    """planes[n, c, p, p′, r, q] = x_pad[n, c, r·s + p, q·s′ + p′] (x_pad's sizes multiples of the strides),
+    and Σ value·0 over the values: 0 when all are finite, NaN as soon as one is not (inf·0 and NaN·0 are
+    NaN, whatever the order of the sum: hence ``reassociate``, which lets it be vectorised)."""
+    N, C, sh, sw, Hq, Wq = planes.shape
+    flag = zero
+    for n in range(N):
+        for c in range(C):
+            for r in range(Hq * sh):
+                row = x_pad[n, c, r]
+                acc = zero
+                if sw == 2:  # (the usual stride, unrolled: a third faster)
+                    even, odd = planes[n, c, r % sh, 0, r // sh], planes[n, c, r % sh, 1, r // sh]
+                    for q in range(Wq):
+                        left, right = row[2 * q], row[2 * q + 1]
+                        even[q] = left
+                        odd[q] = right
+                        acc += left * zero + right * zero
+                else:
+                    for p in range(sw):
+                        target = planes[n, c, r % sh, p, r // sh]
+                        for q in range(Wq):
+                            value = row[q * sw + p]
+                            target[q] = value
+                            acc += value * zero
+                flag += acc
+    return flag
 
 
 def _unphased(grad_planes: np.ndarray) -> np.ndarray:
@@ -469,7 +518,8 @@ def _add_runs_kernel(grad_cols, grad_pad, dh_pitch, dw):
 # ------------------------------------------------------------- convolution
 def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride, pads, dilation, out_hw,
                    flat: bool, keep: Optional[list] = None, out: Optional[np.ndarray] = None,
-                   relu_out: Optional[np.ndarray] = None, relu_only: bool = False) -> np.ndarray:
+                   relu_out: Optional[np.ndarray] = None, relu_only: bool = False,
+                   planes: Optional[np.ndarray] = None) -> np.ndarray:
     """z = W ⋆ x + b of shape (N, O, Ho, Wo), a chunk of examples at a time (see above).
 
     ``keep``: a list to which the phase planes are appended, for the backward pass (flat layout).
@@ -477,10 +527,11 @@ def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride
     ``relu_out``: one more, for a = max(z, 0), written in the same pass where a compiled kernel
     crops the output; returns (z, whether relu_out was written) when given. ``relu_only``: then
     only a is written (half the writes), and the first of the two is None; where no compiled
-    kernel crops, z is written (into ``out``) and returned, as without it."""
+    kernel crops, z is written (into ``out``) and returned, as without it. ``planes``: x's phase
+    planes, when :func:`_flat_windows` made them (flat layout)."""
     N, O = x.shape[0], W.shape[0]
     dtype = np.result_type(x.dtype, W.dtype)
-    windows = _Windows(x, W.shape[2:], stride, pads, dilation, out_hw, dtype, flat)
+    windows = _Windows(x, W.shape[2:], stride, pads, dilation, out_hw, dtype, flat, planes)
     if keep is not None:
         keep.append(windows.planes)
     W_cols = windows.W_cols(W.reshape(O, -1).astype(dtype, copy=False))
