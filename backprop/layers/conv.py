@@ -349,15 +349,18 @@ class ConvOp(FusedOp):
 
     def _z(self, a: np.ndarray, out: Optional[np.ndarray], keep: Optional[list], relu_out=None) -> tuple:
         """(z, whether the flat layout was used, whether ``relu_out`` holds max(z, 0)), z in ``out``
-        when its dtype is z's."""
+        when its dtype is z's; z is None when only ``relu_out`` was written (a ReLU layer's forward:
+        its backward's 1[z > 0] is 1[a > 0], the same mask)."""
         layer = self.layer
         W, b = layer.W.data, None if layer.b is None else layer.b.data
-        flat = _flat_windows(a, W, layer.stride, layer.dilation)
+        made = []  # x's phase planes, where the finiteness check makes them (a stride)
+        flat = _flat_windows(a, W, layer.stride, layer.dilation, layer._pads, made)
         dtype = np.result_type(a.dtype, W.dtype)
         target = out if out is not None and out.dtype == dtype else None
         relu_out = relu_out if target is not None and relu_out is not None and relu_out.dtype == dtype else None
         z = _conv2d_arrays(a, W, b, layer.stride, layer._pads, layer.dilation,
-                           layer.output_shape(a.shape[1:])[1:], flat, keep, target, relu_out)
+                           layer.output_shape(a.shape[1:])[1:], flat, keep, target, relu_out,
+                           relu_only=relu_out is not None, planes=made[0] if made else None)
         activated = False
         if relu_out is not None:
             z, activated = z
@@ -368,7 +371,9 @@ class ConvOp(FusedOp):
         planes = []
         z_out = out if f is None else self.buffer("z", out.shape, out.dtype)
         z, flat, activated = self._z(a, z_out, planes, out if f is not None and f.name == "relu" else None)
-        if z is not z_out:
+        if z is None:  # only a = max(z, 0) was written: the ReLU's δ ∘ 1[z > 0] reads 1[a > 0] instead
+            z = out
+        elif z is not z_out:
             np.copyto(z_out, z)
             z = z_out
         if f is not None and not activated:

@@ -413,3 +413,54 @@ def test_the_crop_pass_s_relu_is_numpy_s_maximum_bit_for_bit(dtype):
     np.testing.assert_array_equal(z, conv_module._conv2d_arrays(x, W, b, (2, 1), pads, (1, 1), out_hw, True))
     np.testing.assert_array_equal(a, np.maximum(z, 0))
     assert np.array_equal(np.signbit(a), np.signbit(np.maximum(z, 0)))
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_the_crop_pass_writing_only_the_relu_gives_the_same_bits(dtype, with_bias):
+    """relu_only: the crop pass writes a = max(z, 0) and not z (a ReLU layer's fused forward): a's bits
+    (NaN, −0 and the sign of every value included) are those of the pass that writes both."""
+    rng = np.random.default_rng(16)
+    x, W, b = (rng.standard_normal(shape).astype(dtype) for shape in [(3, 2, 11, 10), (4, 2, 3, 3), (4,)])
+    x[0, 0, 3, 4] = np.nan
+    b = b if with_bias else None
+    pads = ((1, 1), (0, 0))
+    out_hw = conv_module.window_geometry(x.shape, (3, 3), (2, 1), pads, (1, 1), "test")
+    z, a, a_only = (np.empty((3, 4, *out_hw), dtype) for _ in range(3))
+    z_only = np.full_like(z, 7.0)
+    conv_module._conv2d_arrays(x, W, b, (2, 1), pads, (1, 1), out_hw, True, None, z, a)
+    result, activated = conv_module._conv2d_arrays(x, W, b, (2, 1), pads, (1, 1), out_hw, True, None, z_only,
+                                                   a_only, relu_only=True)
+    assert result is None and activated
+    assert (z_only == 7.0).all()  # z's buffer untouched
+    np.testing.assert_array_equal(a_only, a)
+    assert np.array_equal(np.signbit(a_only), np.signbit(a))
+    with jit.disabled():  # no compiled crop: z written and returned, as without relu_only
+        result, activated = conv_module._conv2d_arrays(x, W, b, (2, 1), pads, (1, 1), out_hw, True, None,
+                                                       z_only, a_only, relu_only=True)
+    assert result is z_only and not activated
+    np.testing.assert_array_equal(z_only, z)
+
+
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("stride, pads", [((2, 2), ((0, 0), (0, 0))), ((2, 3), ((1, 2), (0, 1))), ((3, 1), ((1, 1), (2, 2)))])
+def test_phase_planes_made_in_the_finiteness_check_are_numpy_s(dtype, stride, pads):
+    """A strided conv's phase planes made in the compiled pass that checks x: NumPy's planes bit for bit;
+    any inf or NaN (in any plane) sends the conv to the general layout, and no planes are handed on."""
+    rng = np.random.default_rng(17)
+    x, W = rng.standard_normal((2, 3, 11, 10)).astype(dtype), rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    made = []
+    assert conv_module._flat_windows(x, W, stride, (1, 1), pads, made)
+    with jit.disabled():
+        expected = conv_module._phase_planes(conv_module._padded(x, pads, 0), stride)
+    np.testing.assert_array_equal(made[0], expected)
+    for where, value in [((1, 2, 10, 9), np.inf), ((0, 0, 0, 1), -np.inf), ((1, 1, 5, 4), np.nan)]:
+        bad, made = x.copy(), []
+        bad[where] = value
+        assert not conv_module._flat_windows(bad, W, stride, (1, 1), pads, made) and made == []
+    x_view = np.asfortranarray(x)  # any memory layout
+    made = []
+    assert conv_module._flat_windows(x_view, W, stride, (1, 1), pads, made)
+    np.testing.assert_array_equal(made[0], expected)
