@@ -261,19 +261,16 @@ class DenseOp(FusedOp):
 
     def forward(self, a, out):
         f, b = self.activation, self.b
-        np.matmul(a, self.W.data.T, out=out if f is None or f.derivative_from_output else self._z_buffer(out))
+        # Z goes into the output itself, unless f′ needs z kept (f′ that reads a alone: f in place)
+        z = out if f is None or f.derivative_from_output else self._z_buffer(out)
+        np.matmul(a, self.W.data.T, out=z)
         if f is None:
             if b is not None:
                 out += b.data
-        elif f.derivative_from_output:  # f′ reads a alone: f in place, no copy of z kept
-            if b is None:
-                f.f_into(out, out)
-            else:
-                f.add_bias_f_into(out, b.data, out)
         elif b is None:
-            f.f_into(self._z, out)
+            f.f_into(z, out)
         else:
-            f.add_bias_f_into(self._z, b.data, out)
+            f.add_bias_f_into(z, b.data, out)
         return out
 
     def _z_buffer(self, out):

@@ -45,10 +45,11 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 
+from backprop.backend import is_column_major
 from backprop.checks import check_non_negative, check_positive
 from backprop.engine.tensor import Tensor, enable_grad
 from backprop.optim.clipping import GradientClipping
-from backprop.optim.packing import flat_base, is_column_major, ravel_like, view_like
+from backprop.optim.packing import flat_base, ravel_like, view_like
 from backprop.registry import Registry
 
 __all__ = ["Optimizer", "OPTIMIZERS"]

@@ -29,7 +29,7 @@ import numpy as np
 
 from backprop.backend import is_column_major
 
-__all__ = ["pack_parameters", "packed_like", "flat_base", "view_like", "ravel_like", "is_column_major"]
+__all__ = ["pack_parameters", "packed_like", "flat_base", "view_like", "ravel_like"]
 
 
 def _view(flat: np.ndarray, shape: tuple, column_major: bool) -> np.ndarray:
@@ -47,7 +47,6 @@ def view_like(flat: np.ndarray, like: np.ndarray) -> np.ndarray:
 def ravel_like(array: np.ndarray, like: np.ndarray) -> np.ndarray:
     """``array`` (shaped like ``like``) flattened in ``like``'s memory order (a view where it can be)."""
     return array.reshape(-1, order="F" if is_column_major(like) else "C")
-
 
 
 def flat_base(params: Sequence, array_of: Callable) -> Optional[np.ndarray]:

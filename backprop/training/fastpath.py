@@ -294,12 +294,8 @@ class FusedNetwork:
         a, owned = X, False  # owned: a is an intermediate result, which the next op may overwrite
         for k, step in enumerate(self.predict_steps):
             if k == 0 and check_input is not None:
-                if step.vouches_for_input:
-                    out, finite = step.predict_checked(a, owned)
-                    if not finite:  # (rare: X holds NaN or ±inf, and the check raises, or huge values)
-                        check_input(X)
-                        out = step.predict(a, owned)
-                else:
+                out, finite = step.predict_checked(a, owned) if step.vouches_for_input else (None, False)
+                if not finite:  # (X holds NaN or ±inf, and the check raises; huge values; or no vouching op)
                     check_input(X)
                     out = step.predict(a, owned)
             else:
