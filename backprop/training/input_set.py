@@ -14,6 +14,7 @@ from typing import Optional
 
 import numpy as np
 
+from backprop import jit
 from backprop.engine.tensor import Tensor
 
 __all__ = ["InputSet", "n_rows", "take_rows", "empty_rows", "model_input", "arrays_of"]
@@ -66,11 +67,40 @@ def take_rows(X, index: np.ndarray, out=None):
         if out is None:
             return InputSet([np.take(a, index, axis=0) for a in X.arrays], X.keys)
         for a, buffer in zip(X.arrays, out.arrays):
-            np.take(a, index, axis=0, out=buffer, mode="clip")  # "raise" would buffer: 4× slower
+            _take_into(a, index, buffer)
         return out
     if out is None:
         return np.take(X, index, axis=0)
-    return np.take(X, index, axis=0, out=out, mode="clip")
+    return _take_into(X, index, out)
+
+
+def _take_into(source: np.ndarray, index: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[r] = source[index[r]]`` for every r: a batch's rows, gathered into a reused buffer.
+
+    The compiled loop copies each row whole, at the speed of a contiguous copy: 0.30 ms for
+    1,024 shuffled rows of 784 float32 against 0.81 for ``np.take`` (which copies item by
+    item along the row). Other dtypes, layouts and subclasses (a memmap) go to ``np.take``.
+    """
+    gather = _gather_rows.get()
+    if (gather is not None and type(source) is np.ndarray and type(out) is np.ndarray
+            and source.dtype == out.dtype and jit.supports(source.dtype) and source.ndim >= 2
+            and source.flags.c_contiguous and out.flags.c_contiguous and index.dtype == np.intp
+            and source.shape[1:] == out.shape[1:] and len(index) == len(out)):
+        gather(source.reshape(len(source), -1), index, out.reshape(len(out), -1))
+        return out
+    return np.take(source, index, axis=0, out=out, mode="clip")  # "raise" would buffer: 4× slower
+
+
+@jit.kernel
+def _gather_rows(source, index, out):
+    """out[r, :] ← source[index[r], :], an index clipped into range as ``np.take(mode="clip")`` does."""
+    n, width = source.shape
+    for r in range(index.size):
+        i = min(max(index[r], 0), n - 1)  # (never a read outside source, whatever the caller passes)
+        row = source[i]
+        target = out[r]
+        for j in range(width):
+            target[j] = row[j]
 
 
 def empty_rows(X, n: int):

@@ -1,6 +1,8 @@
 """What a model takes as X: features, codes or one input per branch, checked before work; the
 InputSet's rows sliced, gathered and batched together."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -93,6 +95,25 @@ def test_an_input_set_slices_and_gathers_every_array_with_the_same_rows():
     assert isinstance(fed["a"], bp.Tensor) and isinstance(fed["b"], np.ndarray)
     with pytest.raises(ValueError, match="different numbers of rows"):
         InputSet([a, b[:3]])
+
+
+@pytest.mark.parametrize("jit_on", [True, False])
+@pytest.mark.parametrize("shape, dtype", [((40, 7), np.float32), ((40, 7), np.float64), ((40, 2, 3, 3), np.float32),
+                                          ((40, 5), np.int64), ((40, 5), np.float16)])
+def test_take_rows_into_a_buffer_equals_np_take(jit_on, shape, dtype):
+    """The compiled gather (float arrays) and np.take (the rest) give np.take's rows, clipped indices included."""
+    from backprop import jit
+
+    source = (np.random.default_rng(0).standard_normal(shape) * 10).astype(dtype)
+    kept = source.copy()
+    index = np.random.default_rng(1).permutation(40)[:17]
+    index[[3, 9]] = [-5, 99]  # outside: clipped, as np.take(mode="clip")
+    out = empty_rows(source, 17)
+    with (jit.disabled() if not jit_on else contextlib.nullcontext()):
+        taken = take_rows(source, index, out=out)
+    assert taken is out
+    np.testing.assert_array_equal(out, np.take(source, index, axis=0, mode="clip"))
+    np.testing.assert_array_equal(source, kept)
 
 
 def test_shuffled_batches_pair_the_rows_of_every_input():
