@@ -24,7 +24,10 @@ other), as Keras keeps them on ``Model`` and not on ``Layer``.
 Each module counts its own attribute assignments and deletions in ``_version``. A
 cache of a form derived from a network (the fast path's compiled plan) remembers the
 versions of the network's modules and is rebuilt when one of them has moved: a layer's
-parameters, settings and submodules all change through an assignment.
+parameters, settings and submodules all change through an assignment. Two assignments are
+not counted: the ``training`` flag (which ``train()`` and ``eval()`` set on every module,
+and the compiled forms read at each step) and a model's ``fit_record`` (what ``fit`` saw):
+counting them rebuilt the plan at every ``fit`` and its buffers with it.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ __all__ = ["Module", "LoadResult"]
 LoadResult = namedtuple("LoadResult", ["missing_keys", "unexpected_keys"])
 LoadResult.__doc__ = "What :meth:`Module.load_state_dict` did not match: missing and unexpected keys."
 
+
+_UNVERSIONED = frozenset({"training", "fit_record"})  # read at each use: no compiled form depends on them
 
 class Module:
     """Base class of layers and networks: ``forward``, parameters, buffers, train/eval, state and config.
@@ -73,7 +78,8 @@ class Module:
     # ------------------------------------------------------- registration
     def __setattr__(self, name: str, value) -> None:
         d = self.__dict__
-        d["_version"] = d.get("_version", 0) + 1
+        if name not in _UNVERSIONED:
+            d["_version"] = d.get("_version", 0) + 1
         if "_parameters" not in d:
             if isinstance(value, (Parameter, Module)):
                 raise AttributeError(

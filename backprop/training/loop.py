@@ -375,6 +375,7 @@ class Trainer:
         if self._fused is not None:
             # One optimiser update over all weights; Dense W column-major (faster products)
             pack_parameters(model.parameters(), column_major=self._fused.column_major_params)
+            self._fused.check_gradients()  # (gradients kept from the last fit must follow the new layout)
         reducer = self.gradient_reducer = data_parallel.start(self)
         main = reducer is None or reducer.is_main
         if stream:

@@ -209,6 +209,12 @@ def memmaps(tmp_path):
 def _fit_memory(X, y, shuffle):
     bp.manual_seed(0)
     m = bp.Model(nn.Sequential(nn.Dense(X.shape[1], 4, activation="relu"), nn.Dense(4, 2)))
+    # A first fit on a few rows of the same kind of array compiles the kernels it needs, so that
+    # the peak below is the data's (numba's compiler allocates tens of MB once per signature).
+    bp.Model(nn.Sequential(nn.Dense(X.shape[1], 4, activation="relu"), nn.Dense(4, 2))).fit(
+        X[:600], y[:600], loss="cross_entropy", epochs=1, batch_size=256, shuffle=shuffle, verbose=0, seed=0,
+        validation_split=0.1)
+    bp.manual_seed(0)
     tracemalloc.start()
     try:
         m.fit(X, y, loss="cross_entropy", epochs=2, batch_size=256, shuffle=shuffle, verbose=0, seed=0,
