@@ -80,7 +80,8 @@ class Kernel:
     * ``cache=True``: the machine code is kept in ``__pycache__`` for the next process;
     * no fast-math: reassociation or fused multiply–add would change the rounding. The
       one exception is ``reassociate=True``, for a dot product whose summation order
-      NumPy does not fix either (BLAS chooses its own): it lets the sum be vectorised.
+      NumPy does not fix either (BLAS chooses its own, and fuses its multiply–adds): it
+      lets the sum be vectorised and each a·w + z be one FMA.
     """
 
     def __init__(self, py_func: Callable, reassociate: bool = False):
@@ -97,7 +98,7 @@ class Kernel:
                 return None
             options = {"cache": True, "nogil": True, "error_model": "numpy"}
             if self.reassociate:
-                options["fastmath"] = {"reassoc"}
+                options["fastmath"] = {"reassoc", "contract"}
             try:
                 self._compiled = numba.njit(**options)(self.py_func)
             except RuntimeError:  # no writable place for the on-disk cache: compile per process
