@@ -25,7 +25,6 @@ time (kh·kw vectorised adds).
 from __future__ import annotations
 
 import math
-import threading
 from typing import Optional
 
 import numpy as np
@@ -34,6 +33,7 @@ from numpy.lib.stride_tricks import as_strided
 from backprop import jit
 from backprop.checks import check_bool, check_int_tuple
 from backprop.engine.tensor import Tensor, as_tensor, is_grad_enabled, make_result
+from backprop.scratch import work_array
 
 __all__ = [
     "conv2d", "conv1d", "max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d", "global_avg_pool2d",
@@ -211,24 +211,13 @@ def _cropped(grad_pad: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
 # GEMMs, and the backward pass gathers the windows again (from the phase planes, which the
 # forward pass keeps for it).
 _CHUNK_BYTES = 1 << 20
-_scratch_space = threading.local()
-
-
 def _scratch(name: str, shape: tuple, dtype) -> np.ndarray:
     """A work array of ``shape`` for use inside one call only (reused by the next; contents undefined).
 
     One example of a large image can need more than a chunk: such arrays are not kept, so
     that a thread holds at most a few chunks' worth of buffers.
     """
-    size = math.prod(shape)
-    if size * np.dtype(dtype).itemsize > 4 * _CHUNK_BYTES:
-        return np.empty(shape, dtype=dtype)
-    buffers = _scratch_space.__dict__.setdefault("buffers", {})
-    key = (name, np.dtype(dtype))
-    buffer = buffers.get(key)
-    if buffer is None or buffer.size < size:
-        buffer = buffers[key] = np.empty(size, dtype=dtype)
-    return buffer[:size].reshape(shape)
+    return work_array(("conv", name), shape, dtype, 4 * _CHUNK_BYTES)
 
 
 def _chunks(n: int, bytes_per_example: int):
