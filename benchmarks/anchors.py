@@ -576,6 +576,10 @@ def format_tables(results: dict) -> str:
 def summarize(paths) -> str:
     """The spread of the key ratios over several runs' JSON files (one column per run)."""
     runs = [json.loads(Path(path).read_text()) for path in paths]
+    partial = [path for path, r in zip(paths, runs) if not r.get("train") or "predict" not in r]
+    if partial:  # (a --scaling-only run has neither table)
+        raise SystemExit(f"--summarize needs runs with the training and prediction tables; {partial[0]} has "
+                         "none (written with --scaling-only?)")
     header = "| ratio | " + " | ".join(f"{r['date']} (load {r['machine']['load_before'].split()[0]}→"
                                        f"{r['machine']['load_after'].split()[0]})" for r in runs) + " |"
     lines = [header, "|---|" + "---|" * len(runs)]
