@@ -321,6 +321,18 @@ class FusedNetwork:
         return steps[0].predict_row(X) if len(steps) == 1 else None
 
     # -------------------------------------------------------------- training
+    def release_buffers(self) -> None:
+        """Forget the batch buffers and the last batch's arrays (what ``fit`` leaves when it returns).
+
+        The plan stays with its model, and with it the gradient arrays (as ``p.grad`` is kept
+        after training in PyTorch): the next fit then finds the optimiser's packed state as it
+        left it. The activations and δ of a batch are not kept, as PyTorch frees its graph.
+        """
+        self._by_input.clear()
+        self._current = None
+        self._inputs = [None] * len(self.steps)
+        self._results = [None] * len(self.steps)
+
     def check_gradients(self) -> None:
         """Drop the gradient arrays if a parameter's data no longer matches its gradient's shape,
         dtype or memory order (a load or ``pack_parameters`` replaced it): the next step makes new ones."""

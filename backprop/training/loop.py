@@ -434,6 +434,8 @@ class Trainer:
         if reducer is not None:
             reducer.finish()  # (the next fit of any rank reads what rank 0 has written)
             self.gradient_reducer = None
+        if self._fused is not None:
+            self._fused.release_buffers()  # (the model keeps its plan and gradients, not a batch's arrays)
         return self.history
 
     def _prepare_fit_data(self, X, y, sample_weight, validation_data, validation_split, classes, signature=False):

@@ -230,9 +230,10 @@ def test_the_plan_is_kept_per_model_and_rebuilt_when_one_of_its_modules_changes(
 
 
 
-def test_fit_keeps_its_plan_buffers_and_gradients_from_one_fit_to_the_next():
+def test_fit_keeps_its_plan_and_gradients_from_one_fit_to_the_next():
     """train()/eval() and fit's record do not rebuild the plan; a second fit reuses the first one's
-    gradient arrays (no page faults, the optimiser's packed state kept) and trains as one longer fit."""
+    gradient arrays (the optimiser's packed state kept) and trains as one longer fit. No batch's
+    arrays are held between fits."""
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((64, 5)).astype(np.float32), rng.integers(0, 3, 64)
     twice, once = _build("relu").to("float32"), _build("relu").to("float32")
@@ -247,6 +248,7 @@ def test_fit_keeps_its_plan_buffers_and_gradients_from_one_fit_to_the_next():
     assert fastpath.compile_model(twice) is predictor
     trainer = fastpath.compile_model(twice, losses.get_loss("cross_entropy"))
     assert all(g is p.grad for g, p in zip(grads, twice.parameters()))
+    assert not trainer._by_input and all(a is None for a in trainer._inputs + trainer._results)
     twice.fit(X, y, optimizer=opt_twice, epochs=1, seed=6, **kw)
     assert fastpath.compile_model(twice, losses.get_loss("cross_entropy")) is trainer
     assert all(g is p.grad for g, p in zip(grads, twice.parameters()))
