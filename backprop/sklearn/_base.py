@@ -518,6 +518,8 @@ class BaseMLP(BaseEstimator):
         self._refresh_batch_norm_statistics(X_tensor)
         self.model_.zero_grad()
         self.model_.eval()
+        if fused is not None:
+            fused.release_buffers()  # (the whole X's activations: not kept with the estimator)
 
     def _refresh_batch_norm_statistics(self, X_tensor) -> None:
         """After L-BFGS: running statistics = those of the full data at the final weights."""
