@@ -83,7 +83,7 @@ def _take_into(source: np.ndarray, index: np.ndarray, out: np.ndarray) -> np.nda
     """
     gather = _gather_rows.get()
     if (gather is not None and type(source) is np.ndarray and type(out) is np.ndarray
-            and source.dtype == out.dtype and jit.supports(source.dtype) and source.ndim >= 2
+            and source.dtype == out.dtype and jit.supports(source.dtype) and source.ndim >= 2 and len(source) > 0
             and source.flags.c_contiguous and out.flags.c_contiguous and index.dtype == np.intp
             and source.shape[1:] == out.shape[1:] and len(index) == len(out)):
         gather(source.reshape(len(source), -1), index, out.reshape(len(out), -1))
