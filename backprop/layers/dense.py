@@ -469,8 +469,9 @@ def _predict_layers(layers, a, first: int = 0):
     benchmark's MLP), the last into a new array, which is returned."""
     last = len(layers) - 1
     for k in range(first, last + 1):
-        a = layers[k]._predict_arrays(a, into=k % 2 if k < last else None)  # (two names: a layer's
-    return a                                                                # input is the other one)
+        # (two names taken in turn: a layer never writes into the work array it reads)
+        a = layers[k]._predict_arrays(a, into=k % 2 if k < last else None)
+    return a
 
 
 def _row_layout(weights, biases, dtype) -> Optional[str]:

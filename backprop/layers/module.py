@@ -51,6 +51,7 @@ LoadResult.__doc__ = "What :meth:`Module.load_state_dict` did not match: missing
 
 _UNVERSIONED = frozenset({"training", "fit_record"})  # read at each use: no compiled form depends on them
 
+
 class Module:
     """Base class of layers and networks: ``forward``, parameters, buffers, train/eval, state and config.
 

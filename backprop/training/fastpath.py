@@ -213,9 +213,9 @@ def compile_model(model, loss_fn=None) -> Optional["FusedNetwork"]:
         return cached[3]
     if spec.l2_coefficient is not None and any(isinstance(s, EngineStep) and s.params for s in steps):
         return None  # the loss's penalty on every weight covers the fused ops' weights only
-    # The trainer is kept too, with the loss of this fit: its batch buffers and gradient arrays
-    # then live from one fit to the next (new ones cost the first step of every fit its page
-    # faults, and the optimiser its packed state: +2–3 ms per fit at batch 1024).
+    # The trainer is kept too, with the loss of this fit: its gradient arrays then live from one
+    # fit to the next (new ones cost the optimiser its packed state and the first step its page
+    # faults: +2–3 ms per fit at batch 1024). Its batch buffers are released when fit returns.
     kept = cached[4]
     if not kept:
         kept.append(FusedNetwork(steps, spec))

@@ -211,6 +211,8 @@ def _cropped(grad_pad: np.ndarray, pads: tuple, shape: tuple) -> np.ndarray:
 # GEMMs, and the backward pass gathers the windows again (from the phase planes, which the
 # forward pass keeps for it).
 _CHUNK_BYTES = 1 << 20
+
+
 def _scratch(name: str, shape: tuple, dtype) -> np.ndarray:
     """A work array of ``shape`` for use inside one call only (reused by the next; contents undefined).
 
