@@ -41,12 +41,15 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=true intra_op_p
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
+
+from benchmarks.blas import blas_kernels  # noqa: E402
 
 SIZES = (784, 256, 128, 10)
 BATCH_SIZES = (32, 128, 1024)
@@ -404,6 +407,21 @@ def gemm_peak_gflops(repeats: int, n: int = 2048) -> float:
     return 2 * n**3 / best / 1e9
 
 
+def own_choice_gemm_peak(repeats: int) -> dict | None:
+    """The GEMM peak with OpenBLAS's own kernels for this CPU, where the environment forces a set.
+
+    Measured in a child process without ``OPENBLAS_CORETYPE`` (OpenBLAS reads it once, when it
+    loads): the machine's float32 peak, against which every share is reported. None where
+    nothing is forced (the peak measured in this process is then the machine's)."""
+    if not os.environ.get("OPENBLAS_CORETYPE"):
+        return None
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    command = [sys.executable, "-m", "benchmarks.anchors", "--gemm-peak", "--repeats", str(repeats)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def _best(fn, repeats):
     best = float("inf")
     for _ in range(repeats):
@@ -505,6 +523,18 @@ def _cell(value, best, flops, peak) -> str:
     return f"{value:,.0f} · {value / best:.2f}× · {value * flops / (peak * 1e9):.0%}" if best else f"{value:,.0f}"
 
 
+def _blas_note(results: dict) -> str:
+    blas = results.get("blas")
+    if not blas:
+        return ""
+    own = blas.get("own_choice")
+    if own is None:
+        return f" (NumPy's OpenBLAS runs its {blas['kernels']} kernels, its own choice for this CPU)"
+    return (f" (NumPy's OpenBLAS runs {blas['kernels']} kernels, forced by OPENBLAS_CORETYPE="
+            f"{blas['OPENBLAS_CORETYPE']}: {results['gemm_peak_gflops_numpy']:.0f} GFLOP/s; the peak is that of "
+            f"its own choice for this CPU, {own['kernels']}: {own['gemm_peak_gflops']:.0f})")
+
+
 def format_tables(results: dict) -> str:
     peak = results["gemm_peak_gflops"]
     flops = flops_per_sample(SIZES)
@@ -513,7 +543,7 @@ def format_tables(results: dict) -> str:
         f"{results['date']}, {m['cpu']}, {m['cpus']} CPUs, {THREADS} threads, load average {m['load_before']} "
         f"before / {m['load_after']} after; float32 GEMM peak (SGEMM 2048², 2 threads, the better of "
         f"{results.get('gemm_peak_gflops_before', peak):.0f} before and {results.get('gemm_peak_gflops_after', peak):.0f} after): "
-        f"{peak:.0f} GFLOP/s; "
+        f"{peak:.0f} GFLOP/s{_blas_note(results)}; "
         f"{results['n_samples']} samples, {results['epochs']} epochs per timed fit, best of {results['repeats']}",
         "",
         "Training a 784-256-128-10 ReLU MLP, softmax cross-entropy, Adam, float32. "
@@ -614,6 +644,9 @@ def summarize(paths) -> str:
                      if t else "")
     lines.append("| 4,096 rows, backprop ÷ PyTorch | " + " | ".join(cells) + " |")
     lines.append("| GEMM peak (GFLOP/s) | " + " | ".join(f"{r['gemm_peak_gflops']:.0f}" for r in runs) + " |")
+    lines.append("| NumPy's OpenBLAS kernels; their GEMM peak | " + " | ".join(
+        f"{r.get('blas', {}).get('kernels')} (OPENBLAS_CORETYPE={r.get('blas', {}).get('OPENBLAS_CORETYPE')}); "
+        f"{r.get('gemm_peak_gflops_numpy', r['gemm_peak_gflops']):.0f}" for r in runs) + " |")
     return "\n".join(lines)
 
 
@@ -635,7 +668,13 @@ def main(argv=None) -> int:
     parser.add_argument("--anchors", default=",".join(ANCHORS), help="comma-separated subset of: " + ", ".join(ANCHORS))
     parser.add_argument("--json", default=str(RESULTS / "anchors.json"))
     parser.add_argument("--summarize", nargs="+", metavar="JSON", help="print the spread of several runs' ratios, run nothing")
+    parser.add_argument("--gemm-peak", action="store_true", help=argparse.SUPPRESS)  # own_choice_gemm_peak's child
+    parser.add_argument("--repeats", type=int, default=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.gemm_peak:
+        set_threads(THREADS)
+        print(json.dumps({"gemm_peak_gflops": gemm_peak_gflops(args.repeats), **blas_kernels()}))
+        return 0
     if args.summarize:
         print(summarize(args.summarize))
         return 0
@@ -666,6 +705,14 @@ def main(argv=None) -> int:
     results["gemm_peak_gflops_before"] = results["gemm_peak_gflops"]
     results["gemm_peak_gflops_after"] = gemm_peak_gflops(repeats)
     results["gemm_peak_gflops"] = max(results["gemm_peak_gflops_before"], results["gemm_peak_gflops_after"])
+    # Every share is of the machine's peak; where the environment forces NumPy's kernels, that
+    # peak is OpenBLAS's own choice's, and NumPy's (backprop's ceiling) is kept beside it.
+    results["blas"] = blas_kernels()
+    results["gemm_peak_gflops_numpy"] = results["gemm_peak_gflops"]
+    own = own_choice_gemm_peak(repeats)
+    if own is not None:
+        results["blas"]["own_choice"] = own
+        results["gemm_peak_gflops"] = max(results["gemm_peak_gflops"], own["gemm_peak_gflops"])
     results["machine"]["load_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(format_tables(results))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.blas import blas_kernels
+
 BATCH_SIZES = (32, 128)
 PREDICT_BATCH = 256
 RESULTS = Path(__file__).parent / "results"
@@ -241,7 +243,7 @@ def main(argv=None) -> int:
     results = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
                     "python": platform.python_version(), "numpy": np.__version__, "threads": THREADS,
-                    "torch": None if torch is None else torch.__version__},
+                    "torch": None if torch is None else torch.__version__, "blas": blas_kernels()},
         "date": time.strftime("%Y-%m-%d"),
         "n_samples": n_samples,
         "tasks": {},
@@ -279,7 +281,9 @@ def format_table(results: dict) -> str:
     machine = results["machine"]
     lines = [
         f"{results['date']}, {machine['platform']}, {machine['cpus']} CPUs, {machine['threads']} threads, "
-        f"numpy {machine['numpy']}, torch {machine['torch'] or 'absent'}, {results['n_samples']} samples",
+        f"numpy {machine['numpy']} (OpenBLAS kernels {machine.get('blas', {}).get('kernels')}, OPENBLAS_CORETYPE="
+        f"{machine.get('blas', {}).get('OPENBLAS_CORETYPE')}), torch {machine['torch'] or 'absent'}, "
+        f"{results['n_samples']} samples",
         "",
         "| network | measure | backprop (samples/s) | PyTorch (samples/s) | backprop / PyTorch |",
         "|---|---|---|---|---|",

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.blas import blas_kernels
+
 SIZES = (784, 256, 128, 10)
 BATCH_SIZES = (32, 128, 1024)
 EPOCHS = 2  # per timed fit: as in real use, fit's per-call checks are shared by several epochs
@@ -292,7 +294,8 @@ def main(argv=None) -> int:
     X, y = make_data(n_samples)
     results = {
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
-                    "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__},
+                    "cpus": os.cpu_count(), "python": platform.python_version(), "numpy": np.__version__,
+                    "blas": blas_kernels()},
         "date": time.strftime("%Y-%m-%d"),
         "n_samples": n_samples,
         "square_sgemm_gflops": square_gemm_gflops(repeats),
@@ -339,7 +342,9 @@ def format_table(results: dict) -> str:
     lines = [
         f"{results['date']}, {results['machine']['platform']}, {results['machine']['cpus']} CPUs, "
         f"numpy {results['machine']['numpy']}, torch {results['machine'].get('torch', 'absent')}, "
-        f"square SGEMM {results['square_sgemm_gflops']:.0f} GFLOP/s",
+        f"square SGEMM {results['square_sgemm_gflops']:.0f} GFLOP/s, OpenBLAS kernels "
+        f"{results['machine'].get('blas', {}).get('kernels')} (OPENBLAS_CORETYPE="
+        f"{results['machine'].get('blas', {}).get('OPENBLAS_CORETYPE')})",
         "",
         "| measure | backprop | PyTorch | scikit-learn | backprop / PyTorch | backprop / sklearn | share of GEMM limit |",
         "|---|---|---|---|---|---|---|",

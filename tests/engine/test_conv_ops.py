@@ -385,6 +385,30 @@ def test_compiled_kernels_give_the_numpy_results_bit_for_bit(index, dtype):
             np.testing.assert_array_equal(got, expected)
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV2D_CASES, ids=conv_case_id)
+def test_the_compiled_im2col_copies_numpy_s_windows(case, dtype):
+    """im2col of the flat layout compiled (each row of cols one run of the flattened phase planes)
+    and as NumPy's copy of the windows' strided views: the same cols for every chunk of examples."""
+    x_shape, W_shape, stride, padding, dilation, _ = case
+    x, W = sample(x_shape, 1).astype(dtype), sample(W_shape, 2).astype(dtype)
+    kernel = W_shape[2:]
+    stride, dilation = (conv_module.check_int_tuple(v, "v") for v in (stride, dilation))
+    pads = conv_module.conv_padding(padding, kernel, dilation, stride, "test")
+    out_hw = conv_module.window_geometry(x.shape, kernel, stride, pads, dilation, "test")
+    if not conv_module._flat_windows(x, W, stride, dilation):
+        pytest.skip("the general layout: NumPy's copy of the windows only")
+    windows = conv_module._Windows(x, kernel, stride, pads, dilation, out_hw, np.dtype(dtype), True)
+    assert windows.compiled_gather(np.dtype(dtype)) is not None
+    taps = W_shape[1] * kernel[0] * kernel[1]
+    for start, stop in [(0, x.shape[0]), (x.shape[0] - 1, x.shape[0])]:
+        compiled = windows.gather(start, stop, taps, dtype).copy()
+        with jit.disabled():
+            expected = windows.gather(start, stop, taps, dtype)
+        np.testing.assert_array_equal(compiled, expected)
+
+
 def test_inputs_that_are_not_finite_take_the_general_layout():
     """Stride-1 windows are contiguous runs that also cover wrapped-around columns, which δ = 0
     cancels; an inf there would make 0·inf = NaN, so such inputs use the general layout."""

@@ -345,6 +345,26 @@ def _tap_order(C: int, kernel: tuple, stride: tuple) -> np.ndarray:
     return np.argsort(group, kind="stable")
 
 
+@jit.kernel
+def _gather_runs_kernel(planes, offsets, start, length, cols):
+    """cols[n, t] = planes[start + n, offsets[t] : offsets[t] + length]: im2col of the flat layout,
+    each row of cols one contiguous run of an example's flattened phase planes (NumPy's copy of the
+    strided views of :meth:`_Windows.gather`, the same values).
+
+    The indices are unsigned: with signed ones numba checks each for a negative value to wrap
+    around, and that check keeps the copy from being vectorised (a batch of 32 ball images, 9.2 MB
+    of cols: 750 µs with signed indices, 111 unsigned, 141 for NumPy's copy)."""
+    m, T = cols.shape[0], cols.shape[1]
+    L = np.uint64(length)
+    for n in range(m):
+        src = planes[start + n]
+        for t in range(T):
+            o = np.uint64(offsets[t])
+            dst = cols[n, t]
+            for k in range(L):
+                dst[k] = src[o + k]
+
+
 class _Windows:
     """Where the columns of cols come from, for one call (see above).
 
@@ -374,10 +394,22 @@ class _Windows:
         self.length = (Ho - 1) * self.pitch + Wo
         self.groups = _tap_groups(kernel, stride, dilation)
         self.views = [self._runs(planes, group) for group in self.groups]
+        self.offsets = self._run_offsets(planes) if planes.flags.c_contiguous else None
         if len(self.groups) == 1:
             self.order = None
         else:
             self.order = _tap_order(x.shape[1], kernel, stride)
+
+    def _run_offsets(self, planes: np.ndarray) -> np.ndarray:
+        """Where each row of cols starts in one example's planes, flattened: the views' runs as
+        offsets, in cols' row order (the groups in turn, each in (c, i, j) order)."""
+        C, sh, sw, Hq, Wq = planes.shape[1:]
+        offsets = []
+        for (p, q), (rows, cols), (step_i, step_j) in self.groups:
+            for c in range(C):
+                plane = ((c * sh + p) * sw + q) * Hq * Wq
+                offsets.extend(plane + a * step_i * Wq + b * step_j for a in range(len(rows)) for b in range(len(cols)))
+        return np.array(offsets, dtype=np.int64)
 
     def _runs(self, planes: np.ndarray, group, writeable: bool = False) -> np.ndarray:
         """The (N, C, ni, nj, L) view of a group's runs in ``planes`` (or a gradient shaped like it)."""
@@ -398,10 +430,20 @@ class _Windows:
         grad[:, self.order] = grad_cols_order
         return grad
 
+    def compiled_gather(self, dtype):
+        """The compiled im2col of the flat layout (:func:`_gather_runs_kernel`), or None where NumPy copies."""
+        if self.pitch is None or self.offsets is None or self.planes.dtype != dtype or not jit.supports(dtype):
+            return None
+        return _gather_runs_kernel.get()
+
     def gather(self, start: int, stop: int, taps: int, dtype) -> np.ndarray:
         """im2col for the chunk of examples [start, stop): the reused buffer (m, C·kh·kw, L)."""
         m = stop - start
         cols = _scratch("cols", (m, taps, self.length), dtype)
+        compiled = self.compiled_gather(dtype)
+        if compiled is not None:
+            compiled(self.planes.reshape(self.planes.shape[0], -1), self.offsets, start, self.length, cols)
+            return cols
         owner = cols if cols.base is None else cols.base
         cached = self._targets.get(m)
         if cached is None or cached[0] is not owner:  # the chunks of one call share them: made once
