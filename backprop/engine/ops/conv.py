@@ -526,15 +526,21 @@ def _crop_kernel(z_cols, b, z, first, pitch, with_bias, a, with_relu, zero, with
 
 @jit.kernel
 def _add_runs_kernel(grad_cols, grad_pad, dh_pitch, dw):
-    """grad_pad[n, c] (flat, Hp·Wp) += run (i, j) of grad_cols[n, c, i, j] at i·dh·Wp + j·dw, taps in (i, j) order."""
+    """grad_pad[n, c] (flat, Hp·Wp) += run (i, j) of grad_cols[n, c, i, j] at i·dh·Wp + j·dw, taps in (i, j) order.
+
+    Each run is added through a slice of grad_pad: indexed as grad_pad[n, c, start + t], numba checks
+    every index for a negative value to wrap around, and the check keeps the addition from being
+    vectorised (LeNet's second conv, 24 examples: 153 µs against 48 through the slice)."""
     m, C, kh, kw, length = grad_cols.shape
     for n in range(m):
         for c in range(C):
             for i in range(kh):
                 for j in range(kw):
                     start = i * dh_pitch + j * dw
+                    target = grad_pad[n, c, start:start + length]
+                    source = grad_cols[n, c, i, j]
                     for t in range(length):
-                        grad_pad[n, c, start + t] += grad_cols[n, c, i, j, t]
+                        target[t] += source[t]
 
 
 # ------------------------------------------------------------- convolution
