@@ -384,6 +384,9 @@ def measure(names, X, y, sizes, batch_size, epochs, repeats) -> dict:
     best = {name: float("inf") for name in fits}
     for _ in range(repeats):
         for name, fit in fits.items():
+            # Untimed first: the previous trainer's threads (OpenBLAS's spin for ~0.1 s after a
+            # product, OpenMP's and XLA's pools likewise) would still hold a core at the start.
+            fit()
             start = time.perf_counter()
             fit()
             best[name] = min(best[name], time.perf_counter() - start)
