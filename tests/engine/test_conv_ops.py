@@ -397,8 +397,10 @@ def test_the_compiled_im2col_copies_numpy_s_windows(case, dtype):
     stride, dilation = (conv_module.check_int_tuple(v, "v") for v in (stride, dilation))
     pads = conv_module.conv_padding(padding, kernel, dilation, stride, "test")
     out_hw = conv_module.window_geometry(x.shape, kernel, stride, pads, dilation, "test")
-    if not conv_module._flat_windows(x, W, stride, dilation):
-        pytest.skip("the general layout: NumPy's copy of the windows only")
+    if not conv_module._flat_windows(x, W, stride, dilation):  # the general layout: NumPy's copy only
+        general = conv_module._Windows(x, kernel, stride, pads, dilation, out_hw, np.dtype(dtype), False)
+        assert general.compiled_gather(np.dtype(dtype)) is None
+        return
     windows = conv_module._Windows(x, kernel, stride, pads, dilation, out_hw, np.dtype(dtype), True)
     assert windows.compiled_gather(np.dtype(dtype)) is not None
     taps = W_shape[1] * kernel[0] * kernel[1]
