@@ -24,6 +24,7 @@ time (kh·kw vectorised adds).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional
 
@@ -345,6 +346,22 @@ def _tap_order(C: int, kernel: tuple, stride: tuple) -> np.ndarray:
     return np.argsort(group, kind="stable")
 
 
+@functools.lru_cache(maxsize=256)  # (one entry per layer geometry: the same at every step)
+def _run_offsets(plane_shape: tuple, kernel: tuple, stride: tuple, dilation: tuple) -> np.ndarray:
+    """Where each row of cols starts in one example's phase planes (C, s, s′, Hq, Wq), flattened: the
+    runs of :meth:`_Windows._runs` as offsets, in cols' row order (the groups of :func:`_tap_groups`
+    in turn, each in (c, i, j) order). Read-only: it is shared by every call with this geometry."""
+    C, sh, sw, Hq, Wq = plane_shape
+    offsets = []
+    for (p, q), (rows, cols), (step_i, step_j) in _tap_groups(kernel, stride, dilation):
+        for c in range(C):
+            plane = ((c * sh + p) * sw + q) * Hq * Wq
+            offsets.extend(plane + a * step_i * Wq + b * step_j for a in range(len(rows)) for b in range(len(cols)))
+    offsets = np.array(offsets, dtype=np.int64)
+    offsets.setflags(write=False)
+    return offsets
+
+
 @jit.kernel
 def _gather_runs_kernel(planes, offsets, start, length, cols):
     """cols[n, t] = planes[start + n, offsets[t] : offsets[t] + length]: im2col of the flat layout,
@@ -394,22 +411,15 @@ class _Windows:
         self.length = (Ho - 1) * self.pitch + Wo
         self.groups = _tap_groups(kernel, stride, dilation)
         self.views = [self._runs(planes, group) for group in self.groups]
-        self.offsets = self._run_offsets(planes) if planes.flags.c_contiguous else None
+        if planes.flags.c_contiguous:  # (the compiled im2col reads the planes flattened, per example)
+            self.offsets = _run_offsets(planes.shape[1:], kernel, stride, dilation)
+            self.flat_planes = planes.reshape(planes.shape[0], -1)
+        else:
+            self.offsets = self.flat_planes = None
         if len(self.groups) == 1:
             self.order = None
         else:
             self.order = _tap_order(x.shape[1], kernel, stride)
-
-    def _run_offsets(self, planes: np.ndarray) -> np.ndarray:
-        """Where each row of cols starts in one example's planes, flattened: the views' runs as
-        offsets, in cols' row order (the groups in turn, each in (c, i, j) order)."""
-        C, sh, sw, Hq, Wq = planes.shape[1:]
-        offsets = []
-        for (p, q), (rows, cols), (step_i, step_j) in self.groups:
-            for c in range(C):
-                plane = ((c * sh + p) * sw + q) * Hq * Wq
-                offsets.extend(plane + a * step_i * Wq + b * step_j for a in range(len(rows)) for b in range(len(cols)))
-        return np.array(offsets, dtype=np.int64)
 
     def _runs(self, planes: np.ndarray, group, writeable: bool = False) -> np.ndarray:
         """The (N, C, ni, nj, L) view of a group's runs in ``planes`` (or a gradient shaped like it)."""
@@ -442,7 +452,7 @@ class _Windows:
         cols = _scratch("cols", (m, taps, self.length), dtype)
         compiled = self.compiled_gather(dtype)
         if compiled is not None:
-            compiled(self.planes.reshape(self.planes.shape[0], -1), self.offsets, start, self.length, cols)
+            compiled(self.flat_planes, self.offsets, start, self.length, cols)
             return cols
         owner = cols if cols.base is None else cols.base
         cached = self._targets.get(m)
