@@ -14,7 +14,10 @@ The work: a ReLU MLP (784-256-128-10 by default) with softmax cross-entropy and 
 
 Every figure is samples/s, its ratio to the best anchor (the fastest of all but backprop)
 and its share of the machine's float32 GEMM peak, measured in the same run (a square
-SGEMM of 2048 with 2 threads). FLOPs per sample come from the layer shapes:
+SGEMM of 2048 with 2 threads; where ``OPENBLAS_CORETYPE`` forces NumPy's kernels, as on these
+machines, also with OpenBLAS's own choice for the CPU, in a child process without it, and the
+larger is the machine's peak). Each trainer runs once untimed before each timed run, so that
+the previous one's spinning threads do not slow it. FLOPs per sample come from the layer shapes:
 2·n_in·n_out per layer forward and twice that backward, less the first layer's δ of its
 input, which nobody computes (see :func:`flops_per_sample`).
 
