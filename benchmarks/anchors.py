@@ -53,6 +53,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from benchmarks.blas import blas_kernels  # noqa: E402
+from benchmarks.timing import interleaved  # noqa: E402
 
 SIZES = (784, 256, 128, 10)
 BATCH_SIZES = (32, 128, 1024)
@@ -384,15 +385,7 @@ def measure(names, X, y, sizes, batch_size, epochs, repeats) -> dict:
             out[name] = str(error)
         except Exception as error:  # noqa: BLE001 (an anchor's failure, e.g. inductor without a compiler)
             out[name] = "failed: " + _short(error)
-    best = {name: float("inf") for name in fits}
-    for _ in range(repeats):
-        for name, fit in fits.items():
-            # Untimed first: the previous trainer's threads (OpenBLAS's spin for ~0.1 s after a
-            # product, OpenMP's and XLA's pools likewise) would still hold a core at the start.
-            fit()
-            start = time.perf_counter()
-            fit()
-            best[name] = min(best[name], time.perf_counter() - start)
+    best = interleaved(fits, repeats, warm_up=False)
     for name in fits:
         out[name] = len(X) * epochs / best[name]
     return out

@@ -21,3 +21,9 @@ def blas_kernels() -> dict:
     except ImportError:  # (threadpoolctl comes with scikit-learn)
         pass
     return {"kernels": kernels, "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+
+
+def describe(blas: dict | None) -> str:
+    """``blas_kernels()``'s dict in a benchmark's header: the kernels, and OPENBLAS_CORETYPE."""
+    blas = blas or {}
+    return f"OpenBLAS kernels {blas.get('kernels')}, OPENBLAS_CORETYPE={blas.get('OPENBLAS_CORETYPE')}"

@@ -35,7 +35,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.blas import blas_kernels
+from benchmarks.blas import blas_kernels, describe
+from benchmarks.timing import interleaved
 
 BATCH_SIZES = (32, 128)
 PREDICT_BATCH = 256
@@ -162,25 +163,6 @@ def torch_predictor(build, X):
     return predict
 
 
-def interleaved(runs: dict, repeats: int) -> dict:
-    """Best time of each function, run in turns so that a slow spell of the machine hits all alike.
-
-    At each turn a function runs once untimed before the timed run: the threads of the library
-    that ran before it (OpenBLAS's spin for about 0.1 s after a product) would otherwise still
-    hold a core at the start of the timed run (PyTorch's conv after NumPy products on OpenBLAS's
-    threads: 10.2 ms, against 6.1 once they sleep)."""
-    for run in runs.values():
-        run()  # warm-up: buffers, BLAS threads, compiled kernels
-    best = {name: float("inf") for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            run()  # (untimed: see above)
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
-
-
 # ------------------------------------------------------------------ profile
 # Where the time of a step goes, by the function that spends it (its own time, not its
 # callees'): the conv ops' helpers are separate functions so that the profile can say it.
@@ -287,8 +269,7 @@ def format_table(results: dict) -> str:
     machine = results["machine"]
     lines = [
         f"{results['date']}, {machine['platform']}, {machine['cpus']} CPUs, {machine['threads']} threads, "
-        f"numpy {machine['numpy']} (OpenBLAS kernels {machine.get('blas', {}).get('kernels')}, OPENBLAS_CORETYPE="
-        f"{machine.get('blas', {}).get('OPENBLAS_CORETYPE')}), torch {machine['torch'] or 'absent'}, "
+        f"numpy {machine['numpy']} ({describe(machine.get('blas'))}), torch {machine['torch'] or 'absent'}, "
         f"{results['n_samples']} samples",
         "",
         "| network | measure | backprop (samples/s) | PyTorch (samples/s) | backprop / PyTorch |",

@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.blas import blas_kernels
+from benchmarks.blas import blas_kernels, describe
+from benchmarks.timing import interleaved
 
 SIZES = (784, 256, 128, 10)
 BATCH_SIZES = (32, 128, 1024)
@@ -131,20 +132,6 @@ def bench_torch_train(X, y, batch_size, epochs, repeats):
     fit = torch_trainer(X, y, batch_size, epochs)
     fit()
     return len(X) * epochs / best_of(fit, repeats)
-
-
-def interleaved(fits: dict, repeats: int) -> dict:
-    """Best time of each function, run in turns so that a slow spell of the machine hits all alike."""
-    for fit in fits.values():
-        fit()  # warm-up: buffers, BLAS threads
-    best = {name: float("inf") for name in fits}
-    for _ in range(repeats):
-        for name, fit in fits.items():
-            fit()  # untimed: the other library's threads may still spin (see benchmarks/conv.py's interleaved)
-            start = time.perf_counter()
-            fit()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def bench_torch_predict(X, repeats):
@@ -343,9 +330,7 @@ def format_table(results: dict) -> str:
     lines = [
         f"{results['date']}, {results['machine']['platform']}, {results['machine']['cpus']} CPUs, "
         f"numpy {results['machine']['numpy']}, torch {results['machine'].get('torch', 'absent')}, "
-        f"square SGEMM {results['square_sgemm_gflops']:.0f} GFLOP/s, OpenBLAS kernels "
-        f"{results['machine'].get('blas', {}).get('kernels')} (OPENBLAS_CORETYPE="
-        f"{results['machine'].get('blas', {}).get('OPENBLAS_CORETYPE')})",
+        f"square SGEMM {results['square_sgemm_gflops']:.0f} GFLOP/s, {describe(results['machine'].get('blas'))}",
         "",
         "| measure | backprop | PyTorch | scikit-learn | backprop / PyTorch | backprop / sklearn | share of GEMM limit |",
         "|---|---|---|---|---|---|---|",

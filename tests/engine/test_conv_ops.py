@@ -6,6 +6,7 @@ import pytest
 
 import backprop as bp
 from backprop import jit
+from backprop.checks import check_int_tuple
 from backprop.engine import ops
 from backprop.engine.ops import conv as conv_module
 from backprop.engine.tensor import Tensor
@@ -394,7 +395,7 @@ def test_the_compiled_im2col_copies_numpy_s_windows(case, dtype):
     x_shape, W_shape, stride, padding, dilation, _ = case
     x, W = sample(x_shape, 1).astype(dtype), sample(W_shape, 2).astype(dtype)
     kernel = W_shape[2:]
-    stride, dilation = (conv_module.check_int_tuple(v, "v") for v in (stride, dilation))
+    stride, dilation = (check_int_tuple(v, "v") for v in (stride, dilation))
     pads = conv_module.conv_padding(padding, kernel, dilation, stride, "test")
     out_hw = conv_module.window_geometry(x.shape, kernel, stride, pads, dilation, "test")
     if not conv_module._flat_windows(x, W, stride, dilation):  # the general layout: NumPy's copy only
