@@ -30,6 +30,7 @@ CONV2D_CASES = [
     ((2, 2, 10, 9), (2, 2, 2, 3), (3, 2), (1, 0), 1, False),  # a kernel row shorter than the stride
     ((2, 4, 9, 8), (3, 4, 3, 3), 1, (1, 0), (1, 2), True),   # fewer output channels: ∂J/∂x as a convolution of δ
     ((1, 3, 4, 5), (2, 3, 3, 3), 1, (3, 1), 1, False),       # padding beyond d·(k − 1): ∂J/∂x by col2im
+    ((2, 2, 6, 7), (17, 2, 3, 3), 2, 1, 1, True),           # more output channels than the direct form takes
 ]
 # (x shape, kernel, stride, padding, dilation)
 MAX_POOL_CASES = [
@@ -375,8 +376,10 @@ def test_results_do_not_depend_on_the_chunk_of_examples(case, monkeypatch):
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("index", range(len(MAX_POOL_CASES)))
-def test_compiled_kernels_give_the_numpy_results_bit_for_bit(index, dtype):
-    """col2im's runs and max pooling (forward, routed δ) compiled and in NumPy: the same bits."""
+def test_compiled_kernels_give_the_numpy_results_bit_for_bit(index, dtype, monkeypatch):
+    """col2im's runs and max pooling (forward, routed δ) compiled and in NumPy: the same bits (the
+    direct form, which sums in its own order, is held to the GEMM by the next test)."""
+    monkeypatch.setattr(conv_module, "_DIRECT_MAX_CHANNELS", 0)
     cases = (CONV2D_CASES[index], CONV2D_CASES[-1 - index])  # every conv case, with one pool case each
     for case in cases:
         compiled = conv_and_pool_results(case, MAX_POOL_CASES[index], dtype)
@@ -412,6 +415,30 @@ def test_the_compiled_im2col_copies_numpy_s_windows(case, dtype):
         np.testing.assert_array_equal(compiled, expected)
 
 
+@needs_numba
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", CONV2D_CASES, ids=conv_case_id)
+def test_the_direct_form_gives_the_gemm_results(case, dtype, monkeypatch):
+    """z, ∂J/∂x, ∂J/∂W and ∂J/∂b with the direct form (runs read where they lie) and with im2col + GEMM
+    agree to the rounding of a sum in another order, and the direct form runs wherever it applies."""
+    x_shape, W_shape, stride, padding, dilation, _ = case
+    kernel = W_shape[2:]
+    stride_t, dilation_t = (check_int_tuple(v, "v") for v in (stride, dilation))
+    pads = conv_module.conv_padding(padding, kernel, dilation_t, stride_t, "test")
+    out_hw = conv_module.window_geometry(x_shape, kernel, stride_t, pads, dilation_t, "test")
+    x, W = sample(x_shape, 1).astype(dtype), sample(W_shape, 2).astype(dtype)
+    flat = conv_module._flat_windows(x, W, stride_t, dilation_t)
+    windows = conv_module._Windows(x, kernel, stride_t, pads, dilation_t, out_hw, np.dtype(dtype), flat)
+    applies = windows.direct_kernels(np.dtype(dtype), W_shape[0]) is not None
+    assert applies == (flat and W_shape[0] <= conv_module._DIRECT_MAX_CHANNELS)
+    direct = conv_and_pool_results(case, MAX_POOL_CASES[0], dtype)[:-2]
+    monkeypatch.setattr(conv_module, "_DIRECT_MAX_CHANNELS", 0)
+    gemm = conv_and_pool_results(case, MAX_POOL_CASES[0], dtype)[:-2]
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    for got, expected in zip(direct, gemm):
+        np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
 def test_inputs_that_are_not_finite_take_the_general_layout():
     """Stride-1 windows are contiguous runs that also cover wrapped-around columns, which δ = 0
     cancels; an inf there would make 0·inf = NaN, so such inputs use the general layout."""
@@ -445,9 +472,10 @@ def test_the_crop_pass_s_relu_is_numpy_s_maximum_bit_for_bit(dtype):
 @needs_numba
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("with_bias", [True, False])
-def test_the_crop_pass_writing_only_the_relu_gives_the_same_bits(dtype, with_bias):
+def test_the_crop_pass_writing_only_the_relu_gives_the_same_bits(dtype, with_bias, monkeypatch):
     """relu_only: the crop pass writes a = max(z, 0) and not z (a ReLU layer's fused forward): a's bits
     (NaN, −0 and the sign of every value included) are those of the pass that writes both."""
+    monkeypatch.setattr(conv_module, "_DIRECT_MAX_CHANNELS", 0)  # (z compared with NumPy's at the end)
     rng = np.random.default_rng(16)
     x, W, b = (rng.standard_normal(shape).astype(dtype) for shape in [(3, 2, 11, 10), (4, 2, 3, 3), (4,)])
     x[0, 0, 3, 4] = np.nan

@@ -382,6 +382,112 @@ def _gather_runs_kernel(planes, offsets, start, length, cols):
                 dst[k] = src[o + k]
 
 
+# The direct form, for few output channels. A product W_cols · cols[n] with 8 rows is a poor
+# GEMM (BLAS's kernels are built for larger blocks: 75-110 GFLOP/s on the ball net's first
+# conv, against 140 for the same products as one), and cols is 25 times the input for a 5×5
+# kernel, written and read again. Each row of cols is a contiguous run of the example's
+# flattened phase planes (the compiled im2col copies exactly these), so the product can read the
+# runs where they lie: z_cols[n, o] = Σ_t W_taps[t, o] · run_t(n), and, going back,
+# ∂J/∂W_cols[o, t] = Σ_n Σ_k δ_cols[n, o, k] · run_t(n)[k]. Four taps and four channels at a time:
+# each loaded value of a run feeds four multiply-adds, and each output value is loaded and stored
+# once per four taps. The sums run in another order than BLAS's (which fixes none either).
+_DIRECT_MAX_CHANNELS = 16
+"""The most output channels for which the direct form replaces im2col + GEMM (above, BLAS's
+register blocks pay for the copy)."""
+
+
+@jit.kernel(reassociate=True)
+def _direct_conv_kernel(planes, offsets, W_taps, length, start, z_cols):
+    """z_cols[n, o, k] = Σ_t W_taps[t, o] · planes[start + n, offsets[t] + k], k < length: the product
+    W_cols · cols[n] of :func:`_conv2d_arrays` without cols (W_taps = W_colsᵀ, offsets as in
+    :func:`_run_offsets`).
+
+    The slices are bounded (``[o : o + length]``): with runs of one known length LLVM vectorises the
+    loops without checks, where open-ended ones leave them scalar."""
+    m, (T, O), L = z_cols.shape[0], W_taps.shape, length
+    T4, O4 = T - T % 4, O - O % 4
+    for n in range(m):
+        src, out = planes[start + n], z_cols[n]
+        out[:] = 0
+        for t in range(0, T4, 4):
+            s0, s1 = src[offsets[t]:offsets[t] + L], src[offsets[t + 1]:offsets[t + 1] + L]
+            s2, s3 = src[offsets[t + 2]:offsets[t + 2] + L], src[offsets[t + 3]:offsets[t + 3] + L]
+            for o in range(0, O4, 4):
+                w00, w01, w02, w03 = W_taps[t, o], W_taps[t + 1, o], W_taps[t + 2, o], W_taps[t + 3, o]
+                w10, w11, w12, w13 = W_taps[t, o + 1], W_taps[t + 1, o + 1], W_taps[t + 2, o + 1], W_taps[t + 3, o + 1]
+                w20, w21, w22, w23 = W_taps[t, o + 2], W_taps[t + 1, o + 2], W_taps[t + 2, o + 2], W_taps[t + 3, o + 2]
+                w30, w31, w32, w33 = W_taps[t, o + 3], W_taps[t + 1, o + 3], W_taps[t + 2, o + 3], W_taps[t + 3, o + 3]
+                d0, d1, d2, d3 = out[o, :L], out[o + 1, :L], out[o + 2, :L], out[o + 3, :L]
+                for k in range(L):
+                    v0, v1, v2, v3 = s0[k], s1[k], s2[k], s3[k]
+                    d0[k] += w00 * v0 + w01 * v1 + w02 * v2 + w03 * v3
+                    d1[k] += w10 * v0 + w11 * v1 + w12 * v2 + w13 * v3
+                    d2[k] += w20 * v0 + w21 * v1 + w22 * v2 + w23 * v3
+                    d3[k] += w30 * v0 + w31 * v1 + w32 * v2 + w33 * v3
+            for o in range(O4, O):
+                w0, w1, w2, w3 = W_taps[t, o], W_taps[t + 1, o], W_taps[t + 2, o], W_taps[t + 3, o]
+                d0 = out[o, :L]
+                for k in range(L):
+                    d0[k] += w0 * s0[k] + w1 * s1[k] + w2 * s2[k] + w3 * s3[k]
+        for t in range(T4, T):
+            s0 = src[offsets[t]:offsets[t] + L]
+            for o in range(O):
+                w0, d0 = W_taps[t, o], out[o, :L]
+                for k in range(L):
+                    d0[k] += w0 * s0[k]
+
+
+@jit.kernel(reassociate=True)
+def _direct_weight_grad_kernel(planes, offsets, delta_cols, length, start, grad, zero):
+    """grad[o, t] += Σ_n Σ_k delta_cols[n, o, k] · planes[start + n, offsets[t] + k], k < length: the
+    products δ[n] · cols[n]ᵀ of :func:`_conv2d_backward` summed over the chunk, without cols. Two taps
+    and four channels at a time (eight sums in registers; ``zero``: 0 in the dtype)."""
+    m, (O, T), L = delta_cols.shape[0], grad.shape, length
+    T2, O4 = T - T % 2, O - O % 4
+    for n in range(m):
+        src, delta = planes[start + n], delta_cols[n]
+        for t in range(0, T2, 2):
+            s0, s1 = src[offsets[t]:offsets[t] + L], src[offsets[t + 1]:offsets[t + 1] + L]
+            for o in range(0, O4, 4):
+                e0, e1, e2, e3 = delta[o, :L], delta[o + 1, :L], delta[o + 2, :L], delta[o + 3, :L]
+                a00, a10, a20, a30, a01, a11, a21, a31 = zero, zero, zero, zero, zero, zero, zero, zero
+                for k in range(L):
+                    v0, v1 = s0[k], s1[k]
+                    f0, f1, f2, f3 = e0[k], e1[k], e2[k], e3[k]
+                    a00 += f0 * v0
+                    a10 += f1 * v0
+                    a20 += f2 * v0
+                    a30 += f3 * v0
+                    a01 += f0 * v1
+                    a11 += f1 * v1
+                    a21 += f2 * v1
+                    a31 += f3 * v1
+                grad[o, t] += a00
+                grad[o + 1, t] += a10
+                grad[o + 2, t] += a20
+                grad[o + 3, t] += a30
+                grad[o, t + 1] += a01
+                grad[o + 1, t + 1] += a11
+                grad[o + 2, t + 1] += a21
+                grad[o + 3, t + 1] += a31
+            for o in range(O4, O):
+                e0 = delta[o, :L]
+                a00, a01 = zero, zero
+                for k in range(L):
+                    a00 += e0[k] * s0[k]
+                    a01 += e0[k] * s1[k]
+                grad[o, t] += a00
+                grad[o, t + 1] += a01
+        for t in range(T2, T):
+            s0 = src[offsets[t]:offsets[t] + L]
+            for o in range(O):
+                e0 = delta[o, :L]
+                a00 = zero
+                for k in range(L):
+                    a00 += e0[k] * s0[k]
+                grad[o, t] += a00
+
+
 class _Windows:
     """Where the columns of cols come from, for one call (see above).
 
@@ -445,6 +551,14 @@ class _Windows:
         if self.pitch is None or self.offsets is None or self.planes.dtype != dtype or not jit.supports(dtype):
             return None
         return _gather_runs_kernel.get()
+
+    def direct_kernels(self, dtype, out_channels: int):
+        """(:func:`_direct_conv_kernel`, :func:`_direct_weight_grad_kernel`) where the direct form
+        replaces im2col + GEMM (the compiled im2col's conditions, and few output channels), else None."""
+        if out_channels > _DIRECT_MAX_CHANNELS or self.compiled_gather(dtype) is None:
+            return None
+        conv, grad = _direct_conv_kernel.get(), _direct_weight_grad_kernel.get()
+        return None if conv is None or grad is None else (conv, grad)
 
     def gather(self, start: int, stop: int, taps: int, dtype) -> np.ndarray:
         """im2col for the chunk of examples [start, stop): the reused buffer (m, C·kh·kw, L)."""
@@ -577,13 +691,21 @@ def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride
     z = np.empty((N, O, *out_hw), dtype=dtype) if out is None else out
     crop = _crop_kernel.get() if pitch is not None and jit.supports(dtype) else None
     bias = None if b is None else b.astype(dtype, copy=False)
-    for start, stop in _chunks(N, taps * length * dtype.itemsize):
-        cols = windows.gather(start, stop, taps, dtype)
-        if pitch is None:
+    direct = windows.direct_kernels(dtype, O)
+    if direct is not None:
+        W_taps = np.ascontiguousarray(W_cols.T)
+    for start, stop in _chunks(N, (O if direct else taps) * length * dtype.itemsize):
+        if direct is not None:  # (the flat layout: pitch is set)
+            z_cols = _scratch("z", (stop - start, O, length), dtype)
+            direct[0](windows.flat_planes, windows.offsets, W_taps, length, start, z_cols)
+        elif pitch is None:
+            cols = windows.gather(start, stop, taps, dtype)
             np.matmul(W_cols, cols, out=z[start:stop].reshape(stop - start, O, length))  # Z[n] = W_cols · cols[n]
         else:
+            cols = windows.gather(start, stop, taps, dtype)
             z_cols = _scratch("z", (stop - start, O, length), dtype)
             np.matmul(W_cols, cols, out=z_cols)
+        if pitch is not None:
             if crop is not None:  # the output's columns, and b (and a), in one pass
                 crop(z_cols, W_cols[:, 0] if bias is None else bias, z, start, pitch, bias is not None,
                      z if relu_out is None else relu_out, relu_out is not None, dtype.type(0), not relu_only)
@@ -620,13 +742,18 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
     taps, length, pitch = W_cols.shape[1], windows.length, windows.pitch
     # δ[n] · cols[n]ᵀ of every example, summed once at the end (not per chunk: a call per chunk costs more
     # than the sum itself)
-    per_example = np.empty((N, O, taps), dtype=dtype) if want_W else None
+    direct = windows.direct_kernels(dtype, O) if want_W else None
+    if direct is not None:  # (the products summed in the kernel, into ∂J/∂W_cols)
+        per_example, grad_W_cols = None, np.zeros((O, taps), dtype=dtype)
+    else:
+        per_example = np.empty((N, O, taps), dtype=dtype) if want_W else None
     grad = None
     if want_x:
         padded = (N, x.shape[1], x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1]))
         grad = np.zeros(padded if pitch is None else windows.planes.shape, dtype)
     grids = {}  # chunk size -> (δ's work buffer, the view of its output positions): made once per call
-    for start, stop in _chunks(N, taps * length * dtype.itemsize):
+    chunk_rows = taps if want_x or direct is None else O  # (without cols and ∂J/∂cols, only δ's chunk)
+    for start, stop in _chunks(N, chunk_rows * length * dtype.itemsize):
         m = stop - start
         if pitch is None:
             delta_cols = delta[start:stop].reshape(m, O, length)
@@ -639,7 +766,9 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
             delta_cols = grid[1]
             delta_cols.fill(0)  # zero on the dropped columns
             np.copyto(grid[2], delta[start:stop])
-        if want_W:
+        if direct is not None:
+            direct[1](windows.flat_planes, windows.offsets, delta_cols, length, start, grad_W_cols, dtype.type(0))
+        elif want_W:
             cols = windows.gather(start, stop, taps, dtype)
             np.matmul(delta_cols, cols.transpose(0, 2, 1), out=per_example[start:stop])
         if want_x:
@@ -647,7 +776,10 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
             windows.col2im(grad_cols, grad, start, stop)
     if grad is not None:
         grad_x = _cropped(grad if pitch is None else _unphased(grad), pads, x.shape)
-    grad_W = None if per_example is None else windows.W_grad(per_example.sum(axis=0)).reshape(W.shape)
+    if direct is not None:
+        grad_W = windows.W_grad(grad_W_cols).reshape(W.shape)
+    else:
+        grad_W = None if per_example is None else windows.W_grad(per_example.sum(axis=0)).reshape(W.shape)
     return grad_x, grad_W, grad_b
 
 
