@@ -23,6 +23,7 @@ from backprop.engine.ops import (
     reshape, sigmoid, softmax, sqrt, step, sum, tanh, transpose,
 )
 from backprop.random import manual_seed
+from backprop.threads import get_num_threads, set_num_threads
 from backprop import losses, nn, init, regularizers, optim, datasets, data, io
 from backprop import callbacks, metrics, distributed
 from backprop.training import FitRecord, History, fit, evaluate, predict
@@ -35,7 +36,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Tensor", "no_grad", "enable_grad", "is_grad_enabled", "eval_mode", "gradcheck", "GradcheckError",
-    "set_default_dtype", "get_default_dtype", "manual_seed",
+    "set_default_dtype", "get_default_dtype", "manual_seed", "set_num_threads", "get_num_threads",
     "abs", "arctan", "clip", "exp", "identity", "leaky_relu", "linear", "log", "log_softmax", "matmul",
     "max", "mean", "relu", "reshape", "sigmoid", "softmax", "sqrt", "step", "sum", "tanh", "transpose",
     "losses", "nn", "init", "regularizers", "optim", "datasets", "data", "io", "callbacks", "metrics",

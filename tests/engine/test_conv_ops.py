@@ -439,6 +439,50 @@ def test_the_direct_form_gives_the_gemm_results(case, dtype, monkeypatch):
         np.testing.assert_allclose(got, expected, rtol=tolerance, atol=tolerance)
 
 
+@needs_numba
+@pytest.mark.parametrize("case", CONV2D_CASES, ids=conv_case_id)
+def test_the_direct_form_split_over_threads_gives_one_thread_s_results(case, monkeypatch):
+    """Each example's output is computed by one thread, and ∂J/∂W is the sum of the threads' partial
+    sums in a fixed order: the same bits call after call, and one thread's values to rounding."""
+    monkeypatch.setattr(conv_module, "_DIRECT_PART_MACS", 1)  # (a part per example, at most 3 threads)
+    previous = bp.set_num_threads(1)
+    try:
+        single = conv_and_pool_results(case, MAX_POOL_CASES[0], np.float64)[:-2]
+        bp.set_num_threads(3)
+        split = conv_and_pool_results(case, MAX_POOL_CASES[0], np.float64)[:-2]
+        again = conv_and_pool_results(case, MAX_POOL_CASES[0], np.float64)[:-2]
+    finally:
+        bp.set_num_threads(previous)
+    for got, repeated, expected in zip(split, again, single):
+        np.testing.assert_array_equal(got, repeated)
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@needs_numba
+def test_conv_calls_from_several_threads_give_the_sequential_results(monkeypatch):
+    """Callers on several threads share the worker pool (and each has its own work arrays)."""
+    import threading
+
+    monkeypatch.setattr(conv_module, "_DIRECT_PART_MACS", 1)
+    cases = [case for case in CONV2D_CASES if case[1][0] <= conv_module._DIRECT_MAX_CHANNELS]
+    expected = [conv_and_pool_results(case, MAX_POOL_CASES[0], np.float32) for case in cases]
+    failures = []
+
+    def caller():
+        for _ in range(5):
+            for case, want in zip(cases, expected):
+                for got, value in zip(conv_and_pool_results(case, MAX_POOL_CASES[0], np.float32), want):
+                    if not np.array_equal(got, value):
+                        failures.append(conv_case_id(case))
+
+    workers = [threading.Thread(target=caller) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert not failures
+
+
 def test_inputs_that_are_not_finite_take_the_general_layout():
     """Stride-1 windows are contiguous runs that also cover wrapped-around columns, which δ = 0
     cancels; an inf there would make 0·inf = NaN, so such inputs use the general layout."""

@@ -31,7 +31,7 @@ from typing import Optional
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from backprop import jit
+from backprop import jit, threads
 from backprop.checks import check_bool, check_int_tuple
 from backprop.engine.tensor import Tensor, as_tensor, is_grad_enabled, make_result
 from backprop.scratch import work_array
@@ -223,10 +223,11 @@ def _scratch(name: str, shape: tuple, dtype) -> np.ndarray:
     return work_array(("conv", name), shape, dtype, 4 * _CHUNK_BYTES)
 
 
-def _chunks(n: int, bytes_per_example: int):
-    """(start, stop) of consecutive chunks of the n examples, each about _CHUNK_BYTES of cols (one at least)."""
-    step = max(1, min(n, _CHUNK_BYTES // max(1, bytes_per_example)))
-    return [(start, min(n, start + step)) for start in range(0, n, step)]
+def _chunks(n: int, bytes_per_example: int, first: int = 0):
+    """(start, stop) of consecutive chunks of the examples [first, n), each about _CHUNK_BYTES of cols
+    (one example at least)."""
+    step = max(1, min(n - first, _CHUNK_BYTES // max(1, bytes_per_example)))
+    return [(start, min(n, start + step)) for start in range(first, n, step)]
 
 
 def _flat_windows(x: np.ndarray, W: np.ndarray, stride: tuple, dilation: tuple = (1, 1), pads=None,
@@ -394,6 +395,14 @@ def _gather_runs_kernel(planes, offsets, start, length, cols):
 _DIRECT_MAX_CHANNELS = 16
 """The most output channels for which the direct form replaces im2col + GEMM (above, BLAS's
 register blocks pay for the copy)."""
+# The direct kernels run on the caller's thread, where BLAS would have threaded the product: a
+# call's examples are split over the cores (backprop.threads), in parts of at least this many
+# multiply-adds (about 40 µs: handing a part to a worker costs some 20).
+_DIRECT_PART_MACS = 1 << 22
+
+
+def _examples_per_part(macs_per_example: int) -> int:
+    return -(-_DIRECT_PART_MACS // max(1, macs_per_example))
 
 
 @jit.kernel(reassociate=True)
@@ -440,19 +449,21 @@ def _direct_conv_kernel(planes, offsets, W_taps, length, start, z_cols):
 @jit.kernel(reassociate=True)
 def _direct_weight_grad_kernel(planes, offsets, delta_cols, length, start, grad, zero):
     """grad[o, t] += Σ_n Σ_k delta_cols[n, o, k] · planes[start + n, offsets[t] + k], k < length: the
-    products δ[n] · cols[n]ᵀ of :func:`_conv2d_backward` summed over the chunk, without cols. Two taps
-    and four channels at a time (eight sums in registers; ``zero``: 0 in the dtype)."""
+    products δ[n] · cols[n]ᵀ of :func:`_conv2d_backward` summed over the chunk, without cols. Four taps
+    and four channels at a time: sixteen sums in registers (``zero``: 0 in the dtype)."""
     m, (O, T), L = delta_cols.shape[0], grad.shape, length
-    T2, O4 = T - T % 2, O - O % 4
+    T4, O4 = T - T % 4, O - O % 4
     for n in range(m):
         src, delta = planes[start + n], delta_cols[n]
-        for t in range(0, T2, 2):
+        for t in range(0, T4, 4):
             s0, s1 = src[offsets[t]:offsets[t] + L], src[offsets[t + 1]:offsets[t + 1] + L]
+            s2, s3 = src[offsets[t + 2]:offsets[t + 2] + L], src[offsets[t + 3]:offsets[t + 3] + L]
             for o in range(0, O4, 4):
                 e0, e1, e2, e3 = delta[o, :L], delta[o + 1, :L], delta[o + 2, :L], delta[o + 3, :L]
-                a00, a10, a20, a30, a01, a11, a21, a31 = zero, zero, zero, zero, zero, zero, zero, zero
+                a00 = a10 = a20 = a30 = a01 = a11 = a21 = a31 = zero
+                a02 = a12 = a22 = a32 = a03 = a13 = a23 = a33 = zero
                 for k in range(L):
-                    v0, v1 = s0[k], s1[k]
+                    v0, v1, v2, v3 = s0[k], s1[k], s2[k], s3[k]
                     f0, f1, f2, f3 = e0[k], e1[k], e2[k], e3[k]
                     a00 += f0 * v0
                     a10 += f1 * v0
@@ -462,6 +473,14 @@ def _direct_weight_grad_kernel(planes, offsets, delta_cols, length, start, grad,
                     a11 += f1 * v1
                     a21 += f2 * v1
                     a31 += f3 * v1
+                    a02 += f0 * v2
+                    a12 += f1 * v2
+                    a22 += f2 * v2
+                    a32 += f3 * v2
+                    a03 += f0 * v3
+                    a13 += f1 * v3
+                    a23 += f2 * v3
+                    a33 += f3 * v3
                 grad[o, t] += a00
                 grad[o + 1, t] += a10
                 grad[o + 2, t] += a20
@@ -470,15 +489,27 @@ def _direct_weight_grad_kernel(planes, offsets, delta_cols, length, start, grad,
                 grad[o + 1, t + 1] += a11
                 grad[o + 2, t + 1] += a21
                 grad[o + 3, t + 1] += a31
+                grad[o, t + 2] += a02
+                grad[o + 1, t + 2] += a12
+                grad[o + 2, t + 2] += a22
+                grad[o + 3, t + 2] += a32
+                grad[o, t + 3] += a03
+                grad[o + 1, t + 3] += a13
+                grad[o + 2, t + 3] += a23
+                grad[o + 3, t + 3] += a33
             for o in range(O4, O):
                 e0 = delta[o, :L]
-                a00, a01 = zero, zero
+                a00 = a01 = a02 = a03 = zero
                 for k in range(L):
                     a00 += e0[k] * s0[k]
                     a01 += e0[k] * s1[k]
+                    a02 += e0[k] * s2[k]
+                    a03 += e0[k] * s3[k]
                 grad[o, t] += a00
                 grad[o, t + 1] += a01
-        for t in range(T2, T):
+                grad[o, t + 2] += a02
+                grad[o, t + 3] += a03
+        for t in range(T4, T):
             s0 = src[offsets[t]:offsets[t] + L]
             for o in range(O):
                 e0 = delta[o, :L]
@@ -691,26 +722,34 @@ def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride
     z = np.empty((N, O, *out_hw), dtype=dtype) if out is None else out
     crop = _crop_kernel.get() if pitch is not None and jit.supports(dtype) else None
     bias = None if b is None else b.astype(dtype, copy=False)
+
+    def store(z_cols, start, stop):  # the flat layout: the output's columns of a chunk's products
+        if crop is not None:  # and b (and a), in one pass
+            crop(z_cols, W_cols[:, 0] if bias is None else bias, z, start, pitch, bias is not None,
+                 z if relu_out is None else relu_out, relu_out is not None, dtype.type(0), not relu_only)
+        else:
+            np.copyto(z[start:stop], _output_grid(z_cols, out_hw, pitch))
+
     direct = windows.direct_kernels(dtype, O)
-    if direct is not None:
+    if direct is not None:  # (the flat layout, and compiled kernels: crop is set)
         W_taps = np.ascontiguousarray(W_cols.T)
-    for start, stop in _chunks(N, (O if direct else taps) * length * dtype.itemsize):
-        if direct is not None:  # (the flat layout: pitch is set)
-            z_cols = _scratch("z", (stop - start, O, length), dtype)
-            direct[0](windows.flat_planes, windows.offsets, W_taps, length, start, z_cols)
-        elif pitch is None:
-            cols = windows.gather(start, stop, taps, dtype)
+
+        def run(first, last):  # one thread's examples
+            for start, stop in _chunks(last, O * length * dtype.itemsize, first):
+                z_cols = _scratch("z", (stop - start, O, length), dtype)
+                direct[0](windows.flat_planes, windows.offsets, W_taps, length, start, z_cols)
+                store(z_cols, start, stop)
+
+        threads.split(run, N, _examples_per_part(O * taps * length))
+        return z if relu_out is None else ((None if relu_only else z), True)
+    for start, stop in _chunks(N, taps * length * dtype.itemsize):
+        cols = windows.gather(start, stop, taps, dtype)
+        if pitch is None:
             np.matmul(W_cols, cols, out=z[start:stop].reshape(stop - start, O, length))  # Z[n] = W_cols · cols[n]
         else:
-            cols = windows.gather(start, stop, taps, dtype)
             z_cols = _scratch("z", (stop - start, O, length), dtype)
             np.matmul(W_cols, cols, out=z_cols)
-        if pitch is not None:
-            if crop is not None:  # the output's columns, and b (and a), in one pass
-                crop(z_cols, W_cols[:, 0] if bias is None else bias, z, start, pitch, bias is not None,
-                     z if relu_out is None else relu_out, relu_out is not None, dtype.type(0), not relu_only)
-            else:
-                np.copyto(z[start:stop], _output_grid(z_cols, out_hw, pitch))  # the output's columns only
+            store(z_cols, start, stop)
     if b is not None and crop is None:
         z += b[:, None, None]
     if relu_out is None:
@@ -740,10 +779,40 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
     windows = _Windows(x, W.shape[2:], stride, pads, dilation, (Ho, Wo), dtype, flat, planes)
     W_cols = windows.W_cols(W.reshape(O, -1).astype(dtype, copy=False))
     taps, length, pitch = W_cols.shape[1], windows.length, windows.pitch
-    # δ[n] · cols[n]ᵀ of every example, summed once at the end (not per chunk: a call per chunk costs more
-    # than the sum itself)
+    grids = {}  # chunk size -> (δ's work buffer, the view of its output positions): made once per call
+
+    def delta_chunk(start, stop, grids):
+        """δ of the chunk [start, stop) as (m, O, L); in the flat layout a work array, zero on the
+        dropped columns (``grids``: the caller's thread's cache of its views)."""
+        m = stop - start
+        if pitch is None:
+            return delta[start:stop].reshape(m, O, length)
+        delta_cols = _scratch("delta", (m, O, length), dtype)
+        owner = delta_cols if delta_cols.base is None else delta_cols.base
+        grid = grids.get(m)
+        if grid is None or grid[0] is not owner:
+            grid = grids[m] = (owner, delta_cols, _output_grid(delta_cols, (Ho, Wo), pitch))
+        grid[1].fill(0)
+        np.copyto(grid[2], delta[start:stop])
+        return grid[1]
+
     direct = windows.direct_kernels(dtype, O) if want_W else None
-    if direct is not None:  # (the products summed in the kernel, into ∂J/∂W_cols)
+    if direct is not None and not want_x:  # ∂J/∂W_cols summed in the kernel, one partial sum per thread
+        partial = {}
+
+        def run(first, last):
+            part, part_grids = np.zeros((O, taps), dtype=dtype), {}
+            for start, stop in _chunks(last, O * length * dtype.itemsize, first):
+                direct[1](windows.flat_planes, windows.offsets, delta_chunk(start, stop, part_grids), length,
+                          start, part, dtype.type(0))
+            partial[first] = part
+
+        threads.split(run, N, _examples_per_part(O * taps * length))
+        grad_W_cols = functools.reduce(np.add, [partial[k] for k in sorted(partial)])  # (a fixed order)
+        return grad_x, windows.W_grad(grad_W_cols).reshape(W.shape), grad_b
+    # δ[n] · cols[n]ᵀ of every example, summed once at the end (not per chunk: a call per chunk costs more
+    # than the sum itself), or by the direct kernel
+    if direct is not None:
         per_example, grad_W_cols = None, np.zeros((O, taps), dtype=dtype)
     else:
         per_example = np.empty((N, O, taps), dtype=dtype) if want_W else None
@@ -751,28 +820,15 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
     if want_x:
         padded = (N, x.shape[1], x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1]))
         grad = np.zeros(padded if pitch is None else windows.planes.shape, dtype)
-    grids = {}  # chunk size -> (δ's work buffer, the view of its output positions): made once per call
-    chunk_rows = taps if want_x or direct is None else O  # (without cols and ∂J/∂cols, only δ's chunk)
-    for start, stop in _chunks(N, chunk_rows * length * dtype.itemsize):
-        m = stop - start
-        if pitch is None:
-            delta_cols = delta[start:stop].reshape(m, O, length)
-        else:
-            delta_cols = _scratch("delta", (m, O, length), dtype)
-            owner = delta_cols if delta_cols.base is None else delta_cols.base
-            grid = grids.get(m)
-            if grid is None or grid[0] is not owner:
-                grid = grids[m] = (owner, delta_cols, _output_grid(delta_cols, (Ho, Wo), pitch))
-            delta_cols = grid[1]
-            delta_cols.fill(0)  # zero on the dropped columns
-            np.copyto(grid[2], delta[start:stop])
+    for start, stop in _chunks(N, taps * length * dtype.itemsize):
+        delta_cols = delta_chunk(start, stop, grids)
         if direct is not None:
             direct[1](windows.flat_planes, windows.offsets, delta_cols, length, start, grad_W_cols, dtype.type(0))
         elif want_W:
             cols = windows.gather(start, stop, taps, dtype)
             np.matmul(delta_cols, cols.transpose(0, 2, 1), out=per_example[start:stop])
         if want_x:
-            grad_cols = np.matmul(W_cols.T, delta_cols, out=_scratch("grad_cols", (m, taps, length), dtype))
+            grad_cols = np.matmul(W_cols.T, delta_cols, out=_scratch("grad_cols", (stop - start, taps, length), dtype))
             windows.col2im(grad_cols, grad, start, stop)
     if grad is not None:
         grad_x = _cropped(grad if pitch is None else _unphased(grad), pads, x.shape)
