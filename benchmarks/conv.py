@@ -166,8 +166,12 @@ def torch_predictor(build, X):
 # ------------------------------------------------------------------ profile
 # Where the time of a step goes, by the function that spends it (its own time, not its
 # callees'): the conv ops' helpers are separate functions so that the profile can say it.
+# cProfile sees the calling thread only: the parts of the direct conv that worker threads
+# run show as the caller's wait for them ("everything else").
 CATEGORIES = {
-    "im2col": ("gather", "__init__", "_phase_planes", "_windows", "_runs", "_padded", "_tap_groups"),
+    "direct conv (the caller's parts)": ("_direct_conv_kernel", "_direct_weight_grad_kernel", "delta_chunk"),
+    "im2col": ("gather", "__init__", "_phase_planes", "_phase_split_kernel", "_windows", "_runs", "_padded",
+               "_tap_groups"),
     "GEMM (+ bias, layout)": ("_conv2d_arrays", "_conv2d_backward", "_crop_kernel", "_input_gradient_as_convolution",
                               "W_cols", "W_grad"),
     "col2im": ("col2im", "_add_runs_kernel", "_scatter_windows", "_cropped", "_unphased"),

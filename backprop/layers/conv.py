@@ -399,8 +399,14 @@ class ConvOp(FusedOp):
 
     def predict(self, a, overwrite):
         self.layer._check_input(_ShapeOnly(a.shape))  # (before any work array is allocated)
-        z = self._z(a, None, None)[0]
         f = self.layer.activation
+        if f is not None and f.name == "relu":  # a = max(z, 0) written in the pass that crops z
+            result = np.empty(self.out_shape(a.shape), np.result_type(a.dtype, self.layer.W.data.dtype))
+            z, _, activated = self._z(a, result, None, relu_out=result)
+            if activated:
+                return result
+        else:
+            z = self._z(a, None, None)[0]
         if f is not None:
             f.f_into(z, z)
         return z

@@ -443,19 +443,24 @@ def test_the_direct_form_gives_the_gemm_results(case, dtype, monkeypatch):
 @pytest.mark.parametrize("case", CONV2D_CASES, ids=conv_case_id)
 def test_the_direct_form_split_over_threads_gives_one_thread_s_results(case, monkeypatch):
     """Each example's output is computed by one thread, and ∂J/∂W is the sum of the threads' partial
-    sums in a fixed order: the same bits call after call, and one thread's values to rounding."""
+    sums in a fixed order: the same bits call after call, and one thread's values to rounding. The
+    phase planes and max pooling, split too, are one thread's bits."""
     monkeypatch.setattr(conv_module, "_DIRECT_PART_MACS", 1)  # (a part per example, at most 3 threads)
+    monkeypatch.setattr(conv_module, "_PART_COPIES", 1)
+    pool_case = MAX_POOL_CASES[CONV2D_CASES.index(case) % len(MAX_POOL_CASES)]  # (each pool case in turn)
     previous = bp.set_num_threads(1)
     try:
-        single = conv_and_pool_results(case, MAX_POOL_CASES[0], np.float64)[:-2]
+        single = conv_and_pool_results(case, pool_case, np.float64)
         bp.set_num_threads(3)
-        split = conv_and_pool_results(case, MAX_POOL_CASES[0], np.float64)[:-2]
-        again = conv_and_pool_results(case, MAX_POOL_CASES[0], np.float64)[:-2]
+        split = conv_and_pool_results(case, pool_case, np.float64)
+        again = conv_and_pool_results(case, pool_case, np.float64)
     finally:
         bp.set_num_threads(previous)
-    for got, repeated, expected in zip(split, again, single):
+    for got, repeated, expected in zip(split[:-2], again, single):
         np.testing.assert_array_equal(got, repeated)
         np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    for got, expected in zip(split[-2:], single[-2:]):
+        np.testing.assert_array_equal(got, expected)
 
 
 @needs_numba

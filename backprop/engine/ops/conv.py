@@ -278,8 +278,13 @@ def _phase_planes(x_pad: np.ndarray, stride: tuple, check_finite: bool = False):
         x_pad = _padded(x_pad, ((0, Hq * sh - Hp), (0, Wq * sw - Wp)), 0)
     planes = np.empty((N, C, sh, sw, Hq, Wq), dtype=x_pad.dtype)
     if check_finite:
-        flag = _phase_split_kernel.get()(x_pad, planes, x_pad.dtype.type(0))
-        return planes, not np.isnan(flag)
+        kernel, flags = _phase_split_kernel.get(), {}
+
+        def run(first, last):
+            flags[first] = kernel(x_pad[first:last], planes[first:last], x_pad.dtype.type(0))
+
+        threads.split(run, N, _examples_per_part(C * Hp * Wp, _PART_COPIES))
+        return planes, not any(np.isnan(flag) for flag in flags.values())
     np.copyto(planes, x_pad.reshape(N, C, Hq, sh, Wq, sw).transpose(0, 1, 3, 5, 2, 4))
     return planes
 
@@ -399,10 +404,14 @@ register blocks pay for the copy)."""
 # call's examples are split over the cores (backprop.threads), in parts of at least this many
 # multiply-adds (about 40 µs: handing a part to a worker costs some 20).
 _DIRECT_PART_MACS = 1 << 22
+# The compiled copies and pooling passes are split too, in parts of at least this many values
+# (about 1 MB of float32: some 40 µs of memory traffic; smaller parts were slower at batch 32).
+_PART_COPIES = 1 << 18
 
 
-def _examples_per_part(macs_per_example: int) -> int:
-    return -(-_DIRECT_PART_MACS // max(1, macs_per_example))
+def _examples_per_part(work_per_example: int, part_work: Optional[int] = None) -> int:
+    """The fewest examples of a part: ``part_work`` (default: _DIRECT_PART_MACS) over one example's work."""
+    return -(-(_DIRECT_PART_MACS if part_work is None else part_work) // max(1, work_per_example))
 
 
 @jit.kernel(reassociate=True)
@@ -1084,10 +1093,15 @@ def _max_pool_forward(x: np.ndarray, kernel, stride, pads, dilation, out_hw, wan
         if out is None:
             out = np.empty((*x.shape[:2], *out_hw), dtype=x.dtype)
         winner = np.empty(out.shape, dtype=np.int32)
-        if plain_2x2:
-            compiled(x, out, winner)
-        else:
-            compiled(x, out, winner, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
+
+        def run(first, last):
+            part = (x[first:last], out[first:last], winner[first:last])
+            if plain_2x2:
+                compiled(*part)
+            else:
+                compiled(*part, *kernel, *stride, pads[0][0], pads[1][0], *dilation)
+
+        threads.split(run, x.shape[0], _examples_per_part(math.prod(x.shape[1:]), _PART_COPIES))
         return out, winner
     given = out
     fill = -np.inf if x.dtype.kind == "f" else np.iinfo(x.dtype).min
@@ -1141,13 +1155,17 @@ def _max_pool_backward(delta: np.ndarray, winner: np.ndarray, shape4: tuple, ker
         return grad
     compiled = _max_pool_backward_kernel.get() if jit.supports(delta.dtype) else None
     if compiled is not None:
-        if grad is None:
-            grad = np.zeros(shape4, dtype=delta.dtype)
-        else:
-            grad.fill(0)
+        grad = np.empty(shape4, dtype=delta.dtype) if grad is None else grad
+        delta = np.ascontiguousarray(delta)
         taps = np.arange(kernel[0] * kernel[1])
-        compiled(np.ascontiguousarray(delta), winner, grad, *kernel, *stride, pads[0][0], pads[1][0], *dilation,
-                 (taps // kernel[1]) * dilation[0], (taps % kernel[1]) * dilation[1])
+        tap_rows, tap_cols = (taps // kernel[1]) * dilation[0], (taps % kernel[1]) * dilation[1]
+
+        def run(first, last):
+            grad[first:last].fill(0)
+            compiled(delta[first:last], winner[first:last], grad[first:last], *kernel, *stride, pads[0][0],
+                     pads[1][0], *dilation, tap_rows, tap_cols)
+
+        threads.split(run, shape4[0], _examples_per_part(math.prod(shape4[1:]), _PART_COPIES))
         return grad
     zero = np.zeros((), dtype=delta.dtype)
     shape_pad = (shape4[0], shape4[1], shape4[2] + sum(pads[0]), shape4[3] + sum(pads[1]))
