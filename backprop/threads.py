@@ -3,14 +3,24 @@
 NumPy's BLAS threads its own products, but a compiled kernel (:mod:`backprop.jit`) runs on
 the thread that calls it. Kernels release the GIL, so Python threads can run them at the
 same time: :func:`split` cuts the examples [0, n) of one call into up to
-:func:`get_num_threads` parts, gives all but the first to a pool of worker threads, runs
-the first itself, and returns when every part is done (re-raising the first error of any).
+:func:`get_num_threads` parts, hands all but the first to idle worker threads, runs the
+first itself, and returns when every part is done (re-raising the first error of any).
 
 The parts must write to disjoint places (each example's output, or a part's own partial
 sum that the caller adds up afterwards). Work arrays (:mod:`backprop.scratch`) are per
-thread, so each part gets its own. Calls from several threads share the pool and wait
-for their own parts only; a part never splits again (it runs inline), so the pool cannot
-deadlock on itself.
+thread, so each part gets its own. A worker serves one call at a time: calls from several
+threads take the idle workers there are and run the rest of their examples themselves
+(with none idle, the whole call runs on its caller), so no call waits for another's parts,
+and a part never splits again (it runs inline).
+
+A worker is a thread that waits on a lock (lighter than a pool's queue and futures): handing
+it a part and collecting it costs 10–60 µs on a 2-core VM, so callers split only work of
+some tens of µs or more per part.
+
+NumPy's BLAS keeps its own threads, which spin for a while after a threaded product (about
+0.1 s in OpenBLAS) and hold a core: where a network's dense layers wake them, a split finds
+one core free and gains little (``OPENBLAS_NUM_THREADS=1`` or a short
+``OPENBLAS_THREAD_TIMEOUT`` gives it back).
 
 The number of threads is, in order: :func:`set_num_threads`, the environment variable
 ``BACKPROP_NUM_THREADS``, the CPUs this process may run on.
@@ -18,9 +28,9 @@ The number of threads is, in order: :func:`set_num_threads`, the environment var
 
 from __future__ import annotations
 
+import _thread
 import os
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 from backprop.checks import check_positive_int
@@ -28,10 +38,41 @@ from backprop.checks import check_positive_int
 __all__ = ["split", "get_num_threads", "set_num_threads"]
 
 _lock = threading.Lock()
-_pool: Optional[ThreadPoolExecutor] = None
-_pool_workers = 0
+_idle: list = []  # the workers waiting for a part
+_started = 0  # workers started in this process (idle or busy)
 _num_threads: Optional[int] = None  # set_num_threads' value; None: from the environment
 _inside = threading.local()  # .part: this thread is running a part (its own splits run inline)
+
+
+class _Worker:
+    """A daemon thread that runs one part at a time: :meth:`start` hands it one, :meth:`join` waits."""
+
+    def __init__(self):
+        self._go, self._done = _thread.allocate_lock(), _thread.allocate_lock()
+        self._go.acquire()
+        self._done.acquire()
+        self._task, self.error = None, None
+        threading.Thread(target=self._serve, name="backprop-worker", daemon=True).start()
+
+    def _serve(self) -> None:
+        _inside.part = True
+        while True:
+            self._go.acquire()
+            run, start, stop = self._task
+            self._task = None
+            try:
+                run(start, stop)
+            except BaseException as error:  # (re-raised on the caller's thread)
+                self.error = error
+            self._done.release()
+
+    def start(self, run: Callable[[int, int], None], start: int, stop: int) -> None:
+        self._task, self.error = (run, start, stop), None
+        self._go.release()
+
+    def join(self) -> Optional[BaseException]:
+        self._done.acquire()
+        return self.error
 
 
 def _default_threads() -> int:
@@ -66,53 +107,50 @@ def set_num_threads(n: int) -> int:
     return previous
 
 
-def _workers(count: int) -> ThreadPoolExecutor:
-    """The pool, with at least ``count`` workers (made again, larger, when it has fewer)."""
-    global _pool, _pool_workers
+def _take_workers(count: int) -> list:
+    """Up to ``count`` idle workers (started as needed, at most get_num_threads() − 1 in all)."""
+    global _started
     with _lock:
-        if _pool is None or _pool_workers < count:
-            if _pool is not None:
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=count, thread_name_prefix="backprop")
-            _pool_workers = count
-        return _pool
+        taken = [_idle.pop() for _ in range(min(count, len(_idle)))]
+        new = min(count - len(taken), get_num_threads() - 1 - _started)
+        _started += max(0, new)
+    return taken + [_Worker() for _ in range(new)]
 
 
-def _forget_pool() -> None:  # in a forked child: the parent's worker threads do not exist there
-    global _pool, _pool_workers, _lock
-    _pool, _pool_workers, _lock = None, 0, threading.Lock()
+def _forget_workers() -> None:  # in a forked child: the parent's worker threads do not exist there
+    global _idle, _started, _lock
+    _idle, _started, _lock = [], 0, threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _run_part(run: Callable[[int, int], None], start: int, stop: int) -> None:
-    _inside.part = True
-    try:
-        run(start, stop)
-    finally:
-        _inside.part = False
+    os.register_at_fork(after_in_child=_forget_workers)
 
 
 def split(run: Callable[[int, int], None], n: int, min_per_part: int = 1) -> int:
     """Call ``run(start, stop)`` for consecutive parts of [0, n) on up to :func:`get_num_threads`
     threads, each part at least ``min_per_part`` long; returns how many parts ran.
 
-    The first part runs on the calling thread. One part (n < 2·min_per_part, one thread, or a
-    call from inside a part) is a plain ``run(0, n)``.
+    The first part runs on the calling thread. One part (n < 2·min_per_part, one thread, no idle
+    worker, or a call from inside a part) is a plain ``run(0, n)``.
     """
     parts = min(get_num_threads(), n // max(1, min_per_part))
-    if parts <= 1 or getattr(_inside, "part", False):
+    workers = _take_workers(parts - 1) if parts > 1 and not getattr(_inside, "part", False) else []
+    if not workers:
         run(0, n)
         return 1
+    parts = len(workers) + 1
     bounds = [n * k // parts for k in range(parts + 1)]
-    pool = _workers(parts - 1)
-    futures = [pool.submit(_run_part, run, bounds[k], bounds[k + 1]) for k in range(1, parts)]
+    for k, worker in enumerate(workers, start=1):
+        worker.start(run, bounds[k], bounds[k + 1])
+    errors = []
     try:
-        _run_part(run, bounds[0], bounds[1])
+        _inside.part = True
+        run(bounds[0], bounds[1])
     finally:
-        errors = [f.exception() for f in futures]  # (waits for every part: they write the caller's arrays)
+        _inside.part = False
+        errors = [worker.join() for worker in workers]  # (every part: they write the caller's arrays)
+        with _lock:
+            _idle.extend(workers)
     for error in errors:
         if error is not None:
             raise error
