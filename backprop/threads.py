@@ -117,6 +117,14 @@ def _take_workers(count: int) -> list:
     return taken + [_Worker() for _ in range(new)]
 
 
+def _give_back(workers: list, lost: int) -> None:
+    """``workers`` idle again; ``lost`` others never joined (they may be started anew)."""
+    global _started
+    with _lock:
+        _idle.extend(workers)
+        _started -= lost
+
+
 def _forget_workers() -> None:  # in a forked child: the parent's worker threads do not exist there
     global _idle, _started, _lock
     _idle, _started, _lock = [], 0, threading.Lock()
@@ -142,15 +150,18 @@ def split(run: Callable[[int, int], None], n: int, min_per_part: int = 1) -> int
     bounds = [n * k // parts for k in range(parts + 1)]
     for k, worker in enumerate(workers, start=1):
         worker.start(run, bounds[k], bounds[k + 1])
-    errors = []
+    errors, joined = [], []
     try:
         _inside.part = True
         run(bounds[0], bounds[1])
     finally:
         _inside.part = False
-        errors = [worker.join() for worker in workers]  # (every part: they write the caller's arrays)
-        with _lock:
-            _idle.extend(workers)
+        try:
+            for worker in workers:  # (every part: they write the caller's arrays)
+                errors.append(worker.join())
+                joined.append(worker)
+        finally:  # (a KeyboardInterrupt in a join: that worker finishes its part unseen, and is replaced)
+            _give_back(joined, len(workers) - len(joined))
     for error in errors:
         if error is not None:
             raise error

@@ -143,3 +143,24 @@ def test_the_environment_sets_the_default(monkeypatch):
         bp.get_num_threads()
     monkeypatch.delenv("BACKPROP_NUM_THREADS")
     assert bp.get_num_threads() >= 1
+
+
+def test_a_worker_lost_to_an_interrupted_join_is_replaced(four_threads, monkeypatch):
+    """A KeyboardInterrupt while the caller waits for a part: the call raises it, and later calls still
+    get every worker (a new one stands in for the one never joined)."""
+    calls = []
+    original = threads._Worker.join
+
+    def interrupted(worker):
+        if not calls:
+            calls.append(worker)
+            original(worker)  # (let its part finish, then act as if the wait was interrupted)
+            raise KeyboardInterrupt
+        return original(worker)
+
+    monkeypatch.setattr(threads._Worker, "join", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        threads.split(lambda a, b: None, 8)
+    monkeypatch.setattr(threads._Worker, "join", original)
+    count, parts = recorded_parts(8)
+    assert count == 4 and len({p[2] for p in parts}) == 4
