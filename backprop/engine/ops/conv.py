@@ -266,6 +266,13 @@ def _output_grid(a: np.ndarray, out_hw: tuple, pitch: int) -> np.ndarray:
     return as_strided(a, (a.shape[0], a.shape[1], Ho, Wo), (sN, sO, pitch * s, s))
 
 
+def _output_gaps(a: np.ndarray, out_hw: tuple, pitch: int) -> np.ndarray:
+    """The (m, O, Ho − 1, pitch − Wo) view of the dropped columns between the output rows of ``a``
+    (as :func:`_output_grid`): the rest of the row after each output row's Wo positions."""
+    (Ho, Wo), (sN, sO, s) = out_hw, a.strides
+    return as_strided(a[:, :, Wo:], (a.shape[0], a.shape[1], Ho - 1, pitch - Wo), (sN, sO, pitch * s, s))
+
+
 def _phase_planes(x_pad: np.ndarray, stride: tuple, check_finite: bool = False):
     """P of shape (N, C, s, s', ⌈Hp/s⌉, ⌈Wp/s'⌉), P[n, c, p, p'] = x_pad[n, c, p::s, p'::s'] (zeros
     below and right where s does not divide the size); with stride 1 a view of x_pad.
@@ -770,10 +777,12 @@ def _conv2d_arrays(x: np.ndarray, W: np.ndarray, b: Optional[np.ndarray], stride
     if direct is not None:  # (the flat layout, and compiled kernels: crop is set)
         W_taps = np.ascontiguousarray(W_cols.T)
 
+        conv_kernel = direct[0]
+
         def run(first, last):  # one thread's examples
             for start, stop in _chunks(last, O * length * dtype.itemsize, first):
                 z_cols = _scratch("z", (stop - start, O, length), dtype)
-                direct[0](windows.flat_planes, windows.offsets, W_taps, length, start, z_cols)
+                conv_kernel(windows.flat_planes, windows.offsets, W_taps, length, start, z_cols)
                 store(z_cols, start, stop)
 
         threads.split(run, N, _examples_per_part(O * taps * length))
@@ -820,41 +829,44 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
                 return grad_x, None, grad_b
     W_cols = windows.W_cols(W.reshape(O, -1).astype(dtype, copy=False))
     taps, length, pitch = W_cols.shape[1], windows.length, windows.pitch
-    grids = {}  # chunk size -> (δ's work buffer, the view of its output positions): made once per call
-
-    def delta_chunk(start, stop, grids):
+    def delta_chunk(start, stop, views):
         """δ of the chunk [start, stop) as (m, O, L); in the flat layout a work array, zero on the
-        dropped columns (``grids``: the caller's thread's cache of its views)."""
+        dropped columns (``views``: chunk size -> (the work array, the views of its output positions
+        and of its dropped columns), the calling thread's, made once per call and size)."""
         m = stop - start
         if pitch is None:
             return delta[start:stop].reshape(m, O, length)
         delta_cols = _scratch("delta", (m, O, length), dtype)
         owner = delta_cols if delta_cols.base is None else delta_cols.base
-        grid = grids.get(m)
-        if grid is None or grid[0] is not owner:
-            grid = grids[m] = (owner, delta_cols, _output_grid(delta_cols, (Ho, Wo), pitch))
-        grid[1].fill(0)
-        np.copyto(grid[2], delta[start:stop])
-        return grid[1]
+        cached = views.get(m)
+        if cached is None or cached[0] is not owner:
+            cached = views[m] = (owner, delta_cols, _output_grid(delta_cols, (Ho, Wo), pitch),
+                                 _output_gaps(delta_cols, (Ho, Wo), pitch))
+        _, delta_cols, grid, gaps = cached
+        gaps.fill(0)  # (every other value is δ's: one write each)
+        np.copyto(grid, delta[start:stop])
+        return delta_cols
 
     grad = None
     if want_x:
         padded = (N, x.shape[1], x.shape[2] + sum(pads[0]), x.shape[3] + sum(pads[1]))
         grad = np.empty(padded if pitch is None else windows.planes.shape, dtype)
     if direct is not None:  # ∂J/∂W_cols summed in the kernel, one partial sum per thread; ∂J/∂x per example
+        _, weight_grad_kernel, input_grad_kernel = direct
         partial, W_taps = {}, np.ascontiguousarray(W_cols.T) if want_x else None
         flat_grad = None if grad is None else grad.reshape(N, -1)
 
         def run(first, last):
-            part, part_grids = np.zeros((O, taps), dtype=dtype) if want_W else None, {}
+            part, views = np.zeros((O, taps), dtype=dtype) if want_W else None, {}
             if want_x:
                 flat_grad[first:last].fill(0)
             for start, stop in _chunks(last, O * length * dtype.itemsize, first):
-                delta_cols = delta_chunk(start, stop, part_grids)
+                delta_cols = delta_chunk(start, stop, views)
                 if want_W:
-                    direct[1](windows.flat_planes, windows.offsets, delta_cols, length, start, part, dtype.type(0))
+                    weight_grad_kernel(windows.flat_planes, windows.offsets, delta_cols, length, start, part,
+                                       dtype.type(0))
                 if want_x:
-                    direct[2](delta_cols, windows.offsets, W_taps, length, start, flat_grad)
+                    input_grad_kernel(delta_cols, windows.offsets, W_taps, length, start, flat_grad)
             partial[first] = part
 
         threads.split(run, N, _examples_per_part(O * taps * length * (want_W + want_x)))
@@ -870,8 +882,9 @@ def _conv2d_backward(delta: np.ndarray, x: np.ndarray, W: np.ndarray, stride, pa
     per_example = np.empty((N, O, taps), dtype=dtype) if want_W else None
     if want_x:
         grad.fill(0)
+    views = {}
     for start, stop in _chunks(N, taps * length * dtype.itemsize):
-        delta_cols = delta_chunk(start, stop, grids)
+        delta_cols = delta_chunk(start, stop, views)
         if want_W:
             cols = windows.gather(start, stop, taps, dtype)
             np.matmul(delta_cols, cols.transpose(0, 2, 1), out=per_example[start:stop])
